@@ -1,0 +1,145 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/webhookd/webhookd/signing"
+)
+
+// Errors for callers to test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost is returned when a task's lease expired or its fence moved on (another worker or a reclaim took it):
+	// the caller's result is discarded and the delivery is not changed.
+	ErrLeaseLost = errors.New("lease lost")
+)
+
+// Message is one published event, stored once however many endpoints it fans out to. Its body bytes are rendered
+// from these fields by the endpoint's profile, identically on every attempt.
+type Message struct {
+	ID             string          `json:"id"` // msg_…, the webhook-id
+	TenantID       string          `json:"tenant_id"`
+	Type           string          `json:"type"`
+	Timestamp      time.Time       `json:"timestamp"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"` // the producer's id, if it gave one
+	CreatedAt      time.Time       `json:"created_at"`
+}
+
+// Signing returns the message in the form profiles render.
+func (m *Message) Signing() (signing.Message, error) {
+	id, err := signing.ParseMessageID(m.ID)
+	if err != nil {
+		return signing.Message{}, err
+	}
+	return signing.Message{ID: id, Type: m.Type, Timestamp: m.Timestamp, Data: m.Data}, nil
+}
+
+// Status is where a delivery stands.
+type Status string
+
+const (
+	StatusPending   Status = "pending"   // waiting for its first attempt or a retry
+	StatusSucceeded Status = "succeeded" // a 2xx was received
+	StatusFailed    Status = "failed"    // a final failure that was not retried (e.g. a 4xx under openmdm, endpoint gone)
+	StatusDead      Status = "dead"      // every retry was spent: dead-lettered
+)
+
+// Terminal reports whether no further attempt will be made.
+func (s Status) Terminal() bool { return s == StatusSucceeded || s == StatusFailed || s == StatusDead }
+
+// Delivery is one message on its way to one endpoint. Replays make new deliveries of the same message.
+type Delivery struct {
+	ID            string    `json:"id"` // dlv_…
+	TenantID      string    `json:"tenant_id"`
+	MessageID     string    `json:"message_id"`
+	EndpointID    string    `json:"endpoint_id"`
+	EventType     string    `json:"event_type"`
+	Status        Status    `json:"status"`
+	Attempts      int       `json:"attempts"`                 // attempts made so far
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"` // when pending
+	LastCode      int       `json:"last_status_code,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Attempt is one HTTP try of a delivery, as the delivery log shows it.
+type Attempt struct {
+	DeliveryID string        `json:"delivery_id"`
+	N          int           `json:"attempt"` // 1-based
+	At         time.Time     `json:"at"`
+	StatusCode int           `json:"status_code,omitempty"` // 0 when no response arrived
+	Latency    time.Duration `json:"latency"`
+	Error      string        `json:"error,omitempty"`
+	Response   string        `json:"response,omitempty"` // the first 1 KiB of the response body
+	Outcome    string        `json:"outcome"`            // success, retry, failed, dead, gone
+}
+
+// Task is one claimed attempt: a delivery leased to one worker. The fence is the lease's identity; a result carrying
+// an old fence is refused with ErrLeaseLost.
+type Task struct {
+	DeliveryID string
+	TenantID   string
+	MessageID  string
+	EndpointID string
+	Attempt    int // 1-based number of this attempt
+	Fence      uint64
+	LeaseUntil time.Time
+}
+
+// ClaimOptions bound one claim.
+type ClaimOptions struct {
+	Max         int           // tasks at most
+	Lease       time.Duration // how long a task is the claimer's
+	MaxInFlight int           // per endpoint, across every worker and replica; 0 means unlimited
+}
+
+// Queue schedules deliveries by due time in per-endpoint lanes and hands them to workers under leases. Claims are
+// fair: an endpoint with a deep backlog gets one task per round while other endpoints are due.
+type Queue interface {
+	// Enqueue schedules new deliveries (already described by their records) at their NextAttemptAt.
+	Enqueue(ctx context.Context, ds []*Delivery) error
+	// Claim leases due deliveries.
+	Claim(ctx context.Context, now time.Time, opt ClaimOptions) ([]Task, error)
+	// Ack records a successful attempt and ends the delivery.
+	Ack(ctx context.Context, t Task, a Attempt) error
+	// Nack records a failed attempt and schedules the next at retryAt.
+	Nack(ctx context.Context, t Task, a Attempt, retryAt time.Time) error
+	// Fail records a final attempt and ends the delivery with status (StatusFailed or StatusDead).
+	Fail(ctx context.Context, t Task, a Attempt, status Status) error
+	// Release gives a task back unspent (shutdown, rate limit), due again at at; the attempt is not counted.
+	Release(ctx context.Context, t Task, at time.Time) error
+	// Extend pushes a task's lease to until.
+	Extend(ctx context.Context, t Task, until time.Time) error
+	// Reclaim puts tasks whose lease expired before now back in their lanes (counting the attempt as spent, since the
+	// request may have gone out) or, when that was the last attempt, dead. It returns how many it moved.
+	Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error)
+	// NextDue returns the earliest time any lane has work, or the zero time when nothing is scheduled.
+	NextDue(ctx context.Context) (time.Time, error)
+}
+
+// Filter selects deliveries in the log. Zero fields select everything.
+type Filter struct {
+	EndpointID string
+	MessageID  string
+	Status     Status
+	Since      time.Time // CreatedAt ≥ Since
+	Until      time.Time // CreatedAt < Until
+	After      string    // cursor: a delivery id; results have greater ids
+	Limit      int
+}
+
+// Log is the delivery log: per-message, per-endpoint status and every attempt. All reads are tenant-scoped.
+type Log interface {
+	GetMessage(ctx context.Context, tenantID, id string) (*Message, error)
+	GetDelivery(ctx context.Context, tenantID, id string) (*Delivery, error)
+	// ListDeliveries returns deliveries in ascending id order.
+	ListDeliveries(ctx context.Context, tenantID string, f Filter) ([]*Delivery, error)
+	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]Attempt, error)
+	// Prune deletes terminal deliveries, their attempts, and messages with no live delivery, created before cutoff.
+	Prune(ctx context.Context, cutoff time.Time) (int, error)
+}

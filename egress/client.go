@@ -1,0 +1,98 @@
+package egress
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"time"
+)
+
+// ClientConfig configures [NewClient]. The zero value is usable.
+type ClientConfig struct {
+	// Policy is enforced on every connection the client dials, on the IP
+	// address actually dialled. Defaults to the zero Policy (https only,
+	// public addresses only).
+	Policy Policy
+	// MaxIdleConnsPerHost bounds the idle keep-alive connections kept per
+	// destination host. Defaults to 64.
+	MaxIdleConnsPerHost int
+	// IdleConnTimeout is how long an idle keep-alive connection is kept
+	// before it is closed. Defaults to 90s.
+	IdleConnTimeout time.Duration
+	// UserAgent is sent on requests that do not set a User-Agent header
+	// themselves. Defaults to "webhookd/1".
+	UserAgent string
+}
+
+const (
+	defaultMaxIdleConnsPerHost = 64
+	defaultIdleConnTimeout     = 90 * time.Second
+	defaultUserAgent           = "webhookd/1"
+	dialTimeout                = 10 * time.Second
+)
+
+// NewClient returns an HTTP client for untrusted destinations. It uses a
+// dedicated transport (never [http.DefaultTransport]) that:
+//
+//   - checks every dialled IP address against cfg.Policy ([Policy.Control]),
+//   - ignores proxy environment variables (a proxy would dial on our behalf
+//     and bypass the address check),
+//   - requires TLS 1.2 or later and negotiates HTTP/2 when offered,
+//   - keeps connections alive for reuse,
+//   - never follows redirects: a 3xx response is returned as is.
+//
+// Client.Timeout is not set: bound each request with its context.
+// The client does not check URLs; run [Policy.CheckURL] first.
+func NewClient(cfg ClientConfig) *http.Client {
+	if cfg.MaxIdleConnsPerHost <= 0 {
+		cfg.MaxIdleConnsPerHost = defaultMaxIdleConnsPerHost
+	}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = defaultIdleConnTimeout
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = defaultUserAgent
+	}
+	dialer := &net.Dialer{
+		Timeout: dialTimeout,
+		Control: cfg.Policy.Control,
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   dialTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       cfg.IdleConnTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: &userAgentTransport{base: transport, userAgent: cfg.UserAgent},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// userAgentTransport sets a default User-Agent header.
+type userAgentTransport struct {
+	base      *http.Transport
+	userAgent string
+}
+
+func (t *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if _, ok := req.Header["User-Agent"]; !ok {
+		// A RoundTripper must not modify the caller's request.
+		req = req.Clone(req.Context())
+		if req.Header == nil {
+			req.Header = make(http.Header)
+		}
+		req.Header.Set("User-Agent", t.userAgent)
+	}
+	return t.base.RoundTrip(req)
+}
+
+// CloseIdleConnections lets [http.Client.CloseIdleConnections] reach the
+// underlying transport.
+func (t *userAgentTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }

@@ -1,0 +1,40 @@
+// Package events takes events from producers: validation, idempotency, fan-out to the endpoints whose filters select
+// them, and the event-type catalogue.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// Errors for callers to test with errors.Is.
+var (
+	ErrNotFound = errors.New("event type not found")
+	ErrInvalid  = errors.New("invalid event")
+)
+
+// EventType is a catalogue entry a console publishes so tenants can choose what to subscribe to.
+type EventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema,omitempty"` // optional JSON Schema of data
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// Store keeps messages with their deliveries, idempotency keys and the catalogue.
+type Store interface {
+	// Publish durably stores m and its deliveries and enqueues them, atomically, before it returns. When m has an
+	// IdempotencyKey already used by the tenant for a message created after idemSince, nothing is written and that
+	// earlier message is returned with existing set (its deliveries count too).
+	Publish(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (stored *delivery.Message, fanout int, existing bool, err error)
+
+	PutEventType(ctx context.Context, t *EventType) error // create or replace
+	GetEventType(ctx context.Context, name string) (*EventType, error)
+	ListEventTypes(ctx context.Context, after string, limit int) ([]*EventType, error)
+	DeleteEventType(ctx context.Context, name string) error
+}
