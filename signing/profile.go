@@ -103,6 +103,10 @@ func (standard) SetHeaders(h http.Header, m *Message, body []byte, now time.Time
 	h["Content-Type"] = jsonContentType
 	h[HeaderID] = []string{id}
 	h[HeaderTimestamp] = []string{strconv.FormatInt(ts, 10)}
+	if len(keys) == 0 {
+		delete(h, HeaderSignature) // no key: no header, rather than an empty one
+		return
+	}
 	h[HeaderSignature] = []string{string(AppendHeader(sig[:0], id, ts, body, keys))}
 }
 

@@ -22,7 +22,9 @@ const (
 // ErrNoKeys is returned by Sign when it is given no keys.
 var ErrNoKeys = errors.New("no signing keys")
 
-// scratch buffers for ed25519's contiguous signed content.
+// scratch buffers for ed25519's contiguous signed content; larger ones are left to the garbage collector.
+const maxPooledContent = 64 << 10
+
 var contentPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // AppendSignature appends one standard-profile signature ("v1,<base64>" or "v1a,<base64>") over
@@ -51,8 +53,10 @@ func (k Key) AppendSignature(dst []byte, id string, timestamp int64, body []byte
 		c = append(c, '.')
 		c = append(c, body...)
 		sig := ed25519.Sign(k.priv, c)
-		*bp = c[:0]
-		contentPool.Put(bp)
+		if cap(c) <= maxPooledContent { // one large body must not pin its buffer in the pool
+			*bp = c[:0]
+			contentPool.Put(bp)
+		}
 		dst = append(dst, VersionEd25519...)
 		dst = append(dst, ',')
 		return b64.AppendEncode(dst, sig)

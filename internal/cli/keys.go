@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/webhookd/webhookd/signing"
+)
+
+func init() {
+	register("keys", "generate signing keys (keys new)", runKeys)
+}
+
+const keysUsage = `usage: webhookd keys new [--kind hmac|ed25519] [--profile standard|openmdm|mender] [--json]
+
+Prints a fresh key in the profile's form:
+  standard, hmac     a whsec_ secret, shared by webhookd and the receiver
+  standard, ed25519  the whsk_ signing key (webhookd keeps it) on the first line and the
+                     whpk_ public key (for receivers) on the second
+  openmdm, hmac      a random secret string
+  mender, hmac       a hex secret
+With --json: {"profile", "kind", "secret", "public"}, public only for ed25519.
+
+flags:
+`
+
+func runKeys(_ context.Context, args []string, stdio IO) int {
+	fs := flag.NewFlagSet("keys new", flag.ContinueOnError)
+	fs.SetOutput(stdio.Err)
+	fs.Usage = func() {
+		fmt.Fprint(stdio.Err, keysUsage)
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || args[0] != "new" {
+		fs.Usage()
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return 0
+		}
+		return 2
+	}
+	kind := fs.String("kind", "hmac", "hmac or ed25519 (ed25519: standard profile only)")
+	profile := fs.String("profile", "standard", "standard, openmdm or mender")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(err error) int {
+		fmt.Fprintf(stdio.Err, "webhookd keys new: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usageErr(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	alg, err := signing.ParseAlgorithm(*kind)
+	if err != nil {
+		return usageErr(err)
+	}
+	p, err := signing.ProfileByName(*profile)
+	if err != nil {
+		return usageErr(err)
+	}
+	secret, public, err := p.GenerateKey(alg)
+	if err != nil {
+		if errors.Is(err, signing.ErrAlgorithm) {
+			return usageErr(err)
+		}
+		fmt.Fprintf(stdio.Err, "webhookd keys new: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		out, _ := json.Marshal(struct {
+			Profile string `json:"profile"`
+			Kind    string `json:"kind"`
+			Secret  string `json:"secret"`
+			Public  string `json:"public,omitempty"`
+		}{p.Name(), alg.String(), secret, public})
+		fmt.Fprintf(stdio.Out, "%s\n", out)
+		return 0
+	}
+	fmt.Fprintln(stdio.Out, secret)
+	if public != "" {
+		fmt.Fprintln(stdio.Out, public)
+	}
+	return 0
+}

@@ -1,0 +1,68 @@
+package signing_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/webhookd/webhookd/signing"
+)
+
+// Sign the Standard Webhooks specification's example message with its example secret.
+func ExampleSign() {
+	key, err := signing.ParseKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		panic(err)
+	}
+	header, err := signing.Sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, []byte(`{"test": 2432232314}`), key)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(header)
+	// Output: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=
+}
+
+// During rotation, sign with the new key and the old one: receivers holding either accept the message.
+func ExampleSign_rotation() {
+	newKey, _ := signing.ParseKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	oldKey, _ := signing.ParsePrivateKey("whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbc=")
+	header, _ := signing.Sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, []byte(`{"test": 2432232314}`), newKey, oldKey)
+	fmt.Println(header)
+	// Output: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg==
+}
+
+// An ed25519 key pair: the sender keeps the whsk_ key, receivers get the whpk_ key.
+func ExampleParsePrivateKey() {
+	key, _ := signing.ParsePrivateKey("whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbc=")
+	fmt.Println(key.Algorithm(), key.Public())
+	// Output: ed25519 whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=
+}
+
+// Render one message under the Mender profile: the body and the headers Mender's receivers expect.
+func ExampleProfile() {
+	var id signing.MessageID // normally signing.NewMessageID(time.Now())
+	m := &signing.Message{
+		ID:        id,
+		Type:      "device.status_changed",
+		Timestamp: time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC),
+		Data:      json.RawMessage(`{"id":"d1","status":"accepted"}`),
+	}
+	p, _ := signing.ProfileByName("mender")
+	key, _ := p.ParseKey("deadbeef")
+	body := p.AppendBody(nil, m)
+	h := http.Header{}
+	p.SetHeaders(h, m, body, time.Now(), []signing.Key{key})
+	fmt.Println(string(body))
+	fmt.Println(h.Get("X-Men-Algorithm"), len(h.Get("X-Men-Signature")))
+	// Output:
+	// {"id":"00000000-0000-0000-0000-000000000000","type":"device-status-changed","data":{"id":"d1","status":"accepted"},"time":"2026-04-15T12:00:00Z"}
+	// MEN-HMAC-SHA256-Payload 64
+}
+
+func ExampleMessageID() {
+	id := signing.NewMessageID(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
+	back, _ := signing.ParseMessageID(id.String())
+	fmt.Println(back == id, id.Time(), len(id.String()), len(id.UUID()))
+	// Output: true 2026-04-15 12:00:00 +0000 UTC 30 36
+}
