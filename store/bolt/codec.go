@@ -1,0 +1,98 @@
+package boltstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Values are JSON. Every encode and decode is in this file; records whose API form hides a field (a token's hash, an
+// endpoint's secrets) get a wrapper that stores it.
+
+// tokenRec is a token as stored: the API form hides Hash.
+type tokenRec struct {
+	tenants.Token
+	HashB []byte `json:"hash"`
+}
+
+// endpointRec is an endpoint as stored: the API form hides each key's Secret, kept here in Keys order.
+type endpointRec struct {
+	endpoints.Endpoint
+	Secrets []string `json:"secrets"`
+}
+
+// idemRec is what an idempotency key points to.
+type idemRec struct {
+	MessageID string    `json:"m"`
+	CreatedAt time.Time `json:"c"`
+}
+
+func encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+func decode[T any](b []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("boltstore: decode %T: %w", v, err)
+	}
+	return v, nil
+}
+
+func encodeToken(t *tenants.Token) ([]byte, error) {
+	return encode(&tokenRec{Token: *t, HashB: t.Hash[:]})
+}
+
+func decodeToken(b []byte) (*tenants.Token, error) {
+	r, err := decode[tokenRec](b)
+	if err != nil {
+		return nil, err
+	}
+	t := r.Token
+	copy(t.Hash[:], r.HashB)
+	return &t, nil
+}
+
+func encodeEndpoint(e *endpoints.Endpoint) ([]byte, error) {
+	r := endpointRec{Endpoint: *e, Secrets: make([]string, len(e.Keys))}
+	for i, k := range e.Keys {
+		r.Secrets[i] = k.Secret
+	}
+	return encode(&r)
+}
+
+func decodeEndpoint(b []byte) (*endpoints.Endpoint, error) {
+	r, err := decode[endpointRec](b)
+	if err != nil {
+		return nil, err
+	}
+	e := r.Endpoint
+	for i := range e.Keys {
+		if i < len(r.Secrets) {
+			e.Keys[i].Secret = r.Secrets[i]
+		}
+	}
+	return &e, nil
+}
+
+func encodeTenant(t *tenants.Tenant) ([]byte, error)      { return encode(t) }
+func decodeTenant(b []byte) (*tenants.Tenant, error)      { return decode[tenants.Tenant](b) }
+func encodeEventType(t *events.EventType) ([]byte, error) { return encode(t) }
+func decodeEventType(b []byte) (*events.EventType, error) { return decode[events.EventType](b) }
+func encodeMessage(m *delivery.Message) ([]byte, error)   { return encode(m) }
+func decodeMessage(b []byte) (*delivery.Message, error)   { return decode[delivery.Message](b) }
+func encodeDelivery(d *delivery.Delivery) ([]byte, error) { return encode(d) }
+func decodeDelivery(b []byte) (*delivery.Delivery, error) { return decode[delivery.Delivery](b) }
+func encodeAttempt(a *delivery.Attempt) ([]byte, error)   { return encode(a) }
+func decodeAttempt(b []byte) (*delivery.Attempt, error)   { return decode[delivery.Attempt](b) }
+func encodeIdem(r *idemRec) ([]byte, error)               { return encode(r) }
+func decodeIdem(b []byte) (*idemRec, error)               { return decode[idemRec](b) }

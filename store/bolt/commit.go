@@ -1,0 +1,69 @@
+package boltstore
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// Group commit. Every durable small write goes to one committer goroutine, which takes whatever is queued (at most
+// maxGroup writes) and commits it in one transaction and one fsync. A lone writer commits at once; writers that
+// arrive during a commit share the next one, so the group grows with the load without any waiting on a timer.
+// bbolt's own Batch waits MaxBatchDelay unless MaxBatchSize writers are already queued, which costs a lone writer
+// the delay and many writers a commit that waits for a batch that is never full (see doc.go for the figures).
+//
+// As with Batch, a write's fn may run more than once (when another write in its group fails, the group is rolled
+// back and run again without it), so it must be idempotent and touch nothing outside the transaction.
+
+type commitCall struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+// committer runs until s.done is closed; Close waits for it before closing the file.
+func (s *Store) committer() {
+	defer close(s.committerDone)
+	group := make([]commitCall, 0, s.maxGroup)
+	for {
+		select {
+		case c := <-s.commits:
+			group = append(group[:0], c)
+		case <-s.done:
+			return
+		}
+	drain:
+		for len(group) < s.maxGroup {
+			select {
+			case c := <-s.commits:
+				group = append(group, c)
+			default:
+				break drain
+			}
+		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup commits calls in one transaction; a call whose fn fails is answered from a transaction of its own and
+// the others run again without it.
+func (s *Store) commitGroup(calls []commitCall) {
+	for len(calls) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, c := range calls {
+				if err := c.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range calls {
+				c.err <- err
+			}
+			return
+		}
+		c := calls[failed]
+		calls = append(calls[:failed:failed], calls[failed+1:]...)
+		c.err <- s.db.Update(c.fn)
+	}
+}

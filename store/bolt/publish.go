@@ -1,0 +1,231 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/internal/ids"
+)
+
+// Publish durably stores m, its deliveries, their indexes and m's idempotency key in one transaction, then queues the
+// deliveries. See events.Store.
+func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (*delivery.Message, int, bool, error) {
+	if m == nil {
+		return nil, 0, false, fmt.Errorf("nil message: %w", events.ErrInvalid)
+	}
+	if !ids.Valid(m.TenantID) || !ids.Valid(m.ID) {
+		return nil, 0, false, fmt.Errorf("message %q of tenant %q: bad id: %w", m.ID, m.TenantID, events.ErrInvalid)
+	}
+	recs, err := deliveryRecords(m.TenantID, m.ID, ds)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("message %s: %w: %w", m.ID, events.ErrInvalid, err)
+	}
+	var (
+		stored   *delivery.Message
+		fanout   int
+		existing bool
+	)
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		stored, fanout, existing = nil, 0, false
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if m.IdempotencyKey != "" {
+			idem := tx.Bucket(bIdem)
+			ik := key(m.TenantID, m.IdempotencyKey)
+			if v := idem.Get(ik); v != nil {
+				r, err := decodeIdem(v)
+				if err != nil {
+					return err
+				}
+				if r.CreatedAt.After(idemSince) {
+					if v := tx.Bucket(bMessages).Get(key(m.TenantID, r.MessageID)); v != nil {
+						if stored, err = decodeMessage(v); err != nil {
+							return err
+						}
+						fanout, existing = countPrefix(tx.Bucket(bDlvByMessage), prefix(m.TenantID, r.MessageID)), true
+						return nil
+					}
+				}
+			}
+			v, err := encodeIdem(&idemRec{MessageID: m.ID, CreatedAt: m.CreatedAt})
+			if err != nil {
+				return err
+			}
+			if err := idem.Put(ik, v); err != nil {
+				return err
+			}
+		}
+		if err := putMessage(tx, m); err != nil {
+			return err
+		}
+		for _, d := range recs {
+			if err := insertDelivery(tx, d); err != nil {
+				return err
+			}
+		}
+		stored, fanout = m, len(recs)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
+	}
+	if !existing {
+		s.queueNew(recs)
+	}
+	return stored, fanout, existing, nil
+}
+
+// Enqueue durably stores new deliveries of messages already stored (a replay) and queues them. It fails with
+// delivery.ErrNotFound when a delivery's message is not stored for its tenant, and writes nothing then.
+func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
+	recs := make([]*delivery.Delivery, 0, len(ds))
+	for _, d := range ds {
+		if d == nil {
+			return fmt.Errorf("enqueue: nil delivery")
+		}
+		r, err := deliveryRecords(d.TenantID, d.MessageID, []*delivery.Delivery{d})
+		if err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		recs = append(recs, r[0])
+	}
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msgs := tx.Bucket(bMessages)
+		for _, d := range recs {
+			if msgs.Get(key(d.TenantID, d.MessageID)) == nil {
+				return fmt.Errorf("delivery %s: message %s: %w", d.ID, d.MessageID, delivery.ErrNotFound)
+			}
+			if err := insertDelivery(tx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	s.queueNew(recs)
+	return nil
+}
+
+// queueNew puts committed pending deliveries in their lanes.
+func (s *Store) queueNew(ds []*delivery.Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for _, d := range ds {
+		s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.NextAttemptAt, d.Attempts)
+	}
+}
+
+// deliveryRecords checks new deliveries of message msg of tenant and returns copies to store, status pending.
+func deliveryRecords(tenant, msg string, ds []*delivery.Delivery) ([]*delivery.Delivery, error) {
+	if !ids.Valid(tenant) || !ids.Valid(msg) {
+		return nil, fmt.Errorf("message %q of tenant %q: bad id", msg, tenant)
+	}
+	seen := make(map[string]bool, len(ds))
+	out := make([]*delivery.Delivery, len(ds))
+	for i, d := range ds {
+		switch {
+		case d == nil:
+			return nil, fmt.Errorf("delivery %d is nil", i)
+		case !ids.Valid(d.ID) || !ids.Valid(d.EndpointID):
+			return nil, fmt.Errorf("delivery %q to endpoint %q: bad id", d.ID, d.EndpointID)
+		case d.TenantID != tenant || d.MessageID != msg:
+			return nil, fmt.Errorf("delivery %s belongs to message %q of tenant %q", d.ID, d.MessageID, d.TenantID)
+		case d.Status != "" && d.Status != delivery.StatusPending:
+			return nil, fmt.Errorf("delivery %s: new deliveries are pending, not %q", d.ID, d.Status)
+		case d.Attempts < 0:
+			return nil, fmt.Errorf("delivery %s: negative attempts", d.ID)
+		case seen[d.ID]:
+			return nil, fmt.Errorf("delivery %s appears twice", d.ID)
+		}
+		seen[d.ID] = true
+		c := *d
+		c.Status = delivery.StatusPending
+		out[i] = &c
+	}
+	return out, nil
+}
+
+// putMessage stores a new message and its retention index entry.
+func putMessage(tx *bolt.Tx, m *delivery.Message) error {
+	mk := key(m.TenantID, m.ID)
+	msgs := tx.Bucket(bMessages)
+	if msgs.Get(mk) != nil {
+		return fmt.Errorf("message %s already exists", m.ID)
+	}
+	v, err := encodeMessage(m)
+	if err != nil {
+		return err
+	}
+	if err := msgs.Put(mk, v); err != nil {
+		return err
+	}
+	return tx.Bucket(bMsgByTime).Put(timeKey(m.CreatedAt, mk), nil)
+}
+
+// insertDelivery stores a new delivery with its index entries.
+func insertDelivery(tx *bolt.Tx, d *delivery.Delivery) error {
+	dk := key(d.TenantID, d.ID)
+	if tx.Bucket(bDeliveries).Get(dk) != nil {
+		return fmt.Errorf("delivery %s already exists", d.ID)
+	}
+	if err := tx.Bucket(bDlvByEndpoint).Put(key(d.TenantID, d.EndpointID, d.ID), nil); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bDlvByMessage).Put(key(d.TenantID, d.MessageID, d.ID), nil); err != nil {
+		return err
+	}
+	return putDelivery(tx, d)
+}
+
+// putDelivery writes a delivery record and keeps the pending and terminal indexes in step with its status.
+func putDelivery(tx *bolt.Tx, d *delivery.Delivery) error {
+	dk := key(d.TenantID, d.ID)
+	v, err := encodeDelivery(d)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bDeliveries).Put(dk, v); err != nil {
+		return err
+	}
+	if d.Status.Terminal() {
+		if err := tx.Bucket(bPending).Delete(dk); err != nil {
+			return err
+		}
+		return tx.Bucket(bTerminal).Put(timeKey(d.CreatedAt, dk), nil)
+	}
+	return tx.Bucket(bPending).Put(dk, nil)
+}
+
+// getDelivery reads a delivery of tenant, wrapping delivery.ErrNotFound.
+func getDelivery(tx *bolt.Tx, tenant, id string) (*delivery.Delivery, error) {
+	v := tx.Bucket(bDeliveries).Get(key(tenant, id))
+	if v == nil {
+		return nil, fmt.Errorf("delivery %s: %w", id, delivery.ErrNotFound)
+	}
+	return decodeDelivery(v)
+}
+
+// countPrefix counts the keys of b under p.
+func countPrefix(b *bolt.Bucket, p []byte) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		n++
+	}
+	return n
+}

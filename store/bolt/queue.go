@@ -1,0 +1,233 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// Claim leases due deliveries: a memory operation, nothing is written. See sched.claim for the order.
+func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if opt.Lease <= 0 {
+		return nil, fmt.Errorf("claim: lease %v must be positive", opt.Lease)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if opt.Max <= 0 {
+		return nil, nil
+	}
+	return s.sched.claim(now, opt), nil
+}
+
+// Ack records a successful attempt and ends the delivery.
+func (s *Store) Ack(ctx context.Context, t delivery.Task, a delivery.Attempt) error {
+	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
+		return s.finishAttempt(tx, t, a, delivery.StatusSucceeded, time.Time{}, "success")
+	}, func(it *item) { s.sched.done(it) })
+}
+
+// Nack records a failed attempt and schedules the next at retryAt.
+func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, retryAt time.Time) error {
+	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
+		return s.finishAttempt(tx, t, a, delivery.StatusPending, retryAt, "retry")
+	}, func(it *item) { s.sched.requeue(it, retryAt, t.Attempt) })
+}
+
+// Fail records a final attempt and ends the delivery with status, StatusFailed or StatusDead.
+func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, status delivery.Status) error {
+	if status != delivery.StatusFailed && status != delivery.StatusDead {
+		return fmt.Errorf("fail delivery %s: status %q is not failed or dead", t.DeliveryID, status)
+	}
+	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
+		return s.finishAttempt(tx, t, a, status, time.Time{}, string(status))
+	}, func(it *item) { s.sched.done(it) })
+}
+
+// Release gives a task back unspent, due again at at. The new due time is stored.
+func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) error {
+	var attempts int
+	return s.settle(ctx, t, func(tx *bolt.Tx, it *item) error {
+		attempts = it.attempts
+		d, err := getDelivery(tx, t.TenantID, t.DeliveryID)
+		if err != nil {
+			return err
+		}
+		d.NextAttemptAt = at
+		return putDelivery(tx, d)
+	}, func(it *item) { s.sched.requeue(it, at, attempts) })
+}
+
+// Extend pushes a task's lease to until; a lease never moves earlier. Leases live in memory only.
+func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	it := s.sched.leasedItem(t)
+	if it == nil {
+		return leaseLost(t)
+	}
+	if until.After(it.leaseUntil) {
+		it.leaseUntil = until
+	}
+	return nil
+}
+
+// Reclaim puts tasks whose lease expired before now back in their lanes, due at now, counting the attempt as spent
+// (an attempt record with the error "lease expired" is written), or ends them dead when that was attempt maxAttempts
+// (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction.
+func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, ErrClosed
+	}
+	its := s.sched.expired(now, max)
+	type move struct {
+		it       *item
+		t        delivery.Task
+		attempts int
+		dead     bool
+	}
+	moves := make([]move, len(its))
+	for i, it := range its {
+		n := it.attempts + 1
+		moves[i] = move{it: it, t: it.task(), attempts: n, dead: maxAttempts > 0 && n >= maxAttempts}
+		s.sched.begin(it)
+	}
+	s.mu.Unlock()
+	if len(moves) == 0 {
+		return 0, nil
+	}
+	err := s.write(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+		for _, m := range moves {
+			status, outcome, retry := delivery.StatusPending, "retry", now
+			if m.dead {
+				status, outcome, retry = delivery.StatusDead, "dead", time.Time{}
+			}
+			a := delivery.Attempt{At: m.it.claimedAt, Error: "lease expired", Latency: now.Sub(m.it.claimedAt)}
+			if err := s.recordAttempt(tx, m.t, a, status, retry, outcome, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range moves {
+		switch {
+		case err != nil:
+			s.sched.abort(m.it)
+		case m.dead:
+			s.sched.done(m.it)
+		default:
+			s.sched.requeue(m.it, now, m.attempts)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reclaim: %w", err)
+	}
+	return len(moves), nil
+}
+
+// NextDue returns the earliest time a lane that is not at its in-flight cap has work, or the zero time.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return time.Time{}, ErrClosed
+	}
+	return s.sched.nextDue(), nil
+}
+
+// settle ends a lease: it checks t's fence, commits the result with commit (durably, shared with concurrent writers),
+// then applies it to the lanes with apply. While the commit runs the item is finishing, so a reclaim, extend or
+// duplicate result cannot race it; when the commit fails the lease stands as it was.
+func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	it := s.sched.leasedItem(t)
+	if it == nil {
+		s.mu.Unlock()
+		return leaseLost(t)
+	}
+	s.sched.begin(it)
+	s.mu.Unlock()
+	err := s.write(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.sched.abort(it)
+		return fmt.Errorf("delivery %s: %w", t.DeliveryID, err)
+	}
+	apply(it)
+	return nil
+}
+
+func leaseLost(t delivery.Task) error {
+	return fmt.Errorf("delivery %s fence %d: %w", t.DeliveryID, t.Fence, delivery.ErrLeaseLost)
+}
+
+// finishAttempt records the attempt a of task t and moves the delivery to status (pending with retryAt, or terminal).
+func (s *Store) finishAttempt(tx *bolt.Tx, t delivery.Task, a delivery.Attempt, status delivery.Status, retryAt time.Time, outcome string) error {
+	return s.recordAttempt(tx, t, a, status, retryAt, outcome, a.At.Add(a.Latency))
+}
+
+func (s *Store) recordAttempt(tx *bolt.Tx, t delivery.Task, a delivery.Attempt, status delivery.Status, retryAt time.Time, outcome string, updated time.Time) error {
+	d, err := getDelivery(tx, t.TenantID, t.DeliveryID)
+	if err != nil {
+		return err
+	}
+	if d.Status != delivery.StatusPending {
+		return errors.New("delivery is not pending")
+	}
+	a.DeliveryID, a.N = t.DeliveryID, t.Attempt
+	if a.Outcome == "" {
+		a.Outcome = outcome
+	}
+	att := tx.Bucket(bAttempts)
+	seq, err := att.NextSequence()
+	if err != nil {
+		return err
+	}
+	v, err := encodeAttempt(&a)
+	if err != nil {
+		return err
+	}
+	if err := att.Put(attemptKey(t.TenantID, t.DeliveryID, seq), v); err != nil {
+		return err
+	}
+	d.Status, d.Attempts, d.NextAttemptAt = status, t.Attempt, retryAt
+	d.LastCode, d.LastError = a.StatusCode, a.Error
+	if !updated.IsZero() {
+		d.UpdatedAt = updated
+	}
+	return putDelivery(tx, d)
+}
