@@ -141,5 +141,6 @@ type Log interface {
 	ListDeliveries(ctx context.Context, tenantID string, f Filter) ([]*Delivery, error)
 	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]Attempt, error)
 	// Prune deletes terminal deliveries, their attempts, and messages with no live delivery, created before cutoff.
+	// It returns how many deliveries it deleted.
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 }

@@ -1,0 +1,395 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// Final writes (ack, nack, fail, release, health) get at least this long, even when the lease is nearly over: the
+// store's fence check, not our clock, decides whether the result still counts.
+const minWriteTimeout = time.Second
+
+// Errors recorded in attempts that sent no request.
+const (
+	errEndpointDeleted  = "endpoint deleted"
+	errEndpointDisabled = "endpoint disabled"
+	errMessageNotFound  = "message not found"
+)
+
+// scratch is per-attempt working memory, recycled.
+type scratch struct {
+	keys []signing.Key
+	resp []byte // the kept prefix of the response body
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// bodyPool recycles request bodies. A buffer goes back only when the transport closes the request body, which it
+// may do after Client.Do returns.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooledBody keeps one huge message from pinning a huge buffer in the pool.
+const maxPooledBody = 256 << 10
+
+// pooledBody is a request body that returns its buffer to bodyPool when closed. The transport may close a body from
+// another goroutine while a Read is under way (HTTP/2 does, to unblock an aborted write), so reads and close are
+// serialised, and a read after close touches nothing: the buffer may already hold another attempt's body. The struct
+// itself is not recycled, since the transport may keep it after Close.
+type pooledBody struct {
+	mu  sync.Mutex
+	r   bytes.Reader
+	buf *[]byte // nil once closed
+}
+
+var errBodyClosed = errors.New("delivery: request body closed")
+
+func newPooledBody(buf *[]byte) *pooledBody {
+	b := &pooledBody{buf: buf}
+	b.r.Reset(*buf)
+	return b
+}
+
+func (b *pooledBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
+}
+
+func (b *pooledBody) Close() error {
+	b.mu.Lock()
+	buf := b.buf
+	b.buf = nil
+	b.r.Reset(nil)
+	b.mu.Unlock()
+	if buf != nil && cap(*buf) <= maxPooledBody {
+		bodyPool.Put(buf)
+	}
+	return nil
+}
+
+// result is one attempt's raw result.
+type result struct {
+	code    int
+	err     error // transport error, or a RetryAfterError
+	resp    string
+	latency time.Duration
+}
+
+// attempt runs one task to its recorded outcome. ctx is the work context: cancelled only when shutdown gives up on
+// in-flight attempts.
+func (e *Engine) attempt(ctx context.Context, t Task) {
+	now := e.cfg.Now()
+	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
+	switch {
+	case errors.Is(err, endpoints.ErrNotFound):
+		e.final(ctx, t, nil, Attempt{N: t.Attempt, At: now, Error: errEndpointDeleted}, OutcomeFailed)
+		return
+	case err != nil:
+		e.retryLater(ctx, t, now, "load endpoint", err)
+		return
+	case ep.Disabled:
+		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errEndpointDisabled}, OutcomeFailed)
+		return
+	}
+
+	st := e.states.get(t.TenantID, t.EndpointID)
+	if wait := st.admit(ep, t.DeliveryID, now); wait > 0 {
+		e.release(ctx, t, now.Add(wait), "rate limit")
+		return
+	}
+
+	m, err := e.msgs.GetMessage(ctx, t.TenantID, t.MessageID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errMessageNotFound}, OutcomeFailed)
+		return
+	case err != nil:
+		e.retryLater(ctx, t, now, "load message", err)
+		return
+	}
+
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	res, err := e.send(ctx, sc, st, ep, m, now)
+	if err != nil {
+		// Not the receiver's doing (a bad key or message id): spend the attempt, leave health alone.
+		e.record(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: err.Error()}, OutcomeRetry, 0, false)
+		return
+	}
+	if ctx.Err() != nil && res.code == 0 {
+		// Shutdown aborted the request: the attempt is not spent (the receiver may still have seen it).
+		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
+		return
+	}
+	a := Attempt{N: t.Attempt, At: now, StatusCode: res.code, Latency: res.latency, Response: res.resp}
+	terr, wait := res.err, time.Duration(0)
+	if ra, ok := errors.AsType[*RetryAfterError](res.err); ok {
+		terr, wait = nil, ra.Delay // it describes a response, not a failure to get one
+	}
+	if res.err != nil {
+		a.Error = res.err.Error()
+	}
+	e.record(ctx, t, ep, a, PolicyFor(ep.Profile).Classify(res.code, terr), wait, true)
+}
+
+// send renders, signs and posts m to ep for an attempt made at now. Its error is a failure to build the request;
+// the receiver's answer, or the lack of one, is in the result.
+func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoints.Endpoint, m *Message, now time.Time) (result, error) {
+	p, err := signing.ProfileByName(ep.Profile)
+	if err != nil {
+		return result{}, err
+	}
+	sm, err := m.Signing()
+	if err != nil {
+		return result{}, err
+	}
+	sc.keys, err = st.signingKeys(sc.keys[:0], ep, p, now)
+	if err != nil {
+		return result{}, err
+	}
+	if len(sc.keys) == 0 && p == signing.Standard {
+		return result{}, signing.ErrNoKeys
+	}
+
+	bp := bodyPool.Get().(*[]byte)
+	*bp = p.AppendBody((*bp)[:0], &sm)
+	body := newPooledBody(bp)
+	size := int64(len(*bp))
+
+	timeout := e.cfg.attemptTimeout(ep.Timeout)
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, body)
+	if err != nil {
+		body.Close()
+		return result{}, err
+	}
+	req.ContentLength = size
+	req.Header = make(http.Header, len(ep.Headers)+5)
+	for k, v := range ep.Headers { // custom headers first: the profile's then replace any that collide
+		req.Header.Set(k, v)
+	}
+	p.SetHeaders(req.Header, &sm, *bp, now, sc.keys) // before Do: from then on the transport owns bp
+	clear(sc.keys)                                   // drop key references from the pooled scratch
+
+	start := time.Now()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		var res result
+		res.latency = time.Since(start)
+		switch {
+		case actx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
+			res.err = &timeoutError{timeout}
+		default:
+			res.err = stripURL(err)
+		}
+		return res, nil
+	}
+	res := result{code: resp.StatusCode, latency: time.Since(start)}
+	res.resp = e.readResponse(sc, resp.Body)
+	if honoursRetryAfter(resp.StatusCode) {
+		if wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			res.err = &RetryAfterError{Code: resp.StatusCode, Delay: min(wait, e.cfg.RetryAfterCap)}
+		}
+	}
+	return res, nil
+}
+
+// readResponse reads up to ResponseLimit bytes of body (so the connection can be reused), closes it, and returns the
+// first ResponseKeep bytes as valid UTF-8. Read errors are ignored: the status already decided the outcome.
+func (e *Engine) readResponse(sc *scratch, body io.ReadCloser) string {
+	defer body.Close()
+	if cap(sc.resp) < e.cfg.ResponseKeep {
+		sc.resp = make([]byte, e.cfg.ResponseKeep)
+	}
+	n, err := io.ReadFull(body, sc.resp[:e.cfg.ResponseKeep])
+	if err == nil {
+		_, _ = io.CopyN(io.Discard, body, e.cfg.ResponseLimit-int64(n))
+	}
+	if n == 0 {
+		return ""
+	}
+	kept := sc.resp[:n]
+	if !utf8.Valid(kept) {
+		return strings.ToValidUTF8(string(kept), "\uFFFD")
+	}
+	return string(kept)
+}
+
+// record settles an attempt with outcome o: ack, nack on the retry schedule, or fail (dead when the schedule is
+// spent). A retry waits at least wait (the receiver's Retry-After). health says whether the outcome reflects on the
+// endpoint.
+func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome, wait time.Duration, health bool) {
+	now := a.At
+	var retryAt time.Time
+	if o == OutcomeRetry {
+		var ok bool
+		if retryAt, ok = e.cfg.Retry.Next(e.cfg.Now(), a.N, wait, rand.Float64()); !ok {
+			o = OutcomeDead
+		}
+	}
+	a.Outcome = o.String()
+	wctx, cancel := e.writeContext(ctx, t)
+	defer cancel()
+	if health {
+		// Before settling the delivery, so that whoever sees it settled also sees what it did to the endpoint.
+		e.updateHealth(wctx, ep, o, now)
+	}
+	var err error
+	switch o {
+	case OutcomeSuccess:
+		err = e.q.Ack(wctx, t, a)
+	case OutcomeRetry:
+		err = e.q.Nack(wctx, t, a, retryAt)
+	case OutcomeDead:
+		err = e.q.Fail(wctx, t, a, StatusDead)
+	default: // failed, gone
+		err = e.q.Fail(wctx, t, a, StatusFailed)
+	}
+	e.logAttempt(ctx, t, a, o, err)
+}
+
+// final settles a task that sent no request with a final failure.
+func (e *Engine) final(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome) {
+	e.record(ctx, t, ep, a, o, 0, false)
+}
+
+// retryLater hands a task back unspent after a store error, due again after the schedule's first wait.
+func (e *Engine) retryLater(ctx context.Context, t Task, now time.Time, what string, err error) {
+	if ctx.Err() != nil { // shutdown aborted the load
+		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
+		return
+	}
+	e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: "+what,
+		slog.String("tenant", t.TenantID), slog.String("endpoint_id", t.EndpointID),
+		slog.String("delivery_id", t.DeliveryID), slog.String("error", err.Error()))
+	e.release(context.WithoutCancel(ctx), t, now.Add(e.cfg.Retry.Backoff(1, rand.Float64())), what)
+}
+
+// release gives a task back unspent, due at at.
+func (e *Engine) release(ctx context.Context, t Task, at time.Time, why string) {
+	wctx, cancel := e.writeContext(ctx, t)
+	defer cancel()
+	err := e.q.Release(wctx, t, at)
+	level := slog.LevelDebug
+	if err != nil && !errors.Is(err, ErrLeaseLost) {
+		level = slog.LevelError
+	}
+	if e.log.Enabled(ctx, level) {
+		attrs := []slog.Attr{
+			slog.String("tenant", t.TenantID), slog.String("endpoint_id", t.EndpointID),
+			slog.String("msg_id", t.MessageID), slog.String("delivery_id", t.DeliveryID),
+			slog.String("reason", why), slog.Time("due", at),
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		e.log.LogAttrs(ctx, level, "delivery: released", attrs...)
+	}
+}
+
+// writeContext bounds a write that settles t by what is left of its lease (at least minWriteTimeout), and is not
+// cancelled with ctx: a result, once known, is recorded.
+func (e *Engine) writeContext(ctx context.Context, t Task) (context.Context, context.CancelFunc) {
+	left := max(t.LeaseUntil.Sub(e.cfg.Now()), minWriteTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), left)
+}
+
+// updateHealth writes the health transition an outcome calls for, and notifies on a disable.
+func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Outcome, now time.Time) {
+	c, ok := healthAfter(ep, o, now, e.cfg.HealthSpan)
+	if !ok {
+		return
+	}
+	var st *epState
+	if c.Disable {
+		st = e.states.get(ep.TenantID, ep.ID)
+		if !st.claimDisable(ep, now) {
+			return
+		}
+	}
+	if err := e.eps.SetEndpointHealth(ctx, ep.TenantID, ep.ID, c.FailingSince, c.Disable, c.Reason); err != nil {
+		if st != nil {
+			st.undoDisable()
+		}
+		e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
+			slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
+		return
+	}
+	if !c.Disable {
+		return
+	}
+	e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: endpoint disabled",
+		slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("reason", c.Reason),
+		slog.Time("failing_since", c.FailingSince))
+	if e.notifier != nil {
+		dis := *ep
+		dis.Disabled, dis.DisabledReason, dis.FailingSince = true, c.Reason, c.FailingSince
+		e.notifier.EndpointDisabled(ctx, &dis, c.Reason)
+	}
+}
+
+// logAttempt writes the canonical line of one attempt. It never carries a secret, a signature or a body.
+func (e *Engine) logAttempt(ctx context.Context, t Task, a Attempt, o Outcome, err error) {
+	level := slog.LevelInfo
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		level = slog.LevelDebug // another worker owns the task now; our result is moot
+	case err != nil:
+		level = slog.LevelError
+	case o == OutcomeDead || o == OutcomeGone || o == OutcomeFailed:
+		level = slog.LevelWarn
+	}
+	if !e.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("tenant", t.TenantID),
+		slog.String("endpoint_id", t.EndpointID),
+		slog.String("msg_id", t.MessageID),
+		slog.String("delivery_id", t.DeliveryID),
+		slog.Int("attempt", a.N),
+		slog.Int("status", a.StatusCode),
+		slog.Int64("latency_ms", a.Latency.Milliseconds()),
+		slog.String("outcome", a.Outcome),
+	)
+	if a.Error != "" {
+		attrs = append(attrs, slog.String("error", a.Error))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("record_error", err.Error()))
+	}
+	e.log.LogAttrs(ctx, level, "delivery attempt", attrs...)
+}
+
+// timeoutError is an attempt that hit its deadline.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string { return "timeout after " + e.d.String() }
+func (e *timeoutError) Timeout() bool { return true }
+
+// stripURL drops the URL that *url.Error carries: endpoint URLs may hold credentials in their query, and the
+// attempt record and log already name the endpoint.
+func stripURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}

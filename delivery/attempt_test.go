@@ -1,0 +1,327 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// These tests drive Engine.attempt directly against in-memory fakes, for the paths a real store cannot easily
+// produce: store errors, missing messages, bad keys, lost leases, what the log line holds.
+
+type call struct {
+	op     string // ack, nack, fail, release
+	a      Attempt
+	status Status
+	at     time.Time
+}
+
+type fakeQueue struct {
+	Queue // unused methods panic via the nil embedded interface
+	mu    sync.Mutex
+	calls []call
+	err   error // returned by every settle call
+	keep1 bool  // keep only the last call (benchmarks)
+}
+
+func (q *fakeQueue) add(c call) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.keep1 {
+		q.calls = q.calls[:0]
+	}
+	q.calls = append(q.calls, c)
+	return q.err
+}
+func (q *fakeQueue) Ack(_ context.Context, _ Task, a Attempt) error {
+	return q.add(call{op: "ack", a: a})
+}
+func (q *fakeQueue) Nack(_ context.Context, _ Task, a Attempt, at time.Time) error {
+	return q.add(call{op: "nack", a: a, at: at})
+}
+func (q *fakeQueue) Fail(_ context.Context, _ Task, a Attempt, s Status) error {
+	return q.add(call{op: "fail", a: a, status: s})
+}
+func (q *fakeQueue) Release(_ context.Context, _ Task, at time.Time) error {
+	return q.add(call{op: "release", at: at})
+}
+
+func (q *fakeQueue) last(t *testing.T) call {
+	t.Helper()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.calls) != 1 {
+		t.Fatalf("%d queue calls, want 1: %+v", len(q.calls), q.calls)
+	}
+	return q.calls[0]
+}
+
+type fakeSources struct {
+	ep      *endpoints.Endpoint
+	epErr   error
+	msg     *Message
+	msgErr  error
+	mu      sync.Mutex
+	healths []string
+}
+
+func (f *fakeSources) GetEndpoint(context.Context, string, string) (*endpoints.Endpoint, error) {
+	if f.epErr != nil {
+		return nil, f.epErr
+	}
+	c := *f.ep
+	return &c, nil
+}
+
+func (f *fakeSources) SetEndpointHealth(_ context.Context, _, _ string, since time.Time, disable bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.healths = append(f.healths, fmt.Sprintf("%v %v %s", !since.IsZero(), disable, reason))
+	return nil
+}
+
+func (f *fakeSources) GetMessage(context.Context, string, string) (*Message, error) {
+	if f.msgErr != nil {
+		return nil, f.msgErr
+	}
+	return f.msg, nil
+}
+
+// roundTripper answers every request without a network.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func okTransport(r *http.Request) (*http.Response, error) {
+	io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok"))}, nil
+}
+
+type fixture struct {
+	e   *Engine
+	q   *fakeQueue
+	src *fakeSources
+	log *bytes.Buffer
+	t   Task
+}
+
+func newFixture(t testing.TB, rt roundTripper) *fixture {
+	secret, _ := signing.GenerateSecret(0)
+	now := time.Now()
+	src := &fakeSources{
+		ep: &endpoints.Endpoint{ID: "ep_1", TenantID: "tn_1", URL: "http://receiver.test/hook", Profile: "standard",
+			Keys: []endpoints.Key{{Secret: secret}}, UpdatedAt: now},
+		msg: &Message{ID: signing.NewMessageID(now).String(), TenantID: "tn_1", Type: "device.enrolled",
+			Timestamp: now, Data: json.RawMessage(`{"device":"d1","secret_field":"BODY-MARKER"}`)},
+	}
+	q := &fakeQueue{}
+	var buf bytes.Buffer
+	e, err := NewEngine(Config{
+		Retry:  Retry{Initial: 10 * time.Millisecond, Cap: 50 * time.Millisecond},
+		Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}, Deps{Queue: q, Messages: src, Endpoints: src, Client: &http.Client{Transport: rt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := Task{DeliveryID: "dlv_1", TenantID: "tn_1", MessageID: src.msg.ID, EndpointID: "ep_1", Attempt: 1,
+		Fence: 1, LeaseUntil: now.Add(time.Minute)}
+	return &fixture{e: e, q: q, src: src, log: &buf, t: task}
+}
+
+func TestAttemptMessageNotFound(t *testing.T) {
+	f := newFixture(t, okTransport)
+	f.src.msgErr = fmt.Errorf("message x: %w", ErrNotFound)
+	f.e.attempt(context.Background(), f.t)
+	if c := f.q.last(t); c.op != "fail" || c.status != StatusFailed || c.a.Error != "message not found" || c.a.Outcome != "failed" {
+		t.Fatalf("call %+v", c)
+	}
+}
+
+func TestAttemptStoreErrorReleasesUnspent(t *testing.T) {
+	for name, set := range map[string]func(*fakeSources){
+		"endpoint": func(s *fakeSources) { s.epErr = errors.New("disk on fire") },
+		"message":  func(s *fakeSources) { s.msgErr = errors.New("disk on fire") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, okTransport)
+			set(f.src)
+			start := time.Now()
+			f.e.attempt(context.Background(), f.t)
+			c := f.q.last(t)
+			if c.op != "release" || c.at.Before(start.Add(8*time.Millisecond)) || c.at.After(time.Now().Add(time.Second)) {
+				t.Fatalf("call %+v, want a release about 10ms out", c)
+			}
+		})
+	}
+}
+
+func TestAttemptBadKeySpendsAttemptLeavesHealth(t *testing.T) {
+	f := newFixture(t, func(*http.Request) (*http.Response, error) { panic("request sent with a bad key") })
+	f.src.ep.Keys = []endpoints.Key{{Secret: "whsec_tooshort"}}
+	f.e.attempt(context.Background(), f.t)
+	c := f.q.last(t)
+	if c.op != "nack" || !strings.Contains(c.a.Error, "key") || c.a.Outcome != "retry" {
+		t.Fatalf("call %+v", c)
+	}
+	if len(f.src.healths) != 0 {
+		t.Fatalf("health written for a configuration error: %q", f.src.healths)
+	}
+}
+
+func TestAttemptStandardWithoutKeys(t *testing.T) {
+	f := newFixture(t, func(*http.Request) (*http.Response, error) { panic("unsigned request sent") })
+	f.src.ep.Keys = nil
+	f.e.attempt(context.Background(), f.t)
+	if c := f.q.last(t); c.op != "nack" || c.a.Error != signing.ErrNoKeys.Error() {
+		t.Fatalf("call %+v", c)
+	}
+}
+
+func TestAttemptLeaseLostLoggedAtDebug(t *testing.T) {
+	f := newFixture(t, okTransport)
+	f.q.err = fmt.Errorf("delivery dlv_1 fence 1: %w", ErrLeaseLost)
+	f.e.attempt(context.Background(), f.t)
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(f.log.Bytes()), &line); err != nil {
+		t.Fatalf("log %q: %v", f.log.String(), err)
+	}
+	if line["level"] != "DEBUG" || line["outcome"] != "success" {
+		t.Fatalf("log line %v, want a debug line", line)
+	}
+}
+
+// TestCanonicalLogLine checks the fixed fields and that no secret, signature or body reaches the log.
+func TestCanonicalLogLine(t *testing.T) {
+	var sig string
+	f := newFixture(t, func(r *http.Request) (*http.Response, error) {
+		sig = r.Header.Get(signing.HeaderSignature)
+		r.Body.Close()
+		return &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"2"}},
+			Body: io.NopCloser(strings.NewReader("RESPONSE-MARKER"))}, nil
+	})
+	f.src.ep.URL = "http://receiver.test/hook?token=URL-SECRET"
+	f.e.attempt(context.Background(), f.t)
+	c := f.q.last(t)
+	if c.op != "nack" || c.a.StatusCode != 503 || c.a.Response != "RESPONSE-MARKER" || c.a.Error != "HTTP 503, Retry-After 2s" {
+		t.Fatalf("call %+v", c)
+	}
+	if wait := time.Until(c.at); wait < 1500*time.Millisecond {
+		t.Fatalf("retry in %v, want about 2s (Retry-After)", wait)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(f.log.Bytes()), &line); err != nil {
+		t.Fatalf("log %q: %v", f.log.String(), err)
+	}
+	for k, want := range map[string]any{
+		"msg": "delivery attempt", "tenant": "tn_1", "endpoint_id": "ep_1", "msg_id": f.src.msg.ID,
+		"delivery_id": "dlv_1", "attempt": 1.0, "status": 503.0, "outcome": "retry",
+	} {
+		if line[k] != want {
+			t.Errorf("log field %s = %v, want %v", k, line[k], want)
+		}
+	}
+	if _, ok := line["latency_ms"]; !ok {
+		t.Error("no latency_ms")
+	}
+	raw := f.log.String()
+	for _, secret := range []string{f.src.ep.Keys[0].Secret, sig, "BODY-MARKER", "RESPONSE-MARKER", "URL-SECRET"} {
+		if secret != "" && strings.Contains(raw, secret) {
+			t.Errorf("log holds %q: %s", secret, raw)
+		}
+	}
+}
+
+func TestAttemptTransportErrorHidesURL(t *testing.T) {
+	f := newFixture(t, nil)
+	f.e.client = &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		r.Body.Close()
+		return nil, errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
+	})}
+	f.src.ep.URL = "http://receiver.test/hook?token=URL-SECRET"
+	f.e.attempt(context.Background(), f.t)
+	c := f.q.last(t)
+	if c.op != "nack" || strings.Contains(c.a.Error, "URL-SECRET") || !strings.Contains(c.a.Error, "refused") {
+		t.Fatalf("call %+v", c)
+	}
+}
+
+func TestAttemptAbortedByShutdownIsReleased(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := newFixture(t, func(r *http.Request) (*http.Response, error) {
+		cancel() // shutdown gives up while the request is out
+		<-r.Context().Done()
+		r.Body.Close()
+		return nil, r.Context().Err()
+	})
+	f.e.attempt(ctx, f.t)
+	if c := f.q.last(t); c.op != "release" {
+		t.Fatalf("call %+v, want release", c)
+	}
+}
+
+// BenchmarkAttempt measures the engine's own cost per attempt (load, render, sign, post, record) with an in-memory
+// transport and queue: what remains is the engine's and net/http's client-side work.
+func BenchmarkAttempt(b *testing.B) {
+	f := newFixture(b, okTransport)
+	f.e.log = slog.New(slog.DiscardHandler)
+	f.q.keep1 = true
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		f.e.attempt(ctx, f.t)
+	}
+	if len(f.q.calls) != 1 || f.q.calls[0].op != "ack" {
+		b.Fatalf("calls %+v", f.q.calls)
+	}
+}
+
+// BenchmarkAttemptLoopback adds a real keep-alive connection to an httptest receiver.
+func BenchmarkAttemptLoopback(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	f := newFixture(b, nil)
+	f.e.client = srv.Client()
+	f.src.ep.URL = srv.URL
+	f.e.log = slog.New(slog.DiscardHandler)
+	f.q.keep1 = true
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		f.e.attempt(ctx, f.t)
+	}
+	if f.q.calls[len(f.q.calls)-1].op != "ack" {
+		b.Fatalf("last call %+v", f.q.calls[len(f.q.calls)-1])
+	}
+}
+
+func TestPooledBodyClose(t *testing.T) {
+	bp := bodyPool.Get().(*[]byte)
+	*bp = append((*bp)[:0], "hello"...)
+	b := newPooledBody(bp)
+	p := make([]byte, 2)
+	if n, err := b.Read(p); n != 2 || err != nil || string(p) != "he" {
+		t.Fatalf("Read = %d, %v, %q", n, err, p)
+	}
+	b.Close()
+	b.Close() // twice is harmless: the buffer goes back once
+	if n, err := b.Read(p); n != 0 || !errors.Is(err, errBodyClosed) {
+		t.Fatalf("Read after Close = %d, %v", n, err)
+	}
+}

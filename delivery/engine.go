@@ -1,0 +1,268 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/webhookd/webhookd/endpoints"
+)
+
+// MessageSource loads the message a task delivers. Log satisfies it.
+type MessageSource interface {
+	// GetMessage returns ErrNotFound for a message that no longer exists.
+	GetMessage(ctx context.Context, tenantID, id string) (*Message, error)
+}
+
+// EndpointSource loads endpoints and records their health. endpoints.Store satisfies it.
+type EndpointSource interface {
+	// GetEndpoint returns endpoints.ErrNotFound for a deleted endpoint.
+	GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error)
+	SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error
+}
+
+// Notifier hears about endpoints the engine disables ("gone" or "failing"), so that their owners can be told (the
+// server publishes an endpoint.disabled event). It is called once per disable in this process, after the disable is
+// stored, with the endpoint as it now stands; it should not block for long.
+type Notifier interface {
+	EndpointDisabled(ctx context.Context, ep *endpoints.Endpoint, reason string)
+}
+
+var (
+	_ MessageSource  = Log(nil)
+	_ EndpointSource = endpoints.Store(nil)
+)
+
+// Deps are what an Engine works with.
+type Deps struct {
+	Queue     Queue          // required
+	Messages  MessageSource  // required
+	Endpoints EndpointSource // required
+	// Client sends the requests; required. It must not follow redirects and should refuse internal addresses:
+	// use egress.NewClient. Its Timeout is not needed: every attempt has a deadline.
+	Client   *http.Client
+	Notifier Notifier // optional
+}
+
+// ErrRunning is returned by Run when the engine is already running.
+var ErrRunning = errors.New("delivery: engine already running")
+
+// Engine delivers due tasks from a Queue: it claims them in batches, sends each attempt from a bounded pool of
+// goroutines, and records the outcome. One Engine runs per process; any number of processes can share a queue.
+type Engine struct {
+	cfg      Config
+	q        Queue
+	msgs     MessageSource
+	eps      EndpointSource
+	client   *http.Client
+	notifier Notifier
+	log      *slog.Logger
+
+	wake    chan struct{} // Wake: a new task may be due now
+	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
+	running atomic.Bool
+
+	states epStates
+}
+
+// NewEngine returns an engine for cfg, with defaults filled in, or an error wrapping ErrConfig.
+func NewEngine(cfg Config, d Deps) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case d.Queue == nil:
+		return nil, fmt.Errorf("%w: no Queue", ErrConfig)
+	case d.Messages == nil:
+		return nil, fmt.Errorf("%w: no MessageSource", ErrConfig)
+	case d.Endpoints == nil:
+		return nil, fmt.Errorf("%w: no EndpointSource", ErrConfig)
+	case d.Client == nil:
+		return nil, fmt.Errorf("%w: no http.Client", ErrConfig)
+	}
+	return &Engine{
+		cfg:      cfg,
+		q:        d.Queue,
+		msgs:     d.Messages,
+		eps:      d.Endpoints,
+		client:   d.Client,
+		notifier: d.Notifier,
+		log:      cfg.Logger,
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+		states:   epStates{m: make(map[epKey]*epState)},
+	}, nil
+}
+
+// Config returns the engine's configuration, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Wake tells a running engine that a task may be due now (ingest calls it after a publish), ending its idle sleep.
+// It never blocks and is safe to call at any time, from any goroutine.
+func (e *Engine) Wake() { signal(e.wake) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is cancelled. Then it stops claiming, gives in-flight attempts up to ShutdownTimeout to
+// finish and record their outcome, aborts the rest and releases their tasks unspent, and returns nil. Store errors
+// are logged and retried, never returned.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer e.running.Store(false)
+
+	// Attempts run under work, which outlives ctx by up to ShutdownTimeout.
+	work, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { e.reclaimLoop(ctx) })
+	e.dispatch(ctx, work, &wg)
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(e.cfg.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: shutdown timeout, aborting in-flight attempts",
+			slog.Duration("timeout", e.cfg.ShutdownTimeout))
+		abort()
+		<-done
+	}
+	return nil
+}
+
+// dispatch claims due tasks and starts a worker per task, never more than Workers at once, until ctx is done.
+func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
+	slots := make(chan struct{}, e.cfg.Workers)
+	idle := time.NewTimer(0)
+	<-idle.C
+	defer idle.Stop()
+	sleep := func(d time.Duration, wakeOnFree bool) bool {
+		idle.Reset(d)
+		free := e.freed
+		if !wakeOnFree {
+			free = nil
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-e.wake:
+		case <-free:
+		case <-idle.C:
+		}
+		return true
+	}
+	for ctx.Err() == nil {
+		n := min(e.cfg.ClaimBatch, cap(slots)-len(slots))
+		if n == 0 {
+			select { // every worker busy: wait for one
+			case <-ctx.Done():
+				return
+			case <-e.freed:
+			}
+			continue
+		}
+		now := e.cfg.Now()
+		tasks, err := e.q.Claim(ctx, now, ClaimOptions{Max: n, Lease: e.cfg.Lease, MaxInFlight: e.cfg.maxInFlight()})
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			e.log.LogAttrs(ctx, slog.LevelError, "delivery: claim", slog.String("error", err.Error()))
+			if !sleep(e.cfg.IdleMax, false) {
+				break
+			}
+			continue
+		}
+		if ctx.Err() != nil { // shutting down: hand back what the claim took
+			for _, t := range tasks {
+				e.release(work, t, now, "shutdown")
+			}
+			break
+		}
+		for _, t := range tasks {
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() {
+					<-slots
+					signal(e.freed)
+				}()
+				e.attempt(work, t)
+			})
+		}
+		if len(tasks) > 0 {
+			continue // more may be due: claims are fair, so one claim may leave due work behind
+		}
+		// Nothing claimable. Sleep until the next due time, bounded by IdleMax; a wake-up, or a worker finishing
+		// (which may lift an endpoint's in-flight cap), ends the sleep early.
+		wait := e.cfg.IdleMax
+		next, err := e.q.NextDue(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.LogAttrs(ctx, slog.LevelError, "delivery: next due", slog.String("error", err.Error()))
+		case next.IsZero():
+		case next.After(now):
+			// Became due after this claim's now (or will): no need to wait longer than that.
+			wait = min(wait, max(next.Sub(e.cfg.Now()), 0))
+		default:
+			// Due at claim time yet not claimed: held back by in-flight caps, which only a finishing attempt (here or
+			// in another process, bounded by IdleMax) lifts.
+		}
+		if wait == 0 {
+			continue
+		}
+		if !sleep(wait, true) {
+			return
+		}
+	}
+}
+
+// reclaimLoop puts expired leases back every ReclaimEvery and prunes idle per-endpoint state, until ctx is done.
+func (e *Engine) reclaimLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.ReclaimEvery)
+	defer t.Stop()
+	for {
+		now := e.cfg.Now()
+		const batch = 1000
+		for range 10 { // at most 10 batches a round, so one round stays short
+			n, err := e.q.Reclaim(ctx, now, e.cfg.Retry.MaxAttempts(), batch)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.log.LogAttrs(ctx, slog.LevelError, "delivery: reclaim", slog.String("error", err.Error()))
+				}
+				break
+			}
+			if n > 0 {
+				e.log.LogAttrs(ctx, slog.LevelInfo, "delivery: reclaimed expired leases", slog.Int("tasks", n))
+				e.Wake()
+			}
+			if n < batch {
+				break
+			}
+		}
+		e.states.prune(now, e.cfg.Lease)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package delivery
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// epKey names an endpoint's in-memory state. A struct key, unlike a joined string, costs no allocation per lookup.
+type epKey struct{ tenant, id string }
+
+// epStates is the engine's per-endpoint memory: rate limiters, parsed keys, disable notices.
+type epStates struct {
+	mu sync.Mutex
+	m  map[epKey]*epState
+}
+
+// epState is what the engine remembers about one endpoint between attempts. Everything is guarded by mu.
+type epState struct {
+	mu       sync.Mutex
+	lastUsed time.Time
+
+	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
+	// because the limiter said wait comes back holding that slot and must not take another.
+	limiter  *rate.Limiter
+	rate     float64
+	reserved map[string]time.Time
+
+	// Parsed signing keys, valid while profile and every secret are unchanged.
+	profile string
+	keys    []cachedKey
+
+	// disabledAt is when this process disabled the endpoint (zero if it has not): concurrent attempts that saw the
+	// endpoint enabled must not disable and notify again.
+	disabledAt time.Time
+}
+
+type cachedKey struct {
+	secret  string
+	expires time.Time
+	key     signing.Key
+}
+
+// get returns the state of an endpoint, creating it.
+func (s *epStates) get(tenant, id string) *epState {
+	k := epKey{tenant, id}
+	s.mu.Lock()
+	st := s.m[k]
+	if st == nil {
+		st = &epState{}
+		s.m[k] = st
+	}
+	s.mu.Unlock()
+	return st
+}
+
+// prune forgets reservations older than stale (their tasks went elsewhere) and endpoints unused for an hour.
+func (s *epStates) prune(now time.Time, stale time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, st := range s.m {
+		st.mu.Lock()
+		for id, at := range st.reserved {
+			if now.Sub(at) > stale {
+				delete(st.reserved, id)
+			}
+		}
+		forget := len(st.reserved) == 0 && now.Sub(st.lastUsed) > time.Hour
+		st.mu.Unlock()
+		if forget {
+			delete(s.m, k)
+		}
+	}
+}
+
+// reservationSlack lets a task that comes back a little before its reserved time (stores keep due times in
+// milliseconds) use its reservation.
+const reservationSlack = 5 * time.Millisecond
+
+// admit applies the endpoint's rate limit to a task at now: it returns zero when the attempt may go ahead, else how
+// long to wait. A task told to wait holds a reserved token until it comes back.
+func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Time) time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.lastUsed = now
+	if at, ok := st.reserved[deliveryID]; ok {
+		if d := at.Sub(now); d > reservationSlack {
+			return d
+		}
+		delete(st.reserved, deliveryID)
+		return 0
+	}
+	if ep.RateLimit <= 0 || math.IsNaN(ep.RateLimit) || math.IsInf(ep.RateLimit, 0) {
+		st.limiter = nil
+		return 0
+	}
+	burst := max(1, int(math.Min(math.Ceil(ep.RateLimit), math.MaxInt32)))
+	switch {
+	case st.limiter == nil:
+		st.limiter = rate.NewLimiter(rate.Limit(ep.RateLimit), burst)
+		st.rate = ep.RateLimit
+	case st.rate != ep.RateLimit:
+		st.limiter.SetLimitAt(now, rate.Limit(ep.RateLimit))
+		st.limiter.SetBurstAt(now, burst)
+		st.rate = ep.RateLimit
+	}
+	d := st.limiter.ReserveN(now, 1).DelayFrom(now)
+	if d <= 0 {
+		return 0
+	}
+	if st.reserved == nil {
+		st.reserved = make(map[string]time.Time)
+	}
+	st.reserved[deliveryID] = now.Add(d)
+	return d
+}
+
+// signingKeys appends to dst the parsed keys of ep that sign at now, newest first, parsing only when the endpoint's
+// profile or secrets changed since the last call.
+func (st *epState) signingKeys(dst []signing.Key, ep *endpoints.Endpoint, p signing.Profile, now time.Time) ([]signing.Key, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.keysMatch(ep, p.Name()) {
+		keys := make([]cachedKey, 0, len(ep.Keys))
+		for i, k := range ep.Keys {
+			parsed, err := p.ParseKey(k.Secret)
+			if err != nil {
+				return dst, fmt.Errorf("endpoint key %d: %w", i, err)
+			}
+			keys = append(keys, cachedKey{secret: k.Secret, expires: k.ExpiresAt, key: parsed})
+		}
+		st.profile, st.keys = p.Name(), keys
+	}
+	for _, k := range st.keys {
+		if k.expires.IsZero() || now.Before(k.expires) {
+			dst = append(dst, k.key)
+		}
+	}
+	return dst, nil
+}
+
+func (st *epState) keysMatch(ep *endpoints.Endpoint, profile string) bool {
+	if st.keys == nil || st.profile != profile || len(st.keys) != len(ep.Keys) {
+		return false
+	}
+	for i, k := range ep.Keys {
+		if st.keys[i].secret != k.Secret || !st.keys[i].expires.Equal(k.ExpiresAt) {
+			return false
+		}
+	}
+	return true
+}
+
+// claimDisable reports whether this attempt should disable the endpoint (loaded at its UpdatedAt): false when this
+// process already disabled it after that version was written.
+func (st *epState) claimDisable(ep *endpoints.Endpoint, now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.disabledAt.IsZero() && !ep.UpdatedAt.After(st.disabledAt) {
+		return false
+	}
+	st.disabledAt = now
+	return true
+}
+
+// undoDisable forgets a disable whose write failed, so that a later attempt tries again.
+func (st *epState) undoDisable() {
+	st.mu.Lock()
+	st.disabledAt = time.Time{}
+	st.mu.Unlock()
+}
