@@ -40,7 +40,7 @@ type Store interface {
 	ListTenants(ctx context.Context, after string, limit int) ([]*Tenant, error)
 
 	CreateToken(ctx context.Context, t *Token) error
-	TokenByHash(ctx context.Context, hash [32]byte) (*Token, error) // ErrToken when unknown
+	TokenByHash(ctx context.Context, hash [32]byte) (*Token, error) // ErrToken when unknown or revoked
 	ListTokens(ctx context.Context, tenantID string) ([]*Token, error)
 	RevokeToken(ctx context.Context, tenantID, tokenID string, at time.Time) error // ErrNotFound when not the tenant's
 }

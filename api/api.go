@@ -1,0 +1,139 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxEventBytes = 256 << 10
+	DefaultMaxBodyBytes  = 64 << 10
+)
+
+// Config configures the API. Only OperatorToken is required.
+type Config struct {
+	// OperatorToken is the bearer token of the operator, who manages tenants, their tokens and the event catalogue,
+	// publishes events, and may act on any tenant. Required.
+	OperatorToken string
+	// MaxEventBytes bounds the request body of POST /v1/tenants/{tenant}/events; a larger body is refused with 413.
+	// Defaults to 256 KiB.
+	MaxEventBytes int64
+	// MaxBodyBytes bounds every other request body. Defaults to 64 KiB.
+	MaxBodyBytes int64
+	// URLPolicy decides which endpoint URLs may be registered; the handshake client enforces it too. Defaults to the
+	// zero egress.Policy: https only, public addresses only.
+	URLPolicy egress.Policy
+	// HandshakeTimeout bounds the OPTIONS handshake an endpoint URL must pass. Defaults to 1s.
+	HandshakeTimeout time.Duration
+	// RotationGrace is how long a rotated-out key keeps signing when the rotation names no grace. Defaults to 24h.
+	RotationGrace time.Duration
+	// IdempotencyWindow is how long a producer's event id is remembered. Defaults to 24h.
+	IdempotencyWindow time.Duration
+	// Logger receives the access log and internal errors. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// DeliveryLog is what the API reads of the delivery log. delivery.Log is one.
+type DeliveryLog interface {
+	GetMessage(ctx context.Context, tenantID, id string) (*delivery.Message, error)
+	GetDelivery(ctx context.Context, tenantID, id string) (*delivery.Delivery, error)
+	ListDeliveries(ctx context.Context, tenantID string, f delivery.Filter) ([]*delivery.Delivery, error)
+	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]delivery.Attempt, error)
+}
+
+// Deps are the stores and collaborators the API works on. One store (for example boltstore.Store) usually fills every
+// store field.
+type Deps struct {
+	Tenants   tenants.Store   // required
+	Endpoints endpoints.Store // required
+	Events    events.Store    // required
+	Log       DeliveryLog     // required
+	Queue     events.Enqueuer // required: takes replayed deliveries
+	// Waker, if set, is woken when deliveries are due at once (a publish, a test, a replay). *delivery.Engine is one.
+	Waker events.Waker
+	// HandshakeClient sends the endpoint handshake. Defaults to an egress client with Config.URLPolicy.
+	HandshakeClient *http.Client
+}
+
+// ErrConfig is returned by New for an unusable Config or Deps.
+var ErrConfig = errors.New("api: invalid configuration")
+
+// server holds the API's state; its methods are the handlers.
+type server struct {
+	cfg       Config
+	log       *slog.Logger
+	opHash    [32]byte
+	tenants   *tenants.Service
+	endpoints *endpoints.Service
+	events    *events.Service
+	dlog      DeliveryLog
+	router    *mux.Router
+}
+
+// New returns the HTTP handler of the /v1 API (see routes.go for the table).
+func New(cfg Config, deps Deps) (http.Handler, error) {
+	s, err := newServer(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return s.handler(), nil
+}
+
+func newServer(cfg Config, deps Deps) (*server, error) {
+	switch {
+	case cfg.OperatorToken == "":
+		return nil, errors.Join(ErrConfig, errors.New("OperatorToken is required"))
+	case deps.Tenants == nil || deps.Endpoints == nil || deps.Events == nil || deps.Log == nil || deps.Queue == nil:
+		return nil, errors.Join(ErrConfig, errors.New("Deps: Tenants, Endpoints, Events, Log and Queue are required"))
+	case cfg.MaxEventBytes < 0 || cfg.MaxBodyBytes < 0 || cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0:
+		return nil, errors.Join(ErrConfig, errors.New("sizes and durations must not be negative"))
+	}
+	cfg.MaxEventBytes = cmp.Or(cfg.MaxEventBytes, DefaultMaxEventBytes)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Second)
+	cfg.RotationGrace = cmp.Or(cfg.RotationGrace, 24*time.Hour)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		opHash:  sha256.Sum256([]byte(cfg.OperatorToken)),
+		tenants: tenants.NewService(deps.Tenants, tenants.ServiceConfig{}),
+		endpoints: endpoints.NewService(deps.Endpoints, endpoints.Config{
+			Policy:           cfg.URLPolicy,
+			Client:           deps.HandshakeClient,
+			HandshakeTimeout: cfg.HandshakeTimeout,
+			RotationGrace:    cfg.RotationGrace,
+		}),
+		events: events.NewService(deps.Events, events.Config{
+			Endpoints:         deps.Endpoints,
+			Log:               deps.Log,
+			Queue:             deps.Queue,
+			Waker:             deps.Waker,
+			IdempotencyWindow: cfg.IdempotencyWindow,
+		}),
+		dlog: deps.Log,
+	}
+	s.router = s.newRouter()
+	return s, nil
+}
+
+// handler wraps the router in the middleware every request passes: request id, access log, panic recovery.
+func (s *server) handler() http.Handler {
+	return s.requestID(s.accessLog(s.recoverPanic(s.router)))
+}

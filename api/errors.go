@@ -1,0 +1,144 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Error codes: the stable "code" member of every error response. Clients branch on these, never on messages.
+const (
+	CodeInvalidJSON      = "invalid_json"       // 400: malformed JSON, a wrong type, an unknown field, trailing data
+	CodeInvalidParameter = "invalid_parameter"  // 400: a bad query parameter (field names it)
+	CodeUnauthorized     = "unauthorized"       // 401: no, malformed, unknown or revoked bearer token
+	CodeForbidden        = "forbidden"          // 403: an operator-only action with a tenant token
+	CodeNotFound         = "not_found"          // 404: no such route or object, or another tenant's
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeConflict         = "conflict"           // 409: the id is taken
+	CodeBodyTooLarge     = "body_too_large"     // 413
+	CodeValidation       = "validation_failed"  // 422: a field breaks a rule (field names it)
+	CodeForbiddenURL     = "forbidden_url"      // 422: the URL policy refuses the endpoint URL (scheme or address)
+	CodeHandshakeFailed  = "handshake_failed"   // 422: the URL did not pass the OPTIONS handshake (see details)
+	CodeInternal         = "internal"           // 500: anything else; details are logged, not returned
+)
+
+// apiError is an error with its HTTP form. Handlers return it directly for request-level problems; domain errors
+// are translated by toAPIError.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Details any    `json:"details,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func newError(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func errInvalidJSON(field, format string, args ...any) *apiError {
+	e := newError(http.StatusBadRequest, CodeInvalidJSON, format, args...)
+	e.Field = field
+	return e
+}
+
+func errParam(field, format string, args ...any) *apiError {
+	e := newError(http.StatusBadRequest, CodeInvalidParameter, format, args...)
+	e.Field = field
+	return e
+}
+
+func errValidation(field, format string, args ...any) *apiError {
+	e := newError(http.StatusUnprocessableEntity, CodeValidation, format, args...)
+	e.Field = field
+	return e
+}
+
+var (
+	errUnauthorized = newError(http.StatusUnauthorized, CodeUnauthorized, "a valid bearer token is required")
+	errForbidden    = newError(http.StatusForbidden, CodeForbidden, "this action needs the operator token")
+	errNoRoute      = newError(http.StatusNotFound, CodeNotFound, "no such route")
+	errNoMethod     = newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route")
+)
+
+// handshakeDetails is the details member of a handshake_failed error: what the receiver answered, or the network
+// error when it did not.
+type handshakeDetails struct {
+	Status int    `json:"status,omitempty"`
+	Allow  string `json:"allow,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// toAPIError maps any error to its HTTP form. It is the one place where errors become status codes.
+func toAPIError(err error) *apiError {
+	var (
+		ae  *apiError
+		mbe *http.MaxBytesError
+		he  *endpoints.HandshakeError
+		efe *endpoints.FieldError
+		tfe *tenants.FieldError
+		vfe *events.FieldError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &mbe):
+		return newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, egress.ErrForbiddenAddress), errors.Is(err, egress.ErrScheme):
+		e := newError(http.StatusUnprocessableEntity, CodeForbiddenURL, "the URL policy refuses this URL")
+		e.Field = "url"
+		if errors.As(err, &efe) {
+			e.Message = efe.Message
+		}
+		return e
+	case errors.As(err, &he):
+		d := handshakeDetails{Status: he.Status, Allow: he.Allow}
+		if he.Err != nil {
+			d.Error = he.Err.Error()
+		}
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeHandshakeFailed, Message: he.Error(), Field: "url", Details: d}
+	case errors.As(err, &efe):
+		return errValidation(efe.Field, "%s: %s", efe.Field, efe.Message)
+	case errors.As(err, &tfe):
+		return errValidation(tfe.Field, "%s: %s", tfe.Field, tfe.Message)
+	case errors.As(err, &vfe):
+		return errValidation(vfe.Field, "%s: %s", vfe.Field, vfe.Message)
+	case errors.Is(err, tenants.ErrNotFound):
+		return newError(http.StatusNotFound, CodeNotFound, "tenant not found")
+	case errors.Is(err, endpoints.ErrNotFound):
+		return newError(http.StatusNotFound, CodeNotFound, "endpoint not found")
+	case errors.Is(err, events.ErrNotFound):
+		return newError(http.StatusNotFound, CodeNotFound, "event type not found")
+	case errors.Is(err, delivery.ErrNotFound):
+		return newError(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.Is(err, tenants.ErrExists):
+		return newError(http.StatusConflict, CodeConflict, "a tenant with this id exists")
+	case errors.Is(err, tenants.ErrToken):
+		return errUnauthorized
+	}
+	return newError(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// writeError answers with err's HTTP form; internal errors are logged with the request id, never returned.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	if e.Status >= 500 {
+		level := slog.LevelError
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelInfo // the client went away
+		}
+		s.log.Log(r.Context(), level, "request failed", "request_id", requestIDFrom(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "error", err.Error())
+	}
+	writeJSON(w, e.Status, e)
+}

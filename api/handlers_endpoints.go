@@ -1,0 +1,299 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+)
+
+// endpointRequest is the body of POST (create) and PATCH (update) on endpoints. Pointers tell absent (or null) from
+// given: on PATCH, absent means unchanged.
+type endpointRequest struct {
+	URL         *string            `json:"url"`
+	Description *string            `json:"description"`
+	Events      *[]string          `json:"events"`
+	Profile     *string            `json:"profile"`
+	Signing     *string            `json:"signing"`
+	Secret      *string            `json:"secret"`
+	Headers     *map[string]string `json:"headers"`
+	RateLimit   *float64           `json:"rate_limit"`
+	Timeout     json.RawMessage    `json:"timeout"` // "1s" or milliseconds
+	Metadata    *map[string]string `json:"metadata"`
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req endpointRequest
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	timeout, err := parseDuration("timeout", req.Timeout)
+	if err != nil {
+		return err
+	}
+	in := endpoints.CreateInput{
+		URL:         deref(req.URL),
+		Description: deref(req.Description),
+		Events:      deref(req.Events),
+		Profile:     deref(req.Profile),
+		Signing:     deref(req.Signing),
+		Secret:      deref(req.Secret),
+		Headers:     deref(req.Headers),
+		RateLimit:   deref(req.RateLimit),
+		Timeout:     deref(timeout),
+		Metadata:    deref(req.Metadata),
+	}
+	if req.Events != nil && *req.Events == nil {
+		in.Events = []string{} // "events": [] is an error, not the default
+	}
+	e, err := s.endpoints.Create(r.Context(), c.tenant, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
+	after, limit, err := page(r)
+	if err != nil {
+		return err
+	}
+	es, next, err := s.endpoints.List(r.Context(), c.tenant, after, limit)
+	if err != nil {
+		return err
+	}
+	t := now()
+	out := make([]endpointView, len(es))
+	for i, e := range es {
+		out[i] = viewEndpoint(e, t)
+	}
+	writeJSON(w, http.StatusOK, newList(out, next))
+	return nil
+}
+
+func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	e, err := s.endpoints.Get(r.Context(), c.tenant, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req endpointRequest
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	timeout, err := parseDuration("timeout", req.Timeout)
+	if err != nil {
+		return err
+	}
+	e, err := s.endpoints.Update(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.UpdateInput{
+		URL:         req.URL,
+		Description: req.Description,
+		Events:      req.Events,
+		Profile:     req.Profile,
+		Signing:     req.Signing,
+		Secret:      req.Secret,
+		Headers:     req.Headers,
+		RateLimit:   req.RateLimit,
+		Timeout:     timeout,
+		Metadata:    req.Metadata,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := s.endpoints.Delete(r.Context(), c.tenant, mux.Vars(r)["id"]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &struct{}{}, true); err != nil {
+		return err
+	}
+	e, err := s.endpoints.Enable(r.Context(), c.tenant, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &struct{}{}, true); err != nil {
+		return err
+	}
+	e, err := s.endpoints.Disable(r.Context(), c.tenant, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) rotateEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Secret string          `json:"secret"`
+		Grace  json.RawMessage `json:"grace"` // "24h" or milliseconds
+	}
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
+		return err
+	}
+	grace, err := parseDuration("grace", req.Grace)
+	if err != nil {
+		return err
+	}
+	e, err := s.endpoints.Rotate(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.RotateInput{Secret: req.Secret, Grace: grace})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	return nil
+}
+
+func (s *server) testEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := decodeBody(w, r, s.cfg.MaxEventBytes, &req, true); err != nil {
+		return err
+	}
+	id := mux.Vars(r)["id"]
+	data := req.Data
+	if len(data) == 0 {
+		data, _ = json.Marshal(map[string]string{"endpoint_id": id, "message": "webhookd test event"})
+	}
+	m, d, err := s.events.PublishTo(r.Context(), c.tenant, id, events.PublishInput{Type: events.TestEventType, Data: data})
+	if err != nil {
+		return err
+	}
+	out := struct {
+		MessageID  string `json:"message_id"`
+		DeliveryID string `json:"delivery_id,omitempty"`
+	}{MessageID: m.ID}
+	if d != nil {
+		out.DeliveryID = d.ID
+	}
+	writeJSON(w, http.StatusAccepted, out)
+	return nil
+}
+
+func (s *server) revealSecret(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := mux.Vars(r)["id"]
+	e, err := s.endpoints.Get(r.Context(), c.tenant, id)
+	if err != nil {
+		return err
+	}
+	keys, err := s.endpoints.Reveal(r.Context(), c.tenant, id)
+	if err != nil {
+		return err
+	}
+	out := secretView{EndpointID: e.ID, Profile: e.Profile, Signing: e.Algorithm, Keys: make([]secretKeyView, len(keys))}
+	for i, k := range keys {
+		out.Keys[i] = secretKeyView{Secret: k.Secret, PublicKey: k.Public, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := mux.Vars(r)["id"]
+	if _, err := s.endpoints.Get(r.Context(), c.tenant, id); err != nil {
+		return err
+	}
+	f, err := deliveryFilter(r)
+	if err != nil {
+		return err
+	}
+	f.EndpointID = id
+	return s.writeDeliveries(w, r, c.tenant, f)
+}
+
+func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Since *string `json:"since"`
+	}
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	if req.Since == nil {
+		return errValidation("since", "since: is required (an RFC 3339 time)")
+	}
+	since, err := parseTime("since", *req.Since)
+	if err != nil {
+		return err
+	}
+	n, err := s.events.Recover(r.Context(), c.tenant, mux.Vars(r)["id"], since)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Replayed int `json:"replayed"`
+	}{n})
+	return nil
+}
+
+func (s *server) getMessage(w http.ResponseWriter, r *http.Request, c *call) error {
+	m, err := s.dlog.GetMessage(r.Context(), c.tenant, mux.Vars(r)["msg"])
+	if err != nil {
+		return err
+	}
+	out := viewMessage(m)
+	const maxShown = 1000
+	f := delivery.Filter{MessageID: m.ID, Limit: maxLimit}
+	for len(out.Deliveries) < maxShown {
+		ds, err := s.dlog.ListDeliveries(r.Context(), c.tenant, f)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			out.Deliveries = append(out.Deliveries, viewDelivery(d))
+		}
+		if len(ds) < f.Limit {
+			break
+		}
+		f.After = ds[len(ds)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *server) replayMessage(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		EndpointID string `json:"endpoint_id"`
+	}
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	if req.EndpointID == "" {
+		return errValidation("endpoint_id", "endpoint_id: is required")
+	}
+	d, err := s.events.Replay(r.Context(), c.tenant, mux.Vars(r)["msg"], req.EndpointID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, viewDelivery(d))
+	return nil
+}

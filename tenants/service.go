@@ -1,0 +1,179 @@
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/internal/ids"
+)
+
+// ErrInvalid is matched by every validation error of this package (each a *FieldError).
+var ErrInvalid = errors.New("invalid tenant")
+
+// FieldError is a validation failure of one input field; it matches ErrInvalid with errors.Is.
+type FieldError struct {
+	Field   string // the JSON field name, e.g. "name"
+	Message string
+}
+
+func (e *FieldError) Error() string { return "invalid tenant: " + e.Field + ": " + e.Message }
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Limits and token format.
+const (
+	MaxName = 200 // bytes of a tenant or token name
+
+	// TokenPrefix starts every tenant token; the rest is the unpadded base64url form of 32 random bytes.
+	TokenPrefix = "wht_"
+	tokenBytes  = 32
+)
+
+var tokenLen = len(TokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Service creates tenants, issues and revokes their tokens, and authenticates requests.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, cfg ServiceConfig) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: store, now: cfg.Now}
+}
+
+// CreateInput describes a new tenant.
+type CreateInput struct {
+	ID   string // optional; generated ("ten_…") when empty; otherwise 1 to 64 of [A-Za-z0-9_-]
+	Name string // required, at most MaxName bytes
+}
+
+// Create stores a new tenant. A taken id is ErrExists.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*Tenant, error) {
+	id := in.ID
+	if id == "" {
+		id = ids.New("ten")
+	} else if !ids.Valid(id) {
+		return nil, &FieldError{Field: "id", Message: "must be 1 to 64 of [A-Za-z0-9_-]"}
+	}
+	if err := validName("name", in.Name, true); err != nil {
+		return nil, err
+	}
+	t := &Tenant{ID: id, Name: in.Name, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		return nil, fmt.Errorf("create tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// Get returns a tenant, or ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (*Tenant, error) {
+	t, err := s.store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// List returns up to limit tenants after the cursor after ("" for the first page), and the cursor of the next page
+// ("" when this is the last).
+func (s *Service) List(ctx context.Context, after string, limit int) ([]*Tenant, string, error) {
+	limit = max(limit, 1)
+	ts, err := s.store.ListTenants(ctx, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", err)
+	}
+	next := ""
+	if len(ts) > limit {
+		ts = ts[:limit]
+		next = ts[limit-1].ID
+	}
+	return ts, next, nil
+}
+
+// IssueToken makes a new token for a tenant and returns its record and its text. The text is returned only here: the
+// store keeps its SHA-256 hash.
+func (s *Service) IssueToken(ctx context.Context, tenantID, name string) (*Token, string, error) {
+	if err := validName("name", name, false); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.Get(ctx, tenantID); err != nil {
+		return nil, "", err
+	}
+	raw := make([]byte, tokenBytes)
+	rand.Read(raw)
+	text := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	t := &Token{
+		ID:        ids.New("tok"),
+		TenantID:  tenantID,
+		Name:      name,
+		Hash:      sha256.Sum256([]byte(text)),
+		CreatedAt: s.now().UTC(),
+	}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return nil, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, text, nil
+}
+
+// ListTokens returns a tenant's tokens, revoked ones included.
+func (s *Service) ListTokens(ctx context.Context, tenantID string) ([]*Token, error) {
+	ts, err := s.store.ListTokens(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeToken revokes one of a tenant's tokens; a token of another tenant is ErrNotFound.
+func (s *Service) RevokeToken(ctx context.Context, tenantID, tokenID string) error {
+	if err := s.store.RevokeToken(ctx, tenantID, tokenID, s.now().UTC()); err != nil {
+		return fmt.Errorf("revoke token %s: %w", tokenID, err)
+	}
+	return nil
+}
+
+// Authenticate returns the live token whose text is token, or an error matching ErrToken for a malformed, unknown or
+// revoked one. Lookup is by hash, so the comparison does not depend on the text.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Token, error) {
+	if len(token) != tokenLen || !strings.HasPrefix(token, TokenPrefix) {
+		return nil, ErrToken
+	}
+	t, err := s.store.TokenByHash(ctx, sha256.Sum256([]byte(token)))
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if !t.RevokedAt.IsZero() {
+		return nil, ErrToken
+	}
+	return t, nil
+}
+
+func validName(field, s string, required bool) error {
+	switch {
+	case strings.TrimSpace(s) == "" && required:
+		return &FieldError{Field: field, Message: "is required"}
+	case len(s) > MaxName:
+		return &FieldError{Field: field, Message: fmt.Sprintf("at most %d bytes, got %d", MaxName, len(s))}
+	case !utf8.ValidString(s):
+		return &FieldError{Field: field, Message: "not valid UTF-8"}
+	}
+	return nil
+}
