@@ -3,6 +3,9 @@ GO      ?= go
 BIN     ?= bin/webhookd
 DATA    ?= ./data
 LISTEN  ?= 127.0.0.1:8080
+# make run lets endpoints live on this machine over plain http, so the README's walkthrough works with a local
+# receiver. The binary's own defaults are https-only, public addresses only: run it without these flags in production.
+RUN_FLAGS ?= --allow-private-endpoints --allow-http-endpoints
 PKGS    ?= ./...
 
 .DEFAULT_GOAL := help
@@ -13,8 +16,8 @@ help: ## List the targets.
 build: ## Build the webhookd binary into bin/.
 	$(GO) build -o $(BIN) ./cmd/webhookd
 
-run: build ## Run webhookd on the embedded store (data in ./data, API on 127.0.0.1:8080).
-	$(BIN) serve --listen $(LISTEN) --data $(DATA)
+run: build ## Run webhookd on the embedded store (data in ./data, API on 127.0.0.1:8080, local receivers allowed).
+	$(BIN) serve --listen $(LISTEN) --data $(DATA) $(RUN_FLAGS)
 
 test: interop ## Run every test (vet, then go test -race); needs redis-server and node on PATH.
 	$(GO) vet $(PKGS)

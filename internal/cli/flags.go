@@ -51,3 +51,5 @@ func parseWithEnv(fs *flag.FlagSet, args []string) error {
 	})
 	return err
 }
+
+func lookupEnv(name string) string { v, _ := os.LookupEnv(name); return v }

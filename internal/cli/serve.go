@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	boltstore "github.com/webhookd/webhookd/store/bolt"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+func init() {
+	register("serve", "run the gateway: the HTTP API and the delivery engine", runServe)
+}
+
+// serveConfig is everything `webhookd serve` takes; every field is a flag and a WEBHOOKD_* variable.
+type serveConfig struct {
+	Listen          string
+	Data            string
+	Store           string
+	OperatorToken   string
+	AllowPrivate    bool
+	AllowHTTP       bool
+	Workers         int
+	MaxInFlight     int
+	RetryInitial    time.Duration
+	RetryCap        time.Duration
+	Retries         int
+	RetryJitter     float64
+	HealthSpan      time.Duration
+	Retention       time.Duration
+	MaxEventBytes   int64
+	HandshakeTO     time.Duration
+	RotationGrace   time.Duration
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
+	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded store")
+	fs.StringVar(&c.Store, "store", "", `storage: empty for the embedded store under --data`)
+	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from (or created in) <data>/operator-token")
+	fs.BoolVar(&c.AllowPrivate, "allow-private-endpoints", false, "let endpoints resolve to loopback, private, link-local and CGNAT addresses (never cloud metadata)")
+	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
+	fs.IntVar(&c.Workers, "workers", delivery.DefaultWorkers, "delivery attempts in flight at once")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "attempts in flight to one endpoint at once")
+	fs.DurationVar(&c.RetryInitial, "retry-initial", delivery.DefaultRetryInitial, "wait after the first failed attempt; doubles each retry")
+	fs.DurationVar(&c.RetryCap, "retry-cap", delivery.DefaultRetryCap, "longest wait between attempts, before jitter")
+	fs.IntVar(&c.Retries, "retries", delivery.DefaultRetryCount, "retries after the first attempt before a delivery is dead")
+	fs.Float64Var(&c.RetryJitter, "retry-jitter", delivery.DefaultRetryJitter, "random fraction by which a retry wait moves either way")
+	fs.DurationVar(&c.HealthSpan, "health-span", delivery.DefaultHealthSpan, "disable an endpoint that fails this long without a success")
+	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long finished deliveries, their attempts and messages are kept")
+	fs.Int64Var(&c.MaxEventBytes, "max-event-bytes", 256<<10, "largest event request body accepted")
+	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
+	fs.DurationVar(&c.RotationGrace, "rotation-grace", 24*time.Hour, "how long a rotated-out key keeps signing by default")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", delivery.DefaultShutdownTimeout, "time in-flight work gets to finish on SIGTERM")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func runServe(ctx context.Context, args []string, stdio IO) int {
+	var cfg serveConfig
+	fs := newFlagSet("serve [flags]", "Runs the HTTP API and the delivery engine until SIGINT or SIGTERM.", stdio.Err)
+	cfg.flags(fs)
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
+		return 2
+	}
+	logger, err := newLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, logger, nil); err != nil {
+		logger.Error("webhookd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// gatewayStore is what serve needs of a backend.
+type gatewayStore interface {
+	tenants.Store
+	endpoints.Store
+	events.Store
+	delivery.Queue
+	delivery.Log
+	Close() error
+}
+
+func openStore(cfg serveConfig) (gatewayStore, string, error) {
+	switch {
+	case cfg.Store == "" || cfg.Store == "bolt" || cfg.Store == "embedded":
+		s, err := boltstore.Open(cfg.Data, boltstore.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "embedded:" + cfg.Data, nil
+	}
+	return nil, "", fmt.Errorf("--store %q: not a store this build knows (leave empty for the embedded store)", cfg.Store)
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, receives the API's address once it listens.
+func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func(addr string)) error {
+	token, err := operatorToken(cfg)
+	if err != nil {
+		return err
+	}
+	store, where, err := openStore(cfg)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+
+	policy := egress.Policy{AllowHTTP: cfg.AllowHTTP, AllowPrivate: cfg.AllowPrivate}
+	client := egress.NewClient(egress.ClientConfig{Policy: policy})
+
+	notifier := &disabledNotifier{}
+	engine, err := delivery.NewEngine(delivery.Config{
+		Workers:                cfg.Workers,
+		MaxInFlightPerEndpoint: cfg.MaxInFlight,
+		Retry: delivery.Retry{
+			Initial: cfg.RetryInitial, Cap: cfg.RetryCap,
+			Count: retriesOrNone(cfg.Retries), Jitter: jitterOrNone(cfg.RetryJitter),
+		},
+		HealthSpan:      cfg.HealthSpan,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          logger,
+	}, delivery.Deps{Queue: store, Messages: store, Endpoints: store, Client: client, Notifier: notifier})
+	if err != nil {
+		return fmt.Errorf("delivery engine: %w", err)
+	}
+	notifier.events = events.NewService(store, events.Config{Endpoints: store, Log: store, Queue: store, Waker: engine})
+	notifier.logger = logger
+
+	handler, err := api.New(api.Config{
+		OperatorToken:    token,
+		MaxEventBytes:    cfg.MaxEventBytes,
+		URLPolicy:        policy,
+		HandshakeTimeout: cfg.HandshakeTO,
+		RotationGrace:    cfg.RotationGrace,
+		Logger:           logger,
+	}, api.Deps{Tenants: store, Endpoints: store, Events: store, Log: store, Queue: store, Waker: engine})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("webhookd serving", "addr", ln.Addr().String(), "store", where,
+		"allow_private_endpoints", cfg.AllowPrivate, "allow_http_endpoints", cfg.AllowHTTP)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := engine.Run(runCtx); err != nil {
+			errc <- fmt.Errorf("delivery engine: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		pruneLoop(runCtx, store, cfg.Retention, logger)
+	}()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case runErr = <-errc:
+	}
+	// Stop taking requests first (in-flight requests finish, so a 202 is never half-written), then the engine.
+	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer shCancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	cancel()
+	wg.Wait()
+	logger.Info("webhookd stopped")
+	return runErr
+}
+
+func retriesOrNone(n int) int {
+	if n == 0 {
+		return -1 // the engine reads 0 as "default"; the flag's 0 means no retries
+	}
+	return n
+}
+
+func jitterOrNone(j float64) float64 {
+	if j == 0 {
+		return -1
+	}
+	return j
+}
+
+// pruneLoop enforces retention: every hour (or sooner for short retentions) it deletes what finished before the cutoff.
+func pruneLoop(ctx context.Context, log delivery.Log, retention time.Duration, logger *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	every := min(time.Hour, max(retention/24, time.Second))
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := log.Prune(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("retention prune failed", "err", err)
+		case n > 0:
+			logger.Info("retention pruned deliveries", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// operatorToken returns the configured token, or the one kept in <data>/operator-token, creating it on first start.
+// The token itself is never logged: the log names the file.
+func operatorToken(cfg serveConfig) (string, error) {
+	if cfg.OperatorToken != "" {
+		if len(cfg.OperatorToken) < 16 {
+			return "", errors.New("--operator-token must be at least 16 characters")
+		}
+		return cfg.OperatorToken, nil
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	path := filepath.Join(cfg.Data, "operator-token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("operator token: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	tok := "whop_" + base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("operator token: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "webhookd: created an operator token in %s (read it with: cat %s)\n", path, path)
+	return tok, nil
+}
+
+// disabledNotifier publishes endpoint.disabled to the tenant's endpoints that subscribe to it.
+type disabledNotifier struct {
+	events *events.Service
+	logger *slog.Logger
+}
+
+func (n *disabledNotifier) EndpointDisabled(ctx context.Context, ep *endpoints.Endpoint, reason string) {
+	if n.events == nil {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{
+		"endpoint_id": ep.ID, "url": ep.URL, "reason": reason, "failing_since": ep.FailingSince,
+	})
+	if _, _, _, err := n.events.Publish(ctx, ep.TenantID, events.PublishInput{Type: "endpoint.disabled", Data: data}); err != nil {
+		n.logger.Warn("publish endpoint.disabled", "tenant", ep.TenantID, "endpoint_id", ep.ID, "err", err)
+	}
+}
