@@ -95,7 +95,7 @@ func ParseMessageID(s string) (MessageID, error) {
 		return id, fmt.Errorf("%w: %q", ErrMessageID, s)
 	}
 	s = s[len(MessageIDPrefix):]
-	if crockfordDec[s[0]] > 7 { // only 3 bits fit in the first digit
+	if v := crockfordDec[s[0]]; v != 0xff && v > 7 { // only 3 bits fit in the first digit
 		return id, fmt.Errorf("%w: %q overflows 128 bits", ErrMessageID, s)
 	}
 	var hi, lo uint64

@@ -32,8 +32,8 @@ const DefaultMemoryDedupEntries = 100_000
 
 // MemoryDedupConfig configures a MemoryDedup.
 type MemoryDedupConfig struct {
-	// MaxEntries bounds the ids held; when full, the oldest is dropped to make room. Defaults to 100,000 (on the
-	// order of 10 MiB with webhookd's 30-byte ids).
+	// MaxEntries bounds the ids held; when full, the oldest is dropped to make room. Defaults to 100,000 (about
+	// 16 MiB with webhookd's 30-byte ids).
 	MaxEntries int
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
