@@ -251,17 +251,28 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 		// Before settling the delivery, so that whoever sees it settled also sees what it did to the endpoint.
 		e.updateHealth(wctx, ep, o, now)
 	}
-	var err error
+	var (
+		err error
+		op  string
+	)
 	switch o {
 	case OutcomeSuccess:
-		err = e.q.Ack(wctx, t, a)
+		op, err = "ack", e.q.Ack(wctx, t, a)
 	case OutcomeRetry:
-		err = e.q.Nack(wctx, t, a, retryAt)
+		op, err = "nack", e.q.Nack(wctx, t, a, retryAt)
 	case OutcomeDead:
-		err = e.q.Fail(wctx, t, a, StatusDead)
+		op, err = "fail", e.q.Fail(wctx, t, a, StatusDead)
 	default: // failed, gone
-		err = e.q.Fail(wctx, t, a, StatusFailed)
+		op, err = "fail", e.q.Fail(wctx, t, a, StatusFailed)
 	}
+	if err != nil && !errors.Is(err, ErrLeaseLost) {
+		e.obs.StoreError(op)
+	}
+	profile := ""
+	if ep != nil {
+		profile = ep.Profile
+	}
+	e.obs.AttemptDone(profile, o, a.Latency, health)
 	e.logAttempt(ctx, t, a, o, err)
 }
 
@@ -276,6 +287,7 @@ func (e *Engine) retryLater(ctx context.Context, t Task, now time.Time, what str
 		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
 		return
 	}
+	e.obs.StoreError(strings.ReplaceAll(what, " ", "_"))
 	e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: "+what,
 		slog.String("tenant", t.TenantID), slog.String("endpoint_id", t.EndpointID),
 		slog.String("delivery_id", t.DeliveryID), slog.String("error", err.Error()))
@@ -290,6 +302,7 @@ func (e *Engine) release(ctx context.Context, t Task, at time.Time, why string) 
 	level := slog.LevelDebug
 	if err != nil && !errors.Is(err, ErrLeaseLost) {
 		level = slog.LevelError
+		e.obs.StoreError("release")
 	}
 	if e.log.Enabled(ctx, level) {
 		attrs := []slog.Attr{
@@ -328,6 +341,7 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 		if st != nil {
 			st.undoDisable()
 		}
+		e.obs.StoreError("set_health")
 		e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
 			slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
 		return
@@ -335,6 +349,7 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 	if !c.Disable {
 		return
 	}
+	e.obs.EndpointDisabled(c.Reason)
 	e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: endpoint disabled",
 		slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("reason", c.Reason),
 		slog.Time("failing_since", c.FailingSince))

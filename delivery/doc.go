@@ -9,8 +9,11 @@
 //
 // Engine is the worker. Build it with NewEngine from a Config (every field optional, each documented with its
 // default) and Deps: the Queue, a MessageSource and an EndpointSource (a Log and an endpoints.Store satisfy them), the
-// *http.Client (use egress.NewClient: no redirects, no internal addresses) and an optional Notifier, told when the
-// engine disables an endpoint. Run it under a context until shutdown:
+// *http.Client (use egress.NewClient: no redirects, no internal addresses), an optional Notifier, told when the
+// engine disables an endpoint, and an optional Observer, told of every attempt's profile, outcome and latency, every
+// disable and every failed store call (internal/metrics turns these into Prometheus metrics; this package imports
+// no metrics library). A Queue may also report its depth by implementing QueueStatsReporter. Run it under a context
+// until shutdown:
 //
 //	eng, err := delivery.NewEngine(delivery.Config{Logger: log}, delivery.Deps{
 //		Queue: st, Messages: st, Endpoints: st, Client: egress.NewClient(egress.ClientConfig{}), Notifier: n,

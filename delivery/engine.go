@@ -47,6 +47,7 @@ type Deps struct {
 	// use egress.NewClient. Its Timeout is not needed: every attempt has a deadline.
 	Client   *http.Client
 	Notifier Notifier // optional
+	Observer Observer // optional: told of every attempt, disable and store error (metrics)
 }
 
 // ErrRunning is returned by Run when the engine is already running.
@@ -61,11 +62,13 @@ type Engine struct {
 	eps      EndpointSource
 	client   *http.Client
 	notifier Notifier
+	obs      Observer
 	log      *slog.Logger
 
 	wake    chan struct{} // Wake: a new task may be due now
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
 	running atomic.Bool
+	busy    atomic.Int64 // attempts in flight in this process
 
 	states epStates
 }
@@ -86,6 +89,10 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 	case d.Client == nil:
 		return nil, fmt.Errorf("%w: no http.Client", ErrConfig)
 	}
+	obs := d.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
 	return &Engine{
 		cfg:      cfg,
 		q:        d.Queue,
@@ -93,6 +100,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		eps:      d.Endpoints,
 		client:   d.Client,
 		notifier: d.Notifier,
+		obs:      obs,
 		log:      cfg.Logger,
 		wake:     make(chan struct{}, 1),
 		freed:    make(chan struct{}, 1),
@@ -102,6 +110,12 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 
 // Config returns the engine's configuration, defaults filled in.
 func (e *Engine) Config() Config { return e.cfg }
+
+// Running reports whether Run is under way (it has started and not yet returned).
+func (e *Engine) Running() bool { return e.running.Load() }
+
+// InFlight returns the number of attempts this engine is making at the moment.
+func (e *Engine) InFlight() int { return int(e.busy.Load()) }
 
 // Wake tells a running engine that a task may be due now (ingest calls it after a publish), ending its idle sleep.
 // It never blocks and is safe to call at any time, from any goroutine.
@@ -183,6 +197,7 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 			if ctx.Err() != nil {
 				break
 			}
+			e.obs.StoreError("claim")
 			e.log.LogAttrs(ctx, slog.LevelError, "delivery: claim", slog.String("error", err.Error()))
 			if !sleep(e.cfg.IdleMax, false) {
 				break
@@ -197,8 +212,10 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 		}
 		for _, t := range tasks {
 			slots <- struct{}{}
+			e.busy.Add(1)
 			wg.Go(func() {
 				defer func() {
+					e.busy.Add(-1)
 					<-slots
 					signal(e.freed)
 				}()
@@ -217,6 +234,7 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 			if ctx.Err() != nil {
 				return
 			}
+			e.obs.StoreError("next_due")
 			e.log.LogAttrs(ctx, slog.LevelError, "delivery: next due", slog.String("error", err.Error()))
 		case next.IsZero():
 		case next.After(now):
@@ -246,6 +264,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 			n, err := e.q.Reclaim(ctx, now, e.cfg.Retry.MaxAttempts(), batch)
 			if err != nil {
 				if ctx.Err() == nil {
+					e.obs.StoreError("reclaim")
 					e.log.LogAttrs(ctx, slog.LevelError, "delivery: reclaim", slog.String("error", err.Error()))
 				}
 				break
