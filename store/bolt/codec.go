@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -88,11 +89,39 @@ func encodeTenant(t *tenants.Tenant) ([]byte, error)      { return encode(t) }
 func decodeTenant(b []byte) (*tenants.Tenant, error)      { return decode[tenants.Tenant](b) }
 func encodeEventType(t *events.EventType) ([]byte, error) { return encode(t) }
 func decodeEventType(b []byte) (*events.EventType, error) { return decode[events.EventType](b) }
-func encodeMessage(m *delivery.Message) ([]byte, error)   { return encode(m) }
-func decodeMessage(b []byte) (*delivery.Message, error)   { return decode[delivery.Message](b) }
 func encodeDelivery(d *delivery.Delivery) ([]byte, error) { return encode(d) }
 func decodeDelivery(b []byte) (*delivery.Delivery, error) { return decode[delivery.Delivery](b) }
 func encodeAttempt(a *delivery.Attempt) ([]byte, error)   { return encode(a) }
 func decodeAttempt(b []byte) (*delivery.Attempt, error)   { return decode[delivery.Attempt](b) }
 func encodeIdem(r *idemRec) ([]byte, error)               { return encode(r) }
 func decodeIdem(b []byte) (*idemRec, error)               { return decode[idemRec](b) }
+
+// A message is stored as its JSON without Data, a newline, then Data's raw bytes: the producer's bytes are what
+// profiles render and sign, so they must come back exactly as given (json.Marshal would compact and HTML-escape them).
+// Encoded JSON never holds a raw newline, so the first one is the separator.
+func encodeMessage(m *delivery.Message) ([]byte, error) {
+	head := *m
+	head.Data = nil
+	b, err := encode(&head)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(b)+1+len(m.Data))
+	out = append(append(out, b...), '\n')
+	return append(out, m.Data...), nil
+}
+
+func decodeMessage(b []byte) (*delivery.Message, error) {
+	head, data, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return nil, fmt.Errorf("boltstore: decode message: no data separator")
+	}
+	m, err := decode[delivery.Message](head)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 0 {
+		m.Data = bytes.Clone(data) // b belongs to a bbolt transaction
+	}
+	return m, nil
+}

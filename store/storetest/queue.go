@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -46,6 +47,21 @@ func testPublishStoresAndQueues(t *testing.T, s Store) {
 			Attempt: 1, Fence: tk.Fence, LeaseUntil: base.Add(lease)}
 		same(t, "task", tk, want)
 		delete(byID, d.ID)
+	}
+}
+
+// The body signed is the body sent, built from the producer's data: a store must give back the data byte for byte,
+// not re-serialised (no compaction, no HTML escaping, no key reordering).
+func testPublishKeepsDataBytes(t *testing.T, s Store) {
+	ctx := t.Context()
+	m := message("ten_a", base)
+	m.Data = json.RawMessage("{ \"b\": \"<x> & y\",\n  \"a\": [1, 2.50, \"\\u00e9\"] }")
+	_, _, _, err := s.Publish(ctx, m, []*delivery.Delivery{deliveryOf(m, "ep_1", base)}, base.Add(-time.Hour))
+	noErr(t, "Publish", err)
+	got, err := s.GetMessage(ctx, "ten_a", m.ID)
+	noErr(t, "GetMessage", err)
+	if string(got.Data) != string(m.Data) {
+		t.Fatalf("GetMessage data = %q, want the published bytes %q", got.Data, m.Data)
 	}
 }
 

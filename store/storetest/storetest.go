@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EventTypes", testEventTypes},
 		{"PublishStoresAndQueues", testPublishStoresAndQueues},
 		{"PublishNoDeliveries", testPublishNoDeliveries},
+		{"PublishKeepsDataBytes", testPublishKeepsDataBytes},
 		{"PublishIdempotent", testPublishIdempotent},
 		{"PublishIdempotencyPerTenant", testPublishIdempotencyPerTenant},
 		{"PublishIdempotencyExpired", testPublishIdempotencyExpired},
