@@ -101,9 +101,13 @@ type ClaimOptions struct {
 // Queue schedules deliveries by due time in per-endpoint lanes and hands them to workers under leases. Claims are
 // fair: an endpoint with a deep backlog gets one task per round while other endpoints are due.
 type Queue interface {
-	// Enqueue schedules new deliveries (already described by their records) at their NextAttemptAt.
+	// Enqueue durably stores new delivery records of messages already published (replays) and schedules them at
+	// their NextAttemptAt. The tenant's message must exist (ErrNotFound otherwise); a delivery id already stored is
+	// an error.
 	Enqueue(ctx context.Context, ds []*Delivery) error
-	// Claim leases due deliveries.
+	// Claim leases due deliveries: at most one per endpoint per round, the endpoint then moving behind every other
+	// due endpoint. A backend may run several rounds in one call until opt.Max is reached. Endpoints at MaxInFlight
+	// are skipped (parked) and become eligible again when one of their tasks settles.
 	Claim(ctx context.Context, now time.Time, opt ClaimOptions) ([]Task, error)
 	// Ack records a successful attempt and ends the delivery.
 	Ack(ctx context.Context, t Task, a Attempt) error
@@ -118,7 +122,8 @@ type Queue interface {
 	// Reclaim puts tasks whose lease expired before now back in their lanes (counting the attempt as spent, since the
 	// request may have gone out) or, when that was the last attempt, dead. It returns how many it moved.
 	Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error)
-	// NextDue returns the earliest time any lane has work, or the zero time when nothing is scheduled.
+	// NextDue returns the earliest time any lane has work, or the zero time when nothing is scheduled. Endpoints
+	// parked at their in-flight cap are left out: they wake when a task settles.
 	NextDue(ctx context.Context) (time.Time, error)
 }
 
