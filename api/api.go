@@ -45,6 +45,15 @@ type Config struct {
 	IdempotencyWindow time.Duration
 	// Logger receives the access log and internal errors. Defaults to slog.Default().
 	Logger *slog.Logger
+	// ReadyChecks are what GET /readyz checks (the store, the delivery engine); with none it always answers 200.
+	// GET /healthz answers 200 whenever the process serves HTTP. Neither needs a token.
+	ReadyChecks []ReadyCheck
+	// ReadyTimeout bounds each ready check. Defaults to 2s.
+	ReadyTimeout time.Duration
+	// Metrics, if set, is served at GET /metrics, without a token. Defaults to none (404).
+	Metrics http.Handler
+	// Observer, if set, hears every request, ingested event, handshake failure and internal error (metrics).
+	Observer Observer
 }
 
 // DeliveryLog is what the API reads of the delivery log. delivery.Log is one.
@@ -81,6 +90,8 @@ type server struct {
 	endpoints *endpoints.Service
 	events    *events.Service
 	dlog      DeliveryLog
+	obs       Observer
+	ready     *readiness
 	router    *mux.Router
 }
 
@@ -106,8 +117,18 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Second)
 	cfg.RotationGrace = cmp.Or(cfg.RotationGrace, 24*time.Hour)
+	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, 2*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	for _, c := range cfg.ReadyChecks {
+		if c.Name == "" || c.Check == nil {
+			return nil, errors.Join(ErrConfig, errors.New("ReadyChecks: every check needs a Name and a Check"))
+		}
+	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = nopObserver{}
 	}
 	s := &server{
 		cfg:     cfg,
@@ -128,6 +149,9 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 			IdempotencyWindow: cfg.IdempotencyWindow,
 		}),
 		dlog: deps.Log,
+		obs:  obs,
+		ready: &readiness{checks: cfg.ReadyChecks, timeout: cfg.ReadyTimeout, log: cfg.Logger,
+			failed: make(map[string]bool)},
 	}
 	s.router = s.newRouter()
 	return s, nil

@@ -13,6 +13,15 @@
 // bytes, latency; never tokens, bodies or query strings), panic recovery (a 500 "internal" JSON error; the stack
 // goes to the log), then the route's guard (authentication and tenant scope) and handler.
 //
+// # Probes and metrics
+//
+// GET /healthz answers 200 {"status":"ok"} while the process serves HTTP (liveness). GET /readyz runs
+// Config.ReadyChecks (the server checks that the store answers a ping and that the delivery engine runs) and answers
+// 200 {"status":"ready","checks":{...}} or 503 {"status":"unavailable","checks":{...},"failed":[...]}; the error
+// itself goes to the log, once when a check starts failing and once when it recovers. GET /metrics serves
+// Config.Metrics. None of the three needs a token, and their access-log lines are at debug level. Config.Observer
+// hears every request (by route template), ingested event, handshake failure and internal error, for metrics.
+//
 // # Authentication and tenant isolation
 //
 // Every route needs "Authorization: Bearer <token>". The operator token (compared in constant time) may do

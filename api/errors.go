@@ -132,10 +132,15 @@ func toAPIError(err error) *apiError {
 // writeError answers with err's HTTP form; internal errors are logged with the request id, never returned.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
+	if he, ok := errors.AsType[*endpoints.HandshakeError](err); ok {
+		s.obs.HandshakeFailed(handshakeReason(he))
+	}
 	if e.Status >= 500 {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) {
 			level = slog.LevelInfo // the client went away
+		} else {
+			s.obs.InternalError()
 		}
 		s.log.Log(r.Context(), level, "request failed", "request_id", requestIDFrom(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "error", err.Error())

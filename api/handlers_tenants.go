@@ -112,6 +112,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
+	s.obs.EventIngested(c.tenant, existing)
 	writeJSON(w, http.StatusAccepted, struct {
 		ID        string `json:"id"`
 		Fanout    int    `json:"fanout"`

@@ -85,6 +85,8 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/tenants":                                    nil,
 		"GET /v1/event-types":                                nil,
 		"GET /v1/event-types/{name}":                         nil,
+		"GET /healthz":                                       nil,
+		"GET /readyz":                                        nil,
 	}
 	// Expected status of B's token on a global route (no {tenant}).
 	global := map[string]int{
@@ -94,6 +96,8 @@ func TestTenantIsolation(t *testing.T) {
 		"DELETE /v1/event-types/{name}": 403,
 		"GET /v1/event-types":           200, // the shared catalogue
 		"GET /v1/event-types/{name}":    200,
+		"GET /healthz":                  200, // probes: no token needed, no tenant data
+		"GET /readyz":                   200,
 	}
 	// Expected status of B's token on its own {tenant} with A's object ids: 404 when the route names an object;
 	// routes without one act on B's own data (or refuse, for operator-only ones) and must not show A's.

@@ -65,6 +65,7 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	route  string // the route template that served the request (setRoute); "" when none matched
 }
 
 func (rw *recorder) WriteHeader(code int) {
@@ -85,19 +86,26 @@ func (rw *recorder) Write(b []byte) (int, error) {
 
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// accessLog writes one line per request: no tokens, no bodies, no query strings.
+// accessLog writes one line per request (at debug level for the probe paths, which are polled): no tokens, no
+// bodies, no query strings. It also reports the request to the Observer.
 func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rw, r)
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		latency := time.Since(start)
+		s.obs.Request(rw.route, r.Method, max(rw.status, http.StatusOK), latency)
+		level := slog.LevelInfo
+		if probePath(r.URL.Path) {
+			level = slog.LevelDebug
+		}
+		s.log.LogAttrs(r.Context(), level, "http request",
 			slog.String("request_id", requestIDFrom(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int64("status", int64(max(rw.status, http.StatusOK))),
 			slog.Int64("bytes", rw.bytes),
-			slog.Int64("latency_ms", time.Since(start).Milliseconds()),
+			slog.Int64("latency_ms", latency.Milliseconds()),
 		)
 	})
 }

@@ -126,7 +126,13 @@ func (s *server) routes() []route {
 func (s *server) newRouter() *mux.Router {
 	r := mux.NewRouter()
 	for _, rt := range s.routes() {
-		r.Handle(rt.path, s.guard(rt.access, rt.h)).Methods(rt.method)
+		r.Handle(rt.path, withRoute(rt.path, s.guard(rt.access, rt.h))).Methods(rt.method)
+	}
+	// Probes and metrics: no token (see ops.go).
+	r.Handle(HealthPath, withRoute(HealthPath, http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
+	r.Handle(ReadyPath, withRoute(ReadyPath, http.HandlerFunc(s.readyz))).Methods(http.MethodGet)
+	if s.cfg.Metrics != nil {
+		r.Handle(MetricsPath, withRoute(MetricsPath, s.cfg.Metrics)).Methods(http.MethodGet)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { s.writeError(w, req, errNoRoute) })
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { s.writeError(w, req, errNoMethod) })
