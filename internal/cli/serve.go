@@ -9,12 +9,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/webhookd/webhookd/api"
@@ -22,6 +25,8 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/internal/metrics"
+	"github.com/webhookd/webhookd/secrets"
 	boltstore "github.com/webhookd/webhookd/store/bolt"
 	"github.com/webhookd/webhookd/tenants"
 )
@@ -52,6 +57,11 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	LogFormat       string
 	LogLevel        string
+	ConfigFile      string
+	SecretKeysFile  string
+	Metrics         bool
+	TenantLabels    int
+	ReadyTimeout    time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -75,11 +85,23 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", delivery.DefaultShutdownTimeout, "time in-flight work gets to finish on SIGTERM")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.ConfigFile, "config", "", "JSON file declaring tenants and endpoints, applied at start (see docs/operations.md)")
+	fs.StringVar(&c.SecretKeysFile, "secret-keys-file", "", "file holding the operator keys that seal endpoint secrets at rest, as "+envSecretKeys)
+	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the API listener (no token)")
+	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
+	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 2*time.Second, "time each /readyz check (store ping) may take")
 }
+
+// serveSynopsis is the help text of serve above its flags.
+const serveSynopsis = `Runs the HTTP API and the delivery engine until SIGINT or SIGTERM. /healthz, /readyz and /metrics
+are served on the API listener without a token: bind --listen to a private interface, or filter
+them at the proxy, if they must not be public.
+
+` + keyringEnvHelp
 
 func runServe(ctx context.Context, args []string, stdio IO) int {
 	var cfg serveConfig
-	fs := newFlagSet("serve [flags]", "Runs the HTTP API and the delivery engine until SIGINT or SIGTERM.", stdio.Err)
+	fs := newFlagSet("serve [flags]", serveSynopsis, stdio.Err)
 	cfg.flags(fs)
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,17 +165,52 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	if err != nil {
 		return err
 	}
+	keyring, err := loadKeyring(cfg.SecretKeysFile)
+	if err != nil {
+		return err
+	}
+	policy := egress.Policy{AllowHTTP: cfg.AllowHTTP, AllowPrivate: cfg.AllowPrivate}
+	var file *fileConfig
+	if cfg.ConfigFile != "" {
+		// Read before the store opens: a bad file fails the start before anything else happens.
+		if file, err = loadConfigFile(cfg.ConfigFile, policy, os.LookupEnv); err != nil {
+			return err
+		}
+	}
 	store, where, err := openStore(cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	if err := checkSecretsAtRest(ctx, store, keyring, logger); err != nil {
+		return err
+	}
+	// Everything reads and writes endpoints through the sealing decorator; the backend only sees sealed secrets.
+	eps := secrets.NewEndpoints(store, keyring)
 
-	policy := egress.Policy{AllowHTTP: cfg.AllowHTTP, AllowPrivate: cfg.AllowPrivate}
+	if file != nil {
+		es := endpoints.NewService(eps, endpoints.Config{
+			Policy: policy, HandshakeTimeout: cfg.HandshakeTO, RotationGrace: cfg.RotationGrace,
+		})
+		res, err := applyConfig(ctx, file, tenants.NewService(store, tenants.ServiceConfig{}), es, logger)
+		if err != nil {
+			return fmt.Errorf("config file %s: %w", cfg.ConfigFile, err)
+		}
+		logger.Info("config file applied", "file", cfg.ConfigFile, "tenants_created", res.TenantsCreated,
+			"endpoints_created", res.EndpointsCreated, "endpoints_updated", res.EndpointsUpdated,
+			"endpoints_rotated", res.EndpointsRotated, "endpoints_unchanged", res.Unchanged)
+	}
+
 	client := egress.NewClient(egress.ClientConfig{Policy: policy})
+	var engine *delivery.Engine
+	mx := metrics.New(metrics.Config{
+		MaxTenantLabels: cfg.TenantLabels,
+		Queue:           store,
+		InFlight:        func() int { return engine.InFlight() },
+	})
 
 	notifier := &disabledNotifier{}
-	engine, err := delivery.NewEngine(delivery.Config{
+	engine, err = delivery.NewEngine(delivery.Config{
 		Workers:                cfg.Workers,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry: delivery.Retry{
@@ -163,13 +220,33 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		HealthSpan:      cfg.HealthSpan,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          logger,
-	}, delivery.Deps{Queue: store, Messages: store, Endpoints: store, Client: client, Notifier: notifier})
+	}, delivery.Deps{Queue: store, Messages: store, Endpoints: eps, Client: client, Notifier: notifier, Observer: mx})
 	if err != nil {
 		return fmt.Errorf("delivery engine: %w", err)
 	}
-	notifier.events = events.NewService(store, events.Config{Endpoints: store, Log: store, Queue: store, Waker: engine})
+	notifier.events = events.NewService(store, events.Config{Endpoints: eps, Log: store, Queue: store, Waker: engine})
 	notifier.logger = logger
 
+	var engineUp atomic.Bool
+	checks := []api.ReadyCheck{{Name: "engine", Check: func(context.Context) error {
+		if !engineUp.Load() {
+			return errors.New("the delivery engine is not running")
+		}
+		return nil
+	}}}
+	if p, ok := store.(interface{ Ping(context.Context) error }); ok {
+		checks = append([]api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error {
+			err := p.Ping(ctx)
+			if err != nil {
+				mx.StoreError("ping")
+			}
+			return err
+		}}}, checks...)
+	}
+	var metricsHandler http.Handler
+	if cfg.Metrics {
+		metricsHandler = mx.Handler()
+	}
 	handler, err := api.New(api.Config{
 		OperatorToken:    token,
 		MaxEventBytes:    cfg.MaxEventBytes,
@@ -177,7 +254,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		HandshakeTimeout: cfg.HandshakeTO,
 		RotationGrace:    cfg.RotationGrace,
 		Logger:           logger,
-	}, api.Deps{Tenants: store, Endpoints: store, Events: store, Log: store, Queue: store, Waker: engine})
+		ReadyChecks:      checks,
+		ReadyTimeout:     cfg.ReadyTimeout,
+		Metrics:          metricsHandler,
+		Observer:         mx,
+	}, api.Deps{Tenants: store, Endpoints: eps, Events: store, Log: store, Queue: store, Waker: engine})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -195,7 +276,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("webhookd serving", "addr", ln.Addr().String(), "store", where,
-		"allow_private_endpoints", cfg.AllowPrivate, "allow_http_endpoints", cfg.AllowHTTP)
+		"allow_private_endpoints", cfg.AllowPrivate, "allow_http_endpoints", cfg.AllowHTTP,
+		"secrets_at_rest", secretsMode(keyring), "metrics", cfg.Metrics)
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -208,15 +290,17 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	engineUp.Store(true) // Run starts at once below; /readyz fails again when it returns
 	go func() {
 		defer wg.Done()
+		defer engineUp.Store(false)
 		if err := engine.Run(runCtx); err != nil {
 			errc <- fmt.Errorf("delivery engine: %w", err)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		pruneLoop(runCtx, store, cfg.Retention, logger)
+		pruneLoop(runCtx, store, cfg.Retention, logger, mx)
 	}()
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -240,6 +324,42 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	return runErr
 }
 
+func secretsMode(kr *secrets.Keyring) string {
+	if kr == nil {
+		return "plaintext"
+	}
+	return "sealed:" + kr.CurrentID()
+}
+
+// checkSecretsAtRest runs at start. Without a keyring it refuses a store holding sealed secrets (they could not be
+// opened) and warns that secrets are kept in plaintext. With one, it opens every sealed secret (a missing or wrong
+// key fails the start now, naming the endpoint, rather than every delivery later) and seals those still in
+// plaintext.
+func checkSecretsAtRest(ctx context.Context, store gatewayStore, kr *secrets.Keyring, logger *slog.Logger) error {
+	if kr == nil {
+		c, err := secrets.Count(ctx, store, store)
+		if err != nil {
+			return fmt.Errorf("secrets at rest: %w", err)
+		}
+		if n := len(c.Sealed); n > 0 {
+			ids := slices.Sorted(maps.Keys(c.Sealed))
+			return fmt.Errorf("secrets at rest: the store holds endpoint secrets sealed under operator key ids %s, but neither %s, %s nor --secret-keys-file is set",
+				strings.Join(ids, ", "), envSecretKeys, envSecretKey)
+		}
+		logger.Warn("no operator key: endpoint secrets are stored in plaintext; set "+envSecretKey+
+			" (webhookd secrets new-key) to seal them at rest", "plaintext_secrets", c.Plain)
+		return nil
+	}
+	n, err := secrets.Reseal(ctx, store, store, kr, secrets.SealPlain)
+	if err != nil {
+		return fmt.Errorf("secrets at rest: %w", err)
+	}
+	if n > 0 {
+		logger.Info("sealed plaintext endpoint secrets under the operator key", "endpoints", n, "key_id", kr.CurrentID())
+	}
+	return nil
+}
+
 func retriesOrNone(n int) int {
 	if n == 0 {
 		return -1 // the engine reads 0 as "default"; the flag's 0 means no retries
@@ -255,7 +375,7 @@ func jitterOrNone(j float64) float64 {
 }
 
 // pruneLoop enforces retention: every hour (or sooner for short retentions) it deletes what finished before the cutoff.
-func pruneLoop(ctx context.Context, log delivery.Log, retention time.Duration, logger *slog.Logger) {
+func pruneLoop(ctx context.Context, log delivery.Log, retention time.Duration, logger *slog.Logger, mx *metrics.Metrics) {
 	if retention <= 0 {
 		return
 	}
@@ -266,6 +386,7 @@ func pruneLoop(ctx context.Context, log delivery.Log, retention time.Duration, l
 		n, err := log.Prune(ctx, time.Now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
+			mx.StoreError("prune")
 			logger.Warn("retention prune failed", "err", err)
 		case n > 0:
 			logger.Info("retention pruned deliveries", "count", n)
