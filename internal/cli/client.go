@@ -1,0 +1,467 @@
+package cli
+
+// The API client commands (tenants, tokens, events, endpoints, deliveries) share what is in this file: the connection
+// flags, the token lookup, one HTTP call with webhookd's error form, flag parsing that allows flags after
+// arguments, and table output. Each noun's verbs are in client_<noun>.go.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// DefaultTokenFile is where the client looks for a token when none is given: the file `webhookd serve` creates in its
+// default data directory, relative to the working directory.
+var DefaultTokenFile = filepath.Join("data", "operator-token")
+
+// clientEnv are the client flags that also come from the environment; every other client flag is command-line only.
+var clientEnv = []string{"url", "token", "token-file", "tenant"}
+
+// client is one client command's connection and output settings.
+type client struct {
+	base      string
+	token     string
+	tokenFile string
+	tenant    string
+	asJSON    bool
+	quiet     bool
+	stdio     IO
+	http      *http.Client
+}
+
+// verb is one subcommand of a client noun: "endpoints create". setup declares its flags on fs and returns the work,
+// which gets the positional arguments.
+type verb struct {
+	name     string
+	args     string // synopsis of the positional arguments, e.g. "ENDPOINT_ID"
+	summary  string
+	nargs    [2]int // positional arguments: at least nargs[0], at most nargs[1] (-1: no limit)
+	tenant   bool   // needs --tenant
+	setup    func(fs *flag.FlagSet, c *client) func(ctx context.Context, args []string) error
+	longHelp string
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// apiErr is an error answer of the API, {"code", "message", "field"?, "details"?}: exit status 1.
+type apiErr struct {
+	Status  int             `json:"-"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Field   string          `json:"field,omitempty"`
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+func (e *apiErr) Error() string { return e.Code + ": " + e.Message }
+
+// runNoun returns the run function of a client noun with these verbs.
+func runNoun(noun, summary string, verbs []verb) func(ctx context.Context, args []string, stdio IO) int {
+	return func(ctx context.Context, args []string, stdio IO) int {
+		if len(args) == 0 || isHelp(args[0]) {
+			nounUsage(stdio.Err, noun, summary, verbs)
+			if len(args) == 0 {
+				return 2
+			}
+			return 0
+		}
+		i := slices.IndexFunc(verbs, func(v verb) bool { return v.name == args[0] })
+		if i < 0 {
+			fmt.Fprintf(stdio.Err, "webhookd %s: unknown subcommand %q\n\n", noun, args[0])
+			nounUsage(stdio.Err, noun, summary, verbs)
+			return 2
+		}
+		return runVerb(ctx, noun, verbs[i], args[1:], stdio)
+	}
+}
+
+func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" || s == "help" }
+
+func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) int {
+	name := noun + " " + v.name
+	c := &client{stdio: stdio, http: &http.Client{Timeout: time.Minute}}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.base, "url", "http://127.0.0.1:8080", "base URL of the webhookd API")
+	fs.StringVar(&c.token, "token", "", "bearer token: the operator token or a tenant token (wht_…)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the token, read when --token is empty")
+	if v.tenant {
+		fs.StringVar(&c.tenant, "tenant", "", "the tenant's id (required)")
+	}
+	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON answer instead of a table")
+	fs.BoolVar(&c.quiet, "q", false, "print only ids (or the key, or the token), one per line")
+	run := v.setup(fs, c)
+	fs.Usage = func() { verbUsage(stdio.Err, noun, v, fs) }
+
+	pos, err := parseInterleaved(fs, args)
+	if err == nil {
+		err = applyEnv(fs)
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return 0
+	case err != nil:
+		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, err, name)
+		return 2
+	case len(pos) < v.nargs[0] || (v.nargs[1] >= 0 && len(pos) > v.nargs[1]):
+		fmt.Fprintf(stdio.Err, "webhookd %s: want %s, got %d argument(s)\nRun 'webhookd %s -h' for usage.\n",
+			name, cmpOr(v.args, "no arguments"), len(pos), name)
+		return 2
+	case v.tenant && c.tenant == "":
+		fmt.Fprintf(stdio.Err, "webhookd %s: --tenant (or WEBHOOKD_TENANT) is required\n", name)
+		return 2
+	}
+	if c.token == "" {
+		if c.token, err = findToken(c.tokenFile); err != nil {
+			fmt.Fprintf(stdio.Err, "webhookd %s: %v\n", name, err)
+			return 2
+		}
+	}
+	err = run(ctx, pos)
+	var (
+		ue *usageError
+		ae *apiErr
+	)
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, ue, name)
+		return 2
+	case errors.As(err, &ae):
+		fmt.Fprintf(stdio.Err, "error: %s: %s\n", ae.Code, ae.Message)
+		return 1
+	}
+	fmt.Fprintf(stdio.Err, "error: %v\n", err)
+	return 1
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// parseInterleaved parses flags wherever they are among the arguments ("endpoints create URL --events x" works) and
+// returns the positional arguments; everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return pos, nil
+}
+
+// applyEnv gives the connection flags not set on the command line their WEBHOOKD_* variable.
+func applyEnv(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range clientEnv {
+		if set[name] || fs.Lookup(name) == nil {
+			continue
+		}
+		if v, ok := os.LookupEnv(envName(name)); ok && v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s=%q: %w", envName(name), v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// findToken returns the token when --token and WEBHOOKD_TOKEN are empty: the named file if any, else
+// WEBHOOKD_OPERATOR_TOKEN, else DefaultTokenFile when it exists.
+func findToken(file string) (string, error) {
+	if file != "" {
+		return readToken(file)
+	}
+	if v := strings.TrimSpace(os.Getenv("WEBHOOKD_OPERATOR_TOKEN")); v != "" {
+		return v, nil
+	}
+	tok, err := readToken(DefaultTokenFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("no token: pass --token or --token-file, set WEBHOOKD_TOKEN, or run where data/operator-token is")
+	}
+	return tok, err
+}
+
+func readToken(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", file)
+	}
+	return tok, nil
+}
+
+func nounUsage(w io.Writer, noun, summary string, verbs []verb) {
+	fmt.Fprintf(w, "usage: webhookd %s <subcommand> [flags] [arguments]\n\n%s\n\nsubcommands:\n", noun, summary)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range verbs {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", v.name, v.args, v.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun 'webhookd %s <subcommand> -h' for its flags. Every subcommand takes --url and --token (or\n"+
+		"WEBHOOKD_URL and WEBHOOKD_TOKEN); without a token it reads --token-file, WEBHOOKD_OPERATOR_TOKEN, or %s.\n",
+		noun, DefaultTokenFile)
+}
+
+func verbUsage(w io.Writer, noun string, v verb, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: webhookd %s %s [flags] %s\n\n%s\n", noun, v.name, v.args, v.summary)
+	if v.longHelp != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(v.longHelp))
+	}
+	fmt.Fprintln(w, "\nflags (may come before or after the arguments):")
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			def = fmt.Sprintf("default %s", f.DefValue)
+		}
+		if slices.Contains(clientEnv, f.Name) {
+			def = strings.TrimPrefix(def+"; env "+envName(f.Name), "; ")
+		}
+		if def != "" {
+			def = " (" + def + ")"
+		}
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(w, "  %s%s\n        %s%s\n", dash, f.Name, f.Usage, def)
+	})
+}
+
+// call sends one request to the API and returns the body of a 2xx answer. body is nil (no body), []byte or
+// json.RawMessage (sent as is) or any other value (sent as JSON). An error answer is an *apiErr.
+func (c *client) call(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
+	u := strings.TrimRight(c.base, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case json.RawMessage:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("encode the request: %w", err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("--url %q: %w", c.base, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read the answer: %w", method, u, err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return out, nil
+	}
+	e := &apiErr{Status: resp.StatusCode}
+	if json.Unmarshal(out, e) != nil || e.Code == "" {
+		e.Code = fmt.Sprintf("http_%d", resp.StatusCode)
+		e.Message = strings.TrimSpace(string(out))
+		if len(e.Message) > 200 {
+			e.Message = e.Message[:200] + "…"
+		}
+		if e.Message == "" {
+			e.Message = http.StatusText(resp.StatusCode)
+		}
+	}
+	return nil, e
+}
+
+// get calls the API and decodes a 2xx answer into v; it returns the raw answer for --json.
+func (c *client) get(ctx context.Context, method, path string, query url.Values, body, v any) ([]byte, error) {
+	out, err := c.call(ctx, method, path, query, body)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil && len(out) > 0 {
+		if err := json.Unmarshal(out, v); err != nil {
+			return nil, fmt.Errorf("%s %s: the answer is not what this client expects: %w", method, path, err)
+		}
+	}
+	return out, nil
+}
+
+// rawJSON prints an API answer as it came, for --json.
+func (c *client) rawJSON(b []byte) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return
+	}
+	c.stdio.Out.Write(append(b, '\n'))
+}
+
+// tenantPath is /v1/tenants/{tenant} plus more, each element path-escaped.
+func (c *client) tenantPath(more ...string) string {
+	p := "/v1/tenants/" + url.PathEscape(c.tenant)
+	for _, m := range more {
+		p += "/" + url.PathEscape(m)
+	}
+	return p
+}
+
+// table writes rows aligned in columns; the first row is the header.
+func (c *client) table(rows [][]string) {
+	tw := tabwriter.NewWriter(c.stdio.Out, 0, 0, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// fields writes name/value pairs, one per line, values aligned; pairs with an empty value are left out.
+func (c *client) fields(pairs ...string) {
+	tw := tabwriter.NewWriter(c.stdio.Out, 0, 0, 2, ' ', 0)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", pairs[i], pairs[i+1])
+		}
+	}
+	tw.Flush()
+}
+
+// lines writes one value per line (-q).
+func (c *client) lines(vs ...string) {
+	for _, v := range vs {
+		fmt.Fprintln(c.stdio.Out, v)
+	}
+}
+
+// more tells, on stderr, how to get the next page.
+func (c *client) more(next string) {
+	if next != "" && !c.quiet {
+		fmt.Fprintf(c.stdio.Err, "more: add --after %s\n", next)
+	}
+}
+
+// when shows an API time to the second; empty stays empty.
+func when(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.Format(time.RFC3339)
+}
+
+// pageFlags declares --limit and --after and returns the query they make.
+func pageFlags(fs *flag.FlagSet) func() url.Values {
+	limit := fs.Int("limit", 0, "page size, 1 to 200 (the API's default is 50)")
+	after := fs.String("after", "", "the cursor of the next page, as the previous page printed it")
+	return func() url.Values {
+		q := url.Values{}
+		if *limit != 0 {
+			q.Set("limit", fmt.Sprint(*limit))
+		}
+		if *after != "" {
+			q.Set("after", *after)
+		}
+		return q
+	}
+}
+
+// timeArg reads a time flag: RFC 3339, or a duration meaning that long ago ("2h", "30m").
+func timeArg(flagName, v string, now time.Time) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.Format(time.RFC3339Nano), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return "", usagef("--%s %q: want an RFC 3339 time (2026-04-15T12:00:00Z) or a duration ago (2h)", flagName, v)
+	}
+	return now.Add(-d).UTC().Format(time.RFC3339Nano), nil
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitList reads "a,b, c" into its non-empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// jsonArg reads a JSON value given on the command line, "-" meaning standard input, "@file" a file.
+func (c *client) jsonArg(what, v string) (json.RawMessage, error) {
+	var b []byte
+	switch {
+	case v == "-":
+		var err error
+		if b, err = io.ReadAll(c.stdio.In); err != nil {
+			return nil, fmt.Errorf("read %s from standard input: %w", what, err)
+		}
+	case strings.HasPrefix(v, "@"):
+		var err error
+		if b, err = os.ReadFile(v[1:]); err != nil {
+			return nil, fmt.Errorf("read %s: %w", what, err)
+		}
+	default:
+		b = []byte(v)
+	}
+	b = bytes.TrimSpace(b)
+	if !json.Valid(b) {
+		return nil, usagef("%s is not valid JSON: %.80s", what, b)
+	}
+	return b, nil
+}

@@ -1,0 +1,461 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	boltstore "github.com/webhookd/webhookd/store/bolt"
+)
+
+const clOperatorToken = "client-test-operator-token-0123456789"
+
+// clAPI is a real API over a bolt store in a temp dir, with a delivery engine that retries once after 5ms, and a
+// receiver that answers the handshake, 204 on /hooks and 500 on /fail.
+type clAPI struct {
+	url  string
+	rcv  *httptest.Server
+	mu   sync.Mutex
+	hits map[string]int // POSTs by path
+}
+
+func newClAPI(t *testing.T) *clAPI {
+	t.Helper()
+	// Nothing from the developer's environment may leak into the commands.
+	for _, name := range []string{"WEBHOOKD_URL", "WEBHOOKD_TOKEN", "WEBHOOKD_TOKEN_FILE", "WEBHOOKD_TENANT", "WEBHOOKD_OPERATOR_TOKEN"} {
+		t.Setenv(name, "")
+	}
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := &clAPI{hits: map[string]int{}}
+	a.rcv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Allow", "POST, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		a.mu.Lock()
+		a.hits[r.URL.Path]++
+		a.mu.Unlock()
+		if r.URL.Path == "/fail" {
+			http.Error(w, "receiver is down", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(a.rcv.Close)
+
+	policy := egress.Policy{AllowHTTP: true, AllowPrivate: true}
+	logger := slog.New(slog.DiscardHandler)
+	eng, err := delivery.NewEngine(delivery.Config{
+		Retry:  delivery.Retry{Initial: 5 * time.Millisecond, Cap: 10 * time.Millisecond, Count: 1, Jitter: -1},
+		Logger: logger,
+	}, delivery.Deps{Queue: st, Messages: st, Endpoints: st, Client: egress.NewClient(egress.ClientConfig{Policy: policy})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h, err := api.New(api.Config{OperatorToken: clOperatorToken, URLPolicy: policy, Logger: logger},
+		api.Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st, Waker: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	a.url = srv.URL
+	return a
+}
+
+// wh runs a client command against the API with the operator token; the connection flags go last, which also tests
+// that flags may follow arguments.
+func (a *clAPI) wh(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return run(t, "", append(args, "--url", a.url, "--token", clOperatorToken)...)
+}
+
+// ok runs a command that must succeed and returns its standard output.
+func (a *clAPI) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := a.wh(t, args...)
+	if code != 0 {
+		t.Fatalf("webhookd %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// okJSON runs a command with --json and decodes its output.
+func (a *clAPI) okJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	out := a.ok(t, append(args, "--json")...)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("webhookd %s --json: not one JSON object: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return m
+}
+
+func mustContain(t *testing.T, what, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: %q is missing from\n%s", what, w, got)
+		}
+	}
+}
+
+// waitSettled polls the delivery log until no delivery of the tenant is pending.
+func (a *clAPI) waitSettled(t *testing.T, tenant string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if strings.TrimSpace(a.ok(t, "deliveries", "list", "--tenant", tenant, "--status", "pending", "-q")) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deliveries still pending after 15s")
+		}
+		<-tick.C
+	}
+}
+
+func TestClientCommands(t *testing.T) {
+	a := newClAPI(t)
+
+	// Tenants.
+	out := a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	if f := fieldsOf(out); f["id"] != "acme" || f["name"] != "Acme Devices" || f["created"] == "" {
+		t.Errorf("tenants create: %q", out)
+	}
+	if id := strings.TrimSpace(a.ok(t, "tenants", "create", "--name", "Globex", "-q")); !strings.HasPrefix(id, "ten_") {
+		t.Errorf("tenants create -q: %q, want a generated ten_ id", id)
+	}
+	out = a.ok(t, "tenants", "list")
+	mustContain(t, "tenants list", out, "ID", "NAME", "CREATED", "Acme Devices", "Globex")
+	if m := a.okJSON(t, "tenants", "show", "acme"); m["name"] != "Acme Devices" {
+		t.Errorf("tenants show --json: %v", m)
+	}
+
+	// Tokens: the text alone on stdout, usable at once.
+	tok := strings.TrimSpace(a.ok(t, "tokens", "create", "--tenant", "acme", "--name", "acme-admin"))
+	if !strings.HasPrefix(tok, "wht_") || strings.Contains(tok, "\n") {
+		t.Fatalf("tokens create: %q, want the token text alone", tok)
+	}
+	out = a.ok(t, "tokens", "list", "--tenant", "acme")
+	mustContain(t, "tokens list", out, "acme-admin", "REVOKED")
+	if strings.Contains(out, tok) {
+		t.Error("tokens list shows the token text")
+	}
+	if code, out, errOut := run(t, "", "tenants", "show", "acme", "--url", a.url, "--token", tok); code != 0 || !strings.Contains(out, "acme") {
+		t.Errorf("tenants show with the tenant token: exit %d %s %s", code, out, errOut)
+	}
+
+	// Endpoints.
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	out = a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/hooks", "--events", "device.*, app.*",
+		"--secret", secret, "--header", "X-Env: dev", "--metadata", "team=devices", "--timeout", "2s", "--description", "sync")
+	wantFields(t, "endpoints create", out, "url", a.rcv.URL+"/hooks", "events", "device.*, app.*", "profile", "standard",
+		"signing", "hmac", "headers", "X-Env: dev", "metadata", "team=devices", "timeout", "2s", "status", "enabled",
+		"description", "sync")
+	ep := a.okJSON(t, "endpoints", "list", "--tenant", "acme")["data"].([]any)[0].(map[string]any)["id"].(string)
+	failing := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/fail", "--events", "device.enrolled", "-q"))
+	mender := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/mender", "--profile", "mender", "-q"))
+	out = a.ok(t, "endpoints", "list", "--tenant", "acme")
+	mustContain(t, "endpoints list", out, "STATUS", ep, failing, "mender/hmac", "device.*,app.*")
+	if ids := strings.Fields(a.ok(t, "endpoints", "list", "--tenant", "acme", "-q")); len(ids) != 3 {
+		t.Errorf("endpoints list -q: %v", ids)
+	}
+	if got := strings.TrimSpace(a.ok(t, "endpoints", "secret", "--tenant", "acme", ep, "-q")); got != secret {
+		t.Errorf("endpoints secret -q: %q, want %q", got, secret)
+	}
+	out = a.ok(t, "endpoints", "update", "--tenant", "acme", ep, "--events", "device.*", "--rate-limit", "5", "--no-headers")
+	wantFields(t, "endpoints update", out, "events", "device.*", "rate limit", "5/s", "timeout", "2s", "headers", "")
+	if strings.Contains(out, "X-Env") {
+		t.Errorf("endpoints update --no-headers kept the header:\n%s", out)
+	}
+	wantFields(t, "endpoints disable", a.ok(t, "endpoints", "disable", "--tenant", "acme", ep), "status", "disabled (manual)")
+	wantFields(t, "endpoints enable", a.ok(t, "endpoints", "enable", "--tenant", "acme", ep), "status", "enabled")
+	out = a.ok(t, "endpoints", "rotate", "--tenant", "acme", ep, "--grace", "1h")
+	mustContain(t, "endpoints rotate", out, "key 1", "key 2", "signs until")
+	out = a.ok(t, "endpoints", "secret", "--tenant", "acme", ep)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 3 || !strings.Contains(lines[2], secret) {
+		t.Errorf("endpoints secret after a rotation: want the new key then the old one:\n%s", out)
+	}
+	wantFields(t, "endpoints show", a.ok(t, "endpoints", "show", "--tenant", "acme", mender), "profile", "mender", "events", "*")
+
+	// Events.
+	out = a.ok(t, "events", "publish", "--tenant", "acme", "--type", "device.enrolled", "--id", "console-evt-1",
+		`{"device_id": "d-42"}`)
+	if f := fieldsOf(out); !strings.HasPrefix(f["message"], "msg_") || f["deliveries"] != "3" {
+		t.Errorf("events publish: want a message and 3 deliveries (device.*, device.enrolled, *):\n%s", out)
+	}
+	msg := a.okJSON(t, "events", "publish", "--tenant", "acme", "--type", "device.enrolled", "--id", "console-evt-1")
+	if msg["duplicate"] != true {
+		t.Errorf("events publish of a repeated id: %v", msg)
+	}
+	if code, out, errOut := run(t, `{"device_id": "d-43"}`, "events", "publish", "--tenant", "acme", "--type", "device.heartbeat",
+		"-", "-q", "--url", a.url, "--token", clOperatorToken); code != 0 || !strings.HasPrefix(out, "msg_") {
+		t.Errorf("events publish - (stdin): exit %d %q %s", code, out, errErrOrEmpty(errOut))
+	}
+	test := strings.TrimSpace(a.ok(t, "endpoints", "test", "--tenant", "acme", mender, "-q"))
+	if !strings.HasPrefix(test, "dlv_") {
+		t.Errorf("endpoints test -q: %q, want the delivery id", test)
+	}
+	mustContain(t, "events types", a.ok(t, "events", "types"), "NAME")
+
+	// Deliveries: the failing endpoint's delivery dies after its one retry.
+	a.waitSettled(t, "acme")
+	out = a.ok(t, "deliveries", "list", "--tenant", "acme")
+	mustContain(t, "deliveries list", out, "STATUS", "succeeded", "dead", "500", "device.heartbeat", "webhookd.test")
+	dead := strings.TrimSpace(a.ok(t, "deliveries", "list", "--tenant", "acme", "--status", "dead", "--endpoint", failing, "-q"))
+	if !strings.HasPrefix(dead, "dlv_") || strings.Contains(dead, "\n") {
+		t.Fatalf("deliveries list --status dead -q: %q, want one id", dead)
+	}
+	out = a.ok(t, "deliveries", "show", "--tenant", "acme", dead)
+	wantFields(t, "deliveries show", out, "status", "dead", "attempts", "2", "last status", "500")
+	mustContain(t, "deliveries show", out, "ATTEMPT", "retry", "dead", "receiver is down")
+	if d := a.okJSON(t, "deliveries", "show", "--tenant", "acme", dead); len(d["attempt_log"].([]any)) != 2 {
+		t.Errorf("deliveries show --json: want 2 attempts: %v", d)
+	}
+	if n := len(strings.Fields(a.ok(t, "deliveries", "list", "--tenant", "acme", "--since", "1h", "--limit", "1", "-q"))); n != 1 {
+		t.Errorf("deliveries list --limit 1: %d lines", n)
+	}
+	_, _, errOut := a.wh(t, "deliveries", "list", "--tenant", "acme", "--limit", "1")
+	mustContain(t, "deliveries list --limit 1 (stderr)", errOut, "more: add --after dlv_")
+
+	// Retry a delivery (to its own endpoint), and a message to another endpoint.
+	out = a.ok(t, "deliveries", "retry", "--tenant", "acme", dead)
+	wantFields(t, "deliveries retry", out, "endpoint", failing, "status", "pending", "attempts", "0")
+	msgID := a.okJSON(t, "deliveries", "show", "--tenant", "acme", dead)["message_id"].(string)
+	out = a.ok(t, "deliveries", "retry", "--tenant", "acme", msgID, "--endpoint", mender, "-q")
+	if !strings.HasPrefix(out, "dlv_") {
+		t.Errorf("deliveries retry MSG --endpoint -q: %q", out)
+	}
+	a.waitSettled(t, "acme")
+	out = a.ok(t, "deliveries", "recover", "--tenant", "acme", failing, "--since", "1h")
+	mustContain(t, "deliveries recover", out, "redelivering 1 message(s) to "+failing)
+
+	// Revoke and delete.
+	tokID := strings.TrimSpace(a.ok(t, "tokens", "list", "--tenant", "acme", "-q"))
+	mustContain(t, "tokens revoke", a.ok(t, "tokens", "revoke", "--tenant", "acme", tokID), "revoked "+tokID)
+	if code, _, errOut := run(t, "", "tenants", "show", "acme", "--url", a.url, "--token", tok); code != 1 ||
+		!strings.Contains(errOut, "error: unauthorized: ") {
+		t.Errorf("a revoked token: exit %d, %s", code, errOut)
+	}
+	mustContain(t, "endpoints delete", a.ok(t, "endpoints", "delete", "--tenant", "acme", mender), "deleted "+mender)
+}
+
+func errErrOrEmpty(s string) string { return strings.TrimSpace(s) }
+
+// fieldsOf reads the name/value lines a command prints for one object (the lines before a blank line).
+func fieldsOf(out string) map[string]string {
+	f := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			break
+		}
+		name, value, _ := strings.Cut(line, "  ")
+		f[name] = strings.TrimSpace(value)
+	}
+	return f
+}
+
+// wantFields checks name/value pairs of a command's output; an empty value means the line must be absent.
+func wantFields(t *testing.T, what, out string, pairs ...string) {
+	t.Helper()
+	f := fieldsOf(out)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if got := f[pairs[i]]; got != pairs[i+1] {
+			t.Errorf("%s: %s is %q, want %q\n%s", what, pairs[i], got, pairs[i+1], out)
+		}
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme")
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		// API errors: exit 1, "error: <code>: <message>".
+		{[]string{"tenants", "create", "--id", "acme", "--name", "again"}, 1, "error: conflict: a tenant with this id exists\n"},
+		{[]string{"endpoints", "show", "--tenant", "acme", "ep_nope"}, 1, "error: not_found: endpoint not found\n"},
+		{[]string{"endpoints", "list", "--tenant", "nope"}, 1, "error: not_found: tenant not found\n"},
+		{[]string{"events", "publish", "--tenant", "acme", "--type", "bad type!"}, 1, "error: validation_failed: type: "},
+		{[]string{"endpoints", "create", "--tenant", "acme", "http://127.0.0.1:1/hooks"}, 1, "error: handshake_failed: OPTIONS http://127.0.0.1:1/hooks"},
+		{[]string{"deliveries", "list", "--tenant", "acme", "--status", "lost"}, 1, "error: invalid_parameter: status must be"},
+		// Usage errors: exit 2.
+		{[]string{"endpoints"}, 2, "usage: webhookd endpoints <subcommand>"},
+		{[]string{"endpoints", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"endpoints", "list"}, 2, "--tenant (or WEBHOOKD_TENANT) is required"},
+		{[]string{"endpoints", "show", "--tenant", "acme"}, 2, "want ENDPOINT_ID, got 0 argument(s)"},
+		{[]string{"endpoints", "show", "--tenant", "acme", "a", "b"}, 2, "want ENDPOINT_ID, got 2 argument(s)"},
+		{[]string{"endpoints", "list", "--tenant", "acme", "--frob"}, 2, "flag provided but not defined: -frob"},
+		{[]string{"endpoints", "update", "--tenant", "acme", "ep_x"}, 2, "nothing to change"},
+		{[]string{"endpoints", "create", "--tenant", "acme", "https://x.example", "--header", "no colon"}, 2, `--header "no colon"`},
+		{[]string{"tenants", "create"}, 2, "--name is required"},
+		{[]string{"events", "publish", "--tenant", "acme", "--type", "a.b", "{not json"}, 2, "DATA is not valid JSON"},
+		{[]string{"deliveries", "recover", "--tenant", "acme", "ep_x"}, 2, "--since is required"},
+		{[]string{"deliveries", "list", "--tenant", "acme", "--since", "yesterday"}, 2, `--since "yesterday"`},
+		{[]string{"deliveries", "retry", "--tenant", "acme", "msg_x"}, 2, "--endpoint is required with a message id"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := a.wh(t, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.stderr) {
+			t.Errorf("webhookd %s: exit %d, stderr %q; want exit %d and %q (stdout %q)",
+				strings.Join(tt.args, " "), code, errOut, tt.code, tt.stderr, out)
+		}
+	}
+
+	// A wrong token, and nothing listening.
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", a.url, "--token", "wrong"); code != 1 ||
+		errOut != "error: unauthorized: a valid bearer token is required\n" {
+		t.Errorf("wrong token: exit %d, %q", code, errOut)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", closed, "--token", "x"); code != 1 ||
+		!strings.HasPrefix(errOut, "error: GET "+closed+"/v1/tenants: ") {
+		t.Errorf("nothing listening: exit %d, %q", code, errOut)
+	}
+}
+
+func TestClientTokenAndURLSources(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme")
+	list := func(extra ...string) (int, string) {
+		t.Helper()
+		code, out, errOut := run(t, "", append([]string{"endpoints", "list", "-q"}, extra...)...)
+		return code, out + errOut
+	}
+
+	// WEBHOOKD_URL, WEBHOOKD_TOKEN and WEBHOOKD_TENANT.
+	t.Setenv("WEBHOOKD_URL", a.url)
+	t.Setenv("WEBHOOKD_TENANT", "acme")
+	t.Setenv("WEBHOOKD_TOKEN", clOperatorToken)
+	if code, out := list(); code != 0 {
+		t.Fatalf("from the environment: exit %d %s", code, out)
+	}
+	// The command line wins over the environment.
+	if code, out := list("--token", "wrong"); code != 1 || !strings.Contains(out, "unauthorized") {
+		t.Errorf("--token over WEBHOOKD_TOKEN: exit %d %s", code, out)
+	}
+	if code, out := list("--tenant", "nope"); code != 1 || !strings.Contains(out, "not_found") {
+		t.Errorf("--tenant over WEBHOOKD_TENANT: exit %d %s", code, out)
+	}
+	t.Setenv("WEBHOOKD_TOKEN", "")
+
+	// --token-file and WEBHOOKD_TOKEN_FILE.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	if err := os.WriteFile(file, []byte(clOperatorToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := list("--token-file", file); code != 0 {
+		t.Errorf("--token-file: exit %d %s", code, out)
+	}
+	t.Setenv("WEBHOOKD_TOKEN_FILE", file)
+	if code, out := list(); code != 0 {
+		t.Errorf("WEBHOOKD_TOKEN_FILE: exit %d %s", code, out)
+	}
+	if code, out := list("--token-file", filepath.Join(dir, "missing")); code != 2 || !strings.Contains(out, "token file") {
+		t.Errorf("a missing --token-file: exit %d %s", code, out)
+	}
+	t.Setenv("WEBHOOKD_TOKEN_FILE", "")
+
+	// No token anywhere: a usage error that says where tokens come from.
+	t.Chdir(dir)
+	if code, out := list(); code != 2 || !strings.Contains(out, "no token") {
+		t.Errorf("no token: exit %d %s", code, out)
+	}
+	// WEBHOOKD_OPERATOR_TOKEN, as webhookd serve reads it.
+	t.Setenv("WEBHOOKD_OPERATOR_TOKEN", clOperatorToken)
+	if code, out := list(); code != 0 {
+		t.Errorf("WEBHOOKD_OPERATOR_TOKEN: exit %d %s", code, out)
+	}
+	t.Setenv("WEBHOOKD_OPERATOR_TOKEN", "")
+	// data/operator-token in the working directory, where make run's webhookd serve creates it.
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data", "operator-token"), []byte(clOperatorToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := list(); code != 0 {
+		t.Errorf("data/operator-token: exit %d %s", code, out)
+	}
+}
+
+func TestClientHelp(t *testing.T) {
+	for _, noun := range []string{"tenants", "tokens", "events", "endpoints", "deliveries"} {
+		code, _, errOut := run(t, "", noun, "-h")
+		if code != 0 || !strings.Contains(errOut, "usage: webhookd "+noun+" <subcommand>") {
+			t.Errorf("%s -h: exit %d\n%s", noun, code, errOut)
+		}
+	}
+	code, _, errOut := run(t, "", "endpoints", "create", "-h")
+	if code != 0 {
+		t.Errorf("endpoints create -h: exit %d", code)
+	}
+	mustContain(t, "endpoints create -h", errOut, "usage: webhookd endpoints create [flags] URL", "--url",
+		"env WEBHOOKD_URL", "env WEBHOOKD_TOKEN", "env WEBHOOKD_TENANT", "--events", "--header", "-q", "OPTIONS")
+	if strings.Contains(errOut, "WEBHOOKD_EVENTS") {
+		t.Error("endpoints create -h: only the connection flags come from the environment")
+	}
+	_, _, errOut = run(t, "")
+	for _, noun := range []string{"tenants", "tokens", "events", "endpoints", "deliveries"} {
+		mustContain(t, "webhookd (usage)", errOut, "  "+noun+" ")
+	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	tests := []struct {
+		args      []string
+		pos       []string
+		tenant, q string
+	}{
+		{[]string{"a", "--tenant", "t", "b"}, []string{"a", "b"}, "t", "false"},
+		{[]string{"--tenant=t", "a", "-q"}, []string{"a"}, "t", "true"},
+		{[]string{"a", "--", "--tenant", "-q"}, []string{"a", "--tenant", "-q"}, "", "false"},
+		{[]string{"-", "-q"}, []string{"-"}, "", "true"},
+		{nil, nil, "", "false"},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		tenant := fs.String("tenant", "", "")
+		q := fs.Bool("q", false, "")
+		pos, err := parseInterleaved(fs, tt.args)
+		if err != nil || !slices.Equal(pos, tt.pos) || *tenant != tt.tenant || (map[bool]string{true: "true", false: "false"})[*q] != tt.q {
+			t.Errorf("%q: pos %q tenant %q q %v err %v", tt.args, pos, *tenant, *q, err)
+		}
+	}
+}
