@@ -278,19 +278,41 @@ func TestGatewayLogsNoSecrets(t *testing.T) {
 		t.Fatalf("readyz %v", r)
 	}
 	g.call(200, "GET", "/healthz", "", nil)
-	metricsText := g.call(200, "GET", "/metrics", "", nil)["text"].(string)
-	for _, want := range []string{
+	// A receiver sees a message before the engine records the answer: wait for the metrics to show every attempt.
+	wantMetrics := []string{
 		`webhookd_delivery_attempts_total{outcome="success",profile="standard"} 3`, // 2 devices + 1 watcher
 		`webhookd_delivery_attempts_total{outcome="gone",profile="standard"} 1`,
+		`webhookd_delivery_attempt_duration_seconds_count{profile="standard"} 4`,
 		`webhookd_endpoint_disables_total{reason="gone"} 1`,
 		`webhookd_events_ingested_total{tenant="acme"} 3`,
 		`webhookd_http_requests_total{code="202",method="POST",route="/v1/tenants/{tenant}/events"} 3`,
-		`webhookd_queue_lag_seconds `,
-		`webhookd_delivery_attempt_duration_seconds_count{profile="standard"} 4`,
-	} {
-		if !strings.Contains(metricsText, want) {
-			t.Errorf("metrics lack %q", want)
+		`webhookd_queue_deliveries{state="due"} 0`,
+		`webhookd_queue_deliveries{state="in_flight"} 0`,
+		`webhookd_queue_deliveries{state="scheduled"} 0`,
+		`webhookd_queue_lag_seconds 0`,
+		`webhookd_delivery_in_flight 0`,
+	}
+	var metricsText string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		metricsText = g.call(200, "GET", "/metrics", "", nil)["text"].(string)
+		missing := 0
+		for _, want := range wantMetrics {
+			if !strings.Contains(metricsText, want+"\n") {
+				missing++
+			}
 		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, want := range wantMetrics {
+				if !strings.Contains(metricsText, want+"\n") {
+					t.Errorf("metrics lack %q", want)
+				}
+			}
+			t.Fatalf("metrics:\n%s", metricsText)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not waiting for time to pass
 	}
 	g.shutdown()
 
