@@ -1,0 +1,183 @@
+package redisstore
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Times in delivery and message records are Unix nanoseconds written as 20 zero-padded digits, so that Lua can
+// compare them as strings (Lua numbers are doubles: 53 bits do not hold a nanosecond timestamp). The zero time is "".
+
+func nsString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	ns := t.UnixNano()
+	if ns < 0 {
+		ns = 0
+	}
+	return fmt.Sprintf("%020d", ns)
+}
+
+func parseNS(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	ns, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns).UTC(), nil
+}
+
+// ms is the millisecond form scores use, never negative.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixMilli(), 0)
+}
+
+// decodeMessage rebuilds a message from its "m" and "data" fields (HMGET values); delivery.ErrNotFound when absent.
+func decodeMessage(id string, mj, data any) (*delivery.Message, error) {
+	js, _ := mj.(string)
+	if js == "" {
+		return nil, delivery.ErrNotFound
+	}
+	var m delivery.Message
+	if err := json.Unmarshal([]byte(js), &m); err != nil {
+		return nil, fmt.Errorf("redisstore: decode message %s: %w", id, err)
+	}
+	if d, _ := data.(string); d != "" {
+		m.Data = json.RawMessage(d)
+	}
+	return &m, nil
+}
+
+// decodeDelivery reads a delivery record HASH (fields written by enqueueScript and updated by the other scripts).
+func decodeDelivery(f map[string]string) (*delivery.Delivery, error) {
+	d := &delivery.Delivery{
+		ID:         f["id"],
+		TenantID:   f["tenant"],
+		MessageID:  f["msg"],
+		EndpointID: f["ep"],
+		EventType:  f["type"],
+		Status:     delivery.Status(f["status"]),
+		LastError:  f["err"],
+	}
+	var err error
+	if d.Attempts, err = atoiEmpty(f["att"]); err != nil {
+		return nil, fmt.Errorf("redisstore: delivery %s: attempts: %w", d.ID, err)
+	}
+	if d.LastCode, err = atoiEmpty(f["code"]); err != nil {
+		return nil, fmt.Errorf("redisstore: delivery %s: code: %w", d.ID, err)
+	}
+	for _, p := range []struct {
+		field string
+		dst   *time.Time
+	}{{"next", &d.NextAttemptAt}, {"created", &d.CreatedAt}, {"updated", &d.UpdatedAt}} {
+		if *p.dst, err = parseNS(f[p.field]); err != nil {
+			return nil, fmt.Errorf("redisstore: delivery %s: %s: %w", d.ID, p.field, err)
+		}
+	}
+	return d, nil
+}
+
+func atoiEmpty(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.Atoi(s)
+}
+
+// storedEndpoint keeps what endpoints.Endpoint does not marshal: the key secrets.
+type storedEndpoint struct {
+	Endpoint *endpoints.Endpoint `json:"endpoint"`
+	Secrets  []string            `json:"secrets"` // Keys[i].Secret
+}
+
+func encodeEndpoint(e *endpoints.Endpoint) (string, error) {
+	se := storedEndpoint{Endpoint: e, Secrets: make([]string, len(e.Keys))}
+	for i, k := range e.Keys {
+		se.Secrets[i] = k.Secret
+	}
+	b, err := json.Marshal(se)
+	return string(b), err
+}
+
+func decodeEndpoint(s string) (*endpoints.Endpoint, error) {
+	var se storedEndpoint
+	if err := json.Unmarshal([]byte(s), &se); err != nil {
+		return nil, fmt.Errorf("redisstore: decode endpoint: %w", err)
+	}
+	if se.Endpoint == nil {
+		return nil, fmt.Errorf("redisstore: decode endpoint: empty record")
+	}
+	for i := range se.Endpoint.Keys {
+		if i < len(se.Secrets) {
+			se.Endpoint.Keys[i].Secret = se.Secrets[i]
+		}
+	}
+	return se.Endpoint, nil
+}
+
+// storedToken keeps the hash, which tenants.Token does not marshal.
+type storedToken struct {
+	Token *tenants.Token `json:"token"`
+	Hash  string         `json:"hash"` // hex
+}
+
+func encodeToken(t *tenants.Token) (string, error) {
+	b, err := json.Marshal(storedToken{Token: t, Hash: hex.EncodeToString(t.Hash[:])})
+	return string(b), err
+}
+
+func decodeToken(s string) (*tenants.Token, error) {
+	var st storedToken
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return nil, fmt.Errorf("redisstore: decode token: %w", err)
+	}
+	if st.Token == nil {
+		return nil, fmt.Errorf("redisstore: decode token: empty record")
+	}
+	h, err := hex.DecodeString(st.Hash)
+	if err != nil || len(h) != 32 {
+		return nil, fmt.Errorf("redisstore: decode token %s: bad hash", st.Token.ID)
+	}
+	copy(st.Token.Hash[:], h)
+	return st.Token, nil
+}
+
+// pair is an index member "<id> <endpoint id>": a delivery id with where its record lives. The space sorts below
+// every id character, so members sort in id order even when one id is a prefix of another.
+func pair(id, endpointID string) string { return id + " " + endpointID }
+
+func splitPair(m string) (id, endpointID string) {
+	id, endpointID, _ = strings.Cut(m, " ")
+	return id, endpointID
+}
+
+// afterPair is the ZRANGE BYLEX start that lists pairs whose id is greater than after: "!" sorts right above the
+// space and below every id character.
+func afterPair(after string) string {
+	if after == "" {
+		return "-"
+	}
+	return "(" + after + "!"
+}
+
+// afterID is the ZRANGE BYLEX start that lists plain ids greater than after.
+func afterID(after string) string {
+	if after == "" {
+		return "-"
+	}
+	return "(" + after
+}

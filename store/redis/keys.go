@@ -1,0 +1,153 @@
+package redisstore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+)
+
+// This file builds every Redis key name the store uses; no other file (and no Lua script) builds one. The layout is
+// tabled in doc.go. Three families of hash tags keep what must change together in one Cluster slot:
+//
+//	{wh:NNN}    queue shard NNN of the endpoint's deliveries: queue structures, delivery records, attempts
+//	{wh:m:NNN}  message shard NNN: message records, their delivery index and the retention index
+//	{t:<id>}    one tenant: its record, tokens, endpoints, delivery index, idempotency keys
+//
+// plus a few single keys (config, tenant list, token lookup, catalogue). Every name starts with Options.Prefix.
+
+// keys names every key for one prefix and one shard count.
+type keys struct {
+	prefix string
+	n      int
+	shards []shardKeys // queue shards, by number
+	msgs   []msgKeys   // message shards, by number
+}
+
+func newKeys(prefix string, n int) *keys {
+	k := &keys{prefix: prefix, n: n, shards: make([]shardKeys, n), msgs: make([]msgKeys, n)}
+	for i := range n {
+		tag := fmt.Sprintf("%s{wh:%03d}:", prefix, i)
+		k.shards[i] = shardKeys{
+			num:    i,
+			tag:    tag,
+			ready:  tag + "ready",
+			turns:  tag + "turns",
+			lanes:  tag + "lanes",
+			leases: tag + "leases",
+			meta:   tag + "meta",
+			busy:   tag + "busy",
+			parked: tag + "parked",
+			dead:   tag + "dead",
+			done:   tag + "done",
+			rates:  tag + "rates",
+			gcra:   tag + "gcra",
+		}
+		mtag := fmt.Sprintf("%s{wh:m:%03d}:", prefix, i)
+		k.msgs[i] = msgKeys{tag: mtag, index: mtag + "msgs"}
+	}
+	return k
+}
+
+// fnv32a is the shard hash: shard = fnv32a(id) % N. It must never change: it decides where existing data lives.
+func fnv32a(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// shardOf returns the queue shard of an endpoint.
+func (k *keys) shardOf(endpointID string) *shardKeys {
+	return &k.shards[fnv32a(endpointID)%uint32(k.n)]
+}
+
+// msgShardOf returns the message shard of a message.
+func (k *keys) msgShardOf(msgID string) *msgKeys {
+	return &k.msgs[fnv32a(msgID)%uint32(k.n)]
+}
+
+// config is a HASH: "shards" → N, fixed at the first start.
+func (k *keys) config() string { return k.prefix + "config" }
+
+// tenantList is a ZSET of tenant ids, all scores 0 (lexicographic paging).
+func (k *keys) tenantList() string { return k.prefix + "tenants" }
+
+// tokenByHash is a STRING "<tenant id> <token id>" under the hex SHA-256 of a token.
+func (k *keys) tokenByHash(hash [32]byte) string {
+	return k.prefix + "token:" + hex.EncodeToString(hash[:])
+}
+
+// eventTypes is a HASH name → event type JSON; eventNames a ZSET of the names (scores 0) in the same slot.
+func (k *keys) eventTypes() string { return k.prefix + "{catalogue}:types" }
+func (k *keys) eventNames() string { return k.prefix + "{catalogue}:names" }
+
+// tenantTag is the prefix of every key of one tenant.
+func (k *keys) tenantTag(tenantID string) string { return k.prefix + "{t:" + tenantID + "}:" }
+
+// tenant is a STRING: the tenant's JSON.
+func (k *keys) tenant(tenantID string) string { return k.tenantTag(tenantID) + "tenant" }
+
+// tokens is a HASH token id → stored token JSON.
+func (k *keys) tokens(tenantID string) string { return k.tenantTag(tenantID) + "tokens" }
+
+// endpoint is a STRING: the stored endpoint JSON (with its secrets).
+func (k *keys) endpoint(tenantID, endpointID string) string {
+	return k.tenantTag(tenantID) + "ep:" + endpointID
+}
+
+// endpointList is a ZSET of the tenant's endpoint ids, scores 0.
+func (k *keys) endpointList(tenantID string) string { return k.tenantTag(tenantID) + "eps" }
+
+// tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index.
+func (k *keys) tenantDeliveries(tenantID string) string { return k.tenantTag(tenantID) + "dlvs" }
+
+// idempotency is a STRING "<message id> <created ns, 20 digits>" with a TTL. The producer's key is hashed so that
+// any text is safe in a key name (and cannot form a hash tag).
+func (k *keys) idempotency(tenantID, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return k.tenantTag(tenantID) + "idem:" + hex.EncodeToString(sum[:])
+}
+
+// shardKeys are the keys of one queue shard; every name carries the shard's hash tag.
+type shardKeys struct {
+	num    int
+	tag    string
+	ready  string // ZSET endpoint → ms when it is next eligible (waiting for a time)
+	turns  string // ZSET endpoint → turn number: endpoints due now, served lowest turn first
+	lanes  string // ZSET, scores 0: "<endpoint>|<due ms, 15 digits>|<delivery>"
+	leases string // ZSET delivery → lease expiry ms
+	meta   string // HASH delivery → "<endpoint>|<attempt>|<fence>|<tenant>|<message>"
+	busy   string // HASH endpoint → in-flight count
+	parked string // ZSET endpoint → busy count when it was taken out of ready at its in-flight cap
+	dead   string // ZSET delivery → ms when it was dead-lettered
+	done   string // ZSET "<delivery>|<endpoint>|<tenant>|<message>" → created ms, for terminal deliveries (Prune)
+	rates  string // HASH endpoint → "<deliveries per second>,<burst>"
+	gcra   string // HASH endpoint → GCRA theoretical arrival time, ms
+}
+
+// record is a HASH: one delivery's log record (fields in codec.go).
+func (s *shardKeys) record(deliveryID string) string { return s.tag + "d:" + deliveryID }
+
+// attempts is a LIST of attempt JSON, oldest first.
+func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }
+
+// endpointDeliveries is a ZSET of the endpoint's delivery ids, scores 0.
+func (s *shardKeys) endpointDeliveries(endpointID string) string { return s.tag + "e:" + endpointID }
+
+// queue lists KEYS[1] to KEYS[7] of every queue script, in order.
+func (s *shardKeys) queue(extra ...string) []string {
+	return append([]string{s.ready, s.turns, s.lanes, s.leases, s.meta, s.busy, s.parked}, extra...)
+}
+
+// msgKeys are the keys of one message shard.
+type msgKeys struct {
+	tag   string
+	index string // ZSET message id → created ms: what Prune walks
+}
+
+// message is a HASH: "m" → message JSON without its data, "data" → the data bytes exactly as published, "plan" →
+// JSON of the deliveries Publish made, "cns" → created ns (20 digits), "tenant" → tenant id.
+func (m *msgKeys) message(msgID string) string { return m.tag + "m:" + msgID }
+
+// messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0.
+func (m *msgKeys) messageDeliveries(msgID string) string { return m.tag + "md:" + msgID }

@@ -1,0 +1,339 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// GetMessage returns a message of the tenant.
+func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.Message, error) {
+	if !validID(id) {
+		return nil, delivery.ErrNotFound
+	}
+	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
+	}
+	m, err := decodeMessage(id, vals[0], vals[1])
+	if err != nil {
+		return nil, err
+	}
+	if m.TenantID != tenantID {
+		return nil, delivery.ErrNotFound
+	}
+	return m, nil
+}
+
+// locate finds the endpoint of a tenant's delivery (which names the shard holding its record) in the tenant's index.
+func (s *Store) locate(ctx context.Context, tenantID, id string) (string, error) {
+	if !validID(id) {
+		return "", delivery.ErrNotFound
+	}
+	got, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.tenantDeliveries(tenantID), ByLex: true,
+		Start: "[" + id + " ", Stop: "(" + id + "!", Count: 1}).Result()
+	if err != nil {
+		return "", fmt.Errorf("redisstore: locate delivery %s: %w", id, err)
+	}
+	if len(got) == 0 {
+		return "", delivery.ErrNotFound
+	}
+	_, ep := splitPair(got[0])
+	return ep, nil
+}
+
+// GetDelivery returns a delivery of the tenant.
+func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery.Delivery, error) {
+	ep, err := s.locate(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.rdb.HGetAll(ctx, s.k.shardOf(ep).record(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get delivery %s: %w", id, err)
+	}
+	if len(f) == 0 {
+		return nil, delivery.ErrNotFound
+	}
+	d, err := decodeDelivery(f)
+	if err != nil {
+		return nil, err
+	}
+	if d.TenantID != tenantID {
+		return nil, delivery.ErrNotFound
+	}
+	return d, nil
+}
+
+// ListDeliveries pages through an index in id order, reading records in pipelined batches and filtering them: the
+// message's index when f.MessageID is set, else the endpoint's, else the tenant's. Status and time filters cost a
+// scan of the chosen index (see Caveats in doc.go).
+func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.Filter) ([]*delivery.Delivery, error) {
+	var (
+		key   string
+		pairs = true // members are "<id> <endpoint>", else plain ids of f.EndpointID
+	)
+	switch {
+	case f.MessageID != "":
+		if !validID(f.MessageID) {
+			return nil, nil
+		}
+		key = s.k.msgShardOf(f.MessageID).messageDeliveries(f.MessageID)
+	case f.EndpointID != "":
+		if !validID(f.EndpointID) {
+			return nil, nil
+		}
+		key, pairs = s.k.shardOf(f.EndpointID).endpointDeliveries(f.EndpointID), false
+	default:
+		key = s.k.tenantDeliveries(tenantID)
+	}
+	batch := int64(200)
+	if f.Limit > 0 {
+		batch = min(max(int64(f.Limit)*2, 50), 1000)
+	}
+	var out []*delivery.Delivery
+	after := f.After
+	for {
+		start := afterID(after)
+		if pairs {
+			start = afterPair(after)
+		}
+		members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+",
+			Count: batch}).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
+		}
+		if len(members) == 0 {
+			return out, nil
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.MapStringStringCmd, 0, len(members))
+		for _, mem := range members {
+			id, ep := mem, f.EndpointID
+			if pairs {
+				id, ep = splitPair(mem)
+			}
+			after = id
+			if f.EndpointID != "" && ep != f.EndpointID {
+				continue
+			}
+			cmds = append(cmds, pipe.HGetAll(ctx, s.k.shardOf(ep).record(id)))
+		}
+		if len(cmds) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return nil, fmt.Errorf("redisstore: list deliveries: read records: %w", err)
+			}
+		}
+		for _, c := range cmds {
+			if len(c.Val()) == 0 {
+				continue // indexed before its record was written (a publish in flight or interrupted)
+			}
+			d, err := decodeDelivery(c.Val())
+			if err != nil {
+				return nil, err
+			}
+			if !matches(d, tenantID, f) {
+				continue
+			}
+			out = append(out, d)
+			if f.Limit > 0 && len(out) == f.Limit {
+				return out, nil
+			}
+		}
+		if int64(len(members)) < batch {
+			return out, nil
+		}
+	}
+}
+
+func matches(d *delivery.Delivery, tenantID string, f delivery.Filter) bool {
+	switch {
+	case d.TenantID != tenantID,
+		f.EndpointID != "" && d.EndpointID != f.EndpointID,
+		f.MessageID != "" && d.MessageID != f.MessageID,
+		f.Status != "" && d.Status != f.Status,
+		!f.Since.IsZero() && d.CreatedAt.Before(f.Since),
+		!f.Until.IsZero() && !d.CreatedAt.Before(f.Until):
+		return false
+	}
+	return true
+}
+
+// ListAttempts returns a delivery's attempts, oldest first.
+func (s *Store) ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]delivery.Attempt, error) {
+	ep, err := s.locate(ctx, tenantID, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	sk := s.k.shardOf(ep)
+	pipe := s.rdb.Pipeline()
+	owner := pipe.HGet(ctx, sk.record(deliveryID), "tenant")
+	list := pipe.LRange(ctx, sk.attempts(deliveryID), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisstore: list attempts of %s: %w", deliveryID, err)
+	}
+	if owner.Val() != tenantID {
+		return nil, delivery.ErrNotFound
+	}
+	out := make([]delivery.Attempt, 0, len(list.Val()))
+	for _, js := range list.Val() {
+		var a delivery.Attempt
+		if err := json.Unmarshal([]byte(js), &a); err != nil {
+			return nil, fmt.Errorf("redisstore: decode attempt of %s: %w", deliveryID, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// pruneBatch bounds the candidates one prune script call handles.
+const pruneBatch = 500
+
+// Prune deletes terminal deliveries created before cutoff (records, attempts, index entries), then messages created
+// before cutoff that no delivery refers to any more. It returns how many deliveries it deleted.
+func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	n, err := s.pruneDeliveries(ctx, cutoff)
+	if err != nil {
+		return n, err
+	}
+	_, err = s.pruneMessages(ctx, cutoff)
+	return n, err
+}
+
+func (s *Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int, error) {
+	cutNS, cutMS := nsString(cutoff), strconv.FormatInt(ms(cutoff), 10)
+	total := 0
+	for {
+		pipe := s.rdb.Pipeline()
+		lists := make([]*redis.StringSliceCmd, len(s.k.shards))
+		for i := range s.k.shards {
+			lists[i] = pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.shards[i].done, ByScore: true,
+				Start: "-inf", Stop: cutMS, Count: pruneBatch})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return total, fmt.Errorf("redisstore: prune: list: %w", err)
+		}
+		var calls []scriptCall
+		full := false
+		for i, l := range lists {
+			members := l.Val()
+			if len(members) == 0 {
+				continue
+			}
+			full = full || len(members) == pruneBatch
+			sk := &s.k.shards[i]
+			keys := []string{sk.done, sk.dead}
+			args := []any{cutNS}
+			for _, m := range members {
+				id, ep, _, _ := splitDone(m)
+				keys = append(keys, sk.record(id), sk.attempts(id), sk.endpointDeliveries(ep))
+				args = append(args, m, id)
+			}
+			calls = append(calls, scriptCall{pruneDeliveriesScript, keys, args})
+		}
+		cmds, err := s.runScripts(ctx, calls)
+		if err != nil {
+			return total, fmt.Errorf("redisstore: prune: %w", err)
+		}
+		pipe = s.rdb.Pipeline()
+		n := 0
+		for _, c := range cmds {
+			deleted, _ := c.StringSlice()
+			for _, m := range deleted {
+				id, ep, tenant, msg := splitDone(m)
+				pipe.ZRem(ctx, s.k.tenantDeliveries(tenant), pair(id, ep))
+				pipe.ZRem(ctx, s.k.msgShardOf(msg).messageDeliveries(msg), pair(id, ep))
+				n++
+			}
+		}
+		if n > 0 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return total, fmt.Errorf("redisstore: prune: indexes: %w", err)
+			}
+		}
+		total += n
+		if !full || n == 0 {
+			return total, nil
+		}
+	}
+}
+
+// splitDone splits a done member "<delivery>|<endpoint>|<tenant>|<message>".
+func splitDone(m string) (id, ep, tenant, msg string) {
+	p := strings.SplitN(m, "|", 4)
+	for len(p) < 4 {
+		p = append(p, "")
+	}
+	return p[0], p[1], p[2], p[3]
+}
+
+func (s *Store) pruneMessages(ctx context.Context, cutoff time.Time) (int, error) {
+	cutNS, cutMS := nsString(cutoff), strconv.FormatInt(ms(cutoff), 10)
+	total := 0
+	offset := make([]int64, len(s.k.msgs)) // messages kept (live deliveries) stay in the range: page past them
+	open := make([]bool, len(s.k.msgs))
+	for i := range open {
+		open[i] = true
+	}
+	for {
+		pipe := s.rdb.Pipeline()
+		lists := make([]*redis.StringSliceCmd, len(s.k.msgs))
+		pending := false
+		for i := range s.k.msgs {
+			if open[i] {
+				lists[i] = pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.msgs[i].index, ByScore: true,
+					Start: "-inf", Stop: cutMS, Offset: offset[i], Count: pruneBatch})
+				pending = true
+			}
+		}
+		if !pending {
+			return total, nil
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return total, fmt.Errorf("redisstore: prune messages: list: %w", err)
+		}
+		var calls []scriptCall
+		var shards []int
+		for i, l := range lists {
+			if l == nil {
+				continue
+			}
+			ids := l.Val()
+			if len(ids) < pruneBatch {
+				open[i] = false
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			mk := &s.k.msgs[i]
+			keys := []string{mk.index}
+			args := []any{cutNS}
+			for _, id := range ids {
+				keys = append(keys, mk.message(id), mk.messageDeliveries(id))
+				args = append(args, id)
+			}
+			calls = append(calls, scriptCall{pruneMessagesScript, keys, args})
+			shards = append(shards, i)
+			offset[i] += int64(len(ids))
+		}
+		cmds, err := s.runScripts(ctx, calls)
+		if err != nil {
+			return total, fmt.Errorf("redisstore: prune messages: %w", err)
+		}
+		for j, c := range cmds {
+			r, _ := c.Int64Slice()
+			if len(r) == 2 {
+				total += int(r[0])
+				offset[shards[j]] -= r[1] // removed entries no longer take a place in the range
+			}
+		}
+	}
+}

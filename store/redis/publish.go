@@ -1,0 +1,209 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/internal/ids"
+)
+
+func validID(s string) bool { return ids.Valid(s) }
+
+// Publish stores m and its deliveries and enqueues them. A publish spans Cluster slots, so it cannot be one
+// transaction; its writes are ordered so that a crash at any point leaves nothing worse than an orphan message:
+//
+//  1. in one MULTI on the message's slot: the message, its delivery plan (the deliveries, in full), its delivery index
+//     and its retention-index entry; beside it, the tenant's delivery index;
+//  2. the idempotency key, only now, naming the message (compare-and-set honouring idemSince);
+//  3. the deliveries, one enqueue script per shard (records and queue entries together, skipping any that exist).
+//
+// A delivery is never enqueued before its message exists. When step 2 finds the key already names a message
+// created after idemSince, that message wins: Publish completes it from its stored plan (steps 1 and 3 are
+// idempotent), deletes what step 1 wrote for m, and returns the earlier message with existing set. So a producer
+// retrying after a crash or a timeout at any step gets every delivery of the first attempt, exactly once. Publish
+// returns success only after every write returned.
+func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (*delivery.Message, int, bool, error) {
+	if err := validatePublish(m, ds); err != nil {
+		return nil, 0, false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, false, err
+	}
+	if err := s.writeMessage(ctx, m, ds); err != nil {
+		return nil, 0, false, err
+	}
+	if m.IdempotencyKey != "" {
+		prev, err := s.claimIdempotencyKey(ctx, m, idemSince)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if prev != nil {
+			if err := s.Enqueue(ctx, prev.pending()); err != nil {
+				return nil, 0, false, fmt.Errorf("redisstore: publish: complete earlier message %s: %w", prev.msg.ID, err)
+			}
+			s.dropMessage(context.WithoutCancel(ctx), m, ds)
+			return prev.msg, len(prev.plan), true, nil
+		}
+	}
+	if err := s.enqueue(ctx, ds); err != nil {
+		return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
+	}
+	return m, len(ds), false, nil
+}
+
+// validatePublish checks everything Publish could refuse before anything is written.
+func validatePublish(m *delivery.Message, ds []*delivery.Delivery) error {
+	if m == nil {
+		return fmt.Errorf("%w: nil message", events.ErrInvalid)
+	}
+	if !validID(m.ID) || !validID(m.TenantID) {
+		return fmt.Errorf("%w: message %q of tenant %q: ids must be 1 to 64 of [A-Za-z0-9_-]", events.ErrInvalid, m.ID, m.TenantID)
+	}
+	for i, d := range ds {
+		switch {
+		case d == nil:
+			return fmt.Errorf("%w: delivery %d is nil", events.ErrInvalid, i)
+		case d.MessageID != m.ID || d.TenantID != m.TenantID:
+			return fmt.Errorf("%w: delivery %s belongs to message %s of tenant %s, not %s of %s",
+				events.ErrInvalid, d.ID, d.MessageID, d.TenantID, m.ID, m.TenantID)
+		case !validID(d.ID) || !validID(d.EndpointID):
+			return fmt.Errorf("%w: delivery %q to endpoint %q: ids must be 1 to 64 of [A-Za-z0-9_-]", events.ErrInvalid, d.ID, d.EndpointID)
+		}
+	}
+	return nil
+}
+
+// writeMessage is step 1 of Publish; every write in it is idempotent.
+func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) error {
+	bare := *m
+	bare.Data = nil // kept apart, byte for byte: json.Marshal would compact and re-escape it
+	mj, err := json.Marshal(&bare)
+	if err != nil {
+		return fmt.Errorf("redisstore: publish: encode message: %w", err)
+	}
+	pj, err := json.Marshal(ds)
+	if err != nil {
+		return fmt.Errorf("redisstore: publish: encode deliveries: %w", err)
+	}
+	mk := s.k.msgShardOf(m.ID)
+	args := []any{mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data)}
+	members := make([]redis.Z, len(ds))
+	for i, d := range ds {
+		members[i] = redis.Z{Member: pair(d.ID, d.EndpointID)}
+		args = append(args, members[i].Member)
+	}
+	call := scriptCall{writeMessageScript, []string{mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index}, args}
+	_, err = s.runScripts(ctx, []scriptCall{call}, func(p redis.Pipeliner) {
+		if len(members) > 0 {
+			p.ZAdd(ctx, s.k.tenantDeliveries(m.TenantID), members...)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: publish %s: store message: %w", m.ID, err)
+	}
+	return nil
+}
+
+type storedMessage struct {
+	msg     *delivery.Message
+	plan    []*delivery.Delivery // every delivery Publish made
+	indexed map[string]bool      // members of the message's delivery index: deliveries not pruned
+}
+
+// pending is the part of the plan a retry may (re-)enqueue: deliveries still in the message's index. One that Prune
+// removed ended long ago; enqueueing it again would send it twice.
+func (sm *storedMessage) pending() []*delivery.Delivery {
+	var out []*delivery.Delivery
+	for _, d := range sm.plan {
+		if sm.indexed[pair(d.ID, d.EndpointID)] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// claimIdempotencyKey is step 2 of Publish. It returns nil when the key now names m, or the earlier message it names.
+func (s *Store) claimIdempotencyKey(ctx context.Context, m *delivery.Message, idemSince time.Time) (*storedMessage, error) {
+	key := s.k.idempotency(m.TenantID, m.IdempotencyKey)
+	value := m.ID + " " + fmt.Sprintf("%020d", max(m.CreatedAt.UnixNano(), 0))
+	since := "00000000000000000000"
+	if !idemSince.IsZero() {
+		since = fmt.Sprintf("%020d", max(idemSince.UnixNano(), 0))
+	}
+	ttl := s.opt.IdempotencyTTL
+	if w := m.CreatedAt.Sub(idemSince); !idemSince.IsZero() && w > ttl {
+		ttl = w
+	}
+	replace := ""
+	for range 3 {
+		cur, err := idempotencyScript.Run(ctx, s.rdb, []string{key}, value, since, ttl.Milliseconds(), replace).Text()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: publish %s: idempotency key: %w", m.ID, err)
+		}
+		if cur == "" {
+			return nil, nil
+		}
+		prevID, _, _ := strings.Cut(cur, " ")
+		prev, err := s.loadMessage(ctx, prevID)
+		if errors.Is(err, delivery.ErrNotFound) {
+			replace = cur // its message is gone (pruned): the key is free
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: publish %s: earlier message %s: %w", m.ID, prevID, err)
+		}
+		return prev, nil
+	}
+	return nil, fmt.Errorf("redisstore: publish %s: idempotency key keeps changing", m.ID)
+}
+
+// loadMessage reads a message and its delivery plan.
+func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, error) {
+	mk := s.k.msgShardOf(id)
+	pipe := s.rdb.Pipeline()
+	get := pipe.HMGet(ctx, mk.message(id), "m", "data", "plan")
+	idx := pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	vals := get.Val()
+	msg, err := decodeMessage(id, vals[0], vals[1])
+	if err != nil {
+		return nil, err
+	}
+	sm := &storedMessage{msg: msg, indexed: map[string]bool{}}
+	for _, m := range idx.Val() {
+		sm.indexed[m] = true
+	}
+	if pj, _ := vals[2].(string); pj != "" {
+		if err := json.Unmarshal([]byte(pj), &sm.plan); err != nil {
+			return nil, fmt.Errorf("decode plan of %s: %w", id, err)
+		}
+	}
+	return sm, nil
+}
+
+// dropMessage undoes step 1 for a message that lost its idempotency key to an earlier one. Best effort: what it
+// leaves behind is an orphan message without deliveries, which Prune removes.
+func (s *Store) dropMessage(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) {
+	mk := s.k.msgShardOf(m.ID)
+	pipe := s.rdb.Pipeline()
+	if len(ds) > 0 {
+		members := make([]any, len(ds))
+		for i, d := range ds {
+			members[i] = pair(d.ID, d.EndpointID)
+		}
+		pipe.ZRem(ctx, s.k.tenantDeliveries(m.TenantID), members...)
+	}
+	pipe.Del(ctx, mk.message(m.ID), mk.messageDeliveries(m.ID))
+	pipe.ZRem(ctx, mk.index, m.ID)
+	_, _ = pipe.Exec(ctx)
+}

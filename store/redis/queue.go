@@ -1,0 +1,356 @@
+package redisstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// maxPerScript bounds the deliveries one enqueue script call carries, so that a huge fan-out into one shard does
+// not hold Redis for long.
+const maxPerScript = 256
+
+// defaultLease applies when ClaimOptions.Lease is zero.
+const defaultLease = 30 * time.Second
+
+// Enqueue schedules deliveries at their NextAttemptAt (now when zero) and writes their records and log indexes:
+// replays, new deliveries of a stored message. A delivery whose message the tenant does not have is refused with
+// delivery.ErrNotFound (and nothing is written). It is idempotent: a delivery whose record exists is left alone.
+func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := s.checkMessages(ctx, ds); err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	for _, d := range ds {
+		pipe.ZAdd(ctx, s.k.tenantDeliveries(d.TenantID), redis.Z{Member: pair(d.ID, d.EndpointID)})
+		pipe.ZAdd(ctx, s.k.msgShardOf(d.MessageID).messageDeliveries(d.MessageID), redis.Z{Member: pair(d.ID, d.EndpointID)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("redisstore: enqueue: index: %w", err)
+	}
+	return s.enqueue(ctx, ds)
+}
+
+// checkMessages makes sure every delivery's message exists and is its tenant's (one pipelined round).
+func (s *Store) checkMessages(ctx context.Context, ds []*delivery.Delivery) error {
+	pipe := s.rdb.Pipeline()
+	owners := map[string]*redis.StringCmd{}
+	for _, d := range ds {
+		if d == nil {
+			return fmt.Errorf("redisstore: enqueue: nil delivery")
+		}
+		if _, ok := owners[d.MessageID]; !ok && validID(d.MessageID) {
+			owners[d.MessageID] = pipe.HGet(ctx, s.k.msgShardOf(d.MessageID).message(d.MessageID), "tenant")
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisstore: enqueue: check messages: %w", err)
+	}
+	for _, d := range ds {
+		if c := owners[d.MessageID]; c == nil || c.Val() != d.TenantID {
+			return fmt.Errorf("redisstore: enqueue %s: message %s of tenant %s: %w", d.ID, d.MessageID, d.TenantID, delivery.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// enqueue runs enqueueScript for ds, one call per shard (chunked), in one pipeline.
+func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
+	now := s.now()
+	byShard := map[int][]*delivery.Delivery{}
+	for _, d := range ds {
+		if !validID(d.ID) || !validID(d.EndpointID) || !validID(d.MessageID) || !validID(d.TenantID) {
+			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
+		}
+		sk := s.k.shardOf(d.EndpointID)
+		byShard[sk.num] = append(byShard[sk.num], d)
+	}
+	var calls []scriptCall
+	for num, list := range byShard {
+		sk := &s.k.shards[num]
+		for len(list) > 0 {
+			chunk := list[:min(len(list), maxPerScript)]
+			list = list[len(chunk):]
+			keys := sk.queue()
+			args := make([]any, 0, 1+11*len(chunk))
+			args = append(args, len(chunk))
+			for _, d := range chunk {
+				keys = append(keys, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
+				due := d.NextAttemptAt
+				if due.IsZero() {
+					due = cmp.Or(d.CreatedAt, now)
+				}
+				args = append(args, d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
+					nsString(d.NextAttemptAt), nsString(d.CreatedAt), ms(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt)))
+			}
+			calls = append(calls, scriptCall{enqueueScript, keys, args})
+		}
+	}
+	if _, err := s.runScripts(ctx, calls); err != nil {
+		return fmt.Errorf("redisstore: enqueue: %w", err)
+	}
+	return nil
+}
+
+// Claim leases up to opt.Max due deliveries. One pipelined round counts the due endpoints of every shard; a second
+// runs claimScript on the shards that have any, in a random order with the budget split among them, so that no shard
+// starves and one claim can span shards.
+func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
+	if opt.Max <= 0 {
+		return nil, nil
+	}
+	lease := cmp.Or(opt.Lease, defaultLease)
+	leaseMS := max(lease.Milliseconds(), 1)
+	nowMS := ms(now)
+	n := len(s.k.shards)
+
+	due := make([]int64, n)
+	if n == 1 {
+		due[0] = int64(opt.Max)
+	} else {
+		// Endpoints taking turns, endpoints whose time has come, and parked ones this claim may unpark (parked under
+		// a lower cap, or any without a cap).
+		bound := strconv.FormatInt(nowMS, 10)
+		below := "+inf"
+		if opt.MaxInFlight > 0 {
+			below = "(" + strconv.Itoa(opt.MaxInFlight)
+		}
+		pipe := s.rdb.Pipeline()
+		counts := make([]*redis.IntCmd, 3*n)
+		for i := range n {
+			sk := &s.k.shards[i]
+			counts[3*i] = pipe.ZCard(ctx, sk.turns)
+			counts[3*i+1] = pipe.ZCount(ctx, sk.ready, "-inf", bound)
+			counts[3*i+2] = pipe.ZCount(ctx, sk.parked, "-inf", below)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("redisstore: claim: count due: %w", err)
+		}
+		for i := range n {
+			due[i] = counts[3*i].Val() + counts[3*i+1].Val() + counts[3*i+2].Val()
+		}
+	}
+
+	// Split the budget: each shard in random order gets up to its due endpoint count, and what is left goes round
+	// robin to the shards with due work (their endpoints may have more than one due item).
+	order := rand.Perm(n)
+	alloc := make([]int, n)
+	left := opt.Max
+	var active []int
+	for _, i := range order {
+		if due[i] == 0 || left == 0 {
+			continue
+		}
+		a := int(min(due[i], int64(left)))
+		alloc[i], left = a, left-a
+		active = append(active, i)
+	}
+	for j := 0; left > 0 && len(active) > 0; j++ {
+		alloc[active[j%len(active)]]++
+		left--
+	}
+
+	var calls []scriptCall
+	for _, i := range active {
+		sk := &s.k.shards[i]
+		calls = append(calls, scriptCall{claimScript,
+			sk.queue(sk.rates, sk.gcra),
+			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32}})
+	}
+	cmds, err := s.runScripts(ctx, calls)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: claim: %w", err)
+	}
+	until := now.Add(lease)
+	var tasks []delivery.Task
+	for _, c := range cmds {
+		vals, err := c.StringSlice()
+		if err != nil {
+			return tasks, fmt.Errorf("redisstore: claim: reply: %w", err)
+		}
+		for j := 0; j+5 < len(vals); j += 6 {
+			att, err1 := strconv.Atoi(vals[j+4])
+			fence, err2 := strconv.ParseUint(vals[j+5], 10, 64)
+			if err1 != nil || err2 != nil {
+				return tasks, fmt.Errorf("redisstore: claim: bad reply %q", vals[j:j+6])
+			}
+			tasks = append(tasks, delivery.Task{
+				DeliveryID: vals[j], EndpointID: vals[j+1], TenantID: vals[j+2], MessageID: vals[j+3],
+				Attempt: att, Fence: fence, LeaseUntil: until,
+			})
+		}
+	}
+	return tasks, nil
+}
+
+// attemptJSON renders a for the attempts list, filling what the task knows.
+func attemptJSON(t delivery.Task, a delivery.Attempt) (string, error) {
+	a.DeliveryID = cmp.Or(a.DeliveryID, t.DeliveryID)
+	a.N = cmp.Or(a.N, t.Attempt)
+	b, err := json.Marshal(a)
+	return string(b), err
+}
+
+// leaseResult turns a script's 1/0 reply into nil or ErrLeaseLost.
+func leaseResult(op string, t delivery.Task, cmd *redis.Cmd) error {
+	v, err := cmd.Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
+	}
+	if v != 1 {
+		return fmt.Errorf("redisstore: %s %s (fence %d): %w", op, t.DeliveryID, t.Fence, delivery.ErrLeaseLost)
+	}
+	return nil
+}
+
+func (s *Store) updatedAt(a delivery.Attempt) time.Time {
+	if !a.At.IsZero() {
+		return a.At.Add(a.Latency)
+	}
+	return s.now()
+}
+
+// Ack records a successful attempt and ends the delivery.
+func (s *Store) Ack(ctx context.Context, t delivery.Task, a delivery.Attempt) error {
+	return s.finish(ctx, "ack", t, a, delivery.StatusSucceeded)
+}
+
+// Fail records a final attempt and ends the delivery with status StatusFailed or StatusDead.
+func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, status delivery.Status) error {
+	if status != delivery.StatusFailed && status != delivery.StatusDead {
+		return fmt.Errorf("redisstore: fail %s: status %q: want failed or dead", t.DeliveryID, status)
+	}
+	return s.finish(ctx, "fail", t, a, status)
+}
+
+func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delivery.Attempt, status delivery.Status) error {
+	js, err := attemptJSON(t, a)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
+	}
+	sk := s.k.shardOf(t.EndpointID)
+	upd := s.updatedAt(a)
+	cmd := finishScript.Run(ctx, s.rdb,
+		sk.queue(sk.done, sk.dead, sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
+		t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js, ms(upd),
+		t.TenantID)
+	return leaseResult(op, t, cmd)
+}
+
+// Nack records a failed attempt and schedules the next at retryAt.
+func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, retryAt time.Time) error {
+	js, err := attemptJSON(t, a)
+	if err != nil {
+		return fmt.Errorf("redisstore: nack %s: %w", t.DeliveryID, err)
+	}
+	sk := s.k.shardOf(t.EndpointID)
+	upd := s.updatedAt(a)
+	cmd := nackScript.Run(ctx, s.rdb,
+		sk.queue(sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
+		t.DeliveryID, t.Fence, ms(retryAt), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js,
+		nsString(retryAt), t.TenantID)
+	return leaseResult("nack", t, cmd)
+}
+
+// Release gives a task back unspent, due again at at.
+func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) error {
+	sk := s.k.shardOf(t.EndpointID)
+	cmd := releaseScript.Run(ctx, s.rdb,
+		sk.queue(sk.record(t.DeliveryID)),
+		t.DeliveryID, t.Fence, ms(at), nsString(at), nsString(s.now()), t.TenantID)
+	return leaseResult("release", t, cmd)
+}
+
+// Extend pushes a task's lease to until (never back).
+func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
+	sk := s.k.shardOf(t.EndpointID)
+	cmd := extendScript.Run(ctx, s.rdb, sk.queue(), t.DeliveryID, t.Fence, ms(until), t.TenantID)
+	return leaseResult("extend", t, cmd)
+}
+
+// Reclaim moves deliveries whose lease expired before now back to their lanes (or dead after maxAttempts), at most
+// max of them: one pipelined round lists candidates in every shard, a second runs reclaimScript where there are any.
+func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
+	if max <= 0 {
+		return 0, nil
+	}
+	nowMS := ms(now)
+	pipe := s.rdb.Pipeline()
+	lists := make([]*redis.StringSliceCmd, len(s.k.shards))
+	for i := range s.k.shards {
+		lists[i] = pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.shards[i].leases, ByScore: true,
+			Start: "-inf", Stop: "(" + strconv.FormatInt(nowMS, 10), Count: int64(max)})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redisstore: reclaim: list: %w", err)
+	}
+	left := max
+	var calls []scriptCall
+	for _, i := range rand.Perm(len(s.k.shards)) {
+		ids := lists[i].Val()
+		if len(ids) == 0 || left == 0 {
+			continue
+		}
+		ids = ids[:min(len(ids), left)]
+		left -= len(ids)
+		sk := &s.k.shards[i]
+		keys := sk.queue(sk.done, sk.dead)
+		args := []any{nowMS, maxAttempts, nsString(now), now.UTC().Format(time.RFC3339Nano)}
+		for _, id := range ids {
+			keys = append(keys, sk.record(id), sk.attempts(id))
+			args = append(args, id)
+		}
+		calls = append(calls, scriptCall{reclaimScript, keys, args})
+	}
+	cmds, err := s.runScripts(ctx, calls)
+	moved := 0
+	for _, c := range cmds {
+		if v, err := c.Int(); err == nil {
+			moved += v
+		}
+	}
+	if err != nil {
+		return moved, fmt.Errorf("redisstore: reclaim: %w", err)
+	}
+	return moved, nil
+}
+
+// NextDue returns the earliest time any shard has work (nextDueScript on every shard, one pipelined round), or the
+// zero time.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	calls := make([]scriptCall, len(s.k.shards))
+	for i := range s.k.shards {
+		calls[i] = scriptCall{nextDueScript, s.k.shards[i].queue(), nil}
+	}
+	cmds, err := s.runScripts(ctx, calls)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("redisstore: next due: %w", err)
+	}
+	best := math.Inf(1)
+	for _, c := range cmds {
+		v, err := c.Text()
+		if err != nil {
+			continue // nil: nothing waiting in this shard
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f < best {
+			best = f
+		}
+	}
+	if math.IsInf(best, 1) {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(int64(math.Floor(best))).UTC(), nil
+}

@@ -1,0 +1,458 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every script touches one queue shard (or one message shard, or one key) and receives every key it touches in
+// KEYS; none builds a key name. Scores and other numbers go back to Redis through num() (%.17g), because Lua's own
+// number-to-string conversion keeps only 14 significant digits. Times in ARGV are Unix milliseconds unless named
+// "ns" (Unix nanoseconds, 20 digits zero-padded so that they compare as strings).
+//
+// The queue scripts share KEYS[1] to KEYS[7], the shard's queue keys in this order (shardKeys.queue):
+//
+//	KEYS[1] ready, KEYS[2] turns, KEYS[3] lanes, KEYS[4] leases, KEYS[5] meta, KEYS[6] busy, KEYS[7] parked
+//
+// An endpoint with queued work is in exactly one of ready (waiting for a time: its first item's due time, or when
+// its rate limit lets it go), turns (due now: served round robin in turn order) or parked (at its in-flight cap).
+
+// luaLib is shared by the queue scripts.
+//
+// A lane member is "<endpoint>|<due ms, 15 digits>|<delivery>" with score 0, so ZRANGE BYLEX over
+// ["<endpoint>|", "<endpoint>}") lists one endpoint's items in due order ('}' sorts right after '|', and ids contain
+// neither). A meta value is "<endpoint>|<attempt>|<fence>|<tenant>|<message>".
+const luaLib = `
+local ready, turns, lanes, leases, meta, busy, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local function num(x) return string.format('%.17g', x) end
+local function first_item(ep)
+  return redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1]
+end
+local function due_of(ep, item) return tonumber(string.sub(item, #ep + 2, #ep + 16)) end
+local function lane_member(ep, due, id) return ep .. '|' .. string.format('%015d', due) .. '|' .. id end
+local function parse_meta(m)
+  local ep, att, fence, tenant, msg = string.match(m, '^([^|]*)|(%d+)|(%d+)|([^|]*)|(.*)$')
+  return ep, tonumber(att), fence, tenant, msg
+end
+local function make_meta(ep, att, fence, tenant, msg)
+  return ep .. '|' .. string.format('%d', att) .. '|' .. fence .. '|' .. tenant .. '|' .. msg
+end
+-- touch makes ep eligible by due: an endpoint already taking turns keeps its turn; otherwise its ready score is
+-- only ever lowered (ZADD LT), so a new item never delays work that is due earlier.
+local function touch(ep, due)
+  if not redis.call('ZSCORE', turns, ep) then redis.call('ZADD', ready, 'LT', num(due), ep) end
+end
+-- unpark puts a parked endpoint back to ready at its first item's due time.
+local function unpark(ep)
+  if redis.call('ZREM', parked, ep) == 1 then
+    local it = first_item(ep)
+    if it then touch(ep, due_of(ep, it)) end
+  end
+end
+-- unbusy ends one in-flight task of ep, which unparks it.
+local function unbusy(ep)
+  if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
+  unpark(ep)
+end
+-- check_lease returns the parsed meta when the delivery is leased under fence to tenant, else nil.
+local function check_lease(id, fence, tenant)
+  local m = redis.call('HGET', meta, id)
+  if not m then return nil end
+  local ep, att, f, t, msg = parse_meta(m)
+  if f ~= fence or t ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
+  return ep, att, f, t, msg
+end
+`
+
+// enqueueScript schedules new deliveries of one shard, skipping any whose record already exists (so enqueueing is
+// idempotent: a retried or completed Publish never duplicates a delivery).
+//
+//	KEYS[1..7] the queue keys; then for delivery i (1-based): KEYS[7+2i-1] its record, KEYS[7+2i] its endpoint's
+//	delivery index
+//	ARGV[1] count; then 11 per delivery: id, endpoint, tenant, message, event type, attempts, due ms,
+//	        next ns, created ns, created ms, updated ns
+//	Reply: how many were enqueued.
+var enqueueScript = redis.NewScript(luaLib + `
+local n = tonumber(ARGV[1])
+local added = 0
+for i = 1, n do
+  local a = 1 + (i - 1) * 11
+  local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local att, due = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local rec, idx = KEYS[7 + 2 * i - 1], KEYS[7 + 2 * i]
+  if redis.call('EXISTS', rec) == 0 then
+    redis.call('HSET', rec, 'id', id, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
+      'att', ARGV[a + 6], 'next', ARGV[a + 8], 'code', '0', 'err', '', 'created', ARGV[a + 9], 'cms', ARGV[a + 10],
+      'updated', ARGV[a + 11])
+    redis.call('ZADD', idx, 0, id)
+    redis.call('HSET', meta, id, make_meta(ep, att, '0', tenant, msg))
+    redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
+    if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+    added = added + 1
+  end
+end
+return added
+`)
+
+// claimScript leases up to ARGV[2] due deliveries of one shard, fairly. First it unparks the endpoints this claim
+// may serve (parked under a lower cap, or all when it has none) and moves the endpoints of ready whose time has come
+// into turns, earliest first, behind those already there. Then it serves the endpoint with the lowest turn and
+// gives it a new turn behind every endpoint already due, so a deep backlog gets one task per round while other
+// endpoints wait. For the endpoint at the head of turns, in order:
+//   - no lane item: it leaves turns;
+//   - its first item is not due: it goes back to ready at that item's due time;
+//   - busy at the in-flight cap: it is parked (scored by its busy count) until one of its tasks ends;
+//   - its rate (rates, GCRA state in gcra) says wait: it goes back to ready at the time it may go;
+//   - else its first item is leased: attempt +1, fence = max(fence + 1, now ms × 1000), lease = now + lease ms,
+//     busy +1.
+//
+// Each of the first four counts as a skip; the claim stops after ARGV[5] skips, so its work is bounded.
+//
+//	KEYS[1..7] the queue keys, KEYS[8] rates, KEYS[9] gcra
+//	ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] lease ms, ARGV[4] in-flight cap per endpoint (0: none),
+//	ARGV[5] max skips
+//	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence.
+var claimScript = redis.NewScript(luaLib + `
+local rates, gcra = KEYS[8], KEYS[9]
+local now, max, lease, cap, max_skips =
+  tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+
+local function last_turn()
+  local r = redis.call('ZRANGE', turns, -1, -1, 'WITHSCORES')
+  if r[2] then return tonumber(r[2]) end
+  return 0
+end
+local function wait_until(ep, t)
+  redis.call('ZREM', turns, ep)
+  redis.call('ZADD', ready, num(t), ep)
+end
+local function park(ep, b)
+  redis.call('ZREM', turns, ep)
+  redis.call('ZADD', parked, b, ep)
+end
+-- gcra_wait consumes one slot of ep's rate and returns nil, or returns when ep may go (and consumes nothing).
+local function gcra_wait(ep)
+  local r = redis.call('HGET', rates, ep)
+  if not r then return nil end
+  local rate, burst = string.match(r, '^([^,]+),(%d+)$')
+  rate, burst = tonumber(rate), tonumber(burst)
+  if not rate or rate <= 0 then return nil end
+  if burst < 1 then burst = 1 end
+  local t = 1000 / rate
+  local tau = (burst - 1) * t
+  local tat = tonumber(redis.call('HGET', gcra, ep)) or now
+  if tat < now then tat = now end
+  if tat - now > tau then return tat - tau end
+  redis.call('HSET', gcra, ep, num(tat + t))
+  return nil
+end
+
+local below = '+inf'
+if cap > 0 then below = '(' .. cap end
+for _, ep in ipairs(redis.call('ZRANGE', parked, '-inf', below, 'BYSCORE', 'LIMIT', 0, max + max_skips)) do
+  unpark(ep)
+end
+local turn = last_turn()
+for _, ep in ipairs(redis.call('ZRANGE', ready, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, max + max_skips)) do
+  redis.call('ZREM', ready, ep)
+  turn = turn + 1
+  redis.call('ZADD', turns, turn, ep)
+end
+
+local out, got, skips = {}, 0, 0
+while got < max and skips < max_skips do
+  local ep = redis.call('ZRANGE', turns, 0, 0)[1]
+  if not ep then break end
+  local item = first_item(ep)
+  if not item then
+    redis.call('ZREM', turns, ep)
+    skips = skips + 1
+  else
+    local due = due_of(ep, item)
+    local id = string.sub(item, #ep + 18)
+    local m = redis.call('HGET', meta, id)
+    local b = tonumber(redis.call('HGET', busy, ep)) or 0
+    if due > now then
+      wait_until(ep, due)
+      skips = skips + 1
+    elseif not m then
+      redis.call('ZREM', lanes, item) -- an item without meta cannot be served: drop it
+      skips = skips + 1
+    elseif cap > 0 and b >= cap then
+      park(ep, b)
+      skips = skips + 1
+    else
+      local wait = gcra_wait(ep)
+      if wait then
+        wait = math.ceil(wait)
+        if wait < now + 1 then wait = now + 1 end
+        wait_until(ep, wait)
+        skips = skips + 1
+      else
+        local _, att, fence, tenant, msg = parse_meta(m)
+        att = att + 1
+        -- The fence also follows the clock, so that claims Redis lost in a crash (AOF everysec) are not handed out
+        -- again with the same fence: a claim after the restart has a later now.
+        local f = tonumber(fence) + 1
+        if now * 1000 > f then f = now * 1000 end
+        fence = string.format('%d', f)
+        redis.call('ZREM', lanes, item)
+        redis.call('HSET', meta, id, make_meta(ep, att, fence, tenant, msg))
+        redis.call('ZADD', leases, num(now + lease), id)
+        b = redis.call('HINCRBY', busy, ep, 1)
+        out[#out + 1] = id
+        out[#out + 1] = ep
+        out[#out + 1] = tenant
+        out[#out + 1] = msg
+        out[#out + 1] = string.format('%d', att)
+        out[#out + 1] = fence
+        got = got + 1
+        local nxt = first_item(ep)
+        if not nxt then
+          redis.call('ZREM', turns, ep)
+        elseif cap > 0 and b >= cap then
+          park(ep, b)
+        elseif due_of(ep, nxt) > now then
+          wait_until(ep, due_of(ep, nxt))
+        else
+          redis.call('ZADD', turns, last_turn() + 1, ep)
+        end
+      end
+    end
+  end
+end
+return out
+`)
+
+// finishScript ends a leased delivery: ack (succeeded) or fail (failed, dead).
+//
+//	KEYS[1..7] the queue keys, KEYS[8] done, KEYS[9] dead, KEYS[10] the delivery's record, KEYS[11] its attempts
+//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] status, ARGV[4] attempts made, ARGV[5] last status code,
+//	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] updated ms, ARGV[10] tenant
+//	Reply: 1, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes then.
+var finishScript = redis.NewScript(luaLib + `
+local id = ARGV[1]
+local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[10])
+if not ep then return 0 end
+redis.call('ZREM', leases, id)
+redis.call('HDEL', meta, id)
+unbusy(ep)
+redis.call('HSET', KEYS[10], 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
+  'updated', ARGV[7])
+redis.call('RPUSH', KEYS[11], ARGV[8])
+local cms = redis.call('HGET', KEYS[10], 'cms') or '0'
+redis.call('ZADD', KEYS[8], cms, id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[9], ARGV[9], id) end
+return 1
+`)
+
+// nackScript records a failed attempt and puts the delivery back in its lane at the retry time.
+//
+//	KEYS[1..7] the queue keys, KEYS[8] the delivery's record, KEYS[9] its attempts
+//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] retry ms, ARGV[4] attempts made, ARGV[5] last status code,
+//	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant
+//	Reply: 1, or 0 when the lease is lost.
+var nackScript = redis.NewScript(luaLib + `
+local id = ARGV[1]
+local ep = check_lease(id, ARGV[2], ARGV[10])
+if not ep then return 0 end
+local retry = tonumber(ARGV[3])
+redis.call('ZREM', leases, id)
+redis.call('ZADD', lanes, 0, lane_member(ep, retry, id))
+unbusy(ep)
+if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
+redis.call('HSET', KEYS[8], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
+  'updated', ARGV[7])
+redis.call('RPUSH', KEYS[9], ARGV[8])
+return 1
+`)
+
+// releaseScript gives a leased delivery back unspent: the attempt is not counted (attempt − 1) but the fence, which
+// the claim advanced, stays advanced, so the releasing worker can no longer ack.
+//
+//	KEYS[1..7] the queue keys, KEYS[8] the delivery's record
+//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant
+//	Reply: 1, or 0 when the lease is lost.
+var releaseScript = redis.NewScript(luaLib + `
+local id = ARGV[1]
+local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[6])
+if not ep then return 0 end
+local at = tonumber(ARGV[3])
+att = att - 1
+if att < 0 then att = 0 end
+redis.call('ZREM', leases, id)
+redis.call('HSET', meta, id, make_meta(ep, att, fence, tenant, msg))
+redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
+unbusy(ep)
+if not redis.call('ZSCORE', parked, ep) then touch(ep, at) end
+redis.call('HSET', KEYS[8], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5])
+return 1
+`)
+
+// extendScript pushes a lease's expiry to ARGV[3] (never back: ZADD XX GT).
+//
+//	KEYS[1..7] the queue keys
+//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] until ms, ARGV[4] tenant
+//	Reply: 1, or 0 when the lease is lost.
+var extendScript = redis.NewScript(luaLib + `
+if not check_lease(ARGV[1], ARGV[2], ARGV[4]) then return 0 end
+redis.call('ZADD', leases, 'XX', 'GT', ARGV[3], ARGV[1])
+return 1
+`)
+
+// reclaimScript takes back deliveries whose lease expired before now. The caller lists candidates (ZRANGE leases
+// BYSCORE) and passes their record keys; the script re-checks each, so two reapers never move one delivery twice. An
+// expired lease counts as an attempt (the request may have been sent): the delivery goes back to its lane due now,
+// or, when that was attempt maxAttempts, dead. A "lease expired" attempt is logged either way.
+//
+//	KEYS[1..7] the queue keys, KEYS[8] done, KEYS[9] dead; then for candidate i: KEYS[9+2i-1] its record,
+//	KEYS[9+2i] its attempts
+//	ARGV[1] now ms, ARGV[2] max attempts (0: no limit), ARGV[3] now ns, ARGV[4] now as RFC 3339,
+//	ARGV[4+i] candidate i
+//	Reply: how many were moved.
+var reclaimScript = redis.NewScript(luaLib + `
+local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
+local moved = 0
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local rec, atts = KEYS[9 + 2 * (i - 4) - 1], KEYS[9 + 2 * (i - 4)]
+  local exp = redis.call('ZSCORE', leases, id)
+  if exp and tonumber(exp) < now then
+    redis.call('ZREM', leases, id)
+    local m = redis.call('HGET', meta, id)
+    if m then
+      local ep, att, fence, tenant, msg = parse_meta(m)
+      local outcome = 'retry'
+      if max_att > 0 and att >= max_att then outcome = 'dead' end
+      redis.call('RPUSH', atts, '{"delivery_id":"' .. id .. '","attempt":' .. string.format('%d', att) ..
+        ',"at":"' .. ARGV[4] .. '","latency":0,"error":"lease expired before a result was recorded","outcome":"' ..
+        outcome .. '"}')
+      if outcome == 'dead' then
+        redis.call('HDEL', meta, id)
+        unbusy(ep)
+        redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
+          'err', 'lease expired', 'updated', ARGV[3])
+        local cms = redis.call('HGET', rec, 'cms') or '0'
+        redis.call('ZADD', KEYS[8], cms, id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+        redis.call('ZADD', KEYS[9], num(now), id)
+      else
+        redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
+        unbusy(ep)
+        if not redis.call('ZSCORE', parked, ep) then touch(ep, now) end
+        redis.call('HSET', rec, 'status', 'pending', 'att', string.format('%d', att), 'next', ARGV[3], 'code', '0',
+          'err', 'lease expired', 'updated', ARGV[3])
+      end
+      moved = moved + 1
+    end
+  end
+end
+return moved
+`)
+
+// nextDueScript reads when the shard next has work: the lowest ready score, or the due time of the first endpoint
+// taking turns (which is due already).
+//
+//	KEYS[1..7] the queue keys
+//	Reply: the time in ms (a string), or nil when the shard has no waiting work.
+var nextDueScript = redis.NewScript(luaLib + `
+local best = nil
+local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+if r[2] then best = tonumber(r[2]) end
+for _, ep in ipairs(redis.call('ZRANGE', turns, 0, 7)) do
+  local it = first_item(ep)
+  if it then
+    local d = due_of(ep, it)
+    if not best or d < best then best = d end
+    break
+  end
+end
+if best then return num(best) end
+return false
+`)
+
+// writeMessageScript stores a message with its delivery plan, its delivery index and its retention-index entry:
+// all in one message shard, so all or nothing. Rewriting the same message is harmless.
+//
+//	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index
+//	ARGV[1] message JSON (without data), ARGV[2] plan JSON, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
+//	ARGV[6] message id, ARGV[7] the data bytes as published; ARGV[7+i] the index member "<delivery> <endpoint>" of
+//	delivery i
+//	Reply: 1.
+var writeMessageScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+for i = 8, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+return 1
+`)
+
+// idempotencyScript claims a tenant's idempotency key for a message, unless it already names a message created
+// after since.
+//
+//	KEYS[1] the idempotency key
+//	ARGV[1] value "<message id> <created ns>", ARGV[2] since ns, ARGV[3] TTL ms,
+//	ARGV[4] a value the caller may replace whatever its age ("" for none: used when its message is gone)
+//	Reply: "" when the key now holds ARGV[1], else the value it holds.
+var idempotencyScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] and cur ~= ARGV[4] then
+  local created = string.match(cur, ' (%d+)$')
+  if created and created > ARGV[2] then return cur end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return ''
+`)
+
+// pruneDeliveriesScript deletes terminal deliveries created before a cutoff, listed by the caller from done.
+//
+//	KEYS[1] done, KEYS[2] dead; then for candidate i: KEYS[2+3i-2] its record, KEYS[2+3i-1] its attempts,
+//	KEYS[2+3i] its endpoint's delivery index
+//	ARGV[1] cutoff ns; then 2 per candidate: its done member, its id
+//	Reply: the done members deleted.
+var pruneDeliveriesScript = redis.NewScript(`
+local out = {}
+local n = (#ARGV - 1) / 2
+for i = 1, n do
+  local member, id = ARGV[2 * i], ARGV[2 * i + 1]
+  local rec, atts, idx = KEYS[2 + 3 * i - 2], KEYS[2 + 3 * i - 1], KEYS[2 + 3 * i]
+  local created = redis.call('HGET', rec, 'created')
+  if not created or created < ARGV[1] then
+    redis.call('DEL', rec, atts)
+    redis.call('ZREM', idx, id)
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[2], id)
+    out[#out + 1] = member
+  end
+end
+return out
+`)
+
+// pruneMessagesScript deletes messages created before a cutoff that no delivery refers to any more.
+//
+//	KEYS[1] the message shard's index; then for candidate i: KEYS[1+2i-1] its record, KEYS[1+2i] its delivery index
+//	ARGV[1] cutoff ns; ARGV[1+i] candidate i
+//	Reply: {messages deleted, index entries removed (those plus entries whose message was already gone)}.
+var pruneMessagesScript = redis.NewScript(`
+local n, removed = 0, 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local rec, idx = KEYS[2 * (i - 1)], KEYS[2 * (i - 1) + 1]
+  local created = redis.call('HGET', rec, 'cns')
+  if not created then
+    redis.call('ZREM', KEYS[1], id) -- index entry without a message
+    removed = removed + 1
+  elseif created < ARGV[1] and redis.call('ZCARD', idx) == 0 then
+    redis.call('DEL', rec, idx)
+    redis.call('ZREM', KEYS[1], id)
+    n, removed = n + 1, removed + 1
+  end
+end
+return {n, removed}
+`)
+
+// replaceIfExistsScript replaces a STRING only if it exists (UpdateEndpoint).
+//
+//	KEYS[1] the key
+//	ARGV[1] the new value
+//	Reply: 1 when replaced, 0 when the key does not exist.
+var replaceIfExistsScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`)
