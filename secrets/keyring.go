@@ -79,12 +79,19 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 
 // ParseKeyring parses a keyring specification: keys separated by commas or newlines, the first current, each
 // "<id>:<base64 of 32 bytes>" or just the base64 (its id is then DeriveID of the key). Standard and URL-safe base64
-// are accepted, padded or not. Blank entries are ignored.
+// are accepted, padded or not. Blank entries and lines starting with "#" are ignored.
 func ParseKeyring(spec string) (*Keyring, error) {
+	var entries []string
+	for _, line := range strings.Split(spec, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue // a comment line, in a keys file
+		}
+		entries = append(entries, strings.Split(line, ",")...)
+	}
 	var keys []Key
-	for _, entry := range strings.FieldsFunc(spec, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+	for _, entry := range entries {
 		entry = strings.TrimSpace(entry)
-		if entry == "" || strings.HasPrefix(entry, "#") {
+		if entry == "" {
 			continue
 		}
 		id, b64, hasID := strings.Cut(entry, ":")

@@ -84,7 +84,7 @@ func TestParseKeyring(t *testing.T) {
 	raw := bytes.Repeat([]byte{7}, 32)
 	std := base64.StdEncoding.EncodeToString(raw)
 	url := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb}, 32))
-	kr := keyring(t, "new:"+url+",\n old:"+std+"\n")
+	kr := keyring(t, "# operator keys, newest first, then old ones\nnew:"+url+",\n old:"+std+"\r\n")
 	if got := kr.IDs(); len(got) != 2 || got[0] != "new" || got[1] != "old" || kr.CurrentID() != "new" {
 		t.Fatalf("ids %q", got)
 	}

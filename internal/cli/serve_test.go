@@ -441,3 +441,25 @@ func TestServeFlagsFromEnv(t *testing.T) {
 		t.Fatalf("%+v", cfg)
 	}
 }
+
+// TestOperationsDocListsEveryFlag keeps the flag table of docs/operations.md in step with serve's flags.
+func TestOperationsDocListsEveryFlag(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.flags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if row := fmt.Sprintf("| `--%s` | `%s` |", f.Name, envName(f.Name)); !strings.Contains(doc, row) {
+			t.Errorf("docs/operations.md has no row %q", row)
+		}
+	})
+	for _, env := range []string{envSecretKey, envSecretKeys} {
+		if !strings.Contains(doc, "| `"+env+"` |") {
+			t.Errorf("docs/operations.md has no row for %s", env)
+		}
+	}
+}
