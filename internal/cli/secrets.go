@@ -157,7 +157,7 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 		fmt.Fprintf(stdio.Err, "webhookd secrets rotate-key: no operator key: set %s (new key first, then the old ones)\n", envSecretKeys)
 		return 2
 	}
-	store, where, err := openStore(cfg)
+	store, where, err := openStore(ctx, cfg)
 	if err != nil {
 		return fail(fmt.Errorf("open store: %w", err))
 	}

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"github.com/webhookd/webhookd/internal/metrics"
 	"github.com/webhookd/webhookd/secrets"
 	boltstore "github.com/webhookd/webhookd/store/bolt"
+	redisstore "github.com/webhookd/webhookd/store/redis"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -67,7 +69,7 @@ type serveConfig struct {
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
 	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded store")
-	fs.StringVar(&c.Store, "store", "", `storage: empty for the embedded store under --data`)
+	fs.StringVar(&c.Store, "store", "", "storage: empty for the embedded store under --data, or redis://host:port/db, rediss://…, redis+cluster://host:port,host:port")
 	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from (or created in) <data>/operator-token")
 	fs.BoolVar(&c.AllowPrivate, "allow-private-endpoints", false, "let endpoints resolve to loopback, private, link-local and CGNAT addresses (never cloud metadata)")
 	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
@@ -147,7 +149,10 @@ type gatewayStore interface {
 	Close() error
 }
 
-func openStore(cfg serveConfig) (gatewayStore, string, error) {
+// openStore opens the backend --store names: empty for the embedded store under --data; redis://, rediss://, or
+// redis+cluster://host:port,host:port (rediss+cluster:// with TLS) for Redis. The description it returns, for the
+// log, never holds a password.
+func openStore(ctx context.Context, cfg serveConfig) (gatewayStore, string, error) {
 	switch {
 	case cfg.Store == "" || cfg.Store == "bolt" || cfg.Store == "embedded":
 		s, err := boltstore.Open(cfg.Data, boltstore.Options{})
@@ -155,8 +160,26 @@ func openStore(cfg serveConfig) (gatewayStore, string, error) {
 			return nil, "", err
 		}
 		return s, "embedded:" + cfg.Data, nil
+	case strings.HasPrefix(cfg.Store, "redis://"), strings.HasPrefix(cfg.Store, "rediss://"),
+		strings.HasPrefix(cfg.Store, "redis+cluster://"), strings.HasPrefix(cfg.Store, "rediss+cluster://"):
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := redisstore.Open(octx, cfg.Store, redisstore.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, redactURL(cfg.Store), nil
 	}
-	return nil, "", fmt.Errorf("--store %q: not a store this build knows (leave empty for the embedded store)", cfg.Store)
+	return nil, "", fmt.Errorf("--store %q: want empty (embedded), redis://, rediss:// or redis+cluster://", redactURL(cfg.Store))
+}
+
+// redactURL hides the password of a store URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable store URL)"
+	}
+	return u.Redacted()
 }
 
 // serve runs the gateway until ctx ends. ready, when not nil, receives the API's address once it listens.
@@ -177,7 +200,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 			return err
 		}
 	}
-	store, where, err := openStore(cfg)
+	store, where, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
