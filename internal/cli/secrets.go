@@ -136,7 +136,7 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 	}[cmd]
 	fs := newFlagSet("secrets "+cmd+" [flags]", synopsis, stdio.Err)
 	fs.StringVar(&cfg.Data, "data", "./data", "directory of the embedded store")
-	fs.StringVar(&cfg.Store, "store", "", `storage: empty for the embedded store under --data`)
+	fs.StringVar(&cfg.Store, "store", "", "storage, as for serve: empty for the embedded store under --data, or a redis:// URL")
 	fs.StringVar(&cfg.SecretKeysFile, "secret-keys-file", "", "file holding the operator keys, as "+envSecretKeys)
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
