@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// operatorToken is the token every gateway the tool starts is given (WEBHOOKD_OPERATOR_TOKEN).
+const operatorToken = "bench-operator-token-0123456789abcdef"
+
+// errStoreUnavailable: the gateway refused the store URL (the Redis store is not wired into serve yet).
+var errStoreUnavailable = errors.New("store not available")
+
+// gateway is one `webhookd serve` child process. Its stderr goes to a file in its directory (cheaper than a pipe
+// the tool would have to drain at thousands of log lines a second, and kept for a failed run's diagnosis).
+type gateway struct {
+	cmd     *exec.Cmd
+	addr    string
+	logPath string
+	done    chan struct{}
+	waitErr error
+}
+
+var servingRE = regexp.MustCompile(`msg="webhookd serving" addr=(\S+)`)
+
+// startGateway starts `webhookd serve` with a fresh data dir under dir. store is the --store value ("" for the
+// embedded store).
+func startGateway(bin, dir, store, logLevel string, extra []string) (*gateway, error) {
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
+		"--allow-private-endpoints", "--allow-http-endpoints", "--log-level", logLevel}
+	if store != "" {
+		args = append(args, "--store", store)
+	}
+	args = append(args, extra...)
+	logPath := filepath.Join(dir, "webhookd.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(cleanEnv(), "WEBHOOKD_OPERATOR_TOKEN="+operatorToken)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the tool
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	g := &gateway{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() { g.waitErr = cmd.Wait(); close(g.done) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if m := servingRE.FindSubmatch(b); m != nil {
+			g.addr = string(m[1])
+			return g, nil
+		}
+		select {
+		case <-g.done:
+			b, _ := os.ReadFile(logPath)
+			if store != "" && bytes.Contains(b, []byte("--store")) {
+				return nil, fmt.Errorf("%w: %s", errStoreUnavailable, firstLine(lastLines(string(b), 1)))
+			}
+			return nil, fmt.Errorf("webhookd exited before serving (%v):\n%s", g.waitErr, lastLines(string(b), 20))
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			g.kill()
+			return nil, fmt.Errorf("webhookd did not serve within 20s:\n%s", lastLines(string(b), 20))
+		}
+	}
+}
+
+// cleanEnv is the tool's environment without WEBHOOKD_* variables, which serve would read as flags.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WEBHOOKD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (g *gateway) pid() int { return g.cmd.Process.Pid }
+
+// stop sends SIGTERM, then SIGKILL after grace.
+func (g *gateway) stop(grace time.Duration) {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(grace):
+		g.kill()
+	}
+}
+
+func (g *gateway) kill() {
+	_ = g.cmd.Process.Kill()
+	<-g.done
+}
+
+func (g *gateway) logTail(n int) string {
+	b, _ := os.ReadFile(g.logPath)
+	return lastLines(string(b), n)
+}
+
+// countLog counts the lines of the gateway's log that contain s.
+func (g *gateway) countLog(s string) int {
+	b, _ := os.ReadFile(g.logPath)
+	return bytes.Count(b, []byte(s))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	if len(l) > 200 {
+		l = l[:200] + "…"
+	}
+	return l
+}
+
+// redisProc is a throwaway redis-server on a free loopback port, with the settings docs/redis-design.md asks of a
+// production Redis (AOF everysec, noeviction) and no RDB snapshots.
+type redisProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	client *redis.Client
+	done   chan struct{}
+}
+
+func startRedis(bin, dir string) (*redisProc, error) {
+	var lastErr error
+	for range 3 { // the free port may be taken between probing and binding
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		r, err := startRedisOn(bin, dir, port)
+		if err == nil {
+			return r, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func startRedisOn(bin, dir string, port int) (*redisProc, error) {
+	rdir := filepath.Join(dir, "redis")
+	if err := os.MkdirAll(rdir, 0o700); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(rdir, "redis.log")
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction",
+		"--dir", rdir, "--logfile", logPath, "--daemonize", "no")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	r := &redisProc{cmd: cmd, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(r.done) }()
+	r.client = redis.NewClient(&redis.Options{Addr: r.addr, PoolSize: 4})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := r.client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return r, nil
+		}
+		select {
+		case <-r.done:
+			b, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("redis-server exited: %s", lastLines(string(b), 5))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			return nil, fmt.Errorf("redis-server on %s did not answer PING: %v", r.addr, err)
+		}
+	}
+}
+
+func (r *redisProc) url() string { return "redis://" + r.addr }
+func (r *redisProc) pid() int    { return r.cmd.Process.Pid }
+
+// usedMemory returns INFO memory's used_memory.
+func (r *redisProc) usedMemory(ctx context.Context) (int64, error) {
+	s, err := r.client.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("INFO memory: no used_memory")
+}
+
+func (r *redisProc) stop() {
+	r.client.Close()
+	_ = r.cmd.Process.Kill()
+	<-r.done
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// procCPU returns a process's user+system CPU time from /proc/PID/stat.
+func procCPU(pid int) (time.Duration, error) {
+	u, s, err := procCPUSplit(pid)
+	return u + s, err
+}
+
+// procCPUSplit returns a process's user and system CPU time from /proc/PID/stat.
+func procCPUSplit(pid int) (user, system time.Duration, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name is in parentheses and may hold spaces: fields are counted after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, 0, errors.New("short /proc stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, errors.New("malformed utime/stime")
+	}
+	tick := time.Second / time.Duration(clkTck())
+	return time.Duration(ut) * tick, time.Duration(st) * tick, nil
+}
+
+// procHWM returns a process's peak resident set (VmHWM) in bytes.
+func procHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
+var clkTck = sync.OnceValue(func() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 100
+})

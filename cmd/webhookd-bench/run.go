@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// runSpec is one measured run: a fresh gateway (and Redis), a receiver, a load.
+type runSpec struct {
+	label     string // for progress lines
+	store     string // "embedded" or "redis"
+	endpoints int    // endpoints, all subscribed to every event
+	hang      int    // how many of them hang (the first ones); the rest are "healthy"
+	open      bool   // open loop at rate; closed loop otherwise
+	rate      float64
+	events    int           // at most this many events
+	duration  time.Duration // publishing lasts at most this long
+}
+
+// latSummary summarises latencies (ns).
+type latSummary struct {
+	N                   int
+	P50, P99, P999, Max time.Duration
+}
+
+func summarize(ns []int64) latSummary {
+	if len(ns) == 0 {
+		return latSummary{}
+	}
+	slices.Sort(ns)
+	q := func(p float64) time.Duration {
+		i := int(p*float64(len(ns))+0.5) - 1 // nearest rank
+		return time.Duration(ns[min(max(i, 0), len(ns)-1)])
+	}
+	return latSummary{N: len(ns), P50: q(0.50), P99: q(0.99), P999: q(0.999), Max: time.Duration(ns[len(ns)-1])}
+}
+
+// runResult is what one run measured.
+type runResult struct {
+	spec runSpec
+	na   string // not available (and why): the row says so instead of failing
+	err  error  // the run could not be measured
+
+	accepted    int
+	pubErrors   int
+	firstPubErr string
+	expected    int // deliveries to healthy endpoints the accepted events call for
+	delivered   int // distinct (endpoint, message) pairs received by healthy endpoints
+	duplicates  int
+	unknown     int // receipts of messages the publishers never saw accepted
+	hung        int64
+	sigFailures int64
+	firstSigErr string
+
+	publishFor   time.Duration // first origin → last 202
+	span         time.Duration // first origin → last healthy receipt
+	ingestRate   float64       // accepted events / publishFor
+	deliveryRate float64       // delivered / span
+	e2e, ingest  latSummary
+	lag          latSummary // open loop: how late senders started events
+
+	gwCPU, gwSys, redisCPU, selfCPU time.Duration // over the measured window (gwSys: webhookd's system part)
+	gwHWM, redisHWM                 int64
+	redisMem                        int64
+}
+
+// complete reports whether every expected delivery arrived, verified, with no publish error.
+func (r *runResult) complete() bool {
+	return r.err == nil && r.na == "" && r.pubErrors == 0 && r.sigFailures == 0 && r.delivered == r.expected && r.expected > 0
+}
+
+// problems describes what makes a run incomplete, for the notes under a table.
+func (r *runResult) problems() []string {
+	var p []string
+	if r.err != nil {
+		p = append(p, "error: "+firstLine(r.err.Error()))
+	}
+	if r.pubErrors > 0 {
+		p = append(p, fmt.Sprintf("%d publish errors (first: %s)", r.pubErrors, r.firstPubErr))
+	}
+	if r.sigFailures > 0 {
+		p = append(p, fmt.Sprintf("%d SIGNATURE FAILURES (first: %s)", r.sigFailures, r.firstSigErr))
+	}
+	if r.err == nil && r.na == "" && r.delivered < r.expected {
+		p = append(p, fmt.Sprintf("%d of %d deliveries missing at the drain deadline", r.expected-r.delivered, r.expected))
+	}
+	if r.duplicates > 0 {
+		p = append(p, fmt.Sprintf("%d duplicate deliveries (at-least-once)", r.duplicates))
+	}
+	if r.unknown > 0 {
+		p = append(p, fmt.Sprintf("%d deliveries of unknown messages", r.unknown))
+	}
+	return p
+}
+
+// execute runs spec once: start everything, set up, warm up, measure, tear down.
+func (b *bench) execute(ctx context.Context, spec runSpec) *runResult {
+	res := &runResult{spec: spec}
+	b.progress("%-9s %s ...", spec.store, spec.label)
+	start := time.Now()
+	b.executeInto(ctx, spec, res)
+	switch {
+	case res.na != "":
+		b.progress("  n/a: %s", res.na)
+	case res.err != nil:
+		b.progress("  ERROR: %v", res.err)
+	default:
+		b.progress("  %d events, %d/%d deliveries, %.0f deliveries/s, e2e p50 %s p99 %s (%s)",
+			res.accepted, res.delivered, res.expected, res.deliveryRate, fmtDur(res.e2e.P50), fmtDur(res.e2e.P99),
+			time.Since(start).Round(100*time.Millisecond))
+		for _, p := range res.problems() {
+			b.progress("  note: %s", p)
+		}
+	}
+	return res
+}
+
+func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
+	dir, err := os.MkdirTemp("", "webhookd-bench-")
+	if err != nil {
+		res.err = err
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	storeArg := ""
+	var rds *redisProc
+	if spec.store == "redis" {
+		if b.redisBin == "" {
+			res.na = "redis-server not found"
+			return
+		}
+		rds, err = startRedis(b.redisBin, dir)
+		if err != nil {
+			res.err = err
+			return
+		}
+		defer rds.stop()
+		storeArg = rds.url()
+	}
+
+	base := time.Now()
+	healthy := spec.endpoints - spec.hang
+	capacity := spec.events*healthy + spec.events*healthy/20 + 1024
+	rcv, err := newReceiver(base, spec.endpoints, 0, min(capacity, 1<<20))
+	if err != nil {
+		res.err = err
+		return
+	}
+	defer rcv.close()
+
+	gw, err := startGateway(b.webhookdBin, dir, storeArg, b.opt.logLevel, b.opt.gatewayArgs)
+	if errors.Is(err, errStoreUnavailable) {
+		res.na = errStoreUnavailable.Error()
+		b.progress("  webhookd refused --store %s: %s", storeArg, strings.TrimPrefix(err.Error(), errStoreUnavailable.Error()+": "))
+		return
+	}
+	if err != nil {
+		res.err = err
+		return
+	}
+	defer gw.stop(5 * time.Second)
+	api := newAPIClient(gw.addr, b.opt.publishers)
+	defer api.close()
+	fail := func(err error) { res.err = fmt.Errorf("%w\n--- webhookd log (last lines):\n%s", err, gw.logTail(15)) }
+
+	const tenant = "bench"
+	if err := api.setup(ctx, tenant, rcv); err != nil {
+		fail(err)
+		return
+	}
+	tag := fmt.Sprintf("r%d", base.UnixNano())
+	body := newEventBody(tag+"m", b.opt.idempotency)
+
+	// Warm-up: connections, pools, page cache, Redis scripts. Every endpoint is healthy during it.
+	warm := &publisher{api: api, tenant: tenant, body: newEventBody(tag+"w", b.opt.idempotency), base: base}
+	wn := max(1, min(b.opt.warmup, 20000/spec.endpoints))
+	wr := warm.closedLoop(ctx, min(b.opt.publishers, wn), wn, 30*time.Second)
+	if wr.errors > 0 {
+		fail(fmt.Errorf("warm-up: %d publish errors, first: %s", wr.errors, wr.firstErr))
+		return
+	}
+	if !waitCount(ctx, rcv, len(wr.recs)*spec.endpoints, time.Now().Add(30*time.Second)) {
+		fail(fmt.Errorf("warm-up: %d of %d deliveries in 30s", rcv.count.Load(), len(wr.recs)*spec.endpoints))
+		return
+	}
+	time.Sleep(50 * time.Millisecond) // let the last acks land before the window opens
+	for i := range spec.hang {
+		rcv.eps[i].hang.Store(true) // the warm-up is fully delivered: no request to them is in flight
+	}
+	rcv.reset()
+
+	// The measured window.
+	cpu0 := b.sampleCPU(gw, rds)
+	p := &publisher{api: api, tenant: tenant, body: body, base: base}
+	var pr pubResult
+	var lags []int64
+	if spec.open {
+		pr, lags = p.openLoop(ctx, b.opt.openWorkers, spec.rate, spec.events, spec.duration)
+	} else {
+		pr = p.closedLoop(ctx, b.opt.publishers, spec.events, spec.duration)
+	}
+	res.accepted, res.pubErrors, res.firstPubErr = len(pr.recs), pr.errors, pr.firstErr
+	for _, r := range pr.recs {
+		if r.fanout != spec.endpoints {
+			fail(fmt.Errorf("event %s fanned out to %d endpoints, want %d", r.id, r.fanout, spec.endpoints))
+			return
+		}
+	}
+	res.expected = res.accepted * healthy
+	deadline := time.Now().Add(b.opt.drain)
+	for !waitCount(ctx, rcv, res.expected, deadline) || distinctHealthy(rcv.snapshot()) < res.expected {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cpu1 := b.sampleCPU(gw, rds)
+	res.gwCPU, res.gwSys = cpu1.gw-cpu0.gw, cpu1.gwSys-cpu0.gwSys
+	res.redisCPU, res.selfCPU = cpu1.redis-cpu0.redis, cpu1.self-cpu0.self
+	res.gwHWM, _ = procHWM(gw.pid())
+	if rds != nil {
+		res.redisHWM, _ = procHWM(rds.pid())
+		res.redisMem, _ = rds.usedMemory(ctx)
+	}
+	res.hung = rcv.hung.Load()
+	res.sigFailures = rcv.failures.Load()
+	if e := rcv.firstErr.Load(); e != nil {
+		res.firstSigErr = *e
+	}
+	select {
+	case <-gw.done:
+		fail(fmt.Errorf("webhookd exited during the run: %v", gw.waitErr))
+		return
+	default:
+	}
+	analyze(res, pr, rcv.snapshot(), lags)
+}
+
+// waitCount waits until the receiver has counted n healthy deliveries, or deadline.
+func waitCount(ctx context.Context, rcv *receiver, n int, deadline time.Time) bool {
+	for rcv.count.Load() < int64(n) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
+}
+
+type recKey struct {
+	ep int32
+	id string
+}
+
+func distinctHealthy(rs []receipt) int {
+	seen := make(map[recKey]struct{}, len(rs))
+	for _, r := range rs {
+		seen[recKey{r.ep, r.id}] = struct{}{}
+	}
+	return len(seen)
+}
+
+// analyze turns the publishers' records and the receipts into the run's figures.
+func analyze(res *runResult, pr pubResult, rs []receipt, lags []int64) {
+	origin := make(map[string]int64, len(pr.recs))
+	ingest := make([]int64, 0, len(pr.recs))
+	for _, r := range pr.recs {
+		origin[r.id] = r.origin
+		ingest = append(ingest, r.done-r.sent)
+	}
+	seen := make(map[recKey]struct{}, len(rs))
+	e2e := make([]int64, 0, len(rs))
+	var last int64
+	for _, r := range rs {
+		o, ok := origin[r.id]
+		if !ok {
+			res.unknown++
+			continue
+		}
+		k := recKey{r.ep, r.id}
+		if _, dup := seen[k]; dup {
+			res.duplicates++
+			continue
+		}
+		seen[k] = struct{}{}
+		e2e = append(e2e, r.at-o)
+		last = max(last, r.at)
+	}
+	res.delivered = len(seen)
+	res.e2e = summarize(e2e)
+	res.ingest = summarize(ingest)
+	res.lag = summarize(lags)
+	if len(pr.recs) > 0 {
+		res.publishFor = time.Duration(pr.end - pr.start)
+		res.ingestRate = float64(len(pr.recs)) / res.publishFor.Seconds()
+	}
+	if res.delivered > 0 {
+		res.span = time.Duration(last - pr.start)
+		res.deliveryRate = float64(res.delivered) / res.span.Seconds()
+	}
+}
+
+type cpuSample struct{ gw, gwSys, redis, self time.Duration }
+
+func (b *bench) sampleCPU(gw *gateway, rds *redisProc) cpuSample {
+	var s cpuSample
+	u, sys, _ := procCPUSplit(gw.pid())
+	s.gw, s.gwSys = u+sys, sys
+	if rds != nil {
+		s.redis, _ = procCPU(rds.pid())
+	}
+	s.self, _ = procCPU(os.Getpid())
+	return s
+}
