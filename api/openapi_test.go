@@ -920,3 +920,141 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		}
 	}
 }
+
+// Keys the OpenAPI 3.1 objects this spec uses may have: a misspelt key ("requried", "exmaples") is otherwise ignored by
+// every tool, silently.
+var (
+	pathItemKeys  = setOf("summary", "description", "parameters", "servers", "get", "put", "post", "delete", "patch", "options", "head", "trace")
+	operationKeys = setOf("tags", "summary", "description", "operationId", "parameters", "requestBody", "responses", "security", "deprecated", "servers", "externalDocs")
+	parameterKeys = setOf("name", "in", "description", "required", "deprecated", "schema", "example", "examples", "style", "explode")
+	requestKeys   = setOf("description", "content", "required")
+	responseKeys  = setOf("description", "content", "headers")
+	mediaKeys     = setOf("schema", "example", "examples", "encoding")
+	exampleKeys   = setOf("summary", "description", "value")
+	schemaKeys    = setOf("$ref", "type", "enum", "const", "format", "pattern", "minLength", "maxLength", "minimum",
+		"maximum", "minItems", "maxItems", "maxProperties", "required", "properties", "additionalProperties", "items",
+		"default", "description", "examples", "oneOf", "anyOf", "allOf", "nullable")
+)
+
+func setOf(ks ...string) map[string]bool {
+	m := make(map[string]bool, len(ks))
+	for _, k := range ks {
+		m[k] = true
+	}
+	return m
+}
+
+// TestOpenAPIStructure checks the keys of path items, operations, parameters, bodies, responses, media types,
+// examples and schemas against the OpenAPI 3.1 fields this spec uses, and that path parameters are required.
+func TestOpenAPIStructure(t *testing.T) {
+	s := loadSpec(t)
+	check := func(ptr string, v any, allowed map[string]bool) map[string]any {
+		t.Helper()
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Errorf("%s: not an object", ptr)
+			return nil
+		}
+		if _, isRef := m["$ref"]; isRef && len(m) == 1 {
+			return nil // checked where it points
+		}
+		for k := range m {
+			if !allowed[k] && !strings.HasPrefix(k, "x-") {
+				t.Errorf("%s: unknown key %q", ptr, k)
+			}
+		}
+		return m
+	}
+	var checkSchema func(ptr string, v any)
+	checkSchema = func(ptr string, v any) {
+		m := check(ptr, v, schemaKeys)
+		if m == nil {
+			return
+		}
+		if props, ok := m["properties"].(map[string]any); ok {
+			for k, p := range props {
+				checkSchema(ptr+"/properties/"+escape(k), p)
+			}
+		}
+		for _, k := range []string{"items", "additionalProperties"} {
+			if sub, ok := m[k].(map[string]any); ok {
+				checkSchema(ptr+"/"+k, sub)
+			}
+		}
+		for _, k := range []string{"oneOf", "anyOf", "allOf"} {
+			list, _ := m[k].([]any)
+			for i, sub := range list {
+				checkSchema(fmt.Sprintf("%s/%s/%d", ptr, k, i), sub)
+			}
+		}
+	}
+	checkMedia := func(ptr string, content any) {
+		cm, _ := content.(map[string]any)
+		for mt, media := range cm {
+			mptr := ptr + "/content/" + escape(mt)
+			mm := check(mptr, media, mediaKeys)
+			if mm == nil {
+				continue
+			}
+			checkSchema(mptr+"/schema", mm["schema"])
+			exs, _ := mm["examples"].(map[string]any)
+			for n, ex := range exs {
+				check(mptr+"/examples/"+escape(n), ex, exampleKeys)
+			}
+		}
+	}
+	checkParam := func(ptr string, v any) {
+		m := check(ptr, v, parameterKeys)
+		if m == nil {
+			return
+		}
+		if m["in"] == "path" && m["required"] != true {
+			t.Errorf("%s: a path parameter must say required: true", ptr)
+		}
+		checkSchema(ptr+"/schema", m["schema"])
+	}
+	paths, _ := s.doc["paths"].(map[string]any)
+	for p, item := range paths {
+		pptr := "/paths/" + escape(p)
+		im := check(pptr, item, pathItemKeys)
+		params, _ := im["parameters"].([]any)
+		for i, prm := range params {
+			checkParam(fmt.Sprintf("%s/parameters/%d", pptr, i), prm)
+		}
+	}
+	for _, op := range s.operations(t) {
+		om := check(op.ptr, op.obj, operationKeys)
+		params, _ := om["parameters"].([]any)
+		for i, prm := range params {
+			checkParam(fmt.Sprintf("%s/parameters/%d", op.ptr, i), prm)
+		}
+		if rb, ok := om["requestBody"]; ok {
+			if m := check(op.ptr+"/requestBody", rb, requestKeys); m != nil {
+				checkMedia(op.ptr+"/requestBody", m["content"])
+			}
+		}
+		rs, _ := om["responses"].(map[string]any)
+		for code, r := range rs {
+			rptr := op.ptr + "/responses/" + code
+			if m := check(rptr, r, responseKeys); m != nil {
+				if _, ok := m["description"].(string); !ok {
+					t.Errorf("%s: a response needs a description", rptr)
+				}
+				checkMedia(rptr, m["content"])
+			}
+		}
+	}
+	comps, _ := s.doc["components"].(map[string]any)
+	for name, p := range comps["parameters"].(map[string]any) {
+		checkParam("/components/parameters/"+name, p)
+	}
+	for name, r := range comps["responses"].(map[string]any) {
+		rptr := "/components/responses/" + name
+		if m := check(rptr, r, responseKeys); m != nil {
+			checkMedia(rptr, m["content"])
+		}
+	}
+	for name, sch := range comps["schemas"].(map[string]any) {
+		checkSchema("/components/schemas/"+name, sch)
+	}
+}
