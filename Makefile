@@ -11,7 +11,7 @@ PKGS    ?= ./...
 .DEFAULT_GOAL := help
 
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build the webhookd binary into bin/.
 	$(GO) build -o $(BIN) ./cmd/webhookd
@@ -37,6 +37,9 @@ bench: ## Micro-benchmarks: signing vs the official library, store claim/ack.
 	        if (neo && nes) printf "v1a ed25519: webhookd takes %.1f%% of crypto/ed25519.Sign's time (%.0f vs %.0f ns/op)\n", 100*(es/nes)/(eo/neo), es/nes, eo/neo }' /tmp/webhookd-bench-signing.txt
 	$(GO) test -run '^$$' -bench . -benchmem ./store/...
 
+bench-e2e: ## End-to-end benchmark of the real binary on both stores; writes docs/benchmarks.md and .png (idle machine, ~20 min).
+	$(GO) run ./cmd/webhookd-bench --write-docs $(BENCH_E2E_FLAGS)
+
 fuzz: ## Run each fuzz target for 20s.
 	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
 	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
@@ -49,4 +52,4 @@ lint: ## gofmt and go vet.
 clean: ## Remove build output.
 	rm -rf bin
 
-.PHONY: help build run test interop bench fuzz lint clean
+.PHONY: help build run test interop bench bench-e2e fuzz lint clean
