@@ -116,7 +116,7 @@ func (s *server) routes() []route {
 		{http.MethodPost, tenant + "/messages/{msg}/replay", accessTenant, s.replayMessage},
 		// GET ?endpoint=&message=&status=&since=&until=&after=&limit= → 200 {"data": [delivery], "next"}.
 		{http.MethodGet, tenant + "/deliveries", accessTenant, s.listDeliveries},
-		// GET → 200 delivery with "attempts": every HTTP attempt, oldest first.
+		// GET → 200 delivery with "attempt_log": every HTTP attempt, oldest first ("attempts" is their count).
 		{http.MethodGet, tenant + "/deliveries/{id}", accessTenant, s.getDelivery},
 	}
 }
