@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +65,7 @@ type serveConfig struct {
 	Metrics         bool
 	TenantLabels    int
 	ReadyTimeout    time.Duration
+	PprofListen     string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -92,6 +94,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the API listener (no token)")
 	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 2*time.Second, "time each /readyz check (store ping) may take")
+	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -302,6 +305,15 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		"allow_private_endpoints", cfg.AllowPrivate, "allow_http_endpoints", cfg.AllowHTTP,
 		"secrets_at_rest", secretsMode(keyring), "metrics", cfg.Metrics)
 
+	if cfg.PprofListen != "" {
+		addr, stop, err := servePprof(cfg.PprofListen)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		logger.Warn("pprof profiles served without a token", "addr", addr)
+	}
+
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var wg sync.WaitGroup
@@ -345,6 +357,24 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	wg.Wait()
 	logger.Info("webhookd stopped")
 	return runErr
+}
+
+// servePprof serves the runtime profiles (net/http/pprof) on their own listener, never the API's, for profiling under
+// load. It returns the address it listens on and a function that closes the listener.
+func servePprof(addr string) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--pprof-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
 func secretsMode(kr *secrets.Keyring) string {

@@ -463,3 +463,29 @@ func TestOperationsDocListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofListener checks that --pprof-listen serves the runtime profiles on its own address, and that the API
+// listener never does.
+func TestPprofListener(t *testing.T) {
+	if cfg := testServeConfig(t); cfg.PprofListen != "" {
+		t.Fatalf("--pprof-listen defaults to %q, want off", cfg.PprofListen)
+	}
+	addr, stop, err := servePprof("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap?debug=1"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+	if _, _, err := servePprof(addr); err == nil {
+		t.Error("a second listener on the same address did not fail")
+	}
+}
