@@ -41,7 +41,8 @@ type Config struct {
 	// Defaults to 1s.
 	IdleMax time.Duration
 	// ReclaimEvery is how often expired leases (of crashed or stalled workers anywhere) are put back in their
-	// lanes. Defaults to 5s.
+	// lanes. While the engine claims nothing and finds nothing to reclaim, the interval doubles each round up to
+	// 6 × ReclaimEvery. Defaults to 5s.
 	ReclaimEvery time.Duration
 	// ShutdownTimeout is how long Run lets in-flight attempts finish after its context is cancelled; attempts still
 	// running then are aborted and their tasks released unspent. Defaults to 10s.

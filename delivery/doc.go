@@ -27,8 +27,10 @@
 // Run claims due tasks in batches of ClaimBatch, never more than Workers attempts at once and never more than
 // MaxInFlightPerEndpoint to one endpoint (Claim enforces that across every process sharing the queue, so a slow
 // endpoint holds at most that many workers). When nothing is due it sleeps until the queue's next due time, at most
-// IdleMax; Wake, or an attempt finishing, ends the sleep early. Every ReclaimEvery it puts back tasks whose lease
-// expired (a crashed or stalled worker, here or elsewhere): the request may have gone out, so the attempt counts.
+// IdleMax; Wake, an attempt finishing, or a signal from a Queue that is a WakeSource (another process made work
+// due) ends the sleep early. Every ReclaimEvery (backing off to 6 × ReclaimEvery while idle) it puts back tasks
+// whose lease expired (a crashed or stalled worker, here or elsewhere): the request may have gone out, so the
+// attempt counts.
 //
 // One attempt: load the endpoint (deleted or disabled: the delivery fails without a request); apply its rate limit
 // (a task told to wait is released, due when its reserved token is, and no worker blocks); load the message; render

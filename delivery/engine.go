@@ -69,6 +69,7 @@ type Engine struct {
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
 	running atomic.Bool
 	busy    atomic.Int64 // attempts in flight in this process
+	claimed atomic.Int64 // tasks claimed since start: reclaimLoop backs off while it stays put
 
 	states epStates
 }
@@ -143,6 +144,13 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { e.reclaimLoop(ctx) })
+	if ws, ok := e.q.(WakeSource); ok { // work another process made due wakes this one
+		wg.Go(func() {
+			for range ws.Wakeups(ctx) {
+				e.Wake()
+			}
+		})
+	}
 	e.dispatch(ctx, work, &wg)
 
 	done := make(chan struct{})
@@ -210,6 +218,7 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 			}
 			break
 		}
+		e.claimed.Add(int64(len(tasks)))
 		for _, t := range tasks {
 			slots <- struct{}{}
 			e.busy.Add(1)
@@ -254,12 +263,17 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 }
 
 // reclaimLoop puts expired leases back every ReclaimEvery and prunes idle per-endpoint state, until ctx is done.
+// While this engine claims nothing and finds nothing to reclaim, the interval doubles each round up to
+// 6 × ReclaimEvery, so an idle replica costs its store little; a claim or a reclaimed task brings it back.
 func (e *Engine) reclaimLoop(ctx context.Context) {
-	t := time.NewTicker(e.cfg.ReclaimEvery)
+	every := e.cfg.ReclaimEvery
+	t := time.NewTimer(every)
 	defer t.Stop()
+	claimed := e.claimed.Load()
 	for {
 		now := e.cfg.Now()
 		const batch = 1000
+		reclaimed := 0
 		for range 10 { // at most 10 batches a round, so one round stays short
 			n, err := e.q.Reclaim(ctx, now, e.cfg.Retry.MaxAttempts(), batch)
 			if err != nil {
@@ -269,6 +283,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 				}
 				break
 			}
+			reclaimed += n
 			if n > 0 {
 				e.log.LogAttrs(ctx, slog.LevelInfo, "delivery: reclaimed expired leases", slog.Int("tasks", n))
 				e.Wake()
@@ -278,6 +293,12 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 			}
 		}
 		e.states.prune(now, e.cfg.Lease)
+		if c := e.claimed.Load(); c != claimed || reclaimed > 0 {
+			claimed, every = c, e.cfg.ReclaimEvery
+		} else {
+			every = min(2*every, 6*e.cfg.ReclaimEvery)
+		}
+		t.Reset(every)
 		select {
 		case <-ctx.Done():
 			return

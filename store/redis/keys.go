@@ -69,6 +69,10 @@ func (k *keys) msgShardOf(msgID string) *msgKeys {
 // config is a HASH: "shards" → N, fixed at the first start.
 func (k *keys) config() string { return k.prefix + "config" }
 
+// wake is the pub/sub channel on which Stores announce work they made due: "<store instance> <shard>:<ms> …"
+// (wake.go). A channel is not a key: Cluster broadcasts a PUBLISH to every node, whatever its name.
+func (k *keys) wake() string { return k.prefix + "wake" }
+
 // tenantList is a ZSET of tenant ids, all scores 0 (lexicographic paging).
 func (k *keys) tenantList() string { return k.prefix + "tenants" }
 

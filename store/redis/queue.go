@@ -99,15 +99,26 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			calls = append(calls, scriptCall{enqueueScript, keys, args})
 		}
 	}
-	if _, err := s.runScripts(ctx, calls); err != nil {
+	_, err := s.runScripts(ctx, calls)
+	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
+	for num, list := range byShard {
+		first := int64(noWork)
+		for _, d := range list {
+			first = min(first, ms(cmp.Or(d.NextAttemptAt, d.CreatedAt, now)))
+		}
+		s.madeDue(num, first, true)
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: enqueue: %w", err)
 	}
 	return nil
 }
 
-// Claim leases up to opt.Max due deliveries. One pipelined round counts the due endpoints of every shard; a second
-// runs claimScript on the shards that have any, in a random order with the budget split among them, so that no shard
-// starves and one claim can span shards.
+// Claim leases up to opt.Max due deliveries. It runs claimScript on the shards whose hint says work is due (see
+// wake.go), in a random order with the budget split among them by their due endpoint counts, in one pipelined round,
+// so that no shard starves and one claim can span shards; each reply updates its shard's hint. Without trusted hints
+// (no Wakeups running, or the last probe is older than Options.RescanEvery) one more pipelined round first probes
+// every shard.
 func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
 	if opt.Max <= 0 {
 		return nil, nil
@@ -115,44 +126,36 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 	lease := cmp.Or(opt.Lease, defaultLease)
 	leaseMS := max(lease.Milliseconds(), 1)
 	nowMS := ms(now)
-	n := len(s.k.shards)
 
-	due := make([]int64, n)
-	if n == 1 {
-		due[0] = int64(opt.Max)
-	} else {
-		// Endpoints taking turns, endpoints whose time has come, and parked ones this claim may unpark (parked under
-		// a lower cap, or any without a cap).
-		bound := strconv.FormatInt(nowMS, 10)
-		below := "+inf"
-		if opt.MaxInFlight > 0 {
-			below = "(" + strconv.Itoa(opt.MaxInFlight)
+	var (
+		shards []int
+		due    []int64
+		gens   []uint64
+	)
+	switch {
+	case len(s.k.shards) == 1 && !s.hintsTrusted():
+		shards, due, gens = []int{0}, []int64{int64(opt.Max)}, []uint64{s.hints.beginGen(0)}
+	default:
+		if !s.hintsTrusted() {
+			if err := s.probe(ctx, nowMS, opt.MaxInFlight); err != nil {
+				return nil, fmt.Errorf("redisstore: claim: %w", err)
+			}
 		}
-		pipe := s.rdb.Pipeline()
-		counts := make([]*redis.IntCmd, 3*n)
-		for i := range n {
-			sk := &s.k.shards[i]
-			counts[3*i] = pipe.ZCard(ctx, sk.turns)
-			counts[3*i+1] = pipe.ZCount(ctx, sk.ready, "-inf", bound)
-			counts[3*i+2] = pipe.ZCount(ctx, sk.parked, "-inf", below)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("redisstore: claim: count due: %w", err)
-		}
-		for i := range n {
-			due[i] = counts[3*i].Val() + counts[3*i+1].Val() + counts[3*i+2].Val()
-		}
+		shards, due, gens = s.hints.dueBy(nowMS)
+	}
+	if len(shards) == 0 {
+		return nil, nil
 	}
 
 	// Split the budget: each shard in random order gets up to its due endpoint count, and what is left goes round
 	// robin to the shards with due work (their endpoints may have more than one due item).
-	order := rand.Perm(n)
-	alloc := make([]int, n)
+	order := rand.Perm(len(shards))
+	alloc := make([]int, len(shards))
 	left := opt.Max
-	var active []int
+	var active []int // indexes into shards
 	for _, i := range order {
-		if due[i] == 0 || left == 0 {
-			continue
+		if left == 0 {
+			break
 		}
 		a := int(min(due[i], int64(left)))
 		alloc[i], left = a, left-a
@@ -163,35 +166,41 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		left--
 	}
 
-	var calls []scriptCall
-	for _, i := range active {
-		sk := &s.k.shards[i]
-		calls = append(calls, scriptCall{claimScript,
+	calls := make([]scriptCall, len(active))
+	for j, i := range active {
+		sk := &s.k.shards[shards[i]]
+		calls[j] = scriptCall{claimScript,
 			sk.queue(sk.rates, sk.gcra),
-			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32}})
+			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32}}
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	if err != nil {
+		s.hints.invalidate() // Redis may have lost or restored state: probe before trusting the hints again
 		return nil, fmt.Errorf("redisstore: claim: %w", err)
 	}
 	until := now.Add(lease)
 	var tasks []delivery.Task
-	for _, c := range cmds {
+	for j, c := range cmds {
+		i := active[j]
 		vals, err := c.StringSlice()
-		if err != nil {
-			return tasks, fmt.Errorf("redisstore: claim: reply: %w", err)
+		if err != nil || len(vals) < 2 || (len(vals)-2)%6 != 0 {
+			s.hints.invalidate()
+			return tasks, fmt.Errorf("redisstore: claim: reply %q: %v", vals, err)
 		}
-		for j := 0; j+5 < len(vals); j += 6 {
-			att, err1 := strconv.Atoi(vals[j+4])
-			fence, err2 := strconv.ParseUint(vals[j+5], 10, 64)
+		n := len(vals) - 2
+		for k := 0; k < n; k += 6 {
+			att, err1 := strconv.Atoi(vals[k+4])
+			fence, err2 := strconv.ParseUint(vals[k+5], 10, 64)
 			if err1 != nil || err2 != nil {
-				return tasks, fmt.Errorf("redisstore: claim: bad reply %q", vals[j:j+6])
+				return tasks, fmt.Errorf("redisstore: claim: bad reply %q", vals[k:k+6])
 			}
 			tasks = append(tasks, delivery.Task{
-				DeliveryID: vals[j], EndpointID: vals[j+1], TenantID: vals[j+2], MessageID: vals[j+3],
+				DeliveryID: vals[k], EndpointID: vals[k+1], TenantID: vals[k+2], MessageID: vals[k+3],
 				Attempt: att, Fence: fence, LeaseUntil: until,
 			})
 		}
+		dueLeft, _ := strconv.ParseInt(vals[n], 10, 64)
+		s.hints.set(shards[i], gens[i], parseHint(vals[n+1]), dueLeft)
 	}
 	return tasks, nil
 }
@@ -204,16 +213,17 @@ func attemptJSON(t delivery.Task, a delivery.Attempt) (string, error) {
 	return string(b), err
 }
 
-// leaseResult turns a script's 1/0 reply into nil or ErrLeaseLost.
-func leaseResult(op string, t delivery.Task, cmd *redis.Cmd) error {
+// leaseResult turns a script's 1/2/0 reply into nil or ErrLeaseLost, and tells whether the script unparked the
+// task's endpoint (reply 2: work of that endpoint is due again).
+func leaseResult(op string, t delivery.Task, cmd *redis.Cmd) (woke bool, err error) {
 	v, err := cmd.Int()
 	if err != nil {
-		return fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
+		return false, fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
 	}
-	if v != 1 {
-		return fmt.Errorf("redisstore: %s %s (fence %d): %w", op, t.DeliveryID, t.Fence, delivery.ErrLeaseLost)
+	if v != 1 && v != 2 {
+		return false, fmt.Errorf("redisstore: %s %s (fence %d): %w", op, t.DeliveryID, t.Fence, delivery.ErrLeaseLost)
 	}
-	return nil
+	return v == 2, nil
 }
 
 func (s *Store) updatedAt(a delivery.Attempt) time.Time {
@@ -247,7 +257,11 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		sk.queue(sk.done, sk.dead, sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
 		t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js, ms(upd),
 		t.TenantID)
-	return leaseResult(op, t, cmd)
+	woke, err := leaseResult(op, t, cmd)
+	if woke {
+		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when
+	}
+	return err
 }
 
 // Nack records a failed attempt and schedules the next at retryAt.
@@ -262,7 +276,14 @@ func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, r
 		sk.queue(sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
 		t.DeliveryID, t.Fence, ms(retryAt), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js,
 		nsString(retryAt), t.TenantID)
-	return leaseResult("nack", t, cmd)
+	woke, err := leaseResult("nack", t, cmd)
+	switch {
+	case woke:
+		s.madeDue(sk.num, 0, false)
+	case err == nil:
+		s.madeDue(sk.num, ms(retryAt), false)
+	}
+	return err
 }
 
 // Release gives a task back unspent, due again at at.
@@ -271,14 +292,23 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 	cmd := releaseScript.Run(ctx, s.rdb,
 		sk.queue(sk.record(t.DeliveryID)),
 		t.DeliveryID, t.Fence, ms(at), nsString(at), nsString(s.now()), t.TenantID)
-	return leaseResult("release", t, cmd)
+	woke, err := leaseResult("release", t, cmd)
+	// Announced: the releasing process may be shutting down, and another must take the task.
+	switch {
+	case woke:
+		s.madeDue(sk.num, 0, true)
+	case err == nil:
+		s.madeDue(sk.num, ms(at), true)
+	}
+	return err
 }
 
 // Extend pushes a task's lease to until (never back).
 func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
 	sk := s.k.shardOf(t.EndpointID)
 	cmd := extendScript.Run(ctx, s.rdb, sk.queue(), t.DeliveryID, t.Fence, ms(until), t.TenantID)
-	return leaseResult("extend", t, cmd)
+	_, err := leaseResult("extend", t, cmd)
+	return err
 }
 
 // Reclaim moves deliveries whose lease expired before now back to their lanes (or dead after maxAttempts), at most
@@ -298,7 +328,10 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		return 0, fmt.Errorf("redisstore: reclaim: list: %w", err)
 	}
 	left := max
-	var calls []scriptCall
+	var (
+		calls []scriptCall
+		nums  []int
+	)
 	for _, i := range rand.Perm(len(s.k.shards)) {
 		ids := lists[i].Val()
 		if len(ids) == 0 || left == 0 {
@@ -314,12 +347,14 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 			args = append(args, id)
 		}
 		calls = append(calls, scriptCall{reclaimScript, keys, args})
+		nums = append(nums, i)
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	moved := 0
-	for _, c := range cmds {
-		if v, err := c.Int(); err == nil {
+	for j, c := range cmds {
+		if v, err := c.Int(); err == nil && v > 0 {
 			moved += v
+			s.madeDue(nums[j], nowMS, true) // the crashed process's work is anyone's now
 		}
 	}
 	if err != nil {
@@ -328,9 +363,15 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	return moved, nil
 }
 
-// NextDue returns the earliest time any shard has work (nextDueScript on every shard, one pipelined round), or the
-// zero time.
+// NextDue returns the earliest time any shard has work, or the zero time: the earliest shard hint while the hints
+// are trusted (no Redis command), else nextDueScript on every shard in one pipelined round.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	if s.hintsTrusted() {
+		if at := s.hints.earliest(); at != noWork {
+			return time.UnixMilli(at).UTC(), nil
+		}
+		return time.Time{}, nil
+	}
 	calls := make([]scriptCall, len(s.k.shards))
 	for i := range s.k.shards {
 		calls[i] = scriptCall{nextDueScript, s.k.shards[i].queue(), nil}

@@ -39,17 +39,21 @@ end
 local function touch(ep, due)
   if not redis.call('ZSCORE', turns, ep) then redis.call('ZADD', ready, 'LT', num(due), ep) end
 end
--- unpark puts a parked endpoint back to ready at its first item's due time.
+-- unpark puts a parked endpoint back to ready at its first item's due time, and tells whether it did.
 local function unpark(ep)
   if redis.call('ZREM', parked, ep) == 1 then
     local it = first_item(ep)
-    if it then touch(ep, due_of(ep, it)) end
+    if it then
+      touch(ep, due_of(ep, it))
+      return true
+    end
   end
+  return false
 end
--- unbusy ends one in-flight task of ep, which unparks it.
+-- unbusy ends one in-flight task of ep, which unparks it; it tells whether that made ep eligible again.
 local function unbusy(ep)
   if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
-  unpark(ep)
+  return unpark(ep)
 end
 -- check_lease returns the parsed meta when the delivery is leased under fence to tenant, else nil.
 local function check_lease(id, fence, tenant)
@@ -105,10 +109,16 @@ return added
 //
 // Each of the first four counts as a skip; the claim stops after ARGV[5] skips, so its work is bounded.
 //
+// Last it tells what the shard has left, for the caller's shard hint (wake.go): how many endpoints are still due
+// (taking turns, or parked under this claim's cap with no room to unpark them this time) and when the shard next
+// has work: now when any is due, else the lowest ready score, else none. Parked endpoints at the cap are not work
+// yet: the end of one of their tasks makes them so.
+//
 //	KEYS[1..7] the queue keys, KEYS[8] rates, KEYS[9] gcra
 //	ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] lease ms, ARGV[4] in-flight cap per endpoint (0: none),
 //	ARGV[5] max skips
-//	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence.
+//	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence; then 2 more: the due endpoints
+//	left, and the ms when the shard next has work ("" for none).
 var claimScript = redis.NewScript(luaLib + `
 local rates, gcra = KEYS[8], KEYS[9]
 local now, max, lease, cap, max_skips =
@@ -146,7 +156,8 @@ end
 
 local below = '+inf'
 if cap > 0 then below = '(' .. cap end
-for _, ep in ipairs(redis.call('ZRANGE', parked, '-inf', below, 'BYSCORE', 'LIMIT', 0, max + max_skips)) do
+local unparkable = redis.call('ZRANGE', parked, '-inf', below, 'BYSCORE', 'LIMIT', 0, max + max_skips)
+for _, ep in ipairs(unparkable) do
   unpark(ep)
 end
 local turn = last_turn()
@@ -218,7 +229,41 @@ while got < max and skips < max_skips do
     end
   end
 end
+
+local left = redis.call('ZCARD', turns)
+if #unparkable == max + max_skips then left = left + 1 end -- more parked ones may be waiting for room
+local nxt = ''
+if left > 0 then
+  nxt = num(now)
+else
+  local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if r[2] then nxt = r[2] end
+end
+out[#out + 1] = string.format('%d', left)
+out[#out + 1] = nxt
 return out
+`)
+
+// probeScript tells what a shard has for a claim at now, without changing anything: the full probe behind the
+// shard hints (wake.go) when they cannot be trusted.
+//
+//	KEYS[1..7] the queue keys
+//	ARGV[1] now ms, ARGV[2] the claimer's in-flight cap per endpoint (0: none)
+//	Reply: {due endpoints (taking turns, ready by now, or parked under the cap), the ms when the shard next has work
+//	(now when any is due, else the lowest ready score) or "" for none}.
+var probeScript = redis.NewScript(luaLib + `
+local now, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n = redis.call('ZCARD', turns)
+local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+if r[2] and tonumber(r[2]) <= now then n = n + redis.call('ZCOUNT', ready, '-inf', num(now)) end
+if redis.call('ZCARD', parked) > 0 then
+  local below = '+inf'
+  if cap > 0 then below = '(' .. cap end
+  n = n + redis.call('ZCOUNT', parked, '-inf', below)
+end
+if n > 0 then return {n, num(now)} end
+if r[2] then return {0, r[2]} end
+return {0, ''}
 `)
 
 // finishScript ends a leased delivery: ack (succeeded) or fail (failed, dead).
@@ -226,20 +271,22 @@ return out
 //	KEYS[1..7] the queue keys, KEYS[8] done, KEYS[9] dead, KEYS[10] the delivery's record, KEYS[11] its attempts
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] status, ARGV[4] attempts made, ARGV[5] last status code,
 //	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] updated ms, ARGV[10] tenant
-//	Reply: 1, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes then.
+//	Reply: 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0 when the lease
+//	is lost (missing, the fence moved on, or another tenant's); nothing changes then.
 var finishScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
 local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[10])
 if not ep then return 0 end
 redis.call('ZREM', leases, id)
 redis.call('HDEL', meta, id)
-unbusy(ep)
+local woke = unbusy(ep)
 redis.call('HSET', KEYS[10], 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
 redis.call('RPUSH', KEYS[11], ARGV[8])
 local cms = redis.call('HGET', KEYS[10], 'cms') or '0'
 redis.call('ZADD', KEYS[8], cms, id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
 if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[9], ARGV[9], id) end
+if woke then return 2 end
 return 1
 `)
 
@@ -248,7 +295,7 @@ return 1
 //	KEYS[1..7] the queue keys, KEYS[8] the delivery's record, KEYS[9] its attempts
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] retry ms, ARGV[4] attempts made, ARGV[5] last status code,
 //	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant
-//	Reply: 1, or 0 when the lease is lost.
+//	Reply: 1, or 2 when it unparked the endpoint (work of that endpoint is due again), or 0 when the lease is lost.
 var nackScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
 local ep = check_lease(id, ARGV[2], ARGV[10])
@@ -256,11 +303,12 @@ if not ep then return 0 end
 local retry = tonumber(ARGV[3])
 redis.call('ZREM', leases, id)
 redis.call('ZADD', lanes, 0, lane_member(ep, retry, id))
-unbusy(ep)
+local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
 redis.call('HSET', KEYS[8], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
 redis.call('RPUSH', KEYS[9], ARGV[8])
+if woke then return 2 end
 return 1
 `)
 
@@ -269,7 +317,7 @@ return 1
 //
 //	KEYS[1..7] the queue keys, KEYS[8] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant
-//	Reply: 1, or 0 when the lease is lost.
+//	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
 var releaseScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
 local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[6])
@@ -280,9 +328,10 @@ if att < 0 then att = 0 end
 redis.call('ZREM', leases, id)
 redis.call('HSET', meta, id, make_meta(ep, att, fence, tenant, msg))
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
-unbusy(ep)
+local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, at) end
 redis.call('HSET', KEYS[8], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5])
+if woke then return 2 end
 return 1
 `)
 

@@ -3,11 +3,15 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -47,6 +51,10 @@ type Options struct {
 	Clock func() time.Time
 	// PoolSize is the connection pool size per Redis node. Defaults to go-redis's default (10 per CPU).
 	PoolSize int
+	// RescanEvery is how long Claim and NextDue may rely on the shard hints (wake.go) before reading every shard
+	// again; it bounds how late a replica notices work that no wake message announced (a retry nacked by a replica
+	// that then died). Hints are only used while Wakeups runs. Defaults to 15s.
+	RescanEvery time.Duration
 }
 
 // Store is the Redis backend: tenants, endpoints, messages, the delivery queue and the delivery log. It is safe for
@@ -56,6 +64,12 @@ type Store struct {
 	k      *keys
 	opt    Options
 	closed func() error
+
+	inst  string       // this Store's name in wake messages
+	hints *shardHints  // when each shard next has work, as far as this Store knows (wake.go)
+	live  atomic.Int32 // confirmed Wakeups subscriptions
+	ann   announcer    // wake messages waiting to be published
+	close sync.Once
 }
 
 // Open connects to Redis and checks (or, on first start, records) the shard count. url is one of
@@ -70,12 +84,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	opts.Shards = cmp.Or(opts.Shards, 64)
 	opts.Prefix = cmp.Or(opts.Prefix, "wh:")
 	opts.IdempotencyTTL = cmp.Or(opts.IdempotencyTTL, 24*time.Hour)
+	opts.RescanEvery = cmp.Or(opts.RescanEvery, defaultRescanEvery)
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
 	switch {
 	case opts.Shards < 1 || opts.Shards > 999:
 		return nil, fmt.Errorf("redisstore: Shards = %d: want 1 to 999", opts.Shards)
+	case opts.RescanEvery < 0:
+		return nil, fmt.Errorf("redisstore: RescanEvery = %v: must not be negative", opts.RescanEvery)
 	case opts.RateBurst < 0:
 		return nil, fmt.Errorf("redisstore: RateBurst = %d: want 0 (the default) or more", opts.RateBurst)
 	case strings.ContainsAny(opts.Prefix, "{}"):
@@ -85,12 +102,22 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close}
+	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
+		inst: instanceName(), hints: newShardHints(opts.Shards)}
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
 	}
+	s.ann.init()
+	go s.announceLoop()
 	return s, nil
+}
+
+// instanceName names a Store in wake messages: random, so that a Store can tell its own messages apart.
+func instanceName() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func newClient(raw string, opts Options) (redis.UniversalClient, error) {
@@ -192,8 +219,15 @@ func (s *Store) checkShards(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connections.
-func (s *Store) Close() error { return s.closed() }
+// Close publishes the wake messages still pending (a release at shutdown must reach the other replicas) and closes
+// the connections.
+func (s *Store) Close() error {
+	s.close.Do(func() {
+		close(s.ann.quit)
+		<-s.ann.done
+	})
+	return s.closed()
+}
 
 // Ping checks that Redis answers (every master, on a cluster).
 func (s *Store) Ping(ctx context.Context) error {
