@@ -58,6 +58,8 @@ type serveConfig struct {
 	HandshakeTO     time.Duration
 	RotationGrace   time.Duration
 	ShutdownTimeout time.Duration
+	Lease           time.Duration
+	ReclaimEvery    time.Duration
 	LogFormat       string
 	LogLevel        string
 	ConfigFile      string
@@ -87,6 +89,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
 	fs.DurationVar(&c.RotationGrace, "rotation-grace", 24*time.Hour, "how long a rotated-out key keeps signing by default")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", delivery.DefaultShutdownTimeout, "time in-flight work gets to finish on SIGTERM")
+	fs.DurationVar(&c.Lease, "lease", delivery.DefaultLease, "how long a claimed delivery is this replica's before another may take it back (attempt timeouts are cut to half of it)")
+	fs.DurationVar(&c.ReclaimEvery, "reclaim-every", delivery.DefaultReclaimEvery, "how often expired leases (of crashed replicas) are put back; backs off to 6x while idle")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON file declaring tenants and endpoints, applied at start (see docs/operations.md)")
@@ -245,6 +249,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		},
 		HealthSpan:      cfg.HealthSpan,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		Lease:           cfg.Lease,
+		ReclaimEvery:    cfg.ReclaimEvery,
 		Logger:          logger,
 	}, delivery.Deps{Queue: store, Messages: store, Endpoints: eps, Client: client, Notifier: notifier, Observer: mx})
 	if err != nil {
