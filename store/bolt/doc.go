@@ -31,7 +31,10 @@
 // What is written, and when: Claim and Extend write nothing (no fsync per claim). Publish, Enqueue, Ack, Nack, Fail,
 // Release, Reclaim and every tenant, token, endpoint and catalogue write are committed and fsync'd before they
 // return; a result is applied to the in-memory lanes only after its commit, and the delivery is held (neither
-// reclaimable nor ackable) while the commit runs. Publish is one transaction: message, deliveries, indexes and
+// reclaimable nor ackable) while the commit runs. Its endpoint's in-flight slot, though, is freed when the result is
+// handed in: the request is over, so the next one to that endpoint may go out while the result waits for its fsync,
+// and the results of many workers share one commit (sched.go, begin). A crash before the commit redelivers it with
+// the same webhook-id, as for any attempt in flight. Publish is one transaction: message, deliveries, indexes and
 // idempotency key, all or nothing.
 //
 // Concurrent small writes share commits by group commit (commit.go) rather than bbolt's Batch: one committer

@@ -163,7 +163,8 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // settle ends a lease: it checks t's fence, commits the result with commit (durably, shared with concurrent writers),
 // then applies it to the lanes with apply. While the commit runs the item is finishing, so a reclaim, extend or
-// duplicate result cannot race it; when the commit fails the lease stands as it was.
+// duplicate result cannot race it, but its endpoint's in-flight slot is already free; when the commit fails the lease
+// stands as it was and takes its slot back.
 func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -21,6 +21,12 @@ const (
 	finishing                  // a result is being committed; no other call may touch it until it is settled
 )
 
+// An item's in-flight slot is its lane's busy count, which MaxInFlight caps. The slot is freed when a result is
+// handed in (begin), not when it is committed: the endpoint's request is over, so another may go out while the
+// result waits for its fsync, and results of many workers share one group commit instead of each holding a slot
+// through it. The item itself stays finishing (neither claimable, reclaimable nor ackable) until the commit is done;
+// a failed commit takes the slot back (abort), which may put the lane briefly one above its cap.
+
 // item is one pending delivery.
 type item struct {
 	id, tenant, msg string
@@ -39,7 +45,8 @@ type lane struct {
 	key      string // tenant 0 endpoint
 	endpoint string
 	items    itemHeap
-	busy     int       // leased or finishing items
+	busy     int       // leased items: the endpoint's in-flight slots in use
+	closing  int       // finishing items: results being committed, holding no slot
 	score    time.Time // when the lane is next eligible; ≥ its earliest due
 	seq      uint64    // tie-break: a lane re-scored later sorts behind lanes with the same score
 	idx      int       // position in sched.ready; -1 when not there (empty or parked)
@@ -159,38 +166,44 @@ func (s *sched) leasedItem(t delivery.Task) *item {
 }
 
 // begin marks a leased item as finishing so that no reclaim, extend or second result can touch it while its result
-// is being committed.
+// is being committed, and frees its in-flight slot at once: the lane may be claimed again (and is unparked) before
+// the commit.
 func (s *sched) begin(it *item) {
 	it.state = finishing
 	delete(s.leased, it)
+	l := it.lane
+	l.busy--
+	l.closing++
+	if l.parked {
+		s.unpark(l)
+	}
 }
 
-// abort undoes begin after the commit failed: the lease stands as it was.
+// abort undoes begin after the commit failed: the lease stands as it was and holds its slot again.
 func (s *sched) abort(it *item) {
 	it.state = leased
 	s.leased[it] = struct{}{}
+	it.lane.busy++
+	it.lane.closing--
 }
 
 // done forgets a finishing item whose delivery ended.
 func (s *sched) done(it *item) {
 	delete(s.items, it.id)
-	s.settle(it.lane)
+	it.lane.closing--
+	s.drop(it.lane)
 }
 
 // requeue puts a finishing item back in its lane at due with attempts spent.
 func (s *sched) requeue(it *item, due time.Time, attempts int) {
 	it.attempts = attempts
+	it.lane.closing--
 	s.queue(it, due)
-	s.settle(it.lane)
 }
 
-// settle accounts for one task of l that ended: it may unpark l or let it go.
-func (s *sched) settle(l *lane) {
-	l.busy--
-	switch {
-	case l.parked:
-		s.unpark(l)
-	case l.idx < 0 && len(l.items) == 0 && l.busy == 0:
+// drop forgets l when nothing refers to it any more: no items queued, leased or finishing, and not parked.
+func (s *sched) drop(l *lane) {
+	if l.idx < 0 && !l.parked && len(l.items) == 0 && l.busy == 0 && l.closing == 0 {
 		delete(s.lanes, l.key)
 	}
 }
@@ -208,8 +221,8 @@ func (s *sched) unpark(l *lane) {
 	delete(s.parked, l)
 	if len(l.items) > 0 {
 		s.push(l)
-	} else if l.busy == 0 {
-		delete(s.lanes, l.key)
+	} else {
+		s.drop(l)
 	}
 }
 

@@ -281,18 +281,22 @@ func TestConcurrentWorkers(t *testing.T) {
 				idle = 0
 				// Leases per endpoint, counted from the items, never exceed the cap and match the lane's count.
 				s.mu.Lock()
-				busy := map[*lane]int{}
+				busy, closing := map[*lane]int{}, map[*lane]int{}
 				for _, it := range s.sched.items {
 					if s.sched.lanes[it.lane.key] != it.lane {
 						t.Errorf("item %s: its lane %s is gone", it.id, it.lane.endpoint)
 					}
-					if it.state != queued {
+					switch it.state {
+					case leased:
 						busy[it.lane]++
+					case finishing:
+						closing[it.lane]++
 					}
 				}
 				for _, l := range s.sched.lanes {
-					if busy[l] > capN || busy[l] != l.busy {
-						t.Errorf("lane %s: %d leased (counted %d), cap %d", l.endpoint, busy[l], l.busy, capN)
+					if busy[l] > capN || busy[l] != l.busy || closing[l] != l.closing {
+						t.Errorf("lane %s: %d leased (counted %d), %d finishing (counted %d), cap %d",
+							l.endpoint, busy[l], l.busy, closing[l], l.closing, capN)
 					}
 				}
 				s.mu.Unlock()
@@ -352,5 +356,97 @@ func TestConcurrentWorkers(t *testing.T) {
 	must(t, err)
 	if len(ds) != endpointsN*perEndpoint {
 		t.Fatalf("%d succeeded deliveries in the log", len(ds))
+	}
+}
+
+// holdCommits blocks the committer with a write of its own until the returned function is called, so that the
+// writes queued meanwhile are pending: handed in, not yet committed.
+func holdCommits(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	gate, entered := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	done := make(chan error, 1)
+	go func() {
+		done <- s.write(context.Background(), func(*bolt.Tx) error {
+			once.Do(func() { close(entered) })
+			<-gate
+			return nil
+		})
+	}()
+	<-entered
+	var released sync.Once
+	release = func() { released.Do(func() { close(gate); must(t, <-done) }) }
+	t.Cleanup(release) // before the store's Close, which waits for the committer
+	return release
+}
+
+// TestSlotFreedBeforeCommit: an endpoint's in-flight slot is freed when a result is handed in, so a claim for the
+// same endpoint succeeds while the ack waits for its commit; the delivery itself stays held (no second result, not
+// reclaimable) until the commit is done.
+func TestSlotFreedBeforeCommit(t *testing.T) {
+	ctx := t.Context()
+	s := open(t)
+	m := newMsg("ten_a")
+	d1, d2 := newDlv(m, "ep_a", t0), newDlv(m, "ep_a", t0.Add(time.Millisecond))
+	_, _, _, err := s.Publish(ctx, m, []*delivery.Delivery{d1, d2}, time.Time{})
+	must(t, err)
+	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 1}
+	now := t0.Add(time.Second)
+	ts, err := s.Claim(ctx, now, opt)
+	must(t, err)
+	if len(ts) != 1 || ts[0].DeliveryID != d1.ID {
+		t.Fatalf("first claim %+v", ts)
+	}
+	if more, _ := s.Claim(ctx, now, opt); len(more) != 0 {
+		t.Fatalf("claim above the cap: %+v", more)
+	}
+
+	release := holdCommits(t, s)
+	acked := make(chan error, 1)
+	go func() { acked <- s.Ack(ctx, ts[0], delivery.Attempt{At: now, StatusCode: 200}) }()
+	var next []delivery.Task
+	for deadline := time.Now().Add(5 * time.Second); len(next) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no claim for the endpoint while its ack was committing")
+		}
+		time.Sleep(time.Millisecond)
+		next, err = s.Claim(ctx, now, opt)
+		must(t, err)
+	}
+	if next[0].DeliveryID != d2.ID {
+		t.Fatalf("claim while committing %+v", next)
+	}
+	select {
+	case err := <-acked:
+		t.Fatalf("ack returned before its commit: %v", err)
+	default:
+	}
+	s.mu.Lock()
+	l := s.sched.lanes[string(key("ten_a", "ep_a"))]
+	if l.busy != 1 || l.closing != 1 || s.sched.items[d1.ID].state != finishing {
+		t.Errorf("lane busy %d closing %d, first item %v", l.busy, l.closing, s.sched.items[d1.ID].state)
+	}
+	s.mu.Unlock()
+	// The acked delivery is still held: a second result is refused and a reclaim leaves it alone.
+	if err := s.Nack(ctx, ts[0], delivery.Attempt{At: now}, now); !errors.Is(err, delivery.ErrLeaseLost) {
+		t.Errorf("second result while committing: %v", err)
+	}
+	s.mu.Lock()
+	if exp := s.sched.expired(now.Add(time.Hour), 0); len(exp) != 1 || exp[0].id != d2.ID { // only d2's lease
+		t.Errorf("reclaimable while committing: %d items", len(exp))
+	}
+	s.mu.Unlock()
+
+	release()
+	must(t, <-acked)
+	got, err := s.GetDelivery(ctx, "ten_a", d1.ID)
+	must(t, err)
+	if got.Status != delivery.StatusSucceeded {
+		t.Fatalf("d1 %s", got.Status)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l.busy != 1 || l.closing != 0 { // d2 is still leased
+		t.Errorf("after the commit: lane busy %d closing %d", l.busy, l.closing)
 	}
 }
