@@ -297,6 +297,9 @@ func (s *Store) listen(ctx context.Context, c chan<- struct{}) {
 	}
 	ps := s.rdb.Subscribe(ctx, s.k.wake())
 	defer ps.Close()
+	// A blocked receive does not watch ctx: closing the subscription ends it.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
 	live := false
 	setLive := func(v bool) {
 		if v != live {

@@ -107,6 +107,20 @@ func TestWakeupsAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertQueueEmpty(t, b)
+
+	// The listener stops with its context, at once (a blocked receive is interrupted): the engine waits for it.
+	cancel()
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case _, open := <-wake:
+			if !open {
+				return
+			}
+		case <-deadline:
+			t.Fatal("Wakeups channel still open 2s after its context ended")
+		}
+	}
 }
 
 // TestHintsKeepLaterWake: a claim's reply, begun before a wake-up landed, cannot raise the hint the wake-up
