@@ -95,6 +95,14 @@ type result struct {
 // in-flight attempts.
 func (e *Engine) attempt(ctx context.Context, t Task) {
 	now := e.cfg.Now()
+	st := e.states.get(t.TenantID, t.EndpointID)
+	if !st.enter(now) {
+		// Slow (it timed out and has not succeeded since) with an attempt already out: hand the task back unspent
+		// rather than let it hold a worker for another timeout.
+		e.release(ctx, t, now.Add(e.slowWait()), "slow endpoint")
+		return
+	}
+	defer st.leave()
 	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
 	switch {
 	case errors.Is(err, endpoints.ErrNotFound):
@@ -108,7 +116,6 @@ func (e *Engine) attempt(ctx context.Context, t Task) {
 		return
 	}
 
-	st := e.states.get(t.TenantID, t.EndpointID)
 	if wait := st.admit(ep, t.DeliveryID, now); wait > 0 {
 		e.release(ctx, t, now.Add(wait), "rate limit")
 		return
@@ -145,7 +152,20 @@ func (e *Engine) attempt(ctx context.Context, t Task) {
 	if res.err != nil {
 		a.Error = res.err.Error()
 	}
-	e.record(ctx, t, ep, a, PolicyFor(ep.Profile).Classify(res.code, terr), wait, true)
+	o := PolicyFor(ep.Profile).Classify(res.code, terr)
+	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
+		st.setSlow(true)
+	} else if o == OutcomeSuccess {
+		st.setSlow(false)
+	}
+	e.record(ctx, t, ep, a, o, wait, true)
+}
+
+// slowWait is how long a task of a slow endpoint waits before it is claimed again: about one default attempt
+// timeout, spread ±25% so that a backlog does not come back all at once.
+func (e *Engine) slowWait() time.Duration {
+	d := e.cfg.attemptTimeout(0)
+	return d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1))
 }
 
 // send renders, signs and posts m to ep for an attempt made at now. Its error is a failure to build the request;

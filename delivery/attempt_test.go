@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,4 +325,73 @@ func TestPooledBodyClose(t *testing.T) {
 	if n, err := b.Read(p); n != 0 || !errors.Is(err, errBodyClosed) {
 		t.Fatalf("Read after Close = %d, %v", n, err)
 	}
+}
+
+// TestSlowEndpointOneInFlight: after an attempt times out, the endpoint gets one attempt in flight at a time (a second
+// task is released unspent, due about one attempt timeout later, without a request) until an attempt succeeds.
+func TestSlowEndpointOneInFlight(t *testing.T) {
+	var (
+		mode    sync.Map // "mode" → "timeout", "hang" or "ok"
+		entered = make(chan struct{}, 1)
+		gate    = make(chan struct{})
+		sent    atomic.Int32
+	)
+	mode.Store("mode", "timeout")
+	f := newFixture(t, func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		m, _ := mode.Load("mode")
+		switch m {
+		case "timeout":
+			<-r.Context().Done()
+			r.Body.Close()
+			return nil, r.Context().Err()
+		case "hang":
+			entered <- struct{}{}
+			<-gate
+		}
+		return okTransport(r)
+	})
+	f.src.ep.Timeout = 20 * time.Millisecond
+	f.q.keep1 = true
+	ctx := context.Background()
+
+	f.e.attempt(ctx, f.t)
+	if c := f.q.last(t); c.op != "nack" || !strings.Contains(c.a.Error, "timeout") {
+		t.Fatalf("first attempt %+v, want a timeout", c)
+	}
+
+	// Slow now: one attempt goes out and hangs; a second is handed back unspent, with no request.
+	mode.Store("mode", "hang")
+	done := make(chan struct{})
+	go func() { defer close(done); f.e.attempt(ctx, f.t) }()
+	<-entered
+	mode.Store("mode", "ok")
+	before, start := sent.Load(), time.Now()
+	f.e.attempt(ctx, f.t)
+	c := f.q.last(t)
+	if c.op != "release" || sent.Load() != before {
+		t.Fatalf("second attempt while one is out: %+v, %d requests", c, sent.Load()-before)
+	}
+	if d := c.at.Sub(start); d < 700*time.Millisecond || d > 1300*time.Millisecond {
+		t.Errorf("released for %v, want about the default attempt timeout", d)
+	}
+	close(gate)
+	<-done
+	if c := f.q.last(t); c.op != "ack" {
+		t.Fatalf("hanging attempt ended with %+v", c)
+	}
+
+	// A success ends it: two attempts may be out at once again.
+	mode.Store("mode", "hang")
+	gate = make(chan struct{})
+	done = make(chan struct{})
+	go func() { defer close(done); f.e.attempt(ctx, f.t) }()
+	<-entered
+	mode.Store("mode", "ok")
+	f.e.attempt(ctx, f.t)
+	if c := f.q.last(t); c.op != "ack" {
+		t.Fatalf("attempt beside another after a success: %+v", c)
+	}
+	close(gate)
+	<-done
 }

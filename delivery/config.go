@@ -19,7 +19,8 @@ var ErrConfig = errors.New("delivery: invalid config")
 
 // Config tunes an Engine. The zero value is the production setting.
 type Config struct {
-	// Workers bounds the attempts in flight at once in this process. Defaults to 64.
+	// Workers bounds the attempts in flight at once in this process. Defaults to 256: a worker is a goroutine, and
+	// most of its time is spent waiting for the receiver.
 	Workers int
 	// ClaimBatch bounds the tasks taken from the queue per claim. Defaults to 16.
 	ClaimBatch int
@@ -75,7 +76,7 @@ type Retry struct {
 
 // Default values, exported so that flags and docs can show them.
 const (
-	DefaultWorkers         = 64
+	DefaultWorkers         = 256
 	DefaultClaimBatch      = 16
 	DefaultLease           = 60 * time.Second
 	DefaultMaxInFlight     = 8

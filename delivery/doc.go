@@ -32,6 +32,10 @@
 // whose lease expired (a crashed or stalled worker, here or elsewhere): the request may have gone out, so the
 // attempt counts.
 //
+// An endpoint whose attempt timed out is slow until an attempt to it succeeds: meanwhile this process keeps at most
+// one attempt to it in flight, and hands other tasks of it back unspent, due about one default attempt timeout later,
+// so that a few hanging endpoints hold a few workers, not MaxInFlightPerEndpoint each.
+//
 // One attempt: load the endpoint (deleted or disabled: the delivery fails without a request); apply its rate limit
 // (a task told to wait is released, due when its reserved token is, and no worker blocks); load the message; render
 // the body with the endpoint's profile into a pooled buffer; sign with the endpoint's current keys (parsed once and

@@ -15,7 +15,8 @@ import (
 // epKey names an endpoint's in-memory state. A struct key, unlike a joined string, costs no allocation per lookup.
 type epKey struct{ tenant, id string }
 
-// epStates is the engine's per-endpoint memory: rate limiters, parsed keys, disable notices.
+// epStates is the engine's per-endpoint memory: attempts in flight and slowness, rate limiters, parsed keys, disable
+// notices.
 type epStates struct {
 	mu sync.Mutex
 	m  map[epKey]*epState
@@ -25,6 +26,11 @@ type epStates struct {
 type epState struct {
 	mu       sync.Mutex
 	lastUsed time.Time
+
+	// inFlight counts this process's attempts to the endpoint. slow is set when an attempt timed out and cleared by a
+	// success: while it is set the endpoint gets at most one attempt in flight here (see enter).
+	inFlight int
+	slow     bool
 
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
@@ -71,7 +77,7 @@ func (s *epStates) prune(now time.Time, stale time.Duration) {
 				delete(st.reserved, id)
 			}
 		}
-		forget := len(st.reserved) == 0 && now.Sub(st.lastUsed) > time.Hour
+		forget := len(st.reserved) == 0 && st.inFlight == 0 && now.Sub(st.lastUsed) > time.Hour
 		st.mu.Unlock()
 		if forget {
 			delete(s.m, k)
@@ -173,5 +179,33 @@ func (st *epState) claimDisable(ep *endpoints.Endpoint, now time.Time) bool {
 func (st *epState) undoDisable() {
 	st.mu.Lock()
 	st.disabledAt = time.Time{}
+	st.mu.Unlock()
+}
+
+// enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here: a slow
+// endpoint gets one attempt at a time until it succeeds again, so that a few hanging endpoints cannot hold every
+// worker (the per-endpoint cap alone lets each of them hold MaxInFlightPerEndpoint).
+func (st *epState) enter(now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.lastUsed = now
+	if st.slow && st.inFlight > 0 {
+		return false
+	}
+	st.inFlight++
+	return true
+}
+
+// leave ends an attempt counted by enter.
+func (st *epState) leave() {
+	st.mu.Lock()
+	st.inFlight--
+	st.mu.Unlock()
+}
+
+// setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false).
+func (st *epState) setSlow(slow bool) {
+	st.mu.Lock()
+	st.slow = slow
 	st.mu.Unlock()
 }

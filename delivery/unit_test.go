@@ -354,7 +354,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Workers != 64 || c.ClaimBatch != 16 || c.Lease != time.Minute || c.MaxInFlightPerEndpoint != 8 ||
+	if c.Workers != 256 || c.ClaimBatch != 16 || c.Lease != time.Minute || c.MaxInFlightPerEndpoint != 8 ||
 		c.Retry != (Retry{Initial: time.Second, Cap: time.Hour, Count: 5, Jitter: 0.2}) || c.RetryAfterCap != time.Hour ||
 		c.HealthSpan != 24*time.Hour || c.IdleMax != time.Second || c.ReclaimEvery != 5*time.Second ||
 		c.ShutdownTimeout != 10*time.Second || c.ResponseLimit != 64<<10 || c.ResponseKeep != 1<<10 ||
