@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,4 +383,92 @@ func TestConformance(t *testing.T) {
 		}
 		return sealedStore{Store: st, Endpoints: secrets.NewEndpoints(st, kr)}
 	})
+	// With a read cache too: a process reads its own writes at once.
+	t.Run("cached", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) storetest.Store {
+			st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sealedStore{Store: st, Endpoints: secrets.NewEndpoints(st, kr).CacheReads(time.Hour)}
+		})
+	})
+}
+
+// countingStore counts the endpoint loads that reach the backend.
+type countingStore struct {
+	*boltstore.Store
+	gets atomic.Int32
+}
+
+func (c *countingStore) GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error) {
+	c.gets.Add(1)
+	return c.Store.GetEndpoint(ctx, tenantID, id)
+}
+
+// TestCacheReads: GetEndpoint answers from the cache within its TTL, with a copy of its own each time; every write
+// through the decorator is seen by the next read; a write that bypasses it is seen after the TTL.
+func TestCacheReads(t *testing.T) {
+	ctx := context.Background()
+	kr := keyring(t, newKey(t, "k1"))
+	raw, _ := stores(t, kr)
+	cs := &countingStore{Store: raw}
+	st := secrets.NewEndpoints(cs, kr).CacheReads(50 * time.Millisecond)
+	s1 := generated(t)
+	e := newEndpoint(t, raw, "acme", "ep_1", s1)
+	e.Headers = map[string]string{"X-A": "1"}
+	if err := st.CreateEndpoint(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *endpoints.Endpoint {
+		t.Helper()
+		got, err := st.GetEndpoint(ctx, "acme", "ep_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	a := get()
+	a.Keys[0].Secret, a.Headers["X-A"], a.Events[0] = "changed", "changed", "changed"
+	b := get()
+	if n := cs.gets.Load(); n != 1 {
+		t.Fatalf("%d backend loads for 2 reads", n)
+	}
+	if b.Keys[0].Secret != s1 || b.Headers["X-A"] != "1" || b.Events[0] != "*" {
+		t.Fatalf("a caller's change reached the cache: %+v", b)
+	}
+
+	b.URL = "https://example.com/v2"
+	if err := st.UpdateEndpoint(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.URL != b.URL || got.Keys[0].Secret != s1 {
+		t.Fatalf("after an update: %+v", got)
+	}
+	if err := st.SetEndpointHealth(ctx, "acme", "ep_1", time.Now(), true, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); !got.Disabled {
+		t.Fatal("a health write was not seen by the next read")
+	}
+
+	// Another process's write (here: straight to the backend) shows after the TTL.
+	c := get()
+	c.Disabled, c.Keys = false, nil
+	if err := raw.UpdateEndpoint(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if !get().Disabled {
+		t.Fatal("cache bypassed within the TTL")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if get().Disabled {
+		t.Fatal("a bypassing write not seen after the TTL")
+	}
+	if err := st.DeleteEndpoint(ctx, "acme", "ep_1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetEndpoint(ctx, "acme", "ep_1"); !errors.Is(err, endpoints.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
 }

@@ -22,11 +22,29 @@ var _ endpoints.Store = (*Endpoints)(nil)
 type Endpoints struct {
 	inner endpoints.Store
 	kr    *Keyring
+	cache *readCache // nil unless CacheReads
 }
 
 // NewEndpoints wraps inner; kr may be nil (no encryption).
 func NewEndpoints(inner endpoints.Store, kr *Keyring) *Endpoints {
 	return &Endpoints{inner: inner, kr: kr}
+}
+
+// CacheReads returns a decorator over the same store and keyring whose GetEndpoint answers from a cache of endpoints
+// read less than ttl ago (each caller gets its own copy). Writes made through that decorator drop their endpoint's
+// entry, so the process sees its own writes at once; writes by another process sharing the backend (Redis replicas)
+// are seen within ttl. Use one such decorator for everything in a process that reads and writes endpoints.
+func (s *Endpoints) CacheReads(ttl time.Duration) *Endpoints {
+	c := *s
+	c.cache = &readCache{ttl: ttl, m: make(map[cacheKey]cacheEntry)}
+	return &c
+}
+
+// written drops a written endpoint from the cache.
+func (s *Endpoints) written(tenantID, id string) {
+	if s.cache != nil {
+		s.cache.invalidate(tenantID, id)
+	}
 }
 
 // ad is the associated data of an endpoint's secrets: a sealed secret opens only for the endpoint it was sealed for.
@@ -73,6 +91,7 @@ func (s *Endpoints) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) e
 	if err != nil {
 		return err
 	}
+	defer s.written(e.TenantID, e.ID)
 	return s.inner.CreateEndpoint(ctx, sealed)
 }
 
@@ -83,17 +102,28 @@ func (s *Endpoints) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) e
 	if err != nil {
 		return err
 	}
+	defer s.written(e.TenantID, e.ID)
 	return s.inner.UpdateEndpoint(ctx, sealed)
 }
 
-// GetEndpoint returns the endpoint with its secrets opened.
+// GetEndpoint returns the endpoint with its secrets opened (from the cache, with CacheReads).
 func (s *Endpoints) GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error) {
+	var gen uint64
+	if s.cache != nil {
+		var e *endpoints.Endpoint
+		if e, gen = s.cache.get(tenantID, id); e != nil {
+			return e, ctx.Err()
+		}
+	}
 	e, err := s.inner.GetEndpoint(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.open(e); err != nil {
 		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.put(e, gen)
 	}
 	return e, nil
 }
@@ -114,11 +144,13 @@ func (s *Endpoints) ListEndpoints(ctx context.Context, tenantID, after string, l
 
 // DeleteEndpoint deletes the endpoint.
 func (s *Endpoints) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
+	defer s.written(tenantID, id)
 	return s.inner.DeleteEndpoint(ctx, tenantID, id)
 }
 
 // SetEndpointHealth records a health transition; the stored secrets are left as they are.
 func (s *Endpoints) SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error {
+	defer s.written(tenantID, id)
 	return s.inner.SetEndpointHealth(ctx, tenantID, id, failingSince, disable, reason)
 }
 
