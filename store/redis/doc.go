@@ -13,8 +13,9 @@
 // the query string (…?dial_timeout=2s&pool_size=50). A cluster URL has no database path.
 //
 // store.go opens the client and checks the shard count; keys.go builds every key name; scripts.go holds every Lua
-// script, each with its KEYS/ARGV/reply contract; queue.go is delivery.Queue; publish.go is Publish; log.go is
-// delivery.Log and Prune; registry.go is tenants, tokens, endpoints and the catalogue; codec.go encodes records.
+// script, each with its KEYS/ARGV/reply contract; queue.go is delivery.Queue; wake.go is the shard hints and the
+// wake-ups between replicas (delivery.WakeSource); publish.go is Publish; log.go is delivery.Log and Prune;
+// registry.go is tenants, tokens, endpoints and the catalogue; codec.go encodes records.
 //
 // # Shards
 //
@@ -61,6 +62,7 @@
 //	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index
 //	P{t:<tenant>}:idem:<sha256 hex>   STRING  "<message id> <created ns>", TTL ≥ Options.IdempotencyTTL (24h)
 //	P{catalogue}:types / :names       HASH / ZSET   event type name → JSON / names, scores 0
+//	P wake                            pub/sub channel (not a key): "<store instance> <shard>:<ms> …", work made due
 //
 // A delivery's record lives in its queue shard, not beside its message, so that ack, nack, fail, release and
 // reclaim change the queue and the log in one atomic script: a zombie worker's late result is refused before it can
@@ -92,16 +94,26 @@
 //     reapers never move one delivery twice: back to the lane due now, or dead on the last attempt; an expired lease
 //     counts as an attempt and is logged as one ("lease expired before a result was recorded").
 //   - nextDue: the lowest ready score or the due time of the first endpoint taking turns.
+//   - probe: how many endpoints of the shard a claim at now could serve, and when the shard next has work.
 //
 // Turns are an integer sequence, not a time, so round robin among due endpoints holds however many claims run at
 // one instant (the conformance suite and the benchmarks claim at a fixed now).
 //
-// Claim first counts, in one pipelined round, the due and unparkable endpoints of every shard; then it runs the
-// claim script on the shards with work, in a random order with Max split among them (each gets up to its count, the
-// rest round robin), in one more pipelined round. So one claim may span shards, and no shard starves. Ack, nack,
-// fail, release and extend are one script call each. Reclaim and NextDue are one pipelined round over all shards
-// (Reclaim a second for the scripts). Claim and Reclaim use the now they are given; Enqueue, Ack and the others need
-// no clock (UpdatedAt on records comes from the attempt, else Options.Clock).
+// Claim runs the claim script on the shards whose hint says work is due (wake.go), in a random order with Max split
+// among them (each gets up to its due endpoint count, the rest round robin), in one pipelined round; each reply
+// carries the shard's next hint. So one claim may span shards, no shard starves, and a claim with nothing due sends
+// nothing. The hints are trusted while a Wakeups subscription (the delivery engine's) is live and a full probe of
+// every shard is younger than Options.RescanEvery; otherwise Claim probes every shard first (one more pipelined
+// round), which is also what a Store that nobody subscribes for does at every claim. Ack, nack, fail, release and
+// extend are one script call each. Reclaim is one pipelined round over all shards, and a second for the scripts;
+// NextDue is the earliest hint, or one pipelined round over all shards without trusted hints. Claim and Reclaim use
+// the now they are given; Enqueue, Ack and the others need no clock (UpdatedAt on records comes from the attempt,
+// else Options.Clock).
+//
+// Wake-ups: after an enqueue, a release or a reclaim has returned, the Store publishes the shards and due times on
+// P+"wake" (what piles up during one PUBLISH goes in the next); every replica's Wakeups lowers its hints and wakes
+// its engine. An idle replica therefore sends Redis nothing between probes (every RescanEvery) and reclaims (every
+// ReclaimEvery, backing off to 6× while idle), and new work still goes out at once: docs/scaling.md has the figures.
 //
 // Rate limits hold across replicas: CreateEndpoint and UpdateEndpoint copy the endpoint's RateLimit into its shard's
 // rates hash (DeleteEndpoint removes it and the GCRA state), and the claim script checks GCRA there (burst
@@ -149,10 +161,13 @@
 // # Caveats
 //
 //   - The shard count is fixed at the first start. Changing it needs a migration (drain the queue, or copy).
-//   - Claim costs one pipelined round of three O(log n) reads per shard before the claim scripts (N=64: 192 cheap
-//     commands); fine at tens of thousands of deliveries a second, but a very large N makes idle claims dearer.
+//   - A full probe is one script per shard (N=64: 64 calls, about 256 commands counting those inside); with a live
+//     subscription it runs every RescanEvery, without one at every claim. A very large N makes both dearer.
+//   - Work no wake message announced (a retry nacked by a replica that died before it came due; a PUBLISH that
+//     failed) waits for another replica's next probe: at most RescanEvery late.
 //   - An endpoint parked at its in-flight cap is invisible to NextDue until one of its tasks ends (ack, nack, release
-//     or reclaim): a worker sleeping until NextDue must bound its sleep.
+//     or reclaim): a worker sleeping until NextDue must bound its sleep. The task's end lowers the hint of the Store
+//     that ended it, not the others'.
 //   - ListDeliveries with Status, Since or Until scans the chosen index (message, endpoint or tenant) in pipelined
 //     batches of records, so a rare filter over a huge tenant is slow; bound it with Limit or a message/endpoint.
 //   - Prune walks the done sets and message retention indexes; a message created before the cutoff that still has a
