@@ -44,6 +44,7 @@ type serveConfig struct {
 	Data            string
 	Store           string
 	OperatorToken   string
+	OperatorTokenF  string
 	AllowPrivate    bool
 	AllowHTTP       bool
 	Workers         int
@@ -74,7 +75,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
 	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded store")
 	fs.StringVar(&c.Store, "store", "", "storage: empty for the embedded store under --data, or redis://host:port/db, rediss://…, redis+cluster://host:port,host:port")
-	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from (or created in) <data>/operator-token")
+	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from --operator-token-file, else from (or created in) <data>/operator-token")
+	fs.StringVar(&c.OperatorTokenF, "operator-token-file", "", "file holding the operator bearer token (a mounted secret); used when --operator-token is empty")
 	fs.BoolVar(&c.AllowPrivate, "allow-private-endpoints", false, "let endpoints resolve to loopback, private, link-local and CGNAT addresses (never cloud metadata)")
 	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
 	fs.IntVar(&c.Workers, "workers", delivery.DefaultWorkers, "delivery attempts in flight at once")
@@ -468,6 +470,17 @@ func operatorToken(cfg serveConfig) (string, error) {
 			return "", errors.New("--operator-token must be at least 16 characters")
 		}
 		return cfg.OperatorToken, nil
+	}
+	if cfg.OperatorTokenF != "" {
+		b, err := os.ReadFile(cfg.OperatorTokenF)
+		if err != nil {
+			return "", fmt.Errorf("--operator-token-file: %w", err)
+		}
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", fmt.Errorf("--operator-token-file %s: the token must be at least 16 characters", cfg.OperatorTokenF)
+		}
+		return t, nil
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return "", fmt.Errorf("data dir: %w", err)
