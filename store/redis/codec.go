@@ -62,10 +62,12 @@ func decodeMessage(id string, mj, data any) (*delivery.Message, error) {
 	return &m, nil
 }
 
-// decodeDelivery reads a delivery record HASH (fields written by enqueueScript and updated by the other scripts).
-func decodeDelivery(f map[string]string) (*delivery.Delivery, error) {
+// decodeDelivery reads the record HASH of delivery id (fields written by enqueueScript and updated by the other
+// scripts; a field not written yet is its zero value, and records written before the id and cms fields were dropped
+// still read).
+func decodeDelivery(id string, f map[string]string) (*delivery.Delivery, error) {
 	d := &delivery.Delivery{
-		ID:         f["id"],
+		ID:         id,
 		TenantID:   f["tenant"],
 		MessageID:  f["msg"],
 		EndpointID: f["ep"],
@@ -154,6 +156,81 @@ func decodeToken(s string) (*tenants.Token, error) {
 	}
 	copy(st.Token.Hash[:], h)
 	return st.Token, nil
+}
+
+// A message's delivery plan (the "plan" field) lists the deliveries Publish made, so that a producer's retry can
+// complete them. Their endpoints are in the message's delivery index ("<delivery> <endpoint>"), and the deliveries of
+// one publish share everything else, so the plan is compact: the first line is the JSON of a template delivery (the
+// first one, without id and endpoint), then one line per delivery, its id alone when it matches the template in every
+// other field, else its full JSON. About 31 bytes per delivery instead of about 300 for the JSON of each. A plan
+// starting with '[' is the older form, a JSON array of the deliveries (still read).
+
+func encodePlan(ds []*delivery.Delivery) (string, error) {
+	if len(ds) == 0 {
+		return "", nil
+	}
+	tmpl := *ds[0]
+	tmpl.ID, tmpl.EndpointID = "", ""
+	b, err := json.Marshal(&tmpl)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	sb.Grow(len(b) + len(ds)*32)
+	sb.Write(b)
+	for _, d := range ds {
+		sb.WriteByte('\n')
+		c := *d
+		c.ID, c.EndpointID = "", ""
+		if c == tmpl {
+			sb.WriteString(d.ID)
+			continue
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return "", err
+		}
+		sb.Write(b)
+	}
+	return sb.String(), nil
+}
+
+// decodePlan rebuilds a plan and tells how many deliveries it lists; endpointOf gives the endpoint of a delivery id
+// from the message's delivery index ("" when the delivery is no longer indexed: such deliveries are left out of the
+// plan, as pending would drop them anyway, but counted).
+func decodePlan(s string, endpointOf map[string]string) (plan []*delivery.Delivery, n int, err error) {
+	if s == "" {
+		return nil, 0, nil
+	}
+	if s[0] == '[' {
+		err := json.Unmarshal([]byte(s), &plan)
+		return plan, len(plan), err
+	}
+	head, rest, _ := strings.Cut(s, "\n")
+	var tmpl delivery.Delivery
+	if err := json.Unmarshal([]byte(head), &tmpl); err != nil {
+		return nil, 0, err
+	}
+	for line := range strings.SplitSeq(rest, "\n") {
+		switch {
+		case line == "":
+			continue
+		case line[0] == '{':
+			d := new(delivery.Delivery)
+			if err := json.Unmarshal([]byte(line), d); err != nil {
+				return nil, 0, err
+			}
+			plan = append(plan, d)
+		default:
+			if ep := endpointOf[line]; ep != "" {
+				d := tmpl
+				d.ID, d.EndpointID = line, ep
+				plan = append(plan, &d)
+			}
+		}
+		n++
+	}
+	return plan, n, nil
 }
 
 // pair is an index member "<id> <endpoint id>": a delivery id with where its record lives. The space sorts below

@@ -45,13 +45,14 @@
 //	P{wh:NNN}:done                    ZSET    "<delivery>|<endpoint>|<tenant>|<message>" → created ms (terminal)
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"
 //	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
-//	P{wh:NNN}:d:<delivery>            HASH    the delivery record: id tenant msg ep type status att next code err
-//	                                          created cms updated (times: Unix ns, 20 digits; cms: created ms)
+//	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
+//	                                          created updated (times: Unix ns, 20 digits; code and err once set)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
-//	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (JSON of
-//	                                          the deliveries Publish made), cns (created ns), tenant
+//	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
+//	                                          deliveries Publish made: a template and their ids, codec.go), cns
+//	                                          (created ns), tenant
 //	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0
 //	P tenants                         ZSET    tenant ids, scores 0
 //	P{t:<tenant>}:tenant              STRING  tenant JSON

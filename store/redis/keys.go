@@ -150,7 +150,7 @@ type msgKeys struct {
 }
 
 // message is a HASH: "m" → message JSON without its data, "data" → the data bytes exactly as published, "plan" →
-// JSON of the deliveries Publish made, "cns" → created ns (20 digits), "tenant" → tenant id.
+// the deliveries Publish made (encodePlan), "cns" → created ns (20 digits), "tenant" → tenant id.
 func (m *msgKeys) message(msgID string) string { return m.tag + "m:" + msgID }
 
 // messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0.

@@ -63,7 +63,7 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 	if len(f) == 0 {
 		return nil, delivery.ErrNotFound
 	}
-	d, err := decodeDelivery(f)
+	d, err := decodeDelivery(id, f)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +116,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 		}
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.MapStringStringCmd, 0, len(members))
+		cids := make([]string, 0, len(members))
 		for _, mem := range members {
 			id, ep := mem, f.EndpointID
 			if pairs {
@@ -126,17 +127,18 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 				continue
 			}
 			cmds = append(cmds, pipe.HGetAll(ctx, s.k.shardOf(ep).record(id)))
+			cids = append(cids, id)
 		}
 		if len(cmds) > 0 {
 			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, fmt.Errorf("redisstore: list deliveries: read records: %w", err)
 			}
 		}
-		for _, c := range cmds {
+		for j, c := range cmds {
 			if len(c.Val()) == 0 {
 				continue // indexed before its record was written (a publish in flight or interrupted)
 			}
-			d, err := decodeDelivery(c.Val())
+			d, err := decodeDelivery(cids[j], c.Val())
 			if err != nil {
 				return nil, err
 			}

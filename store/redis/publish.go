@@ -50,7 +50,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 				return nil, 0, false, fmt.Errorf("redisstore: publish: complete earlier message %s: %w", prev.msg.ID, err)
 			}
 			s.dropMessage(context.WithoutCancel(ctx), m, ds)
-			return prev.msg, len(prev.plan), true, nil
+			return prev.msg, prev.planned, true, nil
 		}
 	}
 	if err := s.enqueue(ctx, ds); err != nil {
@@ -89,7 +89,7 @@ func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*del
 	if err != nil {
 		return fmt.Errorf("redisstore: publish: encode message: %w", err)
 	}
-	pj, err := json.Marshal(ds)
+	pj, err := encodePlan(ds)
 	if err != nil {
 		return fmt.Errorf("redisstore: publish: encode deliveries: %w", err)
 	}
@@ -114,7 +114,8 @@ func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*del
 
 type storedMessage struct {
 	msg     *delivery.Message
-	plan    []*delivery.Delivery // every delivery Publish made
+	plan    []*delivery.Delivery // the deliveries Publish made (a compact plan leaves out those no longer indexed)
+	planned int                  // how many deliveries Publish made
 	indexed map[string]bool      // members of the message's delivery index: deliveries not pruned
 }
 
@@ -180,11 +181,14 @@ func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, err
 		return nil, err
 	}
 	sm := &storedMessage{msg: msg, indexed: map[string]bool{}}
+	endpointOf := make(map[string]string, len(idx.Val()))
 	for _, m := range idx.Val() {
 		sm.indexed[m] = true
+		d, ep := splitPair(m)
+		endpointOf[d] = ep
 	}
 	if pj, _ := vals[2].(string); pj != "" {
-		if err := json.Unmarshal([]byte(pj), &sm.plan); err != nil {
+		if sm.plan, sm.planned, err = decodePlan(pj, endpointOf); err != nil {
 			return nil, fmt.Errorf("decode plan of %s: %w", id, err)
 		}
 	}

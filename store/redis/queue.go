@@ -85,7 +85,7 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			chunk := list[:min(len(list), maxPerScript)]
 			list = list[len(chunk):]
 			keys := sk.queue()
-			args := make([]any, 0, 1+11*len(chunk))
+			args := make([]any, 0, 1+10*len(chunk))
 			args = append(args, len(chunk))
 			for _, d := range chunk {
 				keys = append(keys, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
@@ -94,7 +94,7 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 					due = cmp.Or(d.CreatedAt, now)
 				}
 				args = append(args, d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
-					nsString(d.NextAttemptAt), nsString(d.CreatedAt), ms(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt)))
+					nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt)))
 			}
 			calls = append(calls, scriptCall{enqueueScript, keys, args})
 		}

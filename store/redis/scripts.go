@@ -55,6 +55,12 @@ local function unbusy(ep)
   if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
   return unpark(ep)
 end
+-- created_ms reads a delivery record's creation time in ms (its 20-digit ns less the last 6 digits), "0" for none.
+local function created_ms(rec)
+  local c = redis.call('HGET', rec, 'created')
+  if not c or #c < 7 then return '0' end
+  return string.sub(c, 1, #c - 6)
+end
 -- check_lease returns the parsed meta when the delivery is leased under fence to tenant, else nil.
 local function check_lease(id, fence, tenant)
   local m = redis.call('HGET', meta, id)
@@ -70,21 +76,20 @@ end
 //
 //	KEYS[1..7] the queue keys; then for delivery i (1-based): KEYS[7+2i-1] its record, KEYS[7+2i] its endpoint's
 //	delivery index
-//	ARGV[1] count; then 11 per delivery: id, endpoint, tenant, message, event type, attempts, due ms,
-//	        next ns, created ns, created ms, updated ns
+//	ARGV[1] count; then 10 per delivery: id, endpoint, tenant, message, event type, attempts, due ms,
+//	        next ns, created ns, updated ns
 //	Reply: how many were enqueued.
 var enqueueScript = redis.NewScript(luaLib + `
 local n = tonumber(ARGV[1])
 local added = 0
 for i = 1, n do
-  local a = 1 + (i - 1) * 11
+  local a = 1 + (i - 1) * 10
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local att, due = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
   local rec, idx = KEYS[7 + 2 * i - 1], KEYS[7 + 2 * i]
   if redis.call('EXISTS', rec) == 0 then
-    redis.call('HSET', rec, 'id', id, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
-      'att', ARGV[a + 6], 'next', ARGV[a + 8], 'code', '0', 'err', '', 'created', ARGV[a + 9], 'cms', ARGV[a + 10],
-      'updated', ARGV[a + 11])
+    redis.call('HSET', rec, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
+      'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
     redis.call('ZADD', idx, 0, id)
     redis.call('HSET', meta, id, make_meta(ep, att, '0', tenant, msg))
     redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
@@ -283,8 +288,7 @@ local woke = unbusy(ep)
 redis.call('HSET', KEYS[10], 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
 redis.call('RPUSH', KEYS[11], ARGV[8])
-local cms = redis.call('HGET', KEYS[10], 'cms') or '0'
-redis.call('ZADD', KEYS[8], cms, id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+redis.call('ZADD', KEYS[8], created_ms(KEYS[10]), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
 if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[9], ARGV[9], id) end
 if woke then return 2 end
 return 1
@@ -378,8 +382,7 @@ for i = 5, #ARGV do
         unbusy(ep)
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
-        local cms = redis.call('HGET', rec, 'cms') or '0'
-        redis.call('ZADD', KEYS[8], cms, id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+        redis.call('ZADD', KEYS[8], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
         redis.call('ZADD', KEYS[9], num(now), id)
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
@@ -420,7 +423,7 @@ return false
 // all in one message shard, so all or nothing. Rewriting the same message is harmless.
 //
 //	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index
-//	ARGV[1] message JSON (without data), ARGV[2] plan JSON, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
+//	ARGV[1] message JSON (without data), ARGV[2] plan (encodePlan), ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] the data bytes as published; ARGV[7+i] the index member "<delivery> <endpoint>" of
 //	delivery i
 //	Reply: 1.
