@@ -53,6 +53,10 @@ type Config struct {
 	ResponseLimit int64
 	// ResponseKeep is how many leading bytes of a response body are kept in the attempt record. Defaults to 1 KiB.
 	ResponseKeep int
+	// MessageCache is how many recently loaded messages the engine keeps (also bounded to 16 MiB of data), so that
+	// a fan-out or a retry does not load its message from the store again; negative disables it. Messages are
+	// immutable, so an entry is never stale. Defaults to 4096.
+	MessageCache int
 	// Now is the clock for attempt timestamps, scheduling and health. Defaults to time.Now.
 	Now func() time.Time
 	// Logger receives one line per attempt and the engine's own events. Defaults to slog.Default().
@@ -133,6 +137,7 @@ func (c Config) withDefaults() Config {
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
 	c.ResponseLimit = cmp.Or(c.ResponseLimit, DefaultResponseLimit)
 	c.ResponseKeep = cmp.Or(c.ResponseKeep, DefaultResponseKeep)
+	c.MessageCache = cmp.Or(c.MessageCache, DefaultMessageCacheItems)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -58,7 +58,7 @@ var ErrRunning = errors.New("delivery: engine already running")
 type Engine struct {
 	cfg      Config
 	q        Queue
-	msgs     MessageSource
+	msgs     MessageSource // Deps.Messages behind the message cache (msgcache.go), unless Config.MessageCache < 0
 	eps      EndpointSource
 	client   *http.Client
 	notifier Notifier
@@ -94,10 +94,14 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	msgs := d.Messages
+	if cfg.MessageCache > 0 {
+		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
+	}
 	return &Engine{
 		cfg:      cfg,
 		q:        d.Queue,
-		msgs:     d.Messages,
+		msgs:     msgs,
 		eps:      d.Endpoints,
 		client:   d.Client,
 		notifier: d.Notifier,
