@@ -161,6 +161,9 @@
 //
 // # Caveats
 //
+//   - GetMessage serves messages this Store published in the last 5 s from memory (recent.go), so the engine of the
+//     publishing replica loads them without a round trip. Prune empties that cache, but another replica's prune is
+//     seen up to 5 s late: keep retention far above that.
 //   - The shard count is fixed at the first start. Changing it needs a migration (drain the queue, or copy).
 //   - A full probe is one script per shard (N=64: 64 calls, about 256 commands counting those inside); with a live
 //     subscription it runs every RescanEvery, without one at every claim. A very large N makes both dearer.

@@ -19,6 +19,9 @@ func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.
 	if !validID(id) {
 		return nil, delivery.ErrNotFound
 	}
+	if m := s.recent.get(tenantID, id); m != nil {
+		return m, nil
+	}
 	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
@@ -206,7 +209,9 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	s.recent.clear() // before and after: a message published meanwhile may be pruned by this very call
 	_, err = s.pruneMessages(ctx, cutoff)
+	s.recent.clear()
 	return n, err
 }
 

@@ -56,6 +56,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := s.enqueue(ctx, ds); err != nil {
 		return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 	}
+	s.recent.put(m)
 	return m, len(ds), false, nil
 }
 
