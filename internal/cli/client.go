@@ -6,6 +6,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,7 +123,7 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 		return 2
 	case len(pos) < v.nargs[0] || (v.nargs[1] >= 0 && len(pos) > v.nargs[1]):
 		fmt.Fprintf(stdio.Err, "webhookd %s: want %s, got %d argument(s)\nRun 'webhookd %s -h' for usage.\n",
-			name, cmpOr(v.args, "no arguments"), len(pos), name)
+			name, cmp.Or(v.args, "no arguments"), len(pos), name)
 		return 2
 	case v.tenant && c.tenant == "":
 		fmt.Fprintf(stdio.Err, "webhookd %s: --tenant (or WEBHOOKD_TENANT) is required\n", name)
@@ -151,13 +152,6 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 	}
 	fmt.Fprintf(stdio.Err, "error: %v\n", err)
 	return 1
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // parseInterleaved parses flags wherever they are among the arguments ("endpoints create URL --events x" works) and

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -83,7 +84,7 @@ func (c *client) showDelivery(raw []byte, d deliveryJSON) {
 		if len(note) > 80 {
 			note = note[:80] + "…"
 		}
-		rows = append(rows, []string{fmt.Sprint(a.N), when(a.At), code, fmt.Sprintf("%dms", a.LatencyMS), a.Outcome, cmpOr(note, "-")})
+		rows = append(rows, []string{fmt.Sprint(a.N), when(a.At), code, fmt.Sprintf("%dms", a.LatencyMS), a.Outcome, cmp.Or(note, "-")})
 	}
 	c.table(rows)
 }
@@ -171,7 +172,7 @@ var deliveryVerbs = []verb{
 					if _, err := c.get(ctx, http.MethodGet, c.tenantPath("deliveries", args[0]), nil, nil, &d); err != nil {
 						return err
 					}
-					msg, ep = d.MessageID, cmpOr(ep, d.EndpointID)
+					msg, ep = d.MessageID, cmp.Or(ep, d.EndpointID)
 				}
 				if ep == "" {
 					return usagef("--endpoint is required with a message id")

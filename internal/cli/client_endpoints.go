@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -43,7 +44,7 @@ type keyJSON struct {
 
 func (e endpointJSON) status() string {
 	if e.Disabled {
-		return "disabled (" + cmpOr(e.Reason, "?") + ")"
+		return "disabled (" + cmp.Or(e.Reason, "?") + ")"
 	}
 	if e.Failing != "" {
 		return "failing"
@@ -343,12 +344,12 @@ or --signing; to change the key of the same scheme, use rotate.`,
 					c.rawJSON(raw)
 				case c.quiet:
 					if len(s.Keys) > 0 {
-						c.lines(cmpOr(s.Keys[0].Secret, s.Keys[0].PublicKey))
+						c.lines(cmp.Or(s.Keys[0].Secret, s.Keys[0].PublicKey))
 					}
 				default:
 					rows := [][]string{{"KEY", "CREATED", "SIGNS UNTIL"}}
 					for _, k := range s.Keys {
-						rows = append(rows, []string{cmpOr(k.Secret, k.PublicKey), when(k.CreatedAt), cmpOr(when(k.ExpiresAt), "-")})
+						rows = append(rows, []string{cmp.Or(k.Secret, k.PublicKey), when(k.CreatedAt), cmp.Or(when(k.ExpiresAt), "-")})
 					}
 					c.table(rows)
 				}
@@ -381,7 +382,7 @@ or --signing; to change the key of the same scheme, use rotate.`,
 				case c.asJSON:
 					c.rawJSON(raw)
 				case c.quiet:
-					c.lines(cmpOr(res.DeliveryID, res.MessageID))
+					c.lines(cmp.Or(res.DeliveryID, res.MessageID))
 				default:
 					c.fields("message", res.MessageID, "delivery", res.DeliveryID)
 				}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -119,7 +120,7 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 						if len(t.Schema) > 0 {
 							schema = "yes"
 						}
-						rows = append(rows, []string{t.Name, cmpOr(t.Description, "-"), schema, when(t.UpdatedAt)})
+						rows = append(rows, []string{t.Name, cmp.Or(t.Description, "-"), schema, when(t.UpdatedAt)})
 					}
 					c.table(rows)
 				}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"net/http"
@@ -158,7 +159,7 @@ var tokenVerbs = []verb{
 				default:
 					rows := [][]string{{"ID", "NAME", "CREATED", "REVOKED"}}
 					for _, t := range l.Data {
-						rows = append(rows, []string{t.ID, t.Name, when(t.CreatedAt), cmpOr(when(t.RevokedAt), "-")})
+						rows = append(rows, []string{t.ID, t.Name, when(t.CreatedAt), cmp.Or(when(t.RevokedAt), "-")})
 					}
 					c.table(rows)
 				}
