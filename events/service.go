@@ -47,6 +47,13 @@ type EndpointStore interface {
 	ListEndpoints(ctx context.Context, tenantID, after string, limit int) ([]*endpoints.Endpoint, error)
 }
 
+// FanoutLister is an EndpointStore that lists all of a tenant's endpoints for fan-out at once, possibly from a
+// cache (*secrets.Endpoints is one). The endpoints it returns may be shared and are only read; their secrets are not
+// needed. Publish uses it when Config.Endpoints implements it.
+type FanoutLister interface {
+	ListFanout(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error)
+}
+
 // MessageLog is what the service reads of the delivery log, for replays.
 type MessageLog interface {
 	GetMessage(ctx context.Context, tenantID, id string) (*delivery.Message, error)
@@ -118,21 +125,33 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 		return nil, 0, false, err
 	}
 	var ds []*delivery.Delivery
-	after := ""
-	for {
-		page, err := s.cfg.Endpoints.ListEndpoints(ctx, tenantID, after, fanoutPage)
+	if fl, ok := s.cfg.Endpoints.(FanoutLister); ok {
+		es, err := fl.ListFanout(ctx, tenantID)
 		if err != nil {
 			return nil, 0, false, fmt.Errorf("publish: list endpoints: %w", err)
 		}
-		for _, ep := range page {
+		for _, ep := range es {
 			if !ep.Disabled && ep.Accepts(m.Type) {
 				ds = append(ds, newDelivery(m, ep.ID, now))
 			}
 		}
-		if len(page) < fanoutPage {
-			break
+	} else {
+		after := ""
+		for {
+			page, err := s.cfg.Endpoints.ListEndpoints(ctx, tenantID, after, fanoutPage)
+			if err != nil {
+				return nil, 0, false, fmt.Errorf("publish: list endpoints: %w", err)
+			}
+			for _, ep := range page {
+				if !ep.Disabled && ep.Accepts(m.Type) {
+					ds = append(ds, newDelivery(m, ep.ID, now))
+				}
+			}
+			if len(page) < fanoutPage {
+				break
+			}
+			after = page[len(page)-1].ID
 		}
-		after = page[len(page)-1].ID
 	}
 	stored, fanout, existing, err := s.store.Publish(ctx, m, ds, now.Add(-s.cfg.IdempotencyWindow))
 	if err != nil {

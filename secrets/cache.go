@@ -22,6 +22,15 @@ type readCache struct {
 	mu  sync.Mutex
 	gen uint64 // bumped by every write
 	m   map[cacheKey]cacheEntry
+
+	lists  map[string]listEntry // fan-out lists by tenant
+	listed int                  // endpoints held in lists
+}
+
+// listEntry is a tenant's endpoints as fan-out reads them: shared by every caller, never changed, no secrets.
+type listEntry struct {
+	es []*endpoints.Endpoint
+	at time.Time
 }
 
 type cacheKey struct{ tenant, id string }
@@ -55,11 +64,45 @@ func (c *readCache) put(ep *endpoints.Endpoint, gen uint64) {
 	c.m[cacheKey{ep.TenantID, ep.ID}] = cacheEntry{ep: cp, at: time.Now()}
 }
 
-// invalidate drops an endpoint that is being written and keeps loads under way from caching what they read.
+// getList returns the tenant's cached fan-out list (shared: not to be changed), or ok false and the generation that
+// a load starting now must store under.
+func (c *readCache) getList(tenantID string) (es []*endpoints.Endpoint, gen uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, hit := c.lists[tenantID]; hit && time.Since(e.at) < c.ttl {
+		return e.es, 0, true
+	}
+	return nil, c.gen, false
+}
+
+// putList caches a tenant's fan-out list, loaded under generation gen, unless a write came in between.
+func (c *readCache) putList(tenantID string, es []*endpoints.Endpoint, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if old, ok := c.lists[tenantID]; ok {
+		c.listed -= len(old.es)
+	}
+	if c.listed+len(es) > maxCached {
+		clear(c.lists)
+		c.listed = 0
+	}
+	c.lists[tenantID] = listEntry{es: es, at: time.Now()}
+	c.listed += len(es)
+}
+
+// invalidate drops an endpoint that is being written, and its tenant's fan-out list, and keeps loads under way from
+// caching what they read.
 func (c *readCache) invalidate(tenantID, id string) {
 	c.mu.Lock()
 	c.gen++
 	delete(c.m, cacheKey{tenantID, id})
+	if old, ok := c.lists[tenantID]; ok {
+		c.listed -= len(old.es)
+		delete(c.lists, tenantID)
+	}
 	c.mu.Unlock()
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/secrets"
 	"github.com/webhookd/webhookd/signing"
 	boltstore "github.com/webhookd/webhookd/store/bolt"
@@ -471,4 +472,86 @@ func TestCacheReads(t *testing.T) {
 	if _, err := st.GetEndpoint(ctx, "acme", "ep_1"); !errors.Is(err, endpoints.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
+}
+
+// listCountingStore counts the endpoint lists that reach the backend.
+type listCountingStore struct {
+	*boltstore.Store
+	lists atomic.Int32
+}
+
+func (c *listCountingStore) ListEndpoints(ctx context.Context, tenantID, after string, limit int) ([]*endpoints.Endpoint, error) {
+	c.lists.Add(1)
+	return c.Store.ListEndpoints(ctx, tenantID, after, limit)
+}
+
+// TestCacheFanout: publish fan-out lists a tenant's endpoints from the cache within its TTL, without their secrets;
+// every write through the decorator to one of the tenant's endpoints is in the very next publish's fan-out; a write
+// for another tenant keeps this tenant's list.
+func TestCacheFanout(t *testing.T) {
+	ctx := context.Background()
+	kr := keyring(t, newKey(t, "k1"))
+	raw, _ := stores(t, kr)
+	cs := &listCountingStore{Store: raw}
+	st := secrets.NewEndpoints(cs, kr).CacheReads(time.Hour)
+	svc := events.NewService(raw, events.Config{Endpoints: st})
+	publish := func(tenant string, want int) {
+		t.Helper()
+		_, n, _, err := svc.Publish(ctx, tenant, events.PublishInput{Type: "order.created"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("publish to %s: fan-out %d, want %d", tenant, n, want)
+		}
+	}
+	if err := st.CreateEndpoint(ctx, newEndpoint(t, raw, "acme", "ep_1", generated(t))); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateEndpoint(ctx, newEndpoint(t, raw, "other", "ep_9", generated(t))); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 1)
+	publish("acme", 1)
+	if n := cs.lists.Load(); n != 1 {
+		t.Fatalf("%d backend lists for 2 publishes", n)
+	}
+	es, err := st.ListFanout(ctx, "acme")
+	if err != nil || len(es) != 1 || es[0].Keys != nil || cs.lists.Load() != 1 {
+		t.Fatalf("ListFanout: %v %+v (%d backend lists)", err, es, cs.lists.Load())
+	}
+
+	// Created here: in the very next publish.
+	if err := st.CreateEndpoint(ctx, newEndpoint(t, raw, "acme", "ep_2", generated(t))); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 2)
+	publish("other", 1)
+	lists := cs.lists.Load()
+
+	// Another tenant's write keeps acme's list.
+	if err := st.CreateEndpoint(ctx, newEndpoint(t, raw, "other", "ep_8", generated(t))); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 2)
+	if n := cs.lists.Load(); n != lists {
+		t.Fatalf("another tenant's write dropped acme's list: %d backend lists, want %d", n, lists)
+	}
+	publish("other", 2)
+
+	// Disabling (a health write) and deleting are in the next publish too.
+	if err := st.SetEndpointHealth(ctx, "acme", "ep_1", time.Now(), true, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 1)
+	if err := st.DeleteEndpoint(ctx, "acme", "ep_2"); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 0)
+
+	// A write that bypasses the decorator (another replica) is not seen within the TTL.
+	if err := raw.CreateEndpoint(ctx, newEndpoint(t, raw, "acme", "ep_3")); err != nil {
+		t.Fatal(err)
+	}
+	publish("acme", 0)
 }

@@ -36,7 +36,7 @@ func NewEndpoints(inner endpoints.Store, kr *Keyring) *Endpoints {
 // are seen within ttl. Use one such decorator for everything in a process that reads and writes endpoints.
 func (s *Endpoints) CacheReads(ttl time.Duration) *Endpoints {
 	c := *s
-	c.cache = &readCache{ttl: ttl, m: make(map[cacheKey]cacheEntry)}
+	c.cache = &readCache{ttl: ttl, m: make(map[cacheKey]cacheEntry), lists: make(map[string]listEntry)}
 	return &c
 }
 
@@ -140,6 +140,43 @@ func (s *Endpoints) ListEndpoints(ctx context.Context, tenantID, after string, l
 		}
 	}
 	return es, nil
+}
+
+// fanoutPage is how many endpoints ListFanout reads per store call.
+const fanoutPage = 100
+
+// ListFanout returns every endpoint of the tenant in id order for fan-out: without their keys and headers (no secret
+// is opened), shared between callers and not to be changed. With CacheReads the list is served from a per-tenant
+// cache for ttl; every write through this decorator to one of the tenant's endpoints drops it, so this process sees
+// its own writes at once, and endpoints written by another process sharing the backend are seen within ttl.
+func (s *Endpoints) ListFanout(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error) {
+	var gen uint64
+	if s.cache != nil {
+		es, g, ok := s.cache.getList(tenantID)
+		if ok {
+			return es, ctx.Err()
+		}
+		gen = g
+	}
+	var all []*endpoints.Endpoint
+	for after := ""; ; {
+		page, err := s.inner.ListEndpoints(ctx, tenantID, after, fanoutPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			e.Keys, e.Headers = nil, nil
+			all = append(all, e)
+		}
+		if len(page) < fanoutPage {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if s.cache != nil {
+		s.cache.putList(tenantID, all, gen)
+	}
+	return all, nil
 }
 
 // DeleteEndpoint deletes the endpoint.
