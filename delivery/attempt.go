@@ -96,10 +96,10 @@ type result struct {
 func (e *Engine) attempt(ctx context.Context, t Task) {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
-	if !st.enter(now) {
+	if ok, n := st.enter(now); !ok {
 		// Slow (it timed out and has not succeeded since) with an attempt already out: hand the task back unspent
 		// rather than let it hold a worker for another timeout.
-		e.release(ctx, t, now.Add(e.slowWait()), "slow endpoint")
+		e.release(ctx, t, now.Add(e.slowWait(n)), "slow endpoint")
 		return
 	}
 	defer st.leave()
@@ -161,11 +161,21 @@ func (e *Engine) attempt(ctx context.Context, t Task) {
 	e.record(ctx, t, ep, a, o, wait, true)
 }
 
-// slowWait is how long a task of a slow endpoint waits before it is claimed again: about one default attempt
-// timeout, spread ±25% so that a backlog does not come back all at once.
-func (e *Engine) slowWait() time.Duration {
+// slowSpread bounds how far past one timeout slowWait spreads a slow endpoint's backlog; slowPerTimeout is how many
+// turned-away tasks it puts in each further timeout.
+const (
+	slowSpread     = 10 * time.Second
+	slowPerTimeout = 8
+)
+
+// slowWait is how long the n-th task (from 0) of a slow endpoint turned away since it became slow waits before it is
+// claimed again: about one default attempt timeout, plus one more for every slowPerTimeout tasks turned away before
+// it (at most slowSpread more), spread ±25% so that a backlog does not come back all at once. A slow endpoint gets
+// one attempt per timeout here, so claiming its whole backlog again every timeout would only churn the queue.
+func (e *Engine) slowWait(n int) time.Duration {
 	d := e.cfg.attemptTimeout(0)
-	return d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1))
+	extra := min(time.Duration(min(n/slowPerTimeout, 1<<20))*d, slowSpread)
+	return d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1)) + extra
 }
 
 // send renders, signs and posts m to ep for an attempt made at now. Its error is a failure to build the request;

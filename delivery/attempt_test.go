@@ -395,3 +395,42 @@ func TestSlowEndpointOneInFlight(t *testing.T) {
 	close(gate)
 	<-done
 }
+
+// TestSlowSpread: a slow endpoint's turned-away tasks are spread one more timeout per slowPerTimeout of them, at most
+// slowSpread further, and the count starts again when the endpoint succeeds.
+func TestSlowSpread(t *testing.T) {
+	e := &Engine{cfg: Config{Lease: time.Minute}}
+	d := e.cfg.attemptTimeout(0)
+	for _, c := range []struct{ n, extra int }{{0, 0}, {slowPerTimeout - 1, 0}, {slowPerTimeout, 1}, {3 * slowPerTimeout, 3}, {1 << 40, -1}} {
+		extra := time.Duration(c.extra) * d
+		if c.extra < 0 {
+			extra = slowSpread
+		}
+		for range 20 {
+			if w := e.slowWait(c.n); w < d*3/4+extra || w > d*5/4+extra {
+				t.Fatalf("slowWait(%d) = %v, want %v ± 25%% of %v", c.n, w, d+extra, d)
+			}
+		}
+	}
+
+	st := &epState{}
+	now := time.Now()
+	if ok, _ := st.enter(now); !ok {
+		t.Fatal("first attempt refused")
+	}
+	st.setSlow(true)
+	for i := range 3 {
+		if ok, n := st.enter(now); ok || n != i {
+			t.Fatalf("slow endpoint, attempt out: enter = %v, %d; want false, %d", ok, n, i)
+		}
+	}
+	st.setSlow(true) // another timeout: still the same slow spell
+	if _, n := st.enter(now); n != 3 {
+		t.Fatalf("after a second timeout: %d turned away before, want 3", n)
+	}
+	st.setSlow(false)
+	st.setSlow(true)
+	if _, n := st.enter(now); n != 0 {
+		t.Fatalf("after a success: %d turned away before, want 0", n)
+	}
+}

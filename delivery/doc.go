@@ -33,8 +33,9 @@
 // attempt counts.
 //
 // An endpoint whose attempt timed out is slow until an attempt to it succeeds: meanwhile this process keeps at most
-// one attempt to it in flight, and hands other tasks of it back unspent, due about one default attempt timeout later,
-// so that a few hanging endpoints hold a few workers, not MaxInFlightPerEndpoint each.
+// one attempt to it in flight, and hands other tasks of it back unspent, due about one default attempt timeout later
+// plus one more per 8 tasks handed back before in the same slow spell (at most 10 s more), so that a few hanging
+// endpoints hold a few workers, not MaxInFlightPerEndpoint each, and their backlogs do not churn through the queue.
 //
 // One attempt: load the endpoint (deleted or disabled: the delivery fails without a request); apply its rate limit
 // (a task told to wait is released, due when its reserved token is, and no worker blocks); load the message; render

@@ -31,6 +31,10 @@ type epState struct {
 	// success: while it is set the endpoint gets at most one attempt in flight here (see enter).
 	inFlight int
 	slow     bool
+	// turnedAway counts the tasks enter refused since the endpoint last became slow: it spreads their release over
+	// the next seconds (see Engine.slowWait), so that a growing backlog is not claimed and released again in full
+	// every timeout.
+	turnedAway int
 
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
@@ -185,15 +189,17 @@ func (st *epState) undoDisable() {
 // enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here: a slow
 // endpoint gets one attempt at a time until it succeeds again, so that a few hanging endpoints cannot hold every
 // worker (the per-endpoint cap alone lets each of them hold MaxInFlightPerEndpoint).
-func (st *epState) enter(now time.Time) bool {
+// When it refuses, it also returns how many tasks it refused before this one since the endpoint became slow.
+func (st *epState) enter(now time.Time) (bool, int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
 	if st.slow && st.inFlight > 0 {
-		return false
+		st.turnedAway++
+		return false, st.turnedAway - 1
 	}
 	st.inFlight++
-	return true
+	return true, 0
 }
 
 // leave ends an attempt counted by enter.
@@ -206,6 +212,9 @@ func (st *epState) leave() {
 // setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false).
 func (st *epState) setSlow(slow bool) {
 	st.mu.Lock()
+	if !slow || !st.slow {
+		st.turnedAway = 0
+	}
 	st.slow = slow
 	st.mu.Unlock()
 }
