@@ -253,10 +253,11 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	}
 	sk := s.k.shardOf(t.EndpointID)
 	upd := s.updatedAt(a)
-	cmd := finishScript.Run(ctx, s.rdb,
+	// Batched with other workers' acks and fails into one pipeline (batch.go).
+	cmd := s.finishes.run(ctx, s, scriptCall{finishScript,
 		sk.queue(sk.done, sk.dead, sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
-		t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js, ms(upd),
-		t.TenantID)
+		[]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js,
+			ms(upd), t.TenantID}})
 	woke, err := leaseResult(op, t, cmd)
 	if woke {
 		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when

@@ -65,12 +65,13 @@ type Store struct {
 	opt    Options
 	closed func() error
 
-	inst   string         // this Store's name in wake messages
-	hints  *shardHints    // when each shard next has work, as far as this Store knows (wake.go)
-	live   atomic.Int32   // confirmed Wakeups subscriptions
-	ann    announcer      // wake messages waiting to be published
-	recent recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
-	close  sync.Once
+	inst     string         // this Store's name in wake messages
+	hints    *shardHints    // when each shard next has work, as far as this Store knows (wake.go)
+	live     atomic.Int32   // confirmed Wakeups subscriptions
+	ann      announcer      // wake messages waiting to be published
+	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
+	finishes batcher        // acks and fails of concurrent workers, pipelined together (batch.go)
+	close    sync.Once
 }
 
 // Open connects to Redis and checks (or, on first start, records) the shard count. url is one of
