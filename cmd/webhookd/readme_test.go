@@ -106,12 +106,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 			err, script, out, g.logs)
 	}
 
-	// What the receiver printed: one JSON line per verified message.
+	// What the receiver printed: one JSON object per verified message. The receiver runs in the background and
+	// shares the output with the commands, so its object may start mid-line (each is one write, so it is whole):
+	// decode every object wherever it starts.
 	byType := map[string]int{}
-	for _, line := range strings.Split(out.String(), "\n") {
-		if !strings.HasPrefix(line, `{"id":"msg_`) {
-			continue
-		}
+	const start = `{"id":"msg_`
+	text := out.String()
+	for i := strings.Index(text, start); i >= 0; {
 		var m struct {
 			ID           string `json:"id"`
 			VerifiedWith string `json:"verified_with"`
@@ -120,17 +121,23 @@ func TestReadmeWalkthrough(t *testing.T) {
 				Data json.RawMessage `json:"data"`
 			} `json:"body"`
 		}
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Errorf("receiver line %q: %v", line, err)
-			continue
+		obj := text[i:]
+		if err := json.NewDecoder(strings.NewReader(obj)).Decode(&m); err != nil {
+			t.Errorf("receiver output at %q: %v", obj[:min(len(obj), 200)], err)
+		} else {
+			if m.VerifiedWith != "v1 (key 0)" {
+				t.Errorf("receiver message %s: verified with %q, want v1 (key 0)", m.ID, m.VerifiedWith)
+			}
+			if m.Body.Type == "device.enrolled" && !bytes.Contains(m.Body.Data, []byte(`"device_id":"d-42"`)) {
+				t.Errorf("receiver message %s: not the published data: %s", m.ID, m.Body.Data)
+			}
+			byType[m.Body.Type]++
 		}
-		if m.VerifiedWith != "v1 (key 0)" {
-			t.Errorf("receiver line %q: verified with %q, want v1 (key 0)", line, m.VerifiedWith)
+		next := strings.Index(text[i+1:], start)
+		if next < 0 {
+			break
 		}
-		if m.Body.Type == "device.enrolled" && !bytes.Contains(m.Body.Data, []byte(`"device_id":"d-42"`)) {
-			t.Errorf("receiver line %q: not the published data", line)
-		}
-		byType[m.Body.Type]++
+		i += 1 + next
 	}
 	// The retry repeats the webhook-id: the receiver's deduplication answers it without printing it again.
 	if byType["device.enrolled"] != 1 || byType["webhookd.test"] != 1 {
