@@ -372,6 +372,35 @@ func (c *client) lines(vs ...string) {
 	}
 }
 
+// listPage fetches one page of a list route ({"data": [...], "next"}) and prints it: the API's JSON as it came
+// (--json), one id per line (-q), or a table of header and one row per item; then, on stderr, how to get the next page.
+func listPage[T any](ctx context.Context, c *client, path string, q url.Values, id func(T) string, header []string, row func(T) []string) error {
+	var l struct {
+		Data []T    `json:"data"`
+		Next string `json:"next"`
+	}
+	raw, err := c.get(ctx, http.MethodGet, path, q, nil, &l)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.asJSON:
+		c.rawJSON(raw)
+	case c.quiet:
+		for _, t := range l.Data {
+			c.lines(id(t))
+		}
+	default:
+		rows := [][]string{header}
+		for _, t := range l.Data {
+			rows = append(rows, row(t))
+		}
+		c.table(rows)
+	}
+	c.more(l.Next)
+	return nil
+}
+
 // more tells, on stderr, how to get the next page.
 func (c *client) more(next string) {
 	if next != "" && !c.quiet {

@@ -116,31 +116,13 @@ var deliveryVerbs = []verb{
 						q.Set(t.name, v)
 					}
 				}
-				var l struct {
-					Data []deliveryJSON `json:"data"`
-					Next string         `json:"next"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, c.tenantPath("deliveries"), q, nil, &l)
-				if err != nil {
-					return err
-				}
-				switch {
-				case c.asJSON:
-					c.rawJSON(raw)
-				case c.quiet:
-					for _, d := range l.Data {
-						c.lines(d.ID)
-					}
-				default:
-					rows := [][]string{{"ID", "STATUS", "ATTEMPTS", "LAST", "EVENT TYPE", "ENDPOINT", "MESSAGE", "CREATED"}}
-					for _, d := range l.Data {
-						rows = append(rows, []string{d.ID, d.Status, fmt.Sprint(d.Attempts), d.last(), d.EventType,
-							d.EndpointID, d.MessageID, when(d.CreatedAt)})
-					}
-					c.table(rows)
-				}
-				c.more(l.Next)
-				return nil
+				return listPage(ctx, c, c.tenantPath("deliveries"), q,
+					func(d deliveryJSON) string { return d.ID },
+					[]string{"ID", "STATUS", "ATTEMPTS", "LAST", "EVENT TYPE", "ENDPOINT", "MESSAGE", "CREATED"},
+					func(d deliveryJSON) []string {
+						return []string{d.ID, d.Status, fmt.Sprint(d.Attempts), d.last(), d.EventType,
+							d.EndpointID, d.MessageID, when(d.CreatedAt)}
+					})
 			}
 		},
 	},

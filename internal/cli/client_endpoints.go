@@ -234,30 +234,12 @@ It must be https and resolve to a public address unless the server runs with --a
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			page := pageFlags(fs)
 			return func(ctx context.Context, _ []string) error {
-				var l struct {
-					Data []endpointJSON `json:"data"`
-					Next string         `json:"next"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, c.tenantPath("endpoints"), page(), nil, &l)
-				if err != nil {
-					return err
-				}
-				switch {
-				case c.asJSON:
-					c.rawJSON(raw)
-				case c.quiet:
-					for _, e := range l.Data {
-						c.lines(e.ID)
-					}
-				default:
-					rows := [][]string{{"ID", "STATUS", "PROFILE", "EVENTS", "URL"}}
-					for _, e := range l.Data {
-						rows = append(rows, []string{e.ID, e.status(), e.Profile + "/" + e.Signing, strings.Join(e.Events, ","), e.URL})
-					}
-					c.table(rows)
-				}
-				c.more(l.Next)
-				return nil
+				return listPage(ctx, c, c.tenantPath("endpoints"), page(),
+					func(e endpointJSON) string { return e.ID },
+					[]string{"ID", "STATUS", "PROFILE", "EVENTS", "URL"},
+					func(e endpointJSON) []string {
+						return []string{e.ID, e.status(), e.Profile + "/" + e.Signing, strings.Join(e.Events, ","), e.URL}
+					})
 			}
 		},
 	},

@@ -98,34 +98,16 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 					}
 					return nil
 				}
-				var l struct {
-					Data []eventTypeJSON `json:"data"`
-					Next string          `json:"next"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, "/v1/event-types", page(), nil, &l)
-				if err != nil {
-					return err
-				}
-				switch {
-				case c.asJSON:
-					c.rawJSON(raw)
-				case c.quiet:
-					for _, t := range l.Data {
-						c.lines(t.Name)
-					}
-				default:
-					rows := [][]string{{"NAME", "DESCRIPTION", "SCHEMA", "UPDATED"}}
-					for _, t := range l.Data {
+				return listPage(ctx, c, "/v1/event-types", page(),
+					func(t eventTypeJSON) string { return t.Name },
+					[]string{"NAME", "DESCRIPTION", "SCHEMA", "UPDATED"},
+					func(t eventTypeJSON) []string {
 						schema := "-"
 						if len(t.Schema) > 0 {
 							schema = "yes"
 						}
-						rows = append(rows, []string{t.Name, cmp.Or(t.Description, "-"), schema, when(t.UpdatedAt)})
-					}
-					c.table(rows)
-				}
-				c.more(l.Next)
-				return nil
+						return []string{t.Name, cmp.Or(t.Description, "-"), schema, when(t.UpdatedAt)}
+					})
 			}
 		},
 	},

@@ -71,30 +71,10 @@ var tenantVerbs = []verb{
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			page := pageFlags(fs)
 			return func(ctx context.Context, _ []string) error {
-				var l struct {
-					Data []tenantJSON `json:"data"`
-					Next string       `json:"next"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, "/v1/tenants", page(), nil, &l)
-				if err != nil {
-					return err
-				}
-				switch {
-				case c.asJSON:
-					c.rawJSON(raw)
-				case c.quiet:
-					for _, t := range l.Data {
-						c.lines(t.ID)
-					}
-				default:
-					rows := [][]string{{"ID", "NAME", "CREATED"}}
-					for _, t := range l.Data {
-						rows = append(rows, []string{t.ID, t.Name, when(t.CreatedAt)})
-					}
-					c.table(rows)
-				}
-				c.more(l.Next)
-				return nil
+				return listPage(ctx, c, "/v1/tenants", page(),
+					func(t tenantJSON) string { return t.ID },
+					[]string{"ID", "NAME", "CREATED"},
+					func(t tenantJSON) []string { return []string{t.ID, t.Name, when(t.CreatedAt)} })
 			}
 		},
 	},
