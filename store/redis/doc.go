@@ -38,7 +38,6 @@
 //	P{wh:NNN}:turns                   ZSET    endpoint → turn number: endpoints due now, served lowest turn first
 //	P{wh:NNN}:lanes                   ZSET    "<endpoint>|<due ms, 15 digits>|<delivery>", all scores 0 (BYLEX)
 //	P{wh:NNN}:leases                  ZSET    delivery → lease expiry ms
-//	P{wh:NNN}:meta                    HASH    delivery → "<endpoint>|<attempt>|<fence>|<tenant>|<message>"
 //	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
@@ -46,7 +45,8 @@
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"
 //	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
 //	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
-//	                                          created updated (times: Unix ns, 20 digits; code and err once set)
+//	                                          created updated (times: Unix ns, 20 digits; code and err once set),
+//	                                          and fence while it may be leased (the last claim's)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
@@ -76,20 +76,22 @@
 // An endpoint with queued work is in exactly one of ready (waiting for a time), turns (due now) or parked (at its
 // in-flight cap). Scripts (contracts in scripts.go):
 //
-//   - enqueue: record, endpoint index, meta and lane member per delivery, skipping deliveries whose record exists
+//   - enqueue: record, endpoint index and lane member per delivery, skipping deliveries whose record exists
 //     (idempotent); the endpoint's ready score is only ever lowered (ZADD LT), and an endpoint already taking turns
 //     keeps its turn.
 //   - claim (batch): unpark endpoints this claim may serve (parked under a lower cap, or all without a cap); move
 //     the endpoints of ready whose time has come into turns, earliest first; then, up to Max times, take the endpoint
 //     with the lowest turn: no item → out of turns; first item not due → back to ready at its due time; at the cap →
 //     parked; rate limit says wait → back to ready at the time it may go (the item stays, nothing blocks); else lease
-//     its first item (attempt +1, fence = max(fence+1, now×1000), lease = now + Lease, busy +1) and give it a new
+//     its first item (attempt att+1, fence = max(fence+1, now×1000) written to the record, lease = now + Lease,
+//     busy +1; the lease state lives in the record, no copy elsewhere) and give it a new
 //     turn behind every endpoint already due. The reply carries everything a worker needs (delivery, endpoint,
 //     tenant, message, attempt, fence). Skips are bounded, so a claim's work is too.
 //   - finish (ack, fail), nack, release, extend: refuse unless the delivery is leased (its lease exists) under the
-//     caller's fence and tenant → delivery.ErrLeaseLost, nothing changed. Then finish drops lease and meta, busy −1,
-//     writes the record and the attempt, and files the delivery in done (and dead); nack puts a lane member at the
-//     retry time; release does too with attempt − 1 (the fence, already advanced by the claim, stays); extend is
+//     caller's fence and tenant (read from its record) → delivery.ErrLeaseLost, nothing changed. Then finish drops
+//     the lease and the record's fence, busy −1, writes the record and the attempt, and files the delivery in done
+//     (and dead); nack puts a lane member at the retry time; release does too, leaving att as it was (the fence,
+//     already advanced by the claim, stays); extend is
 //     ZADD XX GT on the lease.
 //   - reclaim: for candidates listed by the caller (leases expired before now), re-checked inside the script so two
 //     reapers never move one delivery twice: back to the lane due now, or dead on the last attempt; an expired lease
@@ -147,7 +149,7 @@
 // # Redis settings
 //
 //   - Redis ≥ 6.2 (ZADD GT/LT, ZRANGE BYSCORE/BYLEX with LIMIT, HSET with several fields); tested on 7.0.
-//   - maxmemory-policy noeviction: an evicted lease, meta or lane member strands or duplicates work. With
+//   - maxmemory-policy noeviction: an evicted lease, record or lane member strands or duplicates work. With
 //     noeviction a full Redis refuses writes, and Publish fails (the API answers 5xx) instead of losing data.
 //   - appendonly yes, appendfsync everysec: a Redis crash can lose about the last second of writes. Cost of a lost
 //     second: publishes answered 202 in it may be gone entirely or in part (on a cluster each master loses its own
@@ -181,4 +183,8 @@
 //   - Endpoint writes and their rate copy are two writes (tenant slot, then queue shard): a crash between them
 //     leaves the old rate in force until the next update.
 //   - Deleting an endpoint leaves its queued deliveries: the engine ends them (failed) when it finds it gone.
+//   - Upgrading from a version that kept lease state in a per-shard meta hash: queued deliveries carry on (their
+//     records hold everything a claim needs), but tasks leased by the older version at the switch are refused when
+//     they end (ErrLeaseLost) and are sent again after their lease expires, with the same webhook-id. The old meta
+//     hashes are no longer read; delete P{wh:NNN}:meta once no older replica runs.
 package redisstore

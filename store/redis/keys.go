@@ -7,7 +7,8 @@ import (
 	"hash/fnv"
 )
 
-// This file builds every Redis key name the store uses; no other file (and no Lua script) builds one. The layout is
+// This file builds every Redis key name the store uses; no other file builds one, and one Lua script (claim) only
+// appends a delivery id to the record prefix it is given. The layout is
 // tabled in doc.go. Three families of hash tags keep what must change together in one Cluster slot:
 //
 //	{wh:NNN}    queue shard NNN of the endpoint's deliveries: queue structures, delivery records, attempts
@@ -35,7 +36,6 @@ func newKeys(prefix string, n int) *keys {
 			turns:  tag + "turns",
 			lanes:  tag + "lanes",
 			leases: tag + "leases",
-			meta:   tag + "meta",
 			busy:   tag + "busy",
 			parked: tag + "parked",
 			dead:   tag + "dead",
@@ -120,7 +120,6 @@ type shardKeys struct {
 	turns  string // ZSET endpoint → turn number: endpoints due now, served lowest turn first
 	lanes  string // ZSET, scores 0: "<endpoint>|<due ms, 15 digits>|<delivery>"
 	leases string // ZSET delivery → lease expiry ms
-	meta   string // HASH delivery → "<endpoint>|<attempt>|<fence>|<tenant>|<message>"
 	busy   string // HASH endpoint → in-flight count
 	parked string // ZSET endpoint → busy count when it was taken out of ready at its in-flight cap
 	dead   string // ZSET delivery → ms when it was dead-lettered
@@ -129,8 +128,11 @@ type shardKeys struct {
 	gcra   string // HASH endpoint → GCRA theoretical arrival time, ms
 }
 
-// record is a HASH: one delivery's log record (fields in codec.go).
-func (s *shardKeys) record(deliveryID string) string { return s.tag + "d:" + deliveryID }
+// record is a HASH: one delivery's log record (fields in codec.go), which also holds its lease's fence.
+func (s *shardKeys) record(deliveryID string) string { return s.recordPrefix() + deliveryID }
+
+// recordPrefix is what record puts before a delivery id: the claim script builds record keys with it.
+func (s *shardKeys) recordPrefix() string { return s.tag + "d:" }
 
 // attempts is a LIST of attempt JSON, oldest first.
 func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }
@@ -138,9 +140,9 @@ func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + d
 // endpointDeliveries is a ZSET of the endpoint's delivery ids, scores 0.
 func (s *shardKeys) endpointDeliveries(endpointID string) string { return s.tag + "e:" + endpointID }
 
-// queue lists KEYS[1] to KEYS[7] of every queue script, in order.
+// queue lists KEYS[1] to KEYS[6] of every queue script, in order.
 func (s *shardKeys) queue(extra ...string) []string {
-	return append([]string{s.ready, s.turns, s.lanes, s.leases, s.meta, s.busy, s.parked}, extra...)
+	return append([]string{s.ready, s.turns, s.lanes, s.leases, s.busy, s.parked}, extra...)
 }
 
 // msgKeys are the keys of one message shard.

@@ -171,7 +171,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		sk := &s.k.shards[shards[i]]
 		calls[j] = scriptCall{claimScript,
 			sk.queue(sk.rates, sk.gcra),
-			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32}}
+			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32, sk.recordPrefix()}}
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	if err != nil {
@@ -307,7 +307,7 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 // Extend pushes a task's lease to until (never back).
 func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
 	sk := s.k.shardOf(t.EndpointID)
-	cmd := extendScript.Run(ctx, s.rdb, sk.queue(), t.DeliveryID, t.Fence, ms(until), t.TenantID)
+	cmd := extendScript.Run(ctx, s.rdb, sk.queue(sk.record(t.DeliveryID)), t.DeliveryID, t.Fence, ms(until), t.TenantID)
 	_, err := leaseResult("extend", t, cmd)
 	return err
 }

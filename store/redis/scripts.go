@@ -7,9 +7,13 @@ import "github.com/redis/go-redis/v9"
 // number-to-string conversion keeps only 14 significant digits. Times in ARGV are Unix milliseconds unless named
 // "ns" (Unix nanoseconds, 20 digits zero-padded so that they compare as strings).
 //
-// The queue scripts share KEYS[1] to KEYS[7], the shard's queue keys in this order (shardKeys.queue):
+// The queue scripts share KEYS[1] to KEYS[6], the shard's queue keys in this order (shardKeys.queue):
 //
-//	KEYS[1] ready, KEYS[2] turns, KEYS[3] lanes, KEYS[4] leases, KEYS[5] meta, KEYS[6] busy, KEYS[7] parked
+//	KEYS[1] ready, KEYS[2] turns, KEYS[3] lanes, KEYS[4] leases, KEYS[5] busy, KEYS[6] parked
+//
+// One exception to "every key in KEYS": the claim script finds a delivery's id in a lane and builds its record key
+// from the record prefix the caller passes (ARGV), which carries the shard's hash tag, so the key is in the slot of
+// the script's declared keys (Redis Cluster allows that; the cluster conformance test runs it).
 //
 // An endpoint with queued work is in exactly one of ready (waiting for a time: its first item's due time, or when
 // its rate limit lets it go), turns (due now: served round robin in turn order) or parked (at its in-flight cap).
@@ -18,22 +22,21 @@ import "github.com/redis/go-redis/v9"
 //
 // A lane member is "<endpoint>|<due ms, 15 digits>|<delivery>" with score 0, so ZRANGE BYLEX over
 // ["<endpoint>|", "<endpoint>}") lists one endpoint's items in due order ('}' sorts right after '|', and ids contain
-// neither). A meta value is "<endpoint>|<attempt>|<fence>|<tenant>|<message>".
+// neither).
+//
+// What a worker's lease needs beyond the lease itself lives in the delivery's record (codec.go): ep, tenant, msg,
+// att (attempts made) and fence (the last claim's fence, absent before the first claim). While the delivery is leased
+// the attempt in flight is att + 1: a claim does not touch att, a nack or a finish writes the attempt it recorded,
+// and a release leaves att as it was, so nothing needs undoing. (Before, a separate meta hash per shard held a copy
+// of these; dropping it saves about 170 bytes of Redis memory per pending delivery.)
 const luaLib = `
-local ready, turns, lanes, leases, meta, busy, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local ready, turns, lanes, leases, busy, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local function num(x) return string.format('%.17g', x) end
 local function first_item(ep)
   return redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1]
 end
 local function due_of(ep, item) return tonumber(string.sub(item, #ep + 2, #ep + 16)) end
 local function lane_member(ep, due, id) return ep .. '|' .. string.format('%015d', due) .. '|' .. id end
-local function parse_meta(m)
-  local ep, att, fence, tenant, msg = string.match(m, '^([^|]*)|(%d+)|(%d+)|([^|]*)|(.*)$')
-  return ep, tonumber(att), fence, tenant, msg
-end
-local function make_meta(ep, att, fence, tenant, msg)
-  return ep .. '|' .. string.format('%d', att) .. '|' .. fence .. '|' .. tenant .. '|' .. msg
-end
 -- touch makes ep eligible by due: an endpoint already taking turns keeps its turn; otherwise its ready score is
 -- only ever lowered (ZADD LT), so a new item never delays work that is due earlier.
 local function touch(ep, due)
@@ -61,20 +64,19 @@ local function created_ms(rec)
   if not c or #c < 7 then return '0' end
   return string.sub(c, 1, #c - 6)
 end
--- check_lease returns the parsed meta when the delivery is leased under fence to tenant, else nil.
-local function check_lease(id, fence, tenant)
-  local m = redis.call('HGET', meta, id)
-  if not m then return nil end
-  local ep, att, f, t, msg = parse_meta(m)
-  if f ~= fence or t ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
-  return ep, att, f, t, msg
+-- check_lease returns the endpoint, the attempt in flight, the fence, the tenant and the message of a delivery
+-- leased under fence to tenant (rec is its record), else nil.
+local function check_lease(id, rec, fence, tenant)
+  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'msg')
+  if not r[1] or r[3] ~= fence or r[4] ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
+  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
 end
 `
 
 // enqueueScript schedules new deliveries of one shard, skipping any whose record already exists (so enqueueing is
 // idempotent: a retried or completed Publish never duplicates a delivery).
 //
-//	KEYS[1..7] the queue keys; then for delivery i (1-based): KEYS[7+2i-1] its record, KEYS[7+2i] its endpoint's
+//	KEYS[1..6] the queue keys; then for delivery i (1-based): KEYS[6+2i-1] its record, KEYS[6+2i] its endpoint's
 //	delivery index
 //	ARGV[1] count; then 10 per delivery: id, endpoint, tenant, message, event type, attempts, due ms,
 //	        next ns, created ns, updated ns
@@ -86,12 +88,11 @@ for i = 1, n do
   local a = 1 + (i - 1) * 10
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local att, due = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local rec, idx = KEYS[7 + 2 * i - 1], KEYS[7 + 2 * i]
+  local rec, idx = KEYS[6 + 2 * i - 1], KEYS[6 + 2 * i]
   if redis.call('EXISTS', rec) == 0 then
     redis.call('HSET', rec, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
       'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
     redis.call('ZADD', idx, 0, id)
-    redis.call('HSET', meta, id, make_meta(ep, att, '0', tenant, msg))
     redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
     if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
     added = added + 1
@@ -119,15 +120,16 @@ return added
 // has work: now when any is due, else the lowest ready score, else none. Parked endpoints at the cap are not work
 // yet: the end of one of their tasks makes them so.
 //
-//	KEYS[1..7] the queue keys, KEYS[8] rates, KEYS[9] gcra
+//	KEYS[1..6] the queue keys, KEYS[7] rates, KEYS[8] gcra
 //	ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] lease ms, ARGV[4] in-flight cap per endpoint (0: none),
-//	ARGV[5] max skips
+//	ARGV[5] max skips, ARGV[6] the shard's record key prefix (record key = prefix .. delivery id)
 //	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence; then 2 more: the due endpoints
 //	left, and the ms when the shard next has work ("" for none).
 var claimScript = redis.NewScript(luaLib + `
-local rates, gcra = KEYS[8], KEYS[9]
+local rates, gcra = KEYS[7], KEYS[8]
 local now, max, lease, cap, max_skips =
   tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local rprefix = ARGV[6]
 
 local function last_turn()
   local r = redis.call('ZRANGE', turns, -1, -1, 'WITHSCORES')
@@ -183,16 +185,19 @@ while got < max and skips < max_skips do
   else
     local due = due_of(ep, item)
     local id = string.sub(item, #ep + 18)
-    local m = redis.call('HGET', meta, id)
     local b = tonumber(redis.call('HGET', busy, ep)) or 0
+    local rec, r = rprefix .. id, nil
+    if due <= now and not (cap > 0 and b >= cap) then
+      r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg')
+    end
     if due > now then
       wait_until(ep, due)
       skips = skips + 1
-    elseif not m then
-      redis.call('ZREM', lanes, item) -- an item without meta cannot be served: drop it
-      skips = skips + 1
     elseif cap > 0 and b >= cap then
       park(ep, b)
+      skips = skips + 1
+    elseif not r[3] then
+      redis.call('ZREM', lanes, item) -- an item without a record cannot be served: drop it
       skips = skips + 1
     else
       local wait = gcra_wait(ep)
@@ -202,15 +207,14 @@ while got < max and skips < max_skips do
         wait_until(ep, wait)
         skips = skips + 1
       else
-        local _, att, fence, tenant, msg = parse_meta(m)
-        att = att + 1
+        local att, tenant, msg = (tonumber(r[1]) or 0) + 1, r[3], r[4]
         -- The fence also follows the clock, so that claims Redis lost in a crash (AOF everysec) are not handed out
         -- again with the same fence: a claim after the restart has a later now.
-        local f = tonumber(fence) + 1
+        local f = (tonumber(r[2]) or 0) + 1
         if now * 1000 > f then f = now * 1000 end
-        fence = string.format('%d', f)
+        local fence = string.format('%d', f)
         redis.call('ZREM', lanes, item)
-        redis.call('HSET', meta, id, make_meta(ep, att, fence, tenant, msg))
+        redis.call('HSET', rec, 'fence', fence)
         redis.call('ZADD', leases, num(now + lease), id)
         b = redis.call('HINCRBY', busy, ep, 1)
         out[#out + 1] = id
@@ -252,7 +256,7 @@ return out
 // probeScript tells what a shard has for a claim at now, without changing anything: the full probe behind the
 // shard hints (wake.go) when they cannot be trusted.
 //
-//	KEYS[1..7] the queue keys
+//	KEYS[1..6] the queue keys
 //	ARGV[1] now ms, ARGV[2] the claimer's in-flight cap per endpoint (0: none)
 //	Reply: {due endpoints (taking turns, ready by now, or parked under the cap), the ms when the shard next has work
 //	(now when any is due, else the lowest ready score) or "" for none}.
@@ -273,45 +277,45 @@ return {0, ''}
 
 // finishScript ends a leased delivery: ack (succeeded) or fail (failed, dead).
 //
-//	KEYS[1..7] the queue keys, KEYS[8] done, KEYS[9] dead, KEYS[10] the delivery's record, KEYS[11] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead, KEYS[9] the delivery's record, KEYS[10] its attempts
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] status, ARGV[4] attempts made, ARGV[5] last status code,
 //	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] updated ms, ARGV[10] tenant
 //	Reply: 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0 when the lease
 //	is lost (missing, the fence moved on, or another tenant's); nothing changes then.
 var finishScript = redis.NewScript(luaLib + `
-local id = ARGV[1]
-local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[10])
+local id, rec = ARGV[1], KEYS[9]
+local ep, att, fence, tenant, msg = check_lease(id, rec, ARGV[2], ARGV[10])
 if not ep then return 0 end
 redis.call('ZREM', leases, id)
-redis.call('HDEL', meta, id)
 local woke = unbusy(ep)
-redis.call('HSET', KEYS[10], 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
+redis.call('HSET', rec, 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
-redis.call('RPUSH', KEYS[11], ARGV[8])
-redis.call('ZADD', KEYS[8], created_ms(KEYS[10]), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
-if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[9], ARGV[9], id) end
+redis.call('HDEL', rec, 'fence')
+redis.call('RPUSH', KEYS[10], ARGV[8])
+redis.call('ZADD', KEYS[7], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[8], ARGV[9], id) end
 if woke then return 2 end
 return 1
 `)
 
 // nackScript records a failed attempt and puts the delivery back in its lane at the retry time.
 //
-//	KEYS[1..7] the queue keys, KEYS[8] the delivery's record, KEYS[9] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] the delivery's record, KEYS[8] its attempts
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] retry ms, ARGV[4] attempts made, ARGV[5] last status code,
 //	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant
 //	Reply: 1, or 2 when it unparked the endpoint (work of that endpoint is due again), or 0 when the lease is lost.
 var nackScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
-local ep = check_lease(id, ARGV[2], ARGV[10])
+local ep = check_lease(id, KEYS[7], ARGV[2], ARGV[10])
 if not ep then return 0 end
 local retry = tonumber(ARGV[3])
 redis.call('ZREM', leases, id)
 redis.call('ZADD', lanes, 0, lane_member(ep, retry, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
-redis.call('HSET', KEYS[8], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
+redis.call('HSET', KEYS[7], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
-redis.call('RPUSH', KEYS[9], ARGV[8])
+redis.call('RPUSH', KEYS[8], ARGV[8])
 if woke then return 2 end
 return 1
 `)
@@ -319,33 +323,30 @@ return 1
 // releaseScript gives a leased delivery back unspent: the attempt is not counted (attempt − 1) but the fence, which
 // the claim advanced, stays advanced, so the releasing worker can no longer ack.
 //
-//	KEYS[1..7] the queue keys, KEYS[8] the delivery's record
+//	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant
 //	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
 var releaseScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
-local ep, att, fence, tenant, msg = check_lease(id, ARGV[2], ARGV[6])
+local ep = check_lease(id, KEYS[7], ARGV[2], ARGV[6])
 if not ep then return 0 end
 local at = tonumber(ARGV[3])
-att = att - 1
-if att < 0 then att = 0 end
-redis.call('ZREM', leases, id)
-redis.call('HSET', meta, id, make_meta(ep, att, fence, tenant, msg))
+redis.call('ZREM', leases, id) -- att stays: the attempt in flight was att + 1, and it is given back
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, at) end
-redis.call('HSET', KEYS[8], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5])
+redis.call('HSET', KEYS[7], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5])
 if woke then return 2 end
 return 1
 `)
 
 // extendScript pushes a lease's expiry to ARGV[3] (never back: ZADD XX GT).
 //
-//	KEYS[1..7] the queue keys
+//	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] until ms, ARGV[4] tenant
 //	Reply: 1, or 0 when the lease is lost.
 var extendScript = redis.NewScript(luaLib + `
-if not check_lease(ARGV[1], ARGV[2], ARGV[4]) then return 0 end
+if not check_lease(ARGV[1], KEYS[7], ARGV[2], ARGV[4]) then return 0 end
 redis.call('ZADD', leases, 'XX', 'GT', ARGV[3], ARGV[1])
 return 1
 `)
@@ -355,8 +356,8 @@ return 1
 // expired lease counts as an attempt (the request may have been sent): the delivery goes back to its lane due now,
 // or, when that was attempt maxAttempts, dead. A "lease expired" attempt is logged either way.
 //
-//	KEYS[1..7] the queue keys, KEYS[8] done, KEYS[9] dead; then for candidate i: KEYS[9+2i-1] its record,
-//	KEYS[9+2i] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead; then for candidate i: KEYS[8+2i-1] its record,
+//	KEYS[8+2i] its attempts
 //	ARGV[1] now ms, ARGV[2] max attempts (0: no limit), ARGV[3] now ns, ARGV[4] now as RFC 3339,
 //	ARGV[4+i] candidate i
 //	Reply: how many were moved.
@@ -365,25 +366,25 @@ local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
 local moved = 0
 for i = 5, #ARGV do
   local id = ARGV[i]
-  local rec, atts = KEYS[9 + 2 * (i - 4) - 1], KEYS[9 + 2 * (i - 4)]
+  local rec, atts = KEYS[8 + 2 * (i - 4) - 1], KEYS[8 + 2 * (i - 4)]
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local m = redis.call('HGET', meta, id)
-    if m then
-      local ep, att, fence, tenant, msg = parse_meta(m)
+    local r = redis.call('HMGET', rec, 'ep', 'att', 'tenant', 'msg')
+    if r[1] then
+      local ep, att, tenant, msg = r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
       local outcome = 'retry'
       if max_att > 0 and att >= max_att then outcome = 'dead' end
       redis.call('RPUSH', atts, '{"delivery_id":"' .. id .. '","attempt":' .. string.format('%d', att) ..
         ',"at":"' .. ARGV[4] .. '","latency":0,"error":"lease expired before a result was recorded","outcome":"' ..
         outcome .. '"}')
       if outcome == 'dead' then
-        redis.call('HDEL', meta, id)
+        redis.call('HDEL', rec, 'fence')
         unbusy(ep)
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
-        redis.call('ZADD', KEYS[8], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
-        redis.call('ZADD', KEYS[9], num(now), id)
+        redis.call('ZADD', KEYS[7], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+        redis.call('ZADD', KEYS[8], num(now), id)
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
@@ -401,7 +402,7 @@ return moved
 // nextDueScript reads when the shard next has work: the lowest ready score, or the due time of the first endpoint
 // taking turns (which is due already).
 //
-//	KEYS[1..7] the queue keys
+//	KEYS[1..6] the queue keys
 //	Reply: the time in ms (a string), or nil when the shard has no waiting work.
 var nextDueScript = redis.NewScript(luaLib + `
 local best = nil
