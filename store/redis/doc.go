@@ -84,15 +84,15 @@
 //     with the lowest turn: no item → out of turns; first item not due → back to ready at its due time; at the cap →
 //     parked; rate limit says wait → back to ready at the time it may go (the item stays, nothing blocks); else lease
 //     its first item (attempt att+1, fence = max(fence+1, now×1000) written to the record, lease = now + Lease,
-//     busy +1; the lease state lives in the record, no copy elsewhere) and give it a new
-//     turn behind every endpoint already due. The reply carries everything a worker needs (delivery, endpoint,
+//     busy +1; the lease state lives in the record, no copy elsewhere) and give it a new turn behind every endpoint
+//     already due. The reply carries everything a worker needs (delivery, endpoint,
 //     tenant, message, attempt, fence). Skips are bounded, so a claim's work is too.
 //   - finish (ack, fail), nack, release, extend: refuse unless the delivery is leased (its lease exists) under the
 //     caller's fence and tenant (read from its record) → delivery.ErrLeaseLost, nothing changed. Then finish drops
-//     the lease and the record's fence, busy −1, writes the record and the attempt, and files the delivery in done
-//     (and dead); nack puts a lane member at the retry time; release does too, leaving att as it was (the fence,
-//     already advanced by the claim, stays); extend is
-//     ZADD XX GT on the lease.
+//     the lease (the fence stays in the record, inert without it), busy −1, writes the record and the attempt, and
+//     files the delivery in done (and dead); one finish call takes every finish of a shard that concurrent workers
+//     have ready (batch.go); nack puts a lane member at the retry time; release does too, leaving att as it was
+//     (the fence, already advanced by the claim, stays); extend is ZADD XX GT on the lease.
 //   - reclaim: for candidates listed by the caller (leases expired before now), re-checked inside the script so two
 //     reapers never move one delivery twice: back to the lane due now, or dead on the last attempt; an expired lease
 //     counts as an attempt and is logged as one ("lease expired before a result was recorded").
@@ -107,8 +107,8 @@
 // carries the shard's next hint. So one claim may span shards, no shard starves, and a claim with nothing due sends
 // nothing. The hints are trusted while a Wakeups subscription (the delivery engine's) is live and a full probe of
 // every shard is younger than Options.RescanEvery; otherwise Claim probes every shard first (one more pipelined
-// round), which is also what a Store that nobody subscribes for does at every claim. Ack, nack, fail, release and
-// extend are one script call each. Reclaim is one pipelined round over all shards, and a second for the scripts;
+// round), which is also what a Store that nobody subscribes for does at every claim. Nack, release and extend are
+// one script call each; acks and fails of concurrent workers are grouped, one call per shard in one pipeline. Reclaim is one pipelined round over all shards, and a second for the scripts;
 // NextDue is the earliest hint, or one pipelined round over all shards without trusted hints. Claim and Reclaim use
 // the now they are given; Enqueue, Ack and the others need no clock (UpdatedAt on records comes from the attempt,
 // else Options.Clock).

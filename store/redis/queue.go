@@ -216,7 +216,12 @@ func attemptJSON(t delivery.Task, a delivery.Attempt) (string, error) {
 // leaseResult turns a script's 1/2/0 reply into nil or ErrLeaseLost, and tells whether the script unparked the
 // task's endpoint (reply 2: work of that endpoint is due again).
 func leaseResult(op string, t delivery.Task, cmd *redis.Cmd) (woke bool, err error) {
-	v, err := cmd.Int()
+	v, err := cmd.Int64()
+	return leaseReply(op, t, v, err)
+}
+
+// leaseReply is leaseResult for a reply already read.
+func leaseReply(op string, t delivery.Task, v int64, err error) (woke bool, _ error) {
 	if err != nil {
 		return false, fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
 	}
@@ -253,12 +258,12 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	}
 	sk := s.k.shardOf(t.EndpointID)
 	upd := s.updatedAt(a)
-	// Batched with other workers' acks and fails into one pipeline (batch.go).
-	cmd := s.finishes.run(ctx, s, scriptCall{finishScript,
-		sk.queue(sk.done, sk.dead, sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
-		[]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js,
-			ms(upd), t.TenantID}})
-	woke, err := leaseResult(op, t, cmd)
+	// Batched with other workers' finishes: one script call per shard, one pipeline (batch.go).
+	v, err := s.finishes.run(ctx, s, &pendingFinish{shard: sk.num, rec: sk.record(t.DeliveryID),
+		atts: sk.attempts(t.DeliveryID),
+		args: [10]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
+			nsString(upd), js, ms(upd), t.TenantID}})
+	woke, err := leaseReply(op, t, v, err)
 	if woke {
 		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when
 	}

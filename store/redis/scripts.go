@@ -58,9 +58,8 @@ local function unbusy(ep)
   if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
   return unpark(ep)
 end
--- created_ms reads a delivery record's creation time in ms (its 20-digit ns less the last 6 digits), "0" for none.
-local function created_ms(rec)
-  local c = redis.call('HGET', rec, 'created')
+-- created_ms turns a record's creation time (20-digit ns) into ms by dropping its last 6 digits, "0" for none.
+local function created_ms(c)
   if not c or #c < 7 then return '0' end
   return string.sub(c, 1, #c - 6)
 end
@@ -70,6 +69,13 @@ local function check_lease(id, rec, fence, tenant)
   local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'msg')
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
   return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
+end
+-- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
+-- writes nothing when it returns nil. Its sixth result is the record's creation time (ns).
+local function take_lease(id, rec, fence, tenant)
+  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'msg', 'created')
+  if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
+  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5], r[6]
 end
 `
 
@@ -232,7 +238,8 @@ while got < max and skips < max_skips do
         elseif due_of(ep, nxt) > now then
           wait_until(ep, due_of(ep, nxt))
         else
-          redis.call('ZADD', turns, last_turn() + 1, ep)
+          turn = turn + 1 -- the highest turn given out: every endpoint in turns came in through it
+          redis.call('ZADD', turns, turn, ep)
         end
       end
     end
@@ -275,27 +282,36 @@ if r[2] then return {0, r[2]} end
 return {0, ''}
 `)
 
-// finishScript ends a leased delivery: ack (succeeded) or fail (failed, dead).
+// finishScript ends leased deliveries of one shard: ack (succeeded) or fail (failed, dead). Concurrent workers'
+// finishes of one shard share a call (batch.go).
 //
-//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead, KEYS[9] the delivery's record, KEYS[10] its attempts
-//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] status, ARGV[4] attempts made, ARGV[5] last status code,
-//	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] updated ms, ARGV[10] tenant
-//	Reply: 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0 when the lease
-//	is lost (missing, the fence moved on, or another tenant's); nothing changes then.
+//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead; then for delivery i (1-based): KEYS[8+2i-1] its record,
+//	KEYS[8+2i] its attempts
+//	ARGV, 10 per delivery i from a = 10(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status,
+//	ARGV[a+4] attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns,
+//	ARGV[a+8] attempt JSON, ARGV[a+9] updated ms, ARGV[a+10] tenant
+//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0
+//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
 var finishScript = redis.NewScript(luaLib + `
-local id, rec = ARGV[1], KEYS[9]
-local ep, att, fence, tenant, msg = check_lease(id, rec, ARGV[2], ARGV[10])
-if not ep then return 0 end
-redis.call('ZREM', leases, id)
-local woke = unbusy(ep)
-redis.call('HSET', rec, 'status', ARGV[3], 'att', ARGV[4], 'next', '', 'code', ARGV[5], 'err', ARGV[6],
-  'updated', ARGV[7])
-redis.call('HDEL', rec, 'fence')
-redis.call('RPUSH', KEYS[10], ARGV[8])
-redis.call('ZADD', KEYS[7], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
-if ARGV[3] == 'dead' then redis.call('ZADD', KEYS[8], ARGV[9], id) end
-if woke then return 2 end
-return 1
+local out = {}
+for i = 1, #ARGV / 10 do
+  local a, rec, atts = 10 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
+  local id = ARGV[a + 1]
+  local ep, att, fence, tenant, msg, created = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
+  if not ep then
+    out[i] = 0
+  else
+    local woke = unbusy(ep)
+    -- The fence stays in the record: without a lease it opens nothing.
+    redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
+      'err', ARGV[a + 6], 'updated', ARGV[a + 7])
+    redis.call('RPUSH', atts, ARGV[a + 8])
+    redis.call('ZADD', KEYS[7], created_ms(created), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+    if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[8], ARGV[a + 9], id) end
+    if woke then out[i] = 2 else out[i] = 1 end
+  end
+end
+return out
 `)
 
 // nackScript records a failed attempt and puts the delivery back in its lane at the retry time.
@@ -306,10 +322,9 @@ return 1
 //	Reply: 1, or 2 when it unparked the endpoint (work of that endpoint is due again), or 0 when the lease is lost.
 var nackScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
-local ep = check_lease(id, KEYS[7], ARGV[2], ARGV[10])
+local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[10])
 if not ep then return 0 end
 local retry = tonumber(ARGV[3])
-redis.call('ZREM', leases, id)
 redis.call('ZADD', lanes, 0, lane_member(ep, retry, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
@@ -328,10 +343,9 @@ return 1
 //	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
 var releaseScript = redis.NewScript(luaLib + `
 local id = ARGV[1]
-local ep = check_lease(id, KEYS[7], ARGV[2], ARGV[6])
+local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6]) -- att stays: the attempt in flight (att + 1) is given back
 if not ep then return 0 end
 local at = tonumber(ARGV[3])
-redis.call('ZREM', leases, id) -- att stays: the attempt in flight was att + 1, and it is given back
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, at) end
@@ -370,7 +384,7 @@ for i = 5, #ARGV do
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local r = redis.call('HMGET', rec, 'ep', 'att', 'tenant', 'msg')
+    local r = redis.call('HMGET', rec, 'ep', 'att', 'tenant', 'msg', 'created')
     if r[1] then
       local ep, att, tenant, msg = r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
       local outcome = 'retry'
@@ -379,11 +393,10 @@ for i = 5, #ARGV do
         ',"at":"' .. ARGV[4] .. '","latency":0,"error":"lease expired before a result was recorded","outcome":"' ..
         outcome .. '"}')
       if outcome == 'dead' then
-        redis.call('HDEL', rec, 'fence')
         unbusy(ep)
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
-        redis.call('ZADD', KEYS[7], created_ms(rec), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
+        redis.call('ZADD', KEYS[7], created_ms(r[5]), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
         redis.call('ZADD', KEYS[8], num(now), id)
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))

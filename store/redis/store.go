@@ -70,7 +70,7 @@ type Store struct {
 	live     atomic.Int32   // confirmed Wakeups subscriptions
 	ann      announcer      // wake messages waiting to be published
 	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
-	finishes batcher        // acks and fails of concurrent workers, pipelined together (batch.go)
+	finishes finishBatcher  // acks and fails of concurrent workers, grouped by shard (batch.go)
 	close    sync.Once
 }
 
