@@ -3,7 +3,6 @@
 package ids
 
 import (
-	"regexp"
 	"time"
 
 	"github.com/webhookd/webhookd/signing"
@@ -14,7 +13,17 @@ func New(prefix string) string {
 	return prefix + "_" + signing.NewMessageID(time.Now()).String()[len(signing.MessageIDPrefix):]
 }
 
-var valid = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// Valid reports whether s is usable as an id: 1 to 64 of [A-Za-z0-9_-].
-func Valid(s string) bool { return valid.MatchString(s) }
+// Valid reports whether s is usable as an id: 1 to 64 of [A-Za-z0-9_-]. It is on every store call's path, so it is
+// a byte loop rather than a regexp (which cost 6% of the gateway's CPU in a fan-out profile).
+func Valid(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
