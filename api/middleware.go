@@ -210,7 +210,7 @@ func (s *server) guard(a access, h handler) http.Handler {
 		case accessTenant, accessTenantOperator:
 			c.tenant = mux.Vars(r)["tenant"]
 			if who.operator {
-				if _, err := s.tenants.Get(r.Context(), c.tenant); err != nil {
+				if err := s.tenants.Exists(r.Context(), c.tenant); err != nil {
 					s.writeError(w, r, err)
 					return
 				}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -49,7 +51,15 @@ type ServiceConfig struct {
 type Service struct {
 	store Store
 	now   func() time.Time
+
+	// known holds ids of tenants seen to exist, for Exists. Tenants are never deleted, so an entry never goes stale;
+	// at most maxKnown are kept.
+	known  sync.Map
+	nKnown atomic.Int64
 }
+
+// maxKnown bounds the tenant ids Exists remembers.
+const maxKnown = 100_000
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg ServiceConfig) *Service {
@@ -90,6 +100,22 @@ func (s *Service) Get(ctx context.Context, id string) (*Tenant, error) {
 		return nil, fmt.Errorf("get tenant %s: %w", id, err)
 	}
 	return t, nil
+}
+
+// Exists returns nil when the tenant exists, else an error matching ErrNotFound (or the store's error). A tenant once
+// seen is remembered (tenants are never deleted), so the operator's calls on a tenant's routes cost no store read
+// after the first.
+func (s *Service) Exists(ctx context.Context, id string) error {
+	if _, ok := s.known.Load(id); ok {
+		return nil
+	}
+	if _, err := s.Get(ctx, id); err != nil {
+		return err
+	}
+	if s.nKnown.Add(1) <= maxKnown {
+		s.known.Store(id, struct{}{})
+	}
+	return nil
 }
 
 // List returns up to limit tenants after the cursor after ("" for the first page), and the cursor of the next page

@@ -108,3 +108,29 @@ func TestTokens(t *testing.T) {
 		t.Errorf("long token name: %v", err)
 	}
 }
+
+// TestExists: an unknown tenant is ErrNotFound; a tenant seen once is remembered, so a later check needs no store
+// read (shown by closing the store: a read would fail).
+func TestExists(t *testing.T) {
+	s, st := newService(t)
+	ctx := t.Context()
+	if err := s.Exists(ctx, "ten_nobody"); !errors.Is(err, tenants.ErrNotFound) {
+		t.Fatalf("Exists(unknown) = %v, want ErrNotFound", err)
+	}
+	tn, err := s.Create(ctx, tenants.CreateInput{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exists(ctx, tn.ID); err != nil {
+		t.Fatalf("Exists(created) = %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exists(ctx, tn.ID); err != nil {
+		t.Fatalf("Exists(created) after the store closed = %v: not remembered", err)
+	}
+	if err := s.Exists(ctx, "ten_nobody"); err == nil {
+		t.Fatal("Exists(unknown) after the store closed = nil: unknown tenants must not be remembered")
+	}
+}
