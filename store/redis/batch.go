@@ -5,45 +5,54 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// maxBatch bounds the finishes one batch carries, and maxPerFinish those one finish script call carries.
+// maxBatch bounds the items one batch carries, and maxPerCall those one script call carries.
 const (
-	maxBatch     = 256
-	maxPerFinish = 64
+	maxBatch   = 512
+	maxPerCall = 64
 )
 
 // batchTimeout bounds one batch's round trip; a caller whose own context ends first stops waiting for it.
 const batchTimeout = 5 * time.Second
 
-// finishBatcher groups the finishes (acks and fails) of concurrent workers: one finish script call per shard for all
-// of a batch's finishes in that shard, every call in one pipeline, so a busy gateway pays one script invocation and
-// one round trip for many deliveries. A call that finds no batch running runs one with whatever is pending, itself
-// included; calls that arrive meanwhile go in the next batch, which the first caller's goroutine hands to a new
-// goroutine. No call waits for a timer: a lone call runs at once.
-type finishBatcher struct {
+// shardBatcher groups per-delivery script work of concurrent callers (finishes of many workers, enqueues of many
+// publishes): one call of its script per shard for all of a batch's items in that shard, every call in one pipeline,
+// so a busy gateway pays one script invocation and one round trip for many deliveries. A call that finds no batch
+// running runs one with whatever is pending, its own items included; calls that arrive meanwhile go in the next
+// batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
+// once.
+//
+// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is 10 values per item; the reply
+// is one integer per item, in order.
+type shardBatcher struct {
+	script *redis.Script
+	prefix func(*shardKeys) []string
+
 	mu      sync.Mutex
-	pending []*pendingFinish
+	pending []*batchItem
 	running bool
 }
 
-// pendingFinish is one delivery's finish: its shard, record and attempts keys and its 10 script arguments
-// (finishScript), and, once done is closed, the script's answer for it.
-type pendingFinish struct {
-	shard     int
-	rec, atts string
-	args      [10]any
-	res       int64
-	err       error
-	done      chan struct{}
+// batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
+type batchItem struct {
+	shard int
+	keys  [2]string
+	args  [10]any
+	res   int64
+	err   error
+	done  chan struct{}
 }
 
-// run finishes f in a batch and returns the script's answer for it: 1, 2 (its endpoint was unparked) or 0 (lease
-// lost).
-func (b *finishBatcher) run(ctx context.Context, s *Store, f *pendingFinish) (int64, error) {
-	f.done = make(chan struct{})
+// run runs items in a batch and returns when each has its answer (or ctx ends).
+func (b *shardBatcher) run(ctx context.Context, s *Store, items ...*batchItem) error {
+	for _, it := range items {
+		it.done = make(chan struct{})
+	}
 	b.mu.Lock()
-	b.pending = append(b.pending, f)
+	b.pending = append(b.pending, items...)
 	lead := !b.running
 	b.running = true
 	b.mu.Unlock()
@@ -55,17 +64,19 @@ func (b *finishBatcher) run(ctx context.Context, s *Store, f *pendingFinish) (in
 			}()
 		}
 	}
-	select {
-	case <-f.done:
-		return f.res, f.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	for _, it := range items {
+		select {
+		case <-it.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // flush runs one batch of what is pending and reports whether more is pending (the caller then flushes again); when
 // nothing is, it ends the running state.
-func (b *finishBatcher) flush(s *Store) bool {
+func (b *shardBatcher) flush(s *Store) bool {
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatch)
 	batch := b.pending[:n:n]
@@ -75,28 +86,27 @@ func (b *finishBatcher) flush(s *Store) bool {
 	}
 	b.mu.Unlock()
 
-	// Group by shard, in arrival order, at most maxPerFinish per call.
-	var groups [][]*pendingFinish
+	// Group by shard, in arrival order, at most maxPerCall per call.
+	var groups [][]*batchItem
 	open := map[int]int{} // shard → index in groups of its call being filled
-	for _, f := range batch {
-		g, ok := open[f.shard]
-		if !ok || len(groups[g]) == maxPerFinish {
+	for _, it := range batch {
+		g, ok := open[it.shard]
+		if !ok || len(groups[g]) == maxPerCall {
 			g = len(groups)
 			groups = append(groups, nil)
-			open[f.shard] = g
+			open[it.shard] = g
 		}
-		groups[g] = append(groups[g], f)
+		groups[g] = append(groups[g], it)
 	}
 	calls := make([]scriptCall, len(groups))
 	for i, g := range groups {
-		sk := &s.k.shards[g[0].shard]
-		keys := sk.queue(sk.done, sk.dead)
+		keys := b.prefix(&s.k.shards[g[0].shard])
 		args := make([]any, 0, 10*len(g))
-		for _, f := range g {
-			keys = append(keys, f.rec, f.atts)
-			args = append(args, f.args[:]...)
+		for _, it := range g {
+			keys = append(keys, it.keys[:]...)
+			args = append(args, it.args[:]...)
 		}
-		calls[i] = scriptCall{finishScript, keys, args}
+		calls[i] = scriptCall{b.script, keys, args}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	cmds, err := s.runScripts(ctx, calls)
@@ -109,16 +119,16 @@ func (b *finishBatcher) flush(s *Store) bool {
 		if i < len(cmds) && cmds[i] != nil {
 			vals, cerr = cmds[i].Int64Slice()
 			if cerr == nil && len(vals) != len(g) {
-				cerr = fmt.Errorf("finish: %d answers for %d deliveries", len(vals), len(g))
+				cerr = fmt.Errorf("%d answers for %d deliveries", len(vals), len(g))
 			}
 		}
-		for j, f := range g {
+		for j, it := range g {
 			if cerr != nil {
-				f.err = cerr
+				it.err = cerr
 			} else {
-				f.res = vals[j]
+				it.res = vals[j]
 			}
-			close(f.done)
+			close(it.done)
 		}
 	}
 

@@ -16,10 +16,6 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 )
 
-// maxPerScript bounds the deliveries one enqueue script call carries, so that a huge fan-out into one shard does
-// not hold Redis for long.
-const maxPerScript = 256
-
 // defaultLease applies when ClaimOptions.Lease is zero.
 const defaultLease = 30 * time.Second
 
@@ -67,46 +63,38 @@ func (s *Store) checkMessages(ctx context.Context, ds []*delivery.Delivery) erro
 	return nil
 }
 
-// enqueue runs enqueueScript for ds, one call per shard (chunked), in one pipeline.
+// enqueue runs enqueueScript for ds, batched with concurrent publishes' enqueues: one call per shard (batch.go).
 func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	now := s.now()
-	byShard := map[int][]*delivery.Delivery{}
-	for _, d := range ds {
+	items := make([]*batchItem, len(ds))
+	for i, d := range ds {
 		if !validID(d.ID) || !validID(d.EndpointID) || !validID(d.MessageID) || !validID(d.TenantID) {
 			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
 		}
 		sk := s.k.shardOf(d.EndpointID)
-		byShard[sk.num] = append(byShard[sk.num], d)
-	}
-	var calls []scriptCall
-	for num, list := range byShard {
-		sk := &s.k.shards[num]
-		for len(list) > 0 {
-			chunk := list[:min(len(list), maxPerScript)]
-			list = list[len(chunk):]
-			keys := sk.queue()
-			args := make([]any, 0, 1+10*len(chunk))
-			args = append(args, len(chunk))
-			for _, d := range chunk {
-				keys = append(keys, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
-				due := d.NextAttemptAt
-				if due.IsZero() {
-					due = cmp.Or(d.CreatedAt, now)
-				}
-				args = append(args, d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
-					nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt)))
-			}
-			calls = append(calls, scriptCall{enqueueScript, keys, args})
+		due := d.NextAttemptAt
+		if due.IsZero() {
+			due = cmp.Or(d.CreatedAt, now)
 		}
+		items[i] = &batchItem{shard: sk.num, keys: [2]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)},
+			args: [10]any{d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
+				nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt))}}
 	}
-	_, err := s.runScripts(ctx, calls)
+	err := s.enqueues.run(ctx, s, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
-	for num, list := range byShard {
-		first := int64(noWork)
-		for _, d := range list {
-			first = min(first, ms(cmp.Or(d.NextAttemptAt, d.CreatedAt, now)))
+	first := map[int]int64{}
+	for i, d := range ds {
+		num := items[i].shard
+		at := ms(cmp.Or(d.NextAttemptAt, d.CreatedAt, now))
+		if f, ok := first[num]; !ok || at < f {
+			first[num] = at
 		}
-		s.madeDue(num, first, true)
+		if err == nil {
+			err = items[i].err
+		}
+	}
+	for num, at := range first {
+		s.madeDue(num, at, true)
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: enqueue: %w", err)
@@ -259,10 +247,14 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	sk := s.k.shardOf(t.EndpointID)
 	upd := s.updatedAt(a)
 	// Batched with other workers' finishes: one script call per shard, one pipeline (batch.go).
-	v, err := s.finishes.run(ctx, s, &pendingFinish{shard: sk.num, rec: sk.record(t.DeliveryID),
-		atts: sk.attempts(t.DeliveryID),
+	it := &batchItem{shard: sk.num, keys: [2]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [10]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
-			nsString(upd), js, ms(upd), t.TenantID}})
+			nsString(upd), js, ms(upd), t.TenantID}}
+	err = s.finishes.run(ctx, s, it)
+	v := it.res
+	if err == nil {
+		err = it.err
+	}
 	woke, err := leaseReply(op, t, v, err)
 	if woke {
 		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when

@@ -80,20 +80,20 @@ end
 `
 
 // enqueueScript schedules new deliveries of one shard, skipping any whose record already exists (so enqueueing is
-// idempotent: a retried or completed Publish never duplicates a delivery).
+// idempotent: a retried or completed Publish never duplicates a delivery). Concurrent publishes' deliveries of one
+// shard share a call (batch.go).
 //
 //	KEYS[1..6] the queue keys; then for delivery i (1-based): KEYS[6+2i-1] its record, KEYS[6+2i] its endpoint's
 //	delivery index
-//	ARGV[1] count; then 10 per delivery: id, endpoint, tenant, message, event type, attempts, due ms,
-//	        next ns, created ns, updated ns
-//	Reply: how many were enqueued.
+//	ARGV, 10 per delivery i from a = 10(i-1): id, endpoint, tenant, message, event type, attempts, due ms, next ns,
+//	created ns, updated ns
+//	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
 var enqueueScript = redis.NewScript(luaLib + `
-local n = tonumber(ARGV[1])
-local added = 0
-for i = 1, n do
-  local a = 1 + (i - 1) * 10
+local out = {}
+for i = 1, #ARGV / 10 do
+  local a = (i - 1) * 10
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local att, due = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local due = tonumber(ARGV[a + 7])
   local rec, idx = KEYS[6 + 2 * i - 1], KEYS[6 + 2 * i]
   if redis.call('EXISTS', rec) == 0 then
     redis.call('HSET', rec, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
@@ -101,10 +101,12 @@ for i = 1, n do
     redis.call('ZADD', idx, 0, id)
     redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
     if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
-    added = added + 1
+    out[i] = 1
+  else
+    out[i] = 0
   end
 end
-return added
+return out
 `)
 
 // claimScript leases up to ARGV[2] due deliveries of one shard, fairly. First it unparks the endpoints this claim

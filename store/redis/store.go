@@ -70,7 +70,8 @@ type Store struct {
 	live     atomic.Int32   // confirmed Wakeups subscriptions
 	ann      announcer      // wake messages waiting to be published
 	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
-	finishes finishBatcher  // acks and fails of concurrent workers, grouped by shard (batch.go)
+	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
+	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)
 	close    sync.Once
 }
 
@@ -105,7 +106,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
-		inst: instanceName(), hints: newShardHints(opts.Shards)}
+		inst: instanceName(), hints: newShardHints(opts.Shards),
+		finishes: shardBatcher{script: finishScript,
+			prefix: func(sk *shardKeys) []string { return sk.queue(sk.done, sk.dead) }},
+		enqueues: shardBatcher{script: enqueueScript, prefix: func(sk *shardKeys) []string { return sk.queue() }}}
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
