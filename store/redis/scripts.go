@@ -89,7 +89,7 @@ end
 //	created ns, updated ns
 //	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
 var enqueueScript = redis.NewScript(luaLib + `
-local out = {}
+local out, touched = {}, {}
 for i = 1, #ARGV / 10 do
   local a = (i - 1) * 10
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
@@ -100,7 +100,12 @@ for i = 1, #ARGV / 10 do
       'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
     redis.call('ZADD', idx, 0, id)
     redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
-    if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+    -- Once ep is touched (or found parked) in this call, a later item due no earlier changes nothing.
+    local t = touched[ep]
+    if not t or due < t then
+      if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+      touched[ep] = due
+    end
     out[i] = 1
   else
     out[i] = 0
@@ -152,13 +157,37 @@ local function park(ep, b)
   redis.call('ZREM', turns, ep)
   redis.call('ZADD', parked, b, ep)
 end
+-- rate_of is ep's rate limit {rate, burst}, or false for none, read once per call.
+local rate_cache = {}
+local function rate_of(ep)
+  local c = rate_cache[ep]
+  if c == nil then
+    c = false
+    local r = redis.call('HGET', rates, ep)
+    if r then
+      local rate, burst = string.match(r, '^([^,]+),(%d+)$')
+      rate, burst = tonumber(rate), tonumber(burst)
+      if rate and rate > 0 then c = {rate, burst} end
+    end
+    rate_cache[ep] = c
+  end
+  return c
+end
+-- busy_of is ep's in-flight count, read once per call and kept by this call's own changes.
+local busy_cache = {}
+local function busy_of(ep)
+  local b = busy_cache[ep]
+  if b == nil then
+    b = tonumber(redis.call('HGET', busy, ep)) or 0
+    busy_cache[ep] = b
+  end
+  return b
+end
 -- gcra_wait consumes one slot of ep's rate and returns nil, or returns when ep may go (and consumes nothing).
 local function gcra_wait(ep)
-  local r = redis.call('HGET', rates, ep)
-  if not r then return nil end
-  local rate, burst = string.match(r, '^([^,]+),(%d+)$')
-  rate, burst = tonumber(rate), tonumber(burst)
-  if not rate or rate <= 0 then return nil end
+  local c = rate_of(ep)
+  if not c then return nil end
+  local rate, burst = c[1], c[2]
   if burst < 1 then burst = 1 end
   local t = 1000 / rate
   local tau = (burst - 1) * t
@@ -193,7 +222,7 @@ while got < max and skips < max_skips do
   else
     local due = due_of(ep, item)
     local id = string.sub(item, #ep + 18)
-    local b = tonumber(redis.call('HGET', busy, ep)) or 0
+    local b = busy_of(ep)
     local rec, r = rprefix .. id, nil
     if due <= now and not (cap > 0 and b >= cap) then
       r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg')
@@ -225,6 +254,7 @@ while got < max and skips < max_skips do
         redis.call('HSET', rec, 'fence', fence)
         redis.call('ZADD', leases, num(now + lease), id)
         b = redis.call('HINCRBY', busy, ep, 1)
+        busy_cache[ep] = b
         out[#out + 1] = id
         out[#out + 1] = ep
         out[#out + 1] = tenant
@@ -295,7 +325,7 @@ return {0, ''}
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0
 //	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
 var finishScript = redis.NewScript(luaLib + `
-local out = {}
+local out, ended, eps = {}, {}, {}
 for i = 1, #ARGV / 10 do
   local a, rec, atts = 10 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
@@ -303,14 +333,30 @@ for i = 1, #ARGV / 10 do
   if not ep then
     out[i] = 0
   else
-    local woke = unbusy(ep)
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
     redis.call('RPUSH', atts, ARGV[a + 8])
     redis.call('ZADD', KEYS[7], created_ms(created), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[8], ARGV[a + 9], id) end
-    if woke then out[i] = 2 else out[i] = 1 end
+    if not ended[ep] then
+      ended[ep] = 0
+      eps[#eps + 1] = ep
+    end
+    ended[ep] = ended[ep] + 1
+    out[i] = ep
+  end
+end
+-- Each endpoint's in-flight count drops once by the tasks that ended, which may unpark it.
+local woke = {}
+for _, ep in ipairs(eps) do
+  if redis.call('HINCRBY', busy, ep, -ended[ep]) <= 0 then redis.call('HDEL', busy, ep) end
+  woke[ep] = unpark(ep)
+end
+for i = 1, #out do
+  local ep = out[i]
+  if ep ~= 0 then
+    if woke[ep] then out[i] = 2 else out[i] = 1 end
   end
 end
 return out
@@ -446,7 +492,16 @@ return false
 var writeMessageScript = redis.NewScript(`
 redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-for i = 8, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+local zs = {}
+for i = 8, #ARGV do
+  zs[#zs + 1] = 0
+  zs[#zs + 1] = ARGV[i]
+  if #zs == 2000 then
+    redis.call('ZADD', KEYS[2], unpack(zs))
+    zs = {}
+  end
+end
+if #zs > 0 then redis.call('ZADD', KEYS[2], unpack(zs)) end
 return 1
 `)
 
