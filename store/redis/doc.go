@@ -80,10 +80,11 @@
 //     (idempotent); the endpoint's ready score is only ever lowered (ZADD LT), and an endpoint already taking turns
 //     keeps its turn.
 //   - claim (batch): unpark endpoints this claim may serve (parked under a lower cap, or all without a cap); move
-//     the endpoints of ready whose time has come into turns, earliest first; then, up to Max times, take the endpoint
-//     with the lowest turn: no item → out of turns; first item not due → back to ready at its due time; at the cap →
-//     parked; rate limit says wait → back to ready at the time it may go (the item stays, nothing blocks); else lease
-//     its first item (attempt att+1, fence = max(fence+1, now×1000) written to the record, lease = now + Lease,
+//     the endpoints of ready whose time has come into turns, earliest first; then, until Max tasks, take the endpoint
+//     with the lowest turn and lease up to a quantum (an even share of Max among the endpoints due, at least one) of
+//     its first items: no item → out of turns; item not due → back to ready at its due time; at the cap → parked;
+//     rate limit says wait → back to ready at the time it may go (the item stays, nothing blocks); else lease
+//     each item (attempt att+1, fence = max(fence+1, now×1000) written to the record, lease = now + Lease,
 //     busy +1; the lease state lives in the record, no copy elsewhere) and give it a new turn behind every endpoint
 //     already due. The reply carries everything a worker needs (delivery, endpoint,
 //     tenant, message, attempt, fence). Skips are bounded, so a claim's work is too.

@@ -116,17 +116,21 @@ return out
 
 // claimScript leases up to ARGV[2] due deliveries of one shard, fairly. First it unparks the endpoints this claim
 // may serve (parked under a lower cap, or all when it has none) and moves the endpoints of ready whose time has come
-// into turns, earliest first, behind those already there. Then it serves the endpoint with the lowest turn and
-// gives it a new turn behind every endpoint already due, so a deep backlog gets one task per round while other
-// endpoints wait. For the endpoint at the head of turns, in order:
-//   - no lane item: it leaves turns;
-//   - its first item is not due: it goes back to ready at that item's due time;
+// into turns, earliest first, behind those already there. Then it serves the endpoint with the lowest turn, up to a
+// quantum of tasks (ceil(max / endpoints due at the start), at least 1, within its cap), and gives it a new turn
+// behind every endpoint already due, so a deep backlog gets one quantum per round while other endpoints wait. For
+// the endpoint at the head of turns:
 //   - busy at the in-flight cap: it is parked (scored by its busy count) until one of its tasks ends;
-//   - its rate (rates, GCRA state in gcra) says wait: it goes back to ready at the time it may go;
-//   - else its first item is leased: attempt +1, fence = max(fence + 1, now ms × 1000), lease = now + lease ms,
-//     busy +1.
+//   - else its first items, up to the quantum, in lane order: an item not due yet stops the turn and the endpoint
+//     goes back to ready at that item's due time; an item without a record is dropped; when its rate (rates, GCRA
+//     state in gcra) says wait, the turn stops and it goes back to ready at the time it may go (the item stays);
+//     else the item is leased: attempt att + 1, fence = max(fence + 1, now ms × 1000) written to its record,
+//     lease = now + lease ms, busy +1;
+//   - then, unless the turn stopped: no item left → it leaves turns; at the cap → parked; next item not due →
+//     ready at its due time; else a new turn.
 //
-// Each of the first four counts as a skip; the claim stops after ARGV[5] skips, so its work is bounded.
+// A park, a dropped item and a turn that leased nothing count as skips; the claim stops after ARGV[5] skips, so its
+// work is bounded.
 //
 // Last it tells what the shard has left, for the caller's shard hint (wake.go): how many endpoints are still due
 // (taking turns, or parked under this claim's cap with no room to unpark them this time) and when the shard next
@@ -211,68 +215,92 @@ for _, ep in ipairs(redis.call('ZRANGE', ready, '-inf', num(now), 'BYSCORE', 'LI
   redis.call('ZADD', turns, turn, ep)
 end
 
+-- Each turn serves one endpoint up to a quantum of tasks (an even share of this claim among the endpoints due now,
+-- at least one), so that a claim for one busy endpoint takes its tasks in one lane read and one write per
+-- structure, while many due endpoints still get one task each per round.
+local due_eps = redis.call('ZCARD', turns)
+local quantum = math.min(1000, math.max(1, math.ceil(max / math.max(due_eps, 1)))) -- 1000: unpack's stack
 local out, got, skips = {}, 0, 0
+local lease_at = num(now + lease)
 while got < max and skips < max_skips do
   local ep = redis.call('ZRANGE', turns, 0, 0)[1]
   if not ep then break end
-  local item = first_item(ep)
-  if not item then
-    redis.call('ZREM', turns, ep)
+  local b = busy_of(ep)
+  local room = max - got
+  if cap > 0 then room = math.min(room, cap - b) end
+  if room <= 0 then
+    park(ep, b)
     skips = skips + 1
   else
-    local due = due_of(ep, item)
-    local id = string.sub(item, #ep + 18)
-    local b = busy_of(ep)
-    local rec, r = rprefix .. id, nil
-    if due <= now and not (cap > 0 and b >= cap) then
-      r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg')
-    end
-    if due > now then
-      wait_until(ep, due)
-      skips = skips + 1
-    elseif cap > 0 and b >= cap then
-      park(ep, b)
-      skips = skips + 1
-    elseif not r[3] then
-      redis.call('ZREM', lanes, item) -- an item without a record cannot be served: drop it
-      skips = skips + 1
-    else
-      local wait = gcra_wait(ep)
-      if wait then
-        wait = math.ceil(wait)
-        if wait < now + 1 then wait = now + 1 end
-        wait_until(ep, wait)
+    local q = math.min(room, quantum)
+    -- One more than the quantum: the extra item (if any) is what the endpoint has next.
+    local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, q + 1)
+    local taken, stop, k = 0, nil, 0
+    local drop, leased = {}, {}
+    while k < #items and k < q do
+      local item = items[k + 1]
+      local due = due_of(ep, item)
+      if due > now then
+        stop = due
+        break
+      end
+      local id = string.sub(item, #ep + 18)
+      local rec = rprefix .. id
+      local r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg')
+      if not r[3] then
+        drop[#drop + 1] = item -- an item without a record cannot be served: drop it
         skips = skips + 1
       else
+        local wait = gcra_wait(ep)
+        if wait then
+          wait = math.ceil(wait)
+          if wait < now + 1 then wait = now + 1 end
+          stop = wait
+          break
+        end
         local att, tenant, msg = (tonumber(r[1]) or 0) + 1, r[3], r[4]
         -- The fence also follows the clock, so that claims Redis lost in a crash (AOF everysec) are not handed out
         -- again with the same fence: a claim after the restart has a later now.
         local f = (tonumber(r[2]) or 0) + 1
         if now * 1000 > f then f = now * 1000 end
         local fence = string.format('%d', f)
-        redis.call('ZREM', lanes, item)
         redis.call('HSET', rec, 'fence', fence)
-        redis.call('ZADD', leases, num(now + lease), id)
-        b = redis.call('HINCRBY', busy, ep, 1)
-        busy_cache[ep] = b
+        drop[#drop + 1] = item
+        leased[#leased + 1] = lease_at
+        leased[#leased + 1] = id
         out[#out + 1] = id
         out[#out + 1] = ep
         out[#out + 1] = tenant
         out[#out + 1] = msg
         out[#out + 1] = string.format('%d', att)
         out[#out + 1] = fence
-        got = got + 1
-        local nxt = first_item(ep)
-        if not nxt then
-          redis.call('ZREM', turns, ep)
-        elseif cap > 0 and b >= cap then
-          park(ep, b)
-        elseif due_of(ep, nxt) > now then
-          wait_until(ep, due_of(ep, nxt))
-        else
-          turn = turn + 1 -- the highest turn given out: every endpoint in turns came in through it
-          redis.call('ZADD', turns, turn, ep)
-        end
+        taken, got = taken + 1, got + 1
+      end
+      k = k + 1
+    end
+    if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
+    if taken > 0 then
+      redis.call('ZADD', leases, unpack(leased))
+      b = redis.call('HINCRBY', busy, ep, taken)
+      busy_cache[ep] = b
+    else
+      skips = skips + 1
+    end
+    -- What the endpoint does next: wait (its next item is not due, or its rate says so), leave turns (nothing
+    -- left), park (at its cap), or take a new turn behind every endpoint already due.
+    if stop then
+      wait_until(ep, stop)
+    else
+      local nxt = items[k + 1] -- the loop ended at the quantum or at the end of the lane
+      if nxt == nil then
+        redis.call('ZREM', turns, ep)
+      elseif cap > 0 and b >= cap then
+        park(ep, b)
+      elseif due_of(ep, nxt) > now then
+        wait_until(ep, due_of(ep, nxt))
+      else
+        turn = turn + 1 -- the highest turn given out: every endpoint in turns came in through it
+        redis.call('ZADD', turns, turn, ep)
       end
     end
   end
