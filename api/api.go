@@ -21,6 +21,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultMaxEventBytes = 256 << 10
+	DefaultMaxBatchBytes = 8 << 20
 	DefaultMaxBodyBytes  = 64 << 10
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	// MaxEventBytes bounds the request body of POST /v1/tenants/{tenant}/events; a larger body is refused with 413.
 	// Defaults to 256 KiB.
 	MaxEventBytes int64
+	// MaxBatchBytes bounds the request body of POST /v1/tenants/{tenant}/events/batch; a larger body is refused with
+	// 413. Defaults to 8 MiB.
+	MaxBatchBytes int64
 	// MaxBodyBytes bounds every other request body. Defaults to 64 KiB.
 	MaxBodyBytes int64
 	// URLPolicy decides which endpoint URLs may be registered; the handshake client enforces it too. Defaults to the
@@ -110,10 +114,11 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		return nil, errors.Join(ErrConfig, errors.New("OperatorToken is required"))
 	case deps.Tenants == nil || deps.Endpoints == nil || deps.Events == nil || deps.Log == nil || deps.Queue == nil:
 		return nil, errors.Join(ErrConfig, errors.New("Deps: Tenants, Endpoints, Events, Log and Queue are required"))
-	case cfg.MaxEventBytes < 0 || cfg.MaxBodyBytes < 0 || cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0:
+	case cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBodyBytes < 0 || cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0:
 		return nil, errors.Join(ErrConfig, errors.New("sizes and durations must not be negative"))
 	}
 	cfg.MaxEventBytes = cmp.Or(cfg.MaxEventBytes, DefaultMaxEventBytes)
+	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Second)
 	cfg.RotationGrace = cmp.Or(cfg.RotationGrace, 24*time.Hour)

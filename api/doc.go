@@ -1,5 +1,6 @@
 // Package api is webhookd's HTTP management API, under /v1: tenants and their tokens, the event-type catalogue,
-// event ingest, endpoints (with key rotation, secret reveal, test events and recovery), and the delivery log.
+// event ingest (one event or a batch), endpoints (with key rotation, secret reveal, test events and recovery), and
+// the delivery log.
 //
 // # Tour
 //
@@ -42,9 +43,10 @@
 // # Bodies
 //
 // Bodies are one JSON object; unknown fields, wrong types (the field is named) and trailing data are 400. Event
-// bodies are limited to Config.MaxEventBytes (256 KiB), others to Config.MaxBodyBytes (64 KiB); more is 413. Event
-// data is kept byte for byte as sent. Durations are Go duration strings ("1s", "250ms") or numbers of milliseconds,
-// e.g. "timeout": "1s" or "timeout": 1500; responses always use the string form. Times are RFC 3339.
+// bodies are limited to Config.MaxEventBytes (256 KiB), batches of events (POST .../events/batch, up to 500 events)
+// to Config.MaxBatchBytes (8 MiB), others to Config.MaxBodyBytes (64 KiB); more is 413. Event data is kept byte for
+// byte as sent. Durations are Go duration strings ("1s", "250ms") or numbers of milliseconds, e.g. "timeout": "1s"
+// or "timeout": 1500; responses always use the string form. Times are RFC 3339.
 //
 // Secrets appear in exactly two answers: a tenant token in the answer to its creation, and endpoint keys in GET
 // .../endpoints/{id}/secret (ed25519 private keys never: only their public key). Responses are built from explicit

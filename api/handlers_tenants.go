@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -90,34 +91,77 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
-func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Type      string          `json:"type"`
-		Data      json.RawMessage `json:"data"`
-		ID        string          `json:"id"`
-		Timestamp *string         `json:"timestamp"`
+// eventBody is one event as POST .../events takes it, and each element of POST .../events/batch.
+type eventBody struct {
+	Type      string          `json:"type"`
+	Data      json.RawMessage `json:"data"`
+	ID        string          `json:"id"`
+	Timestamp *string         `json:"timestamp"`
+}
+
+// input converts the body; prefix comes before field names in errors ("" or "events[3].").
+func (b *eventBody) input(prefix string) (events.PublishInput, error) {
+	in := events.PublishInput{Type: b.Type, Data: b.Data, ID: b.ID}
+	if b.Timestamp != nil {
+		ts, err := parseTime(prefix+"timestamp", *b.Timestamp)
+		if err != nil {
+			return events.PublishInput{}, err
+		}
+		in.Timestamp = &ts
 	}
+	return in, nil
+}
+
+// publishView is the answer to a publish, one per event.
+type publishView struct {
+	ID        string `json:"id"`
+	Fanout    int    `json:"fanout"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req eventBody
 	if err := decodeBody(w, r, s.cfg.MaxEventBytes, &req, false); err != nil {
 		return err
 	}
-	in := events.PublishInput{Type: req.Type, Data: req.Data, ID: req.ID}
-	if req.Timestamp != nil {
-		ts, err := parseTime("timestamp", *req.Timestamp)
-		if err != nil {
-			return err
-		}
-		in.Timestamp = &ts
+	in, err := req.input("")
+	if err != nil {
+		return err
 	}
 	m, fanout, existing, err := s.events.Publish(r.Context(), c.tenant, in)
 	if err != nil {
 		return err
 	}
 	s.obs.EventIngested(c.tenant, existing)
-	writeJSON(w, http.StatusAccepted, struct {
-		ID        string `json:"id"`
-		Fanout    int    `json:"fanout"`
-		Duplicate bool   `json:"duplicate"`
-	}{m.ID, fanout, existing})
+	writeJSON(w, http.StatusAccepted, publishView{m.ID, fanout, existing})
+	return nil
+}
+
+func (s *server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req struct {
+		Events []eventBody `json:"events"`
+	}
+	if err := decodeBody(w, r, s.cfg.MaxBatchBytes, &req, false); err != nil {
+		return err
+	}
+	ins := make([]events.PublishInput, len(req.Events))
+	for i := range req.Events {
+		in, err := req.Events[i].input(fmt.Sprintf("events[%d].", i))
+		if err != nil {
+			return err
+		}
+		ins[i] = in
+	}
+	res, err := s.events.PublishBatch(r.Context(), c.tenant, ins)
+	if err != nil {
+		return err
+	}
+	out := make([]publishView, len(res))
+	for i, b := range res {
+		s.obs.EventIngested(c.tenant, b.Existing)
+		out[i] = publishView{b.Message.ID, b.Fanout, b.Existing}
+	}
+	writeJSON(w, http.StatusAccepted, newList(out, ""))
 	return nil
 }
 

@@ -751,7 +751,7 @@ func TestOpenAPILive(t *testing.T) {
 		"POST " + tenant + "/endpoints", "GET " + tenant + "/endpoints", "GET " + endpoint,
 		"PATCH " + endpoint, "POST " + endpoint + "/rotate", "GET " + endpoint + "/secret",
 		"POST " + endpoint + "/disable", "POST " + endpoint + "/enable",
-		"POST " + tenant + "/events", "POST " + endpoint + "/test",
+		"POST " + tenant + "/events", "POST " + tenant + "/events/batch", "POST " + endpoint + "/test",
 		wait,
 		"GET " + tenant + "/deliveries", "GET " + endpoint + "/deliveries", "GET " + tenant + "/deliveries/{id}",
 		"GET " + tenant + "/messages/{msg}", "POST " + tenant + "/messages/{msg}/replay", "POST " + endpoint + "/recover",
@@ -870,6 +870,7 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	large := []byte(`{"data": "` + strings.Repeat("x", api.DefaultMaxEventBytes) + `"}`)
+	largeBatch := []byte(`{"data": "` + strings.Repeat("x", api.DefaultMaxBatchBytes) + `"}`)
 	paths := map[string]bool{}
 	for _, op := range l.spec.operations(t) {
 		if opsPaths[op.path] {
@@ -903,7 +904,11 @@ func TestOpenAPIErrorAnswers(t *testing.T) {
 		}
 		if _, ok := op.obj["requestBody"]; ok {
 			expect("with an unknown field", 400, opToken, []byte(`{"no_such_field": 1}`))
-			expect("with a body over the limit", 413, opToken, large)
+			if strings.HasSuffix(op.path, "/events/batch") {
+				expect("with a body over the limit", 413, opToken, largeBatch)
+			} else {
+				expect("with a body over the limit", 413, opToken, large)
+			}
 		}
 	}
 	// Every path answers a method it does not list with 405.

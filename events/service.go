@@ -49,7 +49,7 @@ type EndpointStore interface {
 
 // FanoutLister is an EndpointStore that lists all of a tenant's endpoints for fan-out at once, possibly from a
 // cache (*secrets.Endpoints is one). The endpoints it returns may be shared and are only read; their secrets are not
-// needed. Publish uses it when Config.Endpoints implements it.
+// needed. Publish and PublishBatch use it when Config.Endpoints implements it.
 type FanoutLister interface {
 	ListFanout(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error)
 }
@@ -124,35 +124,11 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	if err != nil {
 		return nil, 0, false, err
 	}
-	var ds []*delivery.Delivery
-	if fl, ok := s.cfg.Endpoints.(FanoutLister); ok {
-		es, err := fl.ListFanout(ctx, tenantID)
-		if err != nil {
-			return nil, 0, false, fmt.Errorf("publish: list endpoints: %w", err)
-		}
-		for _, ep := range es {
-			if !ep.Disabled && ep.Accepts(m.Type) {
-				ds = append(ds, newDelivery(m, ep.ID, now))
-			}
-		}
-	} else {
-		after := ""
-		for {
-			page, err := s.cfg.Endpoints.ListEndpoints(ctx, tenantID, after, fanoutPage)
-			if err != nil {
-				return nil, 0, false, fmt.Errorf("publish: list endpoints: %w", err)
-			}
-			for _, ep := range page {
-				if !ep.Disabled && ep.Accepts(m.Type) {
-					ds = append(ds, newDelivery(m, ep.ID, now))
-				}
-			}
-			if len(page) < fanoutPage {
-				break
-			}
-			after = page[len(page)-1].ID
-		}
+	es, err := s.fanoutEndpoints(ctx, tenantID)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("publish: %w", err)
 	}
+	ds := deliveriesFor(m, es, now)
 	stored, fanout, existing, err := s.store.Publish(ctx, m, ds, now.Add(-s.cfg.IdempotencyWindow))
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("publish: %w", err)
@@ -161,6 +137,42 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 		s.wake()
 	}
 	return stored, fanout, existing, nil
+}
+
+// fanoutEndpoints lists all the tenant's endpoints for fan-out, disabled ones included: at once from a FanoutLister,
+// else page by page. The endpoints may be shared (a FanoutLister's cache) and must only be read.
+func (s *Service) fanoutEndpoints(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error) {
+	if fl, ok := s.cfg.Endpoints.(FanoutLister); ok {
+		es, err := fl.ListFanout(ctx, tenantID)
+		if err != nil {
+			return nil, fmt.Errorf("list endpoints: %w", err)
+		}
+		return es, nil
+	}
+	var es []*endpoints.Endpoint
+	after := ""
+	for {
+		page, err := s.cfg.Endpoints.ListEndpoints(ctx, tenantID, after, fanoutPage)
+		if err != nil {
+			return nil, fmt.Errorf("list endpoints: %w", err)
+		}
+		es = append(es, page...)
+		if len(page) < fanoutPage {
+			return es, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// deliveriesFor makes one pending delivery of m per enabled endpoint of es whose filters accept its type.
+func deliveriesFor(m *delivery.Message, es []*endpoints.Endpoint, now time.Time) []*delivery.Delivery {
+	var ds []*delivery.Delivery
+	for _, ep := range es {
+		if !ep.Disabled && ep.Accepts(m.Type) {
+			ds = append(ds, newDelivery(m, ep.ID, now))
+		}
+	}
+	return ds
 }
 
 // PublishTo publishes an event to exactly one endpoint, whatever its filters say: the endpoint test call. An empty

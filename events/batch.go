@@ -1,0 +1,114 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// MaxBatchEvents is the most events one PublishBatch takes.
+const MaxBatchEvents = 500
+
+// batchConcurrency is how many store publishes one PublishBatch runs at once.
+const batchConcurrency = 16
+
+// BatchResult is what Publish would have returned for one event of a batch.
+type BatchResult struct {
+	Message  *delivery.Message // the stored message, or the earlier one of an idempotent repeat
+	Fanout   int               // the number of deliveries of Message
+	Existing bool              // an idempotent repeat: nothing was written for this event
+}
+
+// PublishBatch publishes 1 to MaxBatchEvents events of one tenant, each as Publish would, and returns their results
+// in input order. Every event is validated before anything is stored: the first invalid one fails the batch with a
+// *FieldError whose field is prefixed "events[i]." (an empty or oversized batch is a *FieldError on "events"). The
+// tenant's endpoints are listed once for the whole batch, and the events are stored concurrently, each atomically
+// with its deliveries. An ID (idempotency key) repeated within the batch is published once: later events with it get
+// the first one's result with Existing set.
+//
+// The batch is not atomic. When a store call fails, PublishBatch returns an error wrapping the failure of the lowest
+// failed event, and the events stored before it was seen stay stored (and are delivered). Retrying the whole batch
+// is then safe for events with an ID, which the retry answers as repeats, and may duplicate events without one:
+// exactly as retrying a single Publish. The caller is responsible for the tenant existing.
+func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []PublishInput) ([]BatchResult, error) {
+	if len(ins) == 0 || len(ins) > MaxBatchEvents {
+		return nil, &FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events, got %d", MaxBatchEvents, len(ins))}
+	}
+	now := s.cfg.Now().UTC()
+	msgs := make([]*delivery.Message, len(ins))
+	first := make([]int, len(ins)) // the event whose result event i takes: itself, or the first with its ID
+	byID := make(map[string]int)
+	for i, in := range ins {
+		m, err := newMessage(tenantID, in, now)
+		if fe, ok := errors.AsType[*FieldError](err); ok {
+			return nil, &FieldError{Field: fmt.Sprintf("events[%d].%s", i, fe.Field), Message: fe.Message}
+		} else if err != nil {
+			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
+		}
+		msgs[i], first[i] = m, i
+		if in.ID == "" {
+			continue
+		}
+		if j, ok := byID[in.ID]; ok {
+			first[i] = j
+		} else {
+			byID[in.ID] = i
+		}
+	}
+	es, err := s.fanoutEndpoints(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("publish batch: %w", err)
+	}
+
+	res := make([]BatchResult, len(ins))
+	errs := make([]error, len(ins))
+	var (
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, batchConcurrency)
+		failed atomic.Bool // once set, no further event is started
+	)
+	idemSince := now.Add(-s.cfg.IdempotencyWindow)
+	for i, m := range msgs {
+		if first[i] != i {
+			continue
+		}
+		sem <- struct{}{}
+		if failed.Load() {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			stored, fanout, existing, err := s.store.Publish(ctx, m, deliveriesFor(m, es, now), idemSince)
+			if err != nil {
+				errs[i] = err
+				failed.Store(true)
+				return
+			}
+			res[i] = BatchResult{Message: stored, Fanout: fanout, Existing: existing}
+		})
+	}
+	wg.Wait()
+
+	queued := false
+	for i, r := range res {
+		queued = queued || (r.Message != nil && !r.Existing && r.Fanout > 0)
+		if first[i] != i {
+			res[i] = res[first[i]]
+			res[i].Existing = true
+		}
+	}
+	if queued {
+		s.wake()
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
+		}
+	}
+	return res, nil
+}
