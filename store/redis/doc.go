@@ -126,9 +126,14 @@
 //
 // # Publish
 //
-// A publish spans Cluster slots (message shard, tenant, one queue shard per endpoint), so it cannot be one script.
-// Its writes are ordered so that a crash at any point loses nothing a producer was told was stored, and never
-// leaves a delivery queued whose message is missing:
+// On a single server a publish to at most 4 endpoints is one script (publishScript): the idempotency check, the
+// message and its indexes, the key and every delivery, atomically, in one round trip. Only when the key names an
+// earlier message does it write nothing and leave the publish to the general way below. A larger fan-out goes the
+// general way too, because its enqueues then share script calls with other publishes in flight.
+//
+// The general way, and the only one on a Cluster: a publish spans Cluster slots (message shard, tenant, one queue
+// shard per endpoint), so it cannot be one script. Its writes are ordered so that a crash at any point loses
+// nothing a producer was told was stored, and never leaves a delivery queued whose message is missing:
 //
 //  1. one script on the message's slot writes the message, its data bytes, its delivery plan, its delivery index and
 //     its retention entry; pipelined beside it, the tenant's delivery index (whose entries without a record are

@@ -35,6 +35,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceThreeStepPublish runs the suite with the publish a Cluster uses (three ordered steps, publish.go)
+// on a single server, where Publish is otherwise one script.
+func TestConformanceThreeStepPublish(t *testing.T) {
+	srv := testredis.Start(t)
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+		if !s.onePublish {
+			t.Fatal("a single server should publish in one script")
+		}
+		s.onePublish = false
+		return s
+	})
+}
+
 func BenchmarkStore(b *testing.B) {
 	srv := testredis.Start(b)
 	storetest.Bench(b, func(b *testing.B) storetest.Store {

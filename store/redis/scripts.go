@@ -607,3 +607,56 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `)
+
+// publishScript is the whole of a Publish in one atomic script, for a single Redis server, where a script may touch
+// keys of any slot (Publish, publish.go). It stores nothing when the idempotency key names a message created after
+// since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it
+// writes the message, its indexes, the idempotency key and every delivery (as enqueueScript does), all or nothing.
+//
+//	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index, KEYS[4] the
+//	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then 6 per delivery i
+//	from k = 5 + 6(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard,
+//	KEYS[k+5] its record, KEYS[k+6] its endpoint's delivery index
+//	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
+//	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms;
+//	then 10 per delivery from a = 10 + 10(i-1), as enqueueScript's
+//	Reply: "" when stored, else the idempotency key's value (an earlier message's).
+var publishScript = redis.NewScript(`
+local function num(x) return string.format('%.17g', x) end
+if ARGV[8] ~= '' then
+  local cur = redis.call('GET', KEYS[5])
+  if cur and cur ~= ARGV[8] then
+    local created = string.match(cur, ' (%d+)$')
+    if created and created > ARGV[9] then return cur end
+  end
+end
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+local n = (#KEYS - 5) / 6
+local idx = {}
+for i = 1, n do
+  local a = 10 + 10 * (i - 1)
+  idx[#idx + 1] = 0
+  idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
+end
+if n > 0 then
+  redis.call('ZADD', KEYS[2], unpack(idx))
+  redis.call('ZADD', KEYS[4], unpack(idx))
+end
+if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10]) end
+for i = 1, n do
+  local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
+  local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
+  if redis.call('EXISTS', rec) == 0 then
+    redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
+      'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
+    redis.call('ZADD', KEYS[k + 6], 0, id)
+    redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
+    if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
+      redis.call('ZADD', ready, 'LT', num(due), ep)
+    end
+  end
+end
+return ''
+`)

@@ -72,7 +72,9 @@ type Store struct {
 	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
 	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
 	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)
-	close    sync.Once
+	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
+	onePublish bool
+	close      sync.Once
 }
 
 // Open connects to Redis and checks (or, on first start, records) the shard count. url is one of
@@ -110,6 +112,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		finishes: shardBatcher{script: finishScript,
 			prefix: func(sk *shardKeys) []string { return sk.queue(sk.done, sk.dead) }},
 		enqueues: shardBatcher{script: enqueueScript, prefix: func(sk *shardKeys) []string { return sk.queue() }}}
+	_, s.onePublish = rdb.(*redis.Client)
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
