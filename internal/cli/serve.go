@@ -56,6 +56,7 @@ type serveConfig struct {
 	HealthSpan      time.Duration
 	Retention       time.Duration
 	MaxEventBytes   int64
+	MaxBatchBytes   int64
 	HandshakeTO     time.Duration
 	RotationGrace   time.Duration
 	ShutdownTimeout time.Duration
@@ -88,6 +89,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HealthSpan, "health-span", delivery.DefaultHealthSpan, "disable an endpoint that fails this long without a success")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long finished deliveries, their attempts and messages are kept")
 	fs.Int64Var(&c.MaxEventBytes, "max-event-bytes", 256<<10, "largest event request body accepted")
+	fs.Int64Var(&c.MaxBatchBytes, "max-batch-bytes", 8<<20, "largest batch publish request body accepted")
 	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
 	fs.DurationVar(&c.RotationGrace, "rotation-grace", 24*time.Hour, "how long a rotated-out key keeps signing by default")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", delivery.DefaultShutdownTimeout, "time in-flight work gets to finish on SIGTERM")
@@ -286,6 +288,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	handler, err := api.New(api.Config{
 		OperatorToken:    token,
 		MaxEventBytes:    cfg.MaxEventBytes,
+		MaxBatchBytes:    cfg.MaxBatchBytes,
 		URLPolicy:        policy,
 		HandshakeTimeout: cfg.HandshakeTO,
 		RotationGrace:    cfg.RotationGrace,
