@@ -199,6 +199,59 @@ func (p *publisher) one(ctx context.Context, buf []byte, i int, origin int64, lo
 	return buf
 }
 
+// many publishes events i to i+n-1 in one batch request; each event's e2e origin is the request's start.
+func (p *publisher) many(ctx context.Context, buf []byte, i, n int, local *[]pubRecord) []byte {
+	buf = append(buf[:0], `{"events":[`...)
+	for k := range n {
+		if k > 0 {
+			buf = append(buf, ',')
+		}
+		buf = p.body.append(buf, i+k)
+	}
+	buf = append(buf, `]}`...)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api.base+"/v1/tenants/"+p.tenant+"/events/batch", bytes.NewReader(buf))
+	if err != nil {
+		p.fail(err.Error())
+		return buf
+	}
+	req.Header.Set("Authorization", "Bearer "+operatorToken)
+	req.Header.Set("Content-Type", "application/json")
+	sent := p.now()
+	resp, err := p.api.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.fail(err.Error())
+		}
+		return buf
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	done := p.now()
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		p.fail(fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b)))
+		return buf
+	}
+	var r struct {
+		Data []struct {
+			ID        string `json:"id"`
+			Fanout    int    `json:"fanout"`
+			Duplicate bool   `json:"duplicate"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || len(r.Data) != n {
+		p.fail(fmt.Sprintf("unexpected answer to a batch of %d: %.200s", n, b))
+		return buf
+	}
+	for _, e := range r.Data {
+		if e.ID == "" || e.Duplicate {
+			p.fail(fmt.Sprintf("unexpected answer in a batch: %+v", e))
+			continue
+		}
+		*local = append(*local, pubRecord{id: e.ID, origin: sent, sent: sent, done: done, fanout: e.Fanout})
+	}
+	return buf
+}
+
 func (p *publisher) fail(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -227,21 +280,26 @@ func (p *publisher) finish() pubResult {
 }
 
 // closedLoop publishes as fast as workers goroutines can (each waits for its 202 before the next), until events
-// have been sent or d has passed.
-func (p *publisher) closedLoop(ctx context.Context, workers, events int, d time.Duration) pubResult {
+// have been sent or d has passed; batch > 1 sends that many events per request (POST …/events/batch).
+func (p *publisher) closedLoop(ctx context.Context, workers, events int, d time.Duration, batch int) pubResult {
+	batch = max(batch, 1)
 	var next atomic.Int64
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			local := make([]pubRecord, 0, events/workers+1)
-			buf := make([]byte, 0, 2048)
+			local := make([]pubRecord, 0, events/workers+batch)
+			buf := make([]byte, 0, 2048*batch)
 			for ctx.Err() == nil && time.Now().Before(stop) {
-				i := int(next.Add(1)) - 1
+				i := int(next.Add(int64(batch))) - batch
 				if i >= events {
 					break
 				}
-				buf = p.one(ctx, buf, i, -1, &local)
+				if batch == 1 {
+					buf = p.one(ctx, buf, i, -1, &local)
+				} else {
+					buf = p.many(ctx, buf, i, min(batch, events-i), &local)
+				}
 			}
 			p.merge(local)
 		})

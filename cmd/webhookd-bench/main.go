@@ -52,6 +52,8 @@ type options struct {
 
 	satEvents   int
 	satDuration time.Duration
+	satBatch    int // events per request in the tuned saturation run
+	satCap      int // in-flight cap per endpoint in the tuned saturation runs
 
 	rates          []int
 	plotRates      []int
@@ -150,6 +152,8 @@ func parseFlags(args []string) (options, error) {
 
 	fs.IntVar(&o.satEvents, "sat-events", 0, "saturation: events at most (default 60000, quick 2000)")
 	fs.DurationVar(&o.satDuration, "sat-duration", 0, "saturation: publishing time at most (default 15s, quick 3s)")
+	fs.IntVar(&o.satBatch, "sat-batch", 50, "saturation: events per request (POST …/events/batch) in the tuned run; 0 skips the tuned runs")
+	fs.IntVar(&o.satCap, "sat-cap", 64, "saturation: --max-in-flight-per-endpoint of the tuned runs")
 	fs.Var(intsFlag{&o.rates}, "rates", "steady: offered events/s with targets in the table")
 	fs.Var(intsFlag{&o.plotRates}, "plot-rates", "steady: further offered rates for the latency plot (quick: --rates only)")
 	fs.DurationVar(&o.steadyDuration, "steady-duration", 0, "steady: seconds per rate (default 30s, quick 2s)")
@@ -380,7 +384,7 @@ type results struct {
 	stores   []string
 	machine  machine
 	command  string
-	sat      map[string]*runResult
+	sat      map[string][]*runResult // defaults first, then the tuned runs
 	steady   map[string][]*runResult
 	fanout   map[string][]*runResult
 	iso      map[string]*isoResult
@@ -396,7 +400,7 @@ type isoResult struct {
 
 func (b *bench) runAll(ctx context.Context) *results {
 	rep := &results{quick: b.opt.quick, opt: b.opt, stores: b.opt.stores, scenario: map[string]bool{},
-		sat: map[string]*runResult{}, steady: map[string][]*runResult{}, fanout: map[string][]*runResult{},
+		sat: map[string][]*runResult{}, steady: map[string][]*runResult{}, fanout: map[string][]*runResult{},
 		iso: map[string]*isoResult{}}
 	for _, s := range b.opt.scenarios {
 		rep.scenario[s] = true
@@ -419,7 +423,17 @@ func (b *bench) runAll(ctx context.Context) *results {
 			return r
 		}
 		if b.has("saturation") || b.has("cost") {
-			rep.sat[store] = exec(runSpec{label: "saturation, 1 endpoint", endpoints: 1, events: o.satEvents, duration: o.satDuration})
+			sat := runSpec{label: "saturation, 1 endpoint", endpoints: 1, events: o.satEvents, duration: o.satDuration}
+			rep.sat[store] = append(rep.sat[store], exec(sat))
+			if o.satBatch > 0 && b.has("saturation") {
+				// The same endpoint allowed more attempts in flight, then also fed by batch publishes.
+				capArg := fmt.Sprintf("--max-in-flight-per-endpoint=%d", o.satCap)
+				tuned := sat
+				tuned.label, tuned.args = fmt.Sprintf("saturation, 1 endpoint, cap %d", o.satCap), []string{capArg}
+				rep.sat[store] = append(rep.sat[store], exec(tuned))
+				tuned.label, tuned.batch = fmt.Sprintf("saturation, 1 endpoint, cap %d, batches of %d", o.satCap, o.satBatch), o.satBatch
+				rep.sat[store] = append(rep.sat[store], exec(tuned))
+			}
 		}
 		if b.has("steady") {
 			rates := slices.Clone(o.rates)
@@ -480,7 +494,9 @@ func (r *results) failures() []string {
 		}
 	}
 	for _, s := range r.stores {
-		check(r.sat[s])
+		for _, x := range r.sat[s] {
+			check(x)
+		}
 		for _, x := range r.steady[s] {
 			check(x)
 		}

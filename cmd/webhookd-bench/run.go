@@ -20,6 +20,8 @@ type runSpec struct {
 	rate      float64
 	events    int           // at most this many events
 	duration  time.Duration // publishing lasts at most this long
+	batch     int           // closed loop: events per request (POST …/events/batch); 0 or 1: one per request
+	args      []string      // further arguments for webhookd serve in this run
 }
 
 // latSummary summarises latencies (ns).
@@ -154,7 +156,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	}
 	defer rcv.close()
 
-	gw, err := startGateway(b.webhookdBin, dir, storeArg, b.opt.logLevel, b.opt.gatewayArgs)
+	gw, err := startGateway(b.webhookdBin, dir, storeArg, b.opt.logLevel, append(slices.Clone(b.opt.gatewayArgs), spec.args...))
 	if errors.Is(err, errStoreUnavailable) {
 		res.na = errStoreUnavailable.Error()
 		b.progress("  webhookd refused --store %s: %s", storeArg, strings.TrimPrefix(err.Error(), errStoreUnavailable.Error()+": "))
@@ -180,7 +182,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	// Warm-up: connections, pools, page cache, Redis scripts. Every endpoint is healthy during it.
 	warm := &publisher{api: api, tenant: tenant, body: newEventBody(tag+"w", b.opt.idempotency), base: base}
 	wn := max(1, min(b.opt.warmup, 20000/spec.endpoints))
-	wr := warm.closedLoop(ctx, min(b.opt.publishers, wn), wn, 30*time.Second)
+	wr := warm.closedLoop(ctx, min(b.opt.publishers, wn), wn, 30*time.Second, 1)
 	if wr.errors > 0 {
 		fail(fmt.Errorf("warm-up: %d publish errors, first: %s", wr.errors, wr.firstErr))
 		return
@@ -203,7 +205,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	if spec.open {
 		pr, lags = p.openLoop(ctx, b.opt.openWorkers, spec.rate, spec.events, spec.duration)
 	} else {
-		pr = p.closedLoop(ctx, b.opt.publishers, spec.events, spec.duration)
+		pr = p.closedLoop(ctx, b.opt.publishers, spec.events, spec.duration, spec.batch)
 	}
 	res.accepted, res.pubErrors, res.firstPubErr = len(pr.recs), pr.errors, pr.firstErr
 	for _, r := range pr.recs {

@@ -48,6 +48,7 @@ type serveConfig struct {
 	AllowPrivate    bool
 	AllowHTTP       bool
 	Workers         int
+	ClaimBatch      int
 	MaxInFlight     int
 	RetryInitial    time.Duration
 	RetryCap        time.Duration
@@ -81,6 +82,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowPrivate, "allow-private-endpoints", false, "let endpoints resolve to loopback, private, link-local and CGNAT addresses (never cloud metadata)")
 	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
 	fs.IntVar(&c.Workers, "workers", delivery.DefaultWorkers, "delivery attempts in flight at once")
+	fs.IntVar(&c.ClaimBatch, "claim-batch", delivery.DefaultClaimBatch, "most deliveries taken from the queue per claim")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "attempts in flight to one endpoint at once")
 	fs.DurationVar(&c.RetryInitial, "retry-initial", delivery.DefaultRetryInitial, "wait after the first failed attempt; doubles each retry")
 	fs.DurationVar(&c.RetryCap, "retry-cap", delivery.DefaultRetryCap, "longest wait between attempts, before jitter")
@@ -248,6 +250,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	notifier := &disabledNotifier{}
 	engine, err = delivery.NewEngine(delivery.Config{
 		Workers:                cfg.Workers,
+		ClaimBatch:             cfg.ClaimBatch,
 		MaxInFlightPerEndpoint: cfg.MaxInFlight,
 		Retry: delivery.Retry{
 			Initial: cfg.RetryInitial, Cap: cfg.RetryCap,
