@@ -22,6 +22,9 @@ func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.
 	if m := s.recent.get(tenantID, id); m != nil {
 		return m, nil
 	}
+	if m := s.claimed.get(tenantID, id); m != nil {
+		return m, nil
+	}
 	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
@@ -210,8 +213,10 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		return n, err
 	}
 	s.recent.clear() // before and after: a message published meanwhile may be pruned by this very call
+	s.claimed.clear()
 	_, err = s.pruneMessages(ctx, cutoff)
 	s.recent.clear()
+	s.claimed.clear()
 	return n, err
 }
 

@@ -190,7 +190,40 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		dueLeft, _ := strconv.ParseInt(vals[n], 10, 64)
 		s.hints.set(shards[i], gens[i], parseHint(vals[n+1]), dueLeft)
 	}
+	s.prefetch(ctx, tasks)
 	return tasks, nil
+}
+
+// prefetch loads, in one pipelined round, the messages of claimed tasks that neither cache holds, into the claimed
+// cache: the workers that attempt these tasks call GetMessage moments later, and a round trip each was the largest
+// cost of a deep backlog's delivery (30% of the gateway's CPU when every message of a saturation run was older than
+// the publish cache). Best effort: what it cannot load, GetMessage reads itself.
+func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
+	var (
+		pipe redis.Pipeliner
+		cmds map[string]*redis.SliceCmd
+	)
+	for _, t := range tasks {
+		id := t.MessageID
+		if _, ok := cmds[id]; ok || s.recent.has(id) || s.claimed.has(id) {
+			continue
+		}
+		if pipe == nil {
+			pipe, cmds = s.rdb.Pipeline(), map[string]*redis.SliceCmd{}
+		}
+		cmds[id] = pipe.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data")
+	}
+	if pipe == nil {
+		return
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command: a failed one is left to GetMessage
+	for id, c := range cmds {
+		if vals, err := c.Result(); err == nil && len(vals) == 2 {
+			if m, err := decodeMessage(id, vals[0], vals[1]); err == nil {
+				s.claimed.put(m)
+			}
+		}
+	}
 }
 
 // attemptJSON renders a for the attempts list, filling what the task knows.

@@ -8,13 +8,14 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 )
 
-// recentMessages keeps the messages this Store published in the last few seconds, so that the delivery engine of
+// recentMessages keeps the messages this Store published in the last few seconds (and, in a second instance, those
+// of the tasks its Claim handed out: queue.go), so that the delivery engine of
 // the same process, which attempts a message moments after it was published, reads it without a round trip. Messages
 // are immutable; what could make an entry wrong is its deletion, which only Prune does, and only long after
 // creation: Prune in this Store empties the cache, and an entry lives at most recentTTL, so another replica's prune
 // is seen at most that late (with a retention of seconds, not the days it is meant for). A publish that lost its
 // idempotency key to an earlier message caches nothing. Bounded to recentMax entries and recentMaxData bytes of data;
-// when full, new messages are simply not kept until entries expire.
+// when full, the oldest entries make room.
 type recentMessages struct {
 	mu    sync.Mutex
 	m     map[string]recentEntry
@@ -41,14 +42,31 @@ func (r *recentMessages) put(m *delivery.Message) {
 	if r.m == nil {
 		r.m = make(map[string]recentEntry)
 	}
-	if _, ok := r.m[m.ID]; ok || len(r.m) >= recentMax || r.bytes+len(m.Data) > recentMaxData {
+	if _, ok := r.m[m.ID]; ok || len(m.Data) > recentMaxData {
 		return
+	}
+	// Full: the oldest entries make room (the newest are the ones a worker is about to ask for).
+	for len(r.fifo) > 0 && (len(r.m) >= recentMax || r.bytes+len(m.Data) > recentMaxData) {
+		if e, ok := r.m[r.fifo[0]]; ok {
+			r.bytes -= len(e.msg.Data)
+			delete(r.m, r.fifo[0])
+		}
+		r.fifo = r.fifo[1:]
 	}
 	c := *m // the caller keeps its own, data included
 	c.Data = bytes.Clone(m.Data)
 	r.m[m.ID] = recentEntry{&c, now}
 	r.fifo = append(r.fifo, m.ID)
 	r.bytes += len(m.Data)
+}
+
+// has reports whether id is cached (and fresh).
+func (r *recentMessages) has(id string) bool {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[id]
+	return ok && now.Sub(e.at) < recentTTL
 }
 
 // get returns a copy of a cached message of the tenant, or nil.

@@ -35,3 +35,53 @@ func TestRecentMessages(t *testing.T) {
 		t.Fatalf("after Prune: err = %v", err)
 	}
 }
+
+// TestRecentEvictsOldest: a full cache makes room for a new message by dropping its oldest.
+func TestRecentEvictsOldest(t *testing.T) {
+	var r recentMessages
+	var first, last *delivery.Message
+	for i := range recentMax + 1 {
+		m := &delivery.Message{ID: "msg_" + string(rune('a'+i%26)) + time.Duration(i).String(), TenantID: "tn"}
+		if i == 0 {
+			first = m
+		}
+		last = m
+		r.put(m)
+	}
+	if r.get("tn", first.ID) != nil {
+		t.Fatal("the oldest entry survived a full cache")
+	}
+	if r.get("tn", last.ID) == nil {
+		t.Fatal("the newest entry was not kept")
+	}
+}
+
+// TestClaimPrefetchesMessages: a replica that claims a task published by another has its message in memory before
+// the worker asks (shown by deleting it from Redis after the claim).
+func TestClaimPrefetchesMessages(t *testing.T) {
+	srv := testredis.Start(t)
+	a := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer a.Close()
+	b, err := Open(t.Context(), redisURL(srv), a.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	m := newMessage("tn", base)
+	if _, _, _, err := a.Publish(ctx, m, []*delivery.Delivery{newDelivery(m, "ep_1", base)}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if b.recent.has(m.ID) {
+		t.Fatal("the other replica should not have published it")
+	}
+	tk := mustClaim(t, b, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute}, 1)[0]
+	b.rdb.Del(ctx, b.k.msgShardOf(m.ID).message(m.ID))
+	got, err := b.GetMessage(ctx, "tn", tk.MessageID)
+	if err != nil || got.ID != m.ID || string(got.Data) != string(m.Data) {
+		t.Fatalf("GetMessage after the claim = %+v, %v; want the prefetched message", got, err)
+	}
+	if _, err := b.GetMessage(ctx, "other", tk.MessageID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("another tenant: err = %v", err)
+	}
+}

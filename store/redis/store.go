@@ -70,6 +70,7 @@ type Store struct {
 	live     atomic.Int32   // confirmed Wakeups subscriptions
 	ann      announcer      // wake messages waiting to be published
 	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
+	claimed  recentMessages // messages of tasks Claim handed out in the last seconds, prefetched (recent.go)
 	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
 	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
