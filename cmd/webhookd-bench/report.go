@@ -333,7 +333,7 @@ func (r *results) tables() string {
 
 func (r *results) satTable() string {
 	t := newTable("store", "publishing", "in flight per endpoint", "events", "ingest (events/s)", "deliveries/s", "e2e p50",
-		"e2e p99", "target", "result")
+		"e2e p99", "every run (deliveries/s)", "target", "result")
 	for _, s := range r.stores {
 		for _, x := range r.sat[s] {
 			publishing, capText := "1 event per request", fmt.Sprintf("%d (default)", delivery.DefaultMaxInFlight)
@@ -343,16 +343,17 @@ func (r *results) satTable() string {
 			if len(x.spec.args) > 0 {
 				capText = fmt.Sprintf("%d (%s)", r.opt.satCap, "`"+strings.Join(x.spec.args, " ")+"`")
 			}
-			if naRow(t, x, []string{s, publishing, capText}, 10) {
+			if naRow(t, x, []string{s, publishing, capText}, 11) {
 				continue
 			}
 			floor, target := satTarget(s)
 			t.row(s, publishing, capText, fmtInt(int64(x.accepted)), fmtRate(x.ingestRate), fmtRate(x.deliveryRate),
-				fmtDur(x.e2e.P50), fmtDur(x.e2e.P99), target, verdict(x, target, x.deliveryRate >= floor))
+				fmtDur(x.e2e.P50), fmtDur(x.e2e.P99), orDash(x.runsText()), target, verdict(x, target, x.deliveryRate >= floor))
 			addProblems(t, x, x.spec.label)
 		}
 	}
 	t.note("Closed loop: publishers send as fast as the API answers, so a backlog builds when ingest outpaces delivery and e2e latency is mostly queueing.")
+	t.note("Each row is the median of its runs by delivery rate (`--repeat`), all of whose rates are listed: on this shared VM one build's runs vary by up to ±15%%.")
 	t.note("The first run per store uses webhookd's defaults. The others measure the same endpoint allowed more attempts in flight (the operator's `--max-in-flight-per-endpoint`, for a receiver that can take them), then also fed through the batch publish API (`POST /v1/tenants/{tenant}/events/batch`).")
 	return t.String()
 }
@@ -380,19 +381,20 @@ func (r *results) steadyTable() string {
 }
 
 func (r *results) fanoutTable() string {
-	t := newTable("store", "endpoints", "events", "ingest (events/s)", "deliveries/s", "e2e p50", "e2e p99", "target", "result")
+	t := newTable("store", "endpoints", "events", "ingest (events/s)", "deliveries/s", "e2e p50", "e2e p99",
+		"every run (deliveries/s)", "target", "result")
 	for _, s := range r.stores {
 		for _, x := range r.fanout[s] {
-			if naRow(t, x, []string{s, fmt.Sprint(x.spec.endpoints)}, 9) {
+			if naRow(t, x, []string{s, fmt.Sprint(x.spec.endpoints)}, 10) {
 				continue
 			}
 			floor, target := fanoutTarget(s, x.spec.endpoints)
 			t.row(s, fmt.Sprint(x.spec.endpoints), fmtInt(int64(x.accepted)), fmtRate(x.ingestRate), fmtRate(x.deliveryRate),
-				fmtDur(x.e2e.P50), fmtDur(x.e2e.P99), orDash(target), verdict(x, target, x.deliveryRate >= floor))
+				fmtDur(x.e2e.P50), fmtDur(x.e2e.P99), orDash(x.runsText()), orDash(target), verdict(x, target, x.deliveryRate >= floor))
 			addProblems(t, x, fmt.Sprintf("fan-out %d", x.spec.endpoints))
 		}
 	}
-	t.note("Closed loop, every endpoint subscribed to every event: each event is one delivery per endpoint.")
+	t.note("Closed loop, every endpoint subscribed to every event: each event is one delivery per endpoint. Each row is the median of its runs (`--repeat`).")
 	return t.String()
 }
 

@@ -69,6 +69,20 @@ type runResult struct {
 	gwCPU, gwSys, redisCPU, selfCPU time.Duration // over the measured window (gwSys: webhookd's system part)
 	gwHWM, redisHWM                 int64
 	redisMem                        int64
+
+	rates []float64 // deliveries/s of every repetition of this run, in order, when it was repeated (it is the median)
+}
+
+// runsText lists the delivery rates of a repeated run, "" for one run.
+func (r *runResult) runsText() string {
+	if len(r.rates) < 2 {
+		return ""
+	}
+	parts := make([]string, len(r.rates))
+	for i, v := range r.rates {
+		parts[i] = fmtRate(v)
+	}
+	return strings.Join(parts, " / ")
 }
 
 // complete reports whether every expected delivery arrived, verified, with no publish error.
