@@ -158,39 +158,52 @@ type publisher struct {
 
 func (p *publisher) now() int64 { return time.Since(p.base).Nanoseconds() }
 
-// one publishes event i; origin < 0 means "from the request's start".
-func (p *publisher) one(ctx context.Context, buf []byte, i int, origin int64, local *[]pubRecord) []byte {
-	buf = p.body.append(buf[:0], i)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api.base+"/v1/tenants/"+p.tenant+"/events", bytes.NewReader(buf))
+// answer is one event's part of a publish answer.
+type answer struct {
+	ID        string `json:"id"`
+	Fanout    int    `json:"fanout"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// post sends a publish request with body to path and returns its 202 body, with when the request started and when
+// the answer arrived; ok is false (and the failure counted) otherwise.
+func (p *publisher) post(ctx context.Context, path string, body []byte) (b []byte, sent, done int64, ok bool) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api.base+"/v1/tenants/"+p.tenant+path, bytes.NewReader(body))
 	if err != nil {
 		p.fail(err.Error())
-		return buf
+		return nil, 0, 0, false
 	}
 	req.Header.Set("Authorization", "Bearer "+operatorToken)
 	req.Header.Set("Content-Type", "application/json")
-	sent := p.now()
-	if origin < 0 {
-		origin = sent
-	}
+	sent = p.now()
 	resp, err := p.api.hc.Do(req)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.fail(err.Error())
 		}
-		return buf
+		return nil, 0, 0, false
 	}
-	b, err := io.ReadAll(resp.Body)
+	b, err = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	done := p.now()
+	done = p.now()
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		p.fail(fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b)))
+		return nil, 0, 0, false
+	}
+	return b, sent, done, true
+}
+
+// one publishes event i; origin < 0 means "from the request's start".
+func (p *publisher) one(ctx context.Context, buf []byte, i int, origin int64, local *[]pubRecord) []byte {
+	buf = p.body.append(buf[:0], i)
+	b, sent, done, ok := p.post(ctx, "/events", buf)
+	if !ok {
 		return buf
 	}
-	var r struct {
-		ID        string `json:"id"`
-		Fanout    int    `json:"fanout"`
-		Duplicate bool   `json:"duplicate"`
+	if origin < 0 {
+		origin = sent
 	}
+	var r answer
 	if err := json.Unmarshal(b, &r); err != nil || r.ID == "" || r.Duplicate {
 		p.fail(fmt.Sprintf("unexpected answer %s", b))
 		return buf
@@ -209,34 +222,12 @@ func (p *publisher) many(ctx context.Context, buf []byte, i, n int, local *[]pub
 		buf = p.body.append(buf, i+k)
 	}
 	buf = append(buf, `]}`...)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.api.base+"/v1/tenants/"+p.tenant+"/events/batch", bytes.NewReader(buf))
-	if err != nil {
-		p.fail(err.Error())
-		return buf
-	}
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
-	req.Header.Set("Content-Type", "application/json")
-	sent := p.now()
-	resp, err := p.api.hc.Do(req)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.fail(err.Error())
-		}
-		return buf
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	done := p.now()
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		p.fail(fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(b)))
+	b, sent, done, ok := p.post(ctx, "/events/batch", buf)
+	if !ok {
 		return buf
 	}
 	var r struct {
-		Data []struct {
-			ID        string `json:"id"`
-			Fanout    int    `json:"fanout"`
-			Duplicate bool   `json:"duplicate"`
-		} `json:"data"`
+		Data []answer `json:"data"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil || len(r.Data) != n {
 		p.fail(fmt.Sprintf("unexpected answer to a batch of %d: %.200s", n, b))

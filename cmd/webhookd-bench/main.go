@@ -397,6 +397,25 @@ type results struct {
 }
 
 // isoResult pairs runs with and without hanging endpoints.
+// medianRun returns the run of rs with the median delivery rate (the upper one of an even count), noting every run's
+// rate in it; an incomplete run is returned instead, so that the report shows what went wrong.
+func medianRun(rs []*runResult) *runResult {
+	for _, x := range rs {
+		if !x.complete() {
+			return x
+		}
+	}
+	rates := make([]float64, len(rs))
+	for i, x := range rs {
+		rates[i] = x.deliveryRate
+	}
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b *runResult) int { return cmp.Compare(a.deliveryRate, b.deliveryRate) })
+	m := sorted[len(sorted)/2]
+	m.rates = rates
+	return m
+}
+
 type isoResult struct {
 	baseSat, hangSat *runResult // closed loop: healthy throughput
 	baseLat, hangLat *runResult // open loop at --iso-rate: healthy latency
@@ -437,14 +456,7 @@ func (b *bench) runAll(ctx context.Context) *results {
 				}
 				rs = append(rs, x)
 			}
-			rates := make([]float64, len(rs))
-			for i, x := range rs {
-				rates[i] = x.deliveryRate
-			}
-			slices.SortStableFunc(rs, func(a, b *runResult) int { return cmp.Compare(a.deliveryRate, b.deliveryRate) })
-			m := rs[len(rs)/2]
-			m.rates = rates
-			return m
+			return medianRun(rs)
 		}
 		if b.has("saturation") || b.has("cost") {
 			sat := runSpec{label: "saturation, 1 endpoint", endpoints: 1, events: o.satEvents, duration: o.satDuration}
@@ -483,10 +495,16 @@ func (b *bench) runAll(ctx context.Context) *results {
 		if b.has("isolation") {
 			n, h := o.isoEndpoints, o.isoHang
 			ir := &isoResult{}
-			ir.baseSat = exec(runSpec{label: fmt.Sprintf("isolation throughput, %d endpoints, none hanging", n),
-				endpoints: n, events: o.isoEvents, duration: o.isoDuration})
-			ir.hangSat = exec(runSpec{label: fmt.Sprintf("isolation throughput, %d endpoints, %d hanging", n, h),
-				endpoints: n, hang: h, events: o.isoEvents, duration: o.isoDuration})
+			// The throughput pair alternates (none, hanging, none, …) --repeat times, so that a drift of the machine's
+			// speed weighs on both sides alike; each side is the median of its runs.
+			var bases, hangs []*runResult
+			for range max(o.repeat, 1) {
+				bases = append(bases, exec(runSpec{label: fmt.Sprintf("isolation throughput, %d endpoints, none hanging", n),
+					endpoints: n, events: o.isoEvents, duration: o.isoDuration}))
+				hangs = append(hangs, exec(runSpec{label: fmt.Sprintf("isolation throughput, %d endpoints, %d hanging", n, h),
+					endpoints: n, hang: h, events: o.isoEvents, duration: o.isoDuration}))
+			}
+			ir.baseSat, ir.hangSat = medianRun(bases), medianRun(hangs)
 			ir.baseLat = exec(runSpec{label: fmt.Sprintf("isolation latency, %g events/s × %d endpoints, none hanging", o.isoRate, n),
 				endpoints: n, open: true, rate: o.isoRate, events: int(o.isoRate * o.isoDuration.Seconds()), duration: o.isoDuration})
 			ir.hangLat = exec(runSpec{label: fmt.Sprintf("isolation latency, %g events/s × %d endpoints, %d hanging", o.isoRate, n, h),

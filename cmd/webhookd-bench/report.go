@@ -426,7 +426,11 @@ func (r *results) isoTable() string {
 			if lat != nil {
 				held += lat.hung
 			}
-			t.row(s, pair.label, fmtRate(pair.sat.deliveryRate), p50, p99, fmtInt(held))
+			rate := fmtRate(pair.sat.deliveryRate)
+			if runs := pair.sat.runsText(); runs != "" {
+				rate += " (runs: " + runs + ")"
+			}
+			t.row(s, pair.label, rate, p50, p99, fmtInt(held))
 			addProblems(t, pair.sat, "isolation throughput ("+pair.label+" hanging)")
 			addProblems(t, lat, "isolation latency ("+pair.label+" hanging)")
 		}
@@ -452,7 +456,7 @@ func (r *results) isoTable() string {
 		}
 		v.row(s, fmt.Sprintf("%+.1f%%", -loss*100), sign+fmtDur(growth), target, res)
 	}
-	t.note("Each event goes to all %d endpoints; figures are for the %d healthy ones. Hanging endpoints hold each request until webhookd's 1 s budget ends it; their deliveries are retried on the default schedule.", o.isoEndpoints, healthy)
+	t.note("Each event goes to all %d endpoints; figures are for the %d healthy ones. Hanging endpoints hold each request until webhookd's 1 s budget ends it; their deliveries are retried on the default schedule. The throughput runs alternate (none, hanging, none, …) %d times and each side is the median of its runs; the latency runs are one each.", o.isoEndpoints, healthy, max(o.repeat, 1))
 	return t.String() + "\n" + v.String()
 }
 
