@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,21 +82,13 @@ const maxOneScript = 4
 // every key: one round trip, and nothing half-written even if the process dies mid-publish. It reports false, having
 // written nothing, when the idempotency key names an earlier message created after idemSince.
 func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (bool, error) {
-	bare := *m
-	bare.Data = nil // kept apart, byte for byte: json.Marshal would compact and re-escape it
-	mj, err := json.Marshal(&bare)
+	args, err := messageArgs(m, ds, 10+10*len(ds))
 	if err != nil {
-		return false, fmt.Errorf("encode message: %w", err)
-	}
-	pj, err := encodePlan(ds)
-	if err != nil {
-		return false, fmt.Errorf("encode deliveries: %w", err)
+		return false, err
 	}
 	mk := s.k.msgShardOf(m.ID)
 	keys := make([]string, 0, 5+6*len(ds))
 	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
-	args := make([]any, 0, 10+10*len(ds))
-	args = append(args, mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
 		keys = append(keys, key)
@@ -111,14 +102,10 @@ func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*deliv
 	for _, d := range ds {
 		sk := s.k.shardOf(d.EndpointID)
 		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
-		due := d.NextAttemptAt
-		if due.IsZero() {
-			due = cmp.Or(d.CreatedAt, now)
-		}
-		args = append(args, d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
-			nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt)))
-		if f, ok := first[sk.num]; !ok || ms(due) < f {
-			first[sk.num] = ms(due)
+		da := enqueueArgs(d, now)
+		args = append(args, da[:]...)
+		if f, ok := first[sk.num]; !ok || da[6].(int64) < f {
+			first[sk.num] = da[6].(int64)
 		}
 	}
 	cur, err := publishScript.Run(ctx, s.rdb, keys, args...).Text()
@@ -160,20 +147,31 @@ func validatePublish(m *delivery.Message, ds []*delivery.Delivery) error {
 	return nil
 }
 
-// writeMessage is step 1 of Publish; every write in it is idempotent.
-func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) error {
+// messageArgs are the first 7 arguments of writeMessageScript and publishScript: the message JSON without its data,
+// the delivery plan, created ns, tenant, created ms, id, and the data bytes as published (kept apart, byte for byte:
+// json.Marshal would compact and re-escape them). capacity sizes the slice for the arguments the caller adds.
+func messageArgs(m *delivery.Message, ds []*delivery.Delivery, capacity int) ([]any, error) {
 	bare := *m
-	bare.Data = nil // kept apart, byte for byte: json.Marshal would compact and re-escape it
+	bare.Data = nil
 	mj, err := json.Marshal(&bare)
 	if err != nil {
-		return fmt.Errorf("redisstore: publish: encode message: %w", err)
+		return nil, fmt.Errorf("encode message: %w", err)
 	}
 	pj, err := encodePlan(ds)
 	if err != nil {
-		return fmt.Errorf("redisstore: publish: encode deliveries: %w", err)
+		return nil, fmt.Errorf("encode deliveries: %w", err)
+	}
+	args := make([]any, 0, max(capacity, 7))
+	return append(args, mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data)), nil
+}
+
+// writeMessage is step 1 of Publish; every write in it is idempotent.
+func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) error {
+	args, err := messageArgs(m, ds, 7+len(ds))
+	if err != nil {
+		return fmt.Errorf("redisstore: publish: %w", err)
 	}
 	mk := s.k.msgShardOf(m.ID)
-	args := []any{mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data)}
 	members := make([]redis.Z, len(ds))
 	for i, d := range ds {
 		members[i] = redis.Z{Member: pair(d.ID, d.EndpointID)}

@@ -63,6 +63,14 @@ func (s *Store) checkMessages(ctx context.Context, ds []*delivery.Delivery) erro
 	return nil
 }
 
+// enqueueArgs are a delivery's 10 arguments to enqueueScript and publishScript: id, endpoint, tenant, message, event
+// type, attempts, due ms (an int64: NextAttemptAt, else CreatedAt, else now), next ns, created ns, updated ns.
+func enqueueArgs(d *delivery.Delivery, now time.Time) [10]any {
+	due := cmp.Or(d.NextAttemptAt, d.CreatedAt, now)
+	return [10]any{d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
+		nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt))}
+}
+
 // enqueue runs enqueueScript for ds, batched with concurrent publishes' enqueues: one call per shard (batch.go).
 func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	now := s.now()
@@ -72,13 +80,8 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
 		}
 		sk := s.k.shardOf(d.EndpointID)
-		due := d.NextAttemptAt
-		if due.IsZero() {
-			due = cmp.Or(d.CreatedAt, now)
-		}
 		items[i] = &batchItem{shard: sk.num, keys: [2]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)},
-			args: [10]any{d.ID, d.EndpointID, d.TenantID, d.MessageID, d.EventType, d.Attempts, ms(due),
-				nsString(d.NextAttemptAt), nsString(d.CreatedAt), nsString(cmp.Or(d.UpdatedAt, d.CreatedAt))}}
+			args: enqueueArgs(d, now)}
 	}
 	err := s.enqueues.run(ctx, s, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
