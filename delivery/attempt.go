@@ -91,44 +91,44 @@ type result struct {
 	latency time.Duration
 }
 
-// attempt runs one task to its recorded outcome. ctx is the work context: cancelled only when shutdown gives up on
-// in-flight attempts.
-func (e *Engine) attempt(ctx context.Context, t Task) {
+// attempt runs one task to its recorded outcome, and returns the task the queue chained to its ack, if any. ctx is
+// the work context: cancelled only when shutdown gives up on in-flight attempts.
+func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
 	if ok, n := st.enter(now); !ok {
 		// Slow (it timed out and has not succeeded since) with an attempt already out: hand the task back unspent
 		// rather than let it hold a worker for another timeout.
 		e.release(ctx, t, now.Add(e.slowWait(n)), "slow endpoint")
-		return
+		return nil
 	}
 	defer st.leave()
 	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
 	switch {
 	case errors.Is(err, endpoints.ErrNotFound):
 		e.final(ctx, t, nil, Attempt{N: t.Attempt, At: now, Error: errEndpointDeleted}, OutcomeFailed)
-		return
+		return nil
 	case err != nil:
 		e.retryLater(ctx, t, now, "load endpoint", err)
-		return
+		return nil
 	case ep.Disabled:
 		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errEndpointDisabled}, OutcomeFailed)
-		return
+		return nil
 	}
 
 	if wait := st.admit(ep, t.DeliveryID, now); wait > 0 {
 		e.release(ctx, t, now.Add(wait), "rate limit")
-		return
+		return nil
 	}
 
 	m, err := e.msgs.GetMessage(ctx, t.TenantID, t.MessageID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errMessageNotFound}, OutcomeFailed)
-		return
+		return nil
 	case err != nil:
 		e.retryLater(ctx, t, now, "load message", err)
-		return
+		return nil
 	}
 
 	sc := scratchPool.Get().(*scratch)
@@ -137,12 +137,12 @@ func (e *Engine) attempt(ctx context.Context, t Task) {
 	if err != nil {
 		// Not the receiver's doing (a bad key or message id): spend the attempt, leave health alone.
 		e.record(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: err.Error()}, OutcomeRetry, 0, false)
-		return
+		return nil
 	}
 	if ctx.Err() != nil && res.code == 0 {
 		// Shutdown aborted the request: the attempt is not spent (the receiver may still have seen it).
 		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
-		return
+		return nil
 	}
 	a := Attempt{N: t.Attempt, At: now, StatusCode: res.code, Latency: res.latency, Response: res.resp}
 	terr, wait := res.err, time.Duration(0)
@@ -158,7 +158,7 @@ func (e *Engine) attempt(ctx context.Context, t Task) {
 	} else if o == OutcomeSuccess {
 		st.setSlow(false)
 	}
-	e.record(ctx, t, ep, a, o, wait, true)
+	return e.record(ctx, t, ep, a, o, wait, true)
 }
 
 // slowSpread bounds how far past one timeout slowWait spreads a slow endpoint's backlog; slowPerTimeout is how many
@@ -264,8 +264,8 @@ func (e *Engine) readResponse(sc *scratch, body io.ReadCloser) string {
 
 // record settles an attempt with outcome o: ack, nack on the retry schedule, or fail (dead when the schedule is
 // spent). A retry waits at least wait (the receiver's Retry-After). health says whether the outcome reflects on the
-// endpoint.
-func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome, wait time.Duration, health bool) {
+// endpoint. An ack may come back with the endpoint's next task chained to it (Chainer), which record returns.
+func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome, wait time.Duration, health bool) *Task {
 	now := a.At
 	var retryAt time.Time
 	if o == OutcomeRetry {
@@ -282,15 +282,21 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 		e.updateHealth(wctx, ep, o, now)
 	}
 	var (
-		err error
-		op  string
+		err  error
+		op   string
+		next *Task
 	)
-	switch o {
-	case OutcomeSuccess:
+	switch {
+	case o == OutcomeSuccess && e.chain != nil && !e.stopped.Load() && e.busy.Load() < int64(e.cfg.Workers):
+		// Chaining keeps this worker's slot for its endpoint. Not while every worker is busy: then the slot goes
+		// back to the dispatcher, whose claims serve every due endpoint in turn.
+		op = "ack"
+		next, err = e.chain.AckNext(wctx, t, a, e.cfg.Now(), ClaimOptions{Max: 1, Lease: e.cfg.Lease, MaxInFlight: e.cfg.maxInFlight()})
+	case o == OutcomeSuccess:
 		op, err = "ack", e.q.Ack(wctx, t, a)
-	case OutcomeRetry:
+	case o == OutcomeRetry:
 		op, err = "nack", e.q.Nack(wctx, t, a, retryAt)
-	case OutcomeDead:
+	case o == OutcomeDead:
 		op, err = "fail", e.q.Fail(wctx, t, a, StatusDead)
 	default: // failed, gone
 		op, err = "fail", e.q.Fail(wctx, t, a, StatusFailed)
@@ -304,11 +310,12 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	}
 	e.obs.AttemptDone(profile, o, a.Latency, health)
 	e.logAttempt(ctx, t, a, o, err)
+	return next
 }
 
 // final settles a task that sent no request with a final failure.
 func (e *Engine) final(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome) {
-	e.record(ctx, t, ep, a, o, 0, false)
+	e.record(ctx, t, ep, a, o, 0, false) // a final failure is no ack: nothing is chained to it
 }
 
 // retryLater hands a task back unspent after a store error, due again after the schedule's first wait.

@@ -58,6 +58,7 @@ var ErrRunning = errors.New("delivery: engine already running")
 type Engine struct {
 	cfg      Config
 	q        Queue
+	chain    Chainer       // q, when it can chain a worker's next task to its ack; else nil
 	msgs     MessageSource // Deps.Messages behind the message cache (msgcache.go), unless Config.MessageCache < 0
 	eps      EndpointSource
 	client   *http.Client
@@ -68,6 +69,7 @@ type Engine struct {
 	wake    chan struct{} // Wake: a new task may be due now
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
 	running atomic.Bool
+	stopped atomic.Bool  // dispatch has returned: workers take no chained task
 	busy    atomic.Int64 // attempts in flight in this process
 	claimed atomic.Int64 // tasks claimed since start: reclaimLoop backs off while it stays put
 
@@ -98,9 +100,11 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 	if cfg.MessageCache > 0 {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
 	}
+	chain, _ := d.Queue.(Chainer)
 	return &Engine{
 		cfg:      cfg,
 		q:        d.Queue,
+		chain:    chain,
 		msgs:     msgs,
 		eps:      d.Endpoints,
 		client:   d.Client,
@@ -141,6 +145,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	defer e.running.Store(false)
+	e.stopped.Store(false)
 
 	// Attempts run under work, which outlives ctx by up to ShutdownTimeout.
 	work, abort := context.WithCancel(context.WithoutCancel(ctx))
@@ -156,6 +161,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		})
 	}
 	e.dispatch(ctx, work, &wg)
+	e.stopped.Store(true)
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -232,7 +238,17 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 					<-slots
 					signal(e.freed)
 				}()
-				e.attempt(work, t)
+				// The worker keeps its slot for the tasks the queue chains to its acks (Chainer).
+				for next := &t; next != nil; {
+					next = e.attempt(work, *next)
+					if next != nil {
+						e.claimed.Add(1)
+						if e.stopped.Load() { // shutting down: hand it back, as dispatch does a claim's
+							e.release(work, *next, e.cfg.Now(), "shutdown")
+							next = nil
+						}
+					}
+				}
 			})
 		}
 		if len(tasks) > 0 {

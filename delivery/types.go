@@ -127,6 +127,15 @@ type Queue interface {
 	NextDue(ctx context.Context) (time.Time, error)
 }
 
+// Chainer is a Queue that can end a successful task and, in the same step, lease the same endpoint's next due task
+// to the worker that ended it, when the next claim would have served that endpoint anyway: its slot then goes
+// straight to that task instead of through a claim. The engine uses it when its Queue has it.
+type Chainer interface {
+	// AckNext is Ack that may also lease the endpoint's next task due at now, under opt (at most one, whatever
+	// opt.Max); it returns nil when it leased none.
+	AckNext(ctx context.Context, t Task, a Attempt, now time.Time, opt ClaimOptions) (*Task, error)
+}
+
 // Filter selects deliveries in the log. Zero fields select everything.
 type Filter struct {
 	EndpointID string

@@ -25,23 +25,33 @@ const batchTimeout = 5 * time.Second
 // batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
 // once.
 //
-// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is 10 values per item; the reply
-// is one integer per item, in order.
+// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item; the reply is one integer per item, in order, followed by chainFields strings for each item
+// whose integer is chainedReply (the finish script's chained tasks).
 type shardBatcher struct {
 	script *redis.Script
 	prefix func(*shardKeys) []string
+	nargs  int                                         // ARGV values per item, at most len(batchItem.args)
+	settle func(context.Context, *Store, []*batchItem) // runs on a batch's answered items before their callers see them, or nil
 
 	mu      sync.Mutex
 	pending []*batchItem
 	running bool
 }
 
+// chainedReply is a finish reply's code for a task that ended and whose worker took its endpoint's next task, whose
+// chainFields fields follow the codes.
+const (
+	chainedReply = 3
+	chainFields  = 5
+)
+
 // batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
 type batchItem struct {
 	shard int
 	keys  [2]string
-	args  [10]any
+	args  [13]any
 	res   int64
+	next  [chainFields]string // when res is chainedReply: the task chained to this one (finishScript's reply)
 	err   error
 	done  chan struct{}
 }
@@ -101,35 +111,32 @@ func (b *shardBatcher) flush(s *Store) bool {
 	calls := make([]scriptCall, len(groups))
 	for i, g := range groups {
 		keys := b.prefix(&s.k.shards[g[0].shard])
-		args := make([]any, 0, 10*len(g))
+		args := make([]any, 0, b.nargs*len(g))
 		for _, it := range g {
 			keys = append(keys, it.keys[:]...)
-			args = append(args, it.args[:]...)
+			args = append(args, it.args[:b.nargs]...)
 		}
 		calls[i] = scriptCall{b.script, keys, args}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	cmds, err := s.runScripts(ctx, calls)
-	cancel()
 	for i, g := range groups {
-		var (
-			vals []int64
-			cerr = err
-		)
+		cerr := err
 		if i < len(cmds) && cmds[i] != nil {
-			vals, cerr = cmds[i].Int64Slice()
-			if cerr == nil && len(vals) != len(g) {
-				cerr = fmt.Errorf("%d answers for %d deliveries", len(vals), len(g))
-			}
+			cerr = parseBatchReply(cmds[i], g)
 		}
-		for j, it := range g {
+		for _, it := range g {
 			if cerr != nil {
 				it.err = cerr
-			} else {
-				it.res = vals[j]
 			}
-			close(it.done)
 		}
+	}
+	if b.settle != nil {
+		b.settle(ctx, s, batch)
+	}
+	for _, it := range batch {
+		close(it.done)
 	}
 
 	b.mu.Lock()
@@ -139,4 +146,40 @@ func (b *shardBatcher) flush(s *Store) bool {
 		return false
 	}
 	return true
+}
+
+// parseBatchReply reads one script call's reply into its items: an integer each, then chainFields strings for each
+// item whose integer is chainedReply.
+func parseBatchReply(cmd *redis.Cmd, g []*batchItem) error {
+	vals, err := cmd.Slice()
+	if err != nil {
+		return err
+	}
+	if len(vals) < len(g) {
+		return fmt.Errorf("%d answers for %d deliveries", len(vals), len(g))
+	}
+	rest := vals[len(g):]
+	for j, it := range g {
+		v, ok := vals[j].(int64)
+		if !ok {
+			return fmt.Errorf("answer %d: %T, want an integer", j, vals[j])
+		}
+		it.res = v
+		if v != chainedReply {
+			continue
+		}
+		if len(rest) < chainFields {
+			return fmt.Errorf("answer %d: chained task without its fields", j)
+		}
+		for f := range chainFields {
+			if it.next[f], ok = rest[f].(string); !ok {
+				return fmt.Errorf("answer %d: field %d: %T, want a string", j, f, rest[f])
+			}
+		}
+		rest = rest[chainFields:]
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%d values past the chained tasks", len(rest))
+	}
+	return nil
 }

@@ -80,8 +80,9 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
 		}
 		sk := s.k.shardOf(d.EndpointID)
-		items[i] = &batchItem{shard: sk.num, keys: [2]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)},
-			args: enqueueArgs(d, now)}
+		items[i] = &batchItem{shard: sk.num, keys: [2]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)}}
+		a := enqueueArgs(d, now)
+		copy(items[i].args[:], a[:])
 	}
 	err := s.enqueues.run(ctx, s, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
@@ -264,7 +265,22 @@ func (s *Store) updatedAt(a delivery.Attempt) time.Time {
 
 // Ack records a successful attempt and ends the delivery.
 func (s *Store) Ack(ctx context.Context, t delivery.Task, a delivery.Attempt) error {
-	return s.finish(ctx, "ack", t, a, delivery.StatusSucceeded)
+	_, err := s.finish(ctx, "ack", t, a, delivery.StatusSucceeded, nil)
+	return err
+}
+
+// AckNext is Ack that may also lease the endpoint's next task due at now to the caller, in the same script call: when
+// the next claim would serve this endpoint anyway (nothing else is due, the endpoint is at its in-flight cap
+// opt.MaxInFlight, and it has no rate limit; finishScript). The task's message is prefetched like a claim's. It
+// returns nil without a chained task.
+func (s *Store) AckNext(ctx context.Context, t delivery.Task, a delivery.Attempt, now time.Time, opt delivery.ClaimOptions) (*delivery.Task, error) {
+	return s.finish(ctx, "ack", t, a, delivery.StatusSucceeded, &chainAt{now, opt})
+}
+
+// chainAt is what a finish that may chain needs: the claim's now and options.
+type chainAt struct {
+	now time.Time
+	opt delivery.ClaimOptions
 }
 
 // Fail records a final attempt and ends the delivery with status StatusFailed or StatusDead.
@@ -272,30 +288,73 @@ func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, s
 	if status != delivery.StatusFailed && status != delivery.StatusDead {
 		return fmt.Errorf("redisstore: fail %s: status %q: want failed or dead", t.DeliveryID, status)
 	}
-	return s.finish(ctx, "fail", t, a, status)
+	_, err := s.finish(ctx, "fail", t, a, status, nil)
+	return err
 }
 
-func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delivery.Attempt, status delivery.Status) error {
+// finish runs finishScript for t, batched with other workers' finishes: one script call per shard, one pipeline
+// (batch.go). With chain, the script may lease the endpoint's next task to the caller (finishScript), which finish
+// returns.
+func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delivery.Attempt, status delivery.Status, chain *chainAt) (*delivery.Task, error) {
 	js, err := attemptJSON(t, a)
 	if err != nil {
-		return fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
+		return nil, fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, err)
 	}
 	sk := s.k.shardOf(t.EndpointID)
 	upd := s.updatedAt(a)
-	// Batched with other workers' finishes: one script call per shard, one pipeline (batch.go).
+	var nowMS, leaseMS int64 // nowMS 0: no chaining
+	capacity := 0
+	if chain != nil {
+		nowMS = max(ms(chain.now), 1)
+		leaseMS = max(cmp.Or(chain.opt.Lease, defaultLease).Milliseconds(), 1)
+		capacity = max(chain.opt.MaxInFlight, 0)
+	}
 	it := &batchItem{shard: sk.num, keys: [2]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
-		args: [10]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
-			nsString(upd), js, ms(upd), t.TenantID}}
+		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
+			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
 	err = s.finishes.run(ctx, s, it)
-	v := it.res
 	if err == nil {
 		err = it.err
 	}
-	woke, err := leaseReply(op, t, v, err)
+	if err == nil && it.res == chainedReply {
+		// The script's now may be another finish's of the same call (a moment apart): the lease is the claim's.
+		next, perr := chainedTask(t, it, chain.now, leaseMS)
+		if perr != nil {
+			return nil, fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, perr)
+		}
+		return next, nil
+	}
+	woke, err := leaseReply(op, t, it.res, err)
 	if woke {
 		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when
 	}
-	return err
+	return nil, err
+}
+
+// chainedTask is the task finishScript chained to t's finish (it.next: delivery, tenant, message, attempt, fence),
+// leased from now.
+func chainedTask(t delivery.Task, it *batchItem, now time.Time, leaseMS int64) (*delivery.Task, error) {
+	att, err1 := strconv.Atoi(it.next[3])
+	fence, err2 := strconv.ParseUint(it.next[4], 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("bad chained task %q", it.next)
+	}
+	return &delivery.Task{DeliveryID: it.next[0], TenantID: it.next[1], MessageID: it.next[2], EndpointID: t.EndpointID,
+		Attempt: att, Fence: fence, LeaseUntil: now.Add(time.Duration(leaseMS) * time.Millisecond)}, nil
+}
+
+// settleChained prefetches, in one pipelined round, the messages of the tasks a batch of finishes chained, as Claim
+// does for the tasks it hands out.
+func settleChained(ctx context.Context, s *Store, items []*batchItem) {
+	var tasks []delivery.Task
+	for _, it := range items {
+		if it.err == nil && it.res == chainedReply {
+			tasks = append(tasks, delivery.Task{MessageID: it.next[2]})
+		}
+	}
+	if len(tasks) > 0 {
+		s.prefetch(ctx, tasks)
+	}
 }
 
 // Nack records a failed attempt and schedules the next at retryAt.

@@ -345,17 +345,31 @@ return {0, ''}
 // finishScript ends leased deliveries of one shard: ack (succeeded) or fail (failed, dead). Concurrent workers'
 // finishes of one shard share a call (batch.go).
 //
-//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead; then for delivery i (1-based): KEYS[8+2i-1] its record,
-//	KEYS[8+2i] its attempts
-//	ARGV, 10 per delivery i from a = 10(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status,
-//	ARGV[a+4] attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns,
-//	ARGV[a+8] attempt JSON, ARGV[a+9] updated ms, ARGV[a+10] tenant
-//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 0
-//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
+// A finish may also ask to chain: to lease its endpoint's next due task to the same worker, in place of the claim the
+// freed slot would otherwise cost (a claim is a dozen redis.calls of turn keeping; a chained task is four). It is
+// only what the next claim would have done, so a chain happens only when that claim would serve this endpoint next:
+// no other endpoint is due (turns is empty and ready has nothing due), the endpoint is parked at its in-flight cap
+// (so the ended task is what makes room), and it has no rate limit (claims keep the GCRA). Then up to one task per
+// chaining finish is leased, as a claim leases (attempt att + 1, fence = max(fence + 1, now ms × 1000), lease =
+// now + lease ms), within the cap; the endpoint's in-flight count drops only by the tasks that ended without one, and
+// it leaves parked when its lane is empty.
+//
+//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead, KEYS[9] rates; then for delivery i (1-based):
+//	KEYS[9+2i-1] its record, KEYS[9+2i] its attempts
+//	ARGV, 13 per delivery i from a = 13(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
+//	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
+//	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
+//	ARGV[a+13] the in-flight cap per endpoint (0: none). A call's chaining uses the now of its first finish that
+//	asks to chain.
+//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 3 when
+//	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
+//	changes for that one then. After those, 5 strings per chained task, in delivery order: delivery, tenant, message,
+//	attempt, fence.
 var finishScript = redis.NewScript(luaLib + `
-local out, ended, eps = {}, {}, {}
-for i = 1, #ARGV / 10 do
-  local a, rec, atts = 10 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
+local rates, now = KEYS[9], nil
+local out, ended, eps, want = {}, {}, {}, {}
+for i = 1, #ARGV / 13 do
+  local a, rec, atts = 13 * (i - 1), KEYS[9 + 2 * i - 1], KEYS[9 + 2 * i]
   local id = ARGV[a + 1]
   local ep, att, fence, tenant, msg, created = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
   if not ep then
@@ -373,20 +387,96 @@ for i = 1, #ARGV / 10 do
     end
     ended[ep] = ended[ep] + 1
     out[i] = ep
+    local cnow = tonumber(ARGV[a + 11])
+    if cnow > 0 then
+      now = now or cnow
+      local w = want[ep]
+      if not w then
+        -- The record key is the shard's record prefix followed by the id: chained records share that prefix.
+        w = {lease = tonumber(ARGV[a + 12]), cap = tonumber(ARGV[a + 13]), prefix = string.sub(rec, 1, #rec - #id),
+          items = {}}
+        want[ep] = w
+      end
+      w.items[#w.items + 1] = i
+    end
   end
 end
--- Each endpoint's in-flight count drops once by the tasks that ended, which may unpark it.
+
+-- Chaining, for the endpoints that asked, while nothing else is due.
+local chained, took = {}, {}
+local others = nil
+local function others_due()
+  if others == nil then
+    others = redis.call('ZCARD', turns) > 0
+    if not others then
+      local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+      others = r[2] ~= nil and tonumber(r[2]) <= now
+    end
+  end
+  return others
+end
+for _, ep in ipairs(eps) do
+  local w = want[ep]
+  if w and not others_due() and redis.call('ZSCORE', parked, ep) and not redis.call('HGET', rates, ep) then
+    local k = #w.items
+    if w.cap > 0 then k = math.min(k, w.cap - ((tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep])) end
+    if k > 0 then
+      -- One more than wanted: whether the lane has anything left.
+      local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, k + 1)
+      local drop, leased, t, j = {}, {}, 0, 0
+      local lease_at = num(now + w.lease)
+      while j < #items and t < k do
+        local item = items[j + 1]
+        if due_of(ep, item) > now then break end
+        local did = string.sub(item, #ep + 18)
+        local drec = w.prefix .. did
+        local r = redis.call('HMGET', drec, 'att', 'fence', 'tenant', 'msg')
+        drop[#drop + 1] = item -- leased, or without a record (which cannot be served)
+        if r[3] then
+          local f = (tonumber(r[2]) or 0) + 1
+          if now * 1000 > f then f = now * 1000 end
+          local fs = string.format('%d', f)
+          redis.call('HSET', drec, 'fence', fs)
+          leased[#leased + 1] = lease_at
+          leased[#leased + 1] = did
+          t = t + 1
+          chained[w.items[t]] = {did, r[3], r[4], string.format('%d', (tonumber(r[1]) or 0) + 1), fs}
+        end
+        j = j + 1
+      end
+      if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
+      if t > 0 then redis.call('ZADD', leases, unpack(leased)) end
+      took[ep] = t
+      if t == ended[ep] and j == #items then redis.call('ZREM', parked, ep) end -- lane empty, count unchanged
+    end
+  end
+end
+
+-- Each endpoint's in-flight count drops once by the tasks that ended without a chained one, which may unpark it.
 local woke = {}
 for _, ep in ipairs(eps) do
-  if redis.call('HINCRBY', busy, ep, -ended[ep]) <= 0 then redis.call('HDEL', busy, ep) end
-  woke[ep] = unpark(ep)
+  local d = ended[ep] - (took[ep] or 0)
+  if d > 0 then
+    if redis.call('HINCRBY', busy, ep, -d) <= 0 then redis.call('HDEL', busy, ep) end
+    woke[ep] = unpark(ep)
+  end
 end
+local fields = {}
 for i = 1, #out do
   local ep = out[i]
   if ep ~= 0 then
-    if woke[ep] then out[i] = 2 else out[i] = 1 end
+    local c = chained[i]
+    if c then
+      out[i] = 3
+      for f = 1, 5 do fields[#fields + 1] = c[f] end
+    elseif woke[ep] then
+      out[i] = 2
+    else
+      out[i] = 1
+    end
   end
 end
+for f = 1, #fields do out[#out + 1] = fields[f] end
 return out
 `)
 

@@ -110,9 +110,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
 		inst: instanceName(), hints: newShardHints(opts.Shards),
-		finishes: shardBatcher{script: finishScript,
-			prefix: func(sk *shardKeys) []string { return sk.queue(sk.done, sk.dead) }},
-		enqueues: shardBatcher{script: enqueueScript, prefix: func(sk *shardKeys) []string { return sk.queue() }}}
+		finishes: shardBatcher{script: finishScript, nargs: 13,
+			prefix: func(sk *shardKeys) []string { return sk.queue(sk.done, sk.dead, sk.rates) },
+			settle: settleChained},
+		enqueues: shardBatcher{script: enqueueScript, nargs: 10,
+			prefix: func(sk *shardKeys) []string { return sk.queue() }}}
 	_, s.onePublish = rdb.(*redis.Client)
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()

@@ -144,8 +144,9 @@ func assertQueueEmpty(t testing.TB, s *Store) {
 	}
 }
 
-// TestConcurrentClaimers: 8 goroutines claim and ack 2,000 deliveries over 50 endpoints. Every delivery is claimed
-// and acked exactly once, and no endpoint ever has more tasks out than the cap.
+// TestConcurrentClaimers: 8 goroutines claim and ack 2,000 deliveries over 50 endpoints, half of them also taking the
+// tasks chained to their acks. Every delivery is claimed (or chained) and acked exactly once, and no endpoint ever
+// has more tasks out than the cap.
 func TestConcurrentClaimers(t *testing.T) {
 	srv := testredis.Start(t)
 	testConcurrentClaimers(t, func() *Store { return openOn(t, redisURL(srv), srv.Prefix, Options{}) })
@@ -185,10 +186,13 @@ func testConcurrentClaimers(t *testing.T, open func() *Store) {
 		maxOut   int
 		badClaim string
 		done     int
+		chained  int // tasks that came chained to an ack rather than from a claim
 	)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
-	for range workers {
+	opt := delivery.ClaimOptions{Max: 16, Lease: time.Minute, MaxInFlight: cap}
+	for w := range workers {
+		chain := w%2 == 1 // half the workers take the tasks chained to their acks (AckNext)
 		wg.Go(func() {
 			for {
 				mu.Lock()
@@ -197,7 +201,7 @@ func testConcurrentClaimers(t *testing.T, open func() *Store) {
 				if finished {
 					return
 				}
-				ts, err := s.Claim(ctx, base, delivery.ClaimOptions{Max: 16, Lease: time.Minute, MaxInFlight: cap})
+				ts, err := s.Claim(ctx, base, opt)
 				if err != nil {
 					errs <- err
 					return
@@ -213,17 +217,38 @@ func testConcurrentClaimers(t *testing.T, open func() *Store) {
 				}
 				mu.Unlock()
 				for _, tk := range ts {
-					mu.Lock()
-					out[tk.EndpointID]--
-					mu.Unlock()
-					if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
-						errs <- fmt.Errorf("Ack %s: %w", tk.DeliveryID, err)
-						return
+					for cur := &tk; cur != nil; {
+						mu.Lock()
+						out[cur.EndpointID]--
+						mu.Unlock()
+						var (
+							next *delivery.Task
+							err  error
+						)
+						if chain {
+							next, err = s.AckNext(ctx, *cur, delivery.Attempt{At: base, StatusCode: 200}, base, opt)
+						} else {
+							err = s.Ack(ctx, *cur, delivery.Attempt{At: base, StatusCode: 200})
+						}
+						if err != nil {
+							errs <- fmt.Errorf("Ack %s: %w", cur.DeliveryID, err)
+							return
+						}
+						mu.Lock()
+						acked[cur.DeliveryID]++
+						done++
+						if next != nil {
+							chained++
+							claimed[next.DeliveryID]++
+							if claimed[next.DeliveryID] > 1 {
+								badClaim = next.DeliveryID
+							}
+							out[next.EndpointID]++
+							maxOut = max(maxOut, out[next.EndpointID])
+						}
+						mu.Unlock()
+						cur = next
 					}
-					mu.Lock()
-					acked[tk.DeliveryID]++
-					done++
-					mu.Unlock()
 				}
 			}
 		})
@@ -247,7 +272,7 @@ func testConcurrentClaimers(t *testing.T, open func() *Store) {
 	if maxOut > cap {
 		t.Fatalf("an endpoint had %d tasks out, cap %d", maxOut, cap)
 	}
-	t.Logf("max tasks out per endpoint: %d (cap %d)", maxOut, cap)
+	t.Logf("max tasks out per endpoint: %d (cap %d); %d of %d tasks came chained to an ack", maxOut, cap, chained, total)
 	assertQueueEmpty(t, s)
 }
 

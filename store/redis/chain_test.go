@@ -1,0 +1,224 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/testredis"
+)
+
+var _ delivery.Chainer = (*Store)(nil)
+
+func ackNext(t *testing.T, s *Store, tk delivery.Task, now time.Time, opt delivery.ClaimOptions) *delivery.Task {
+	t.Helper()
+	next, err := s.AckNext(context.Background(), tk, delivery.Attempt{At: now, StatusCode: 200, Outcome: "success"}, now, opt)
+	if err != nil {
+		t.Fatalf("AckNext %s: %v", tk.DeliveryID, err)
+	}
+	return next
+}
+
+func assertStatus(t *testing.T, s *Store, tenant, id string, want delivery.Status, attempts int) {
+	t.Helper()
+	d, err := s.GetDelivery(context.Background(), tenant, id)
+	if err != nil || d.Status != want || d.Attempts != attempts {
+		t.Fatalf("delivery %s: %+v, %v; want %s after %d attempts", id, d, err, want, attempts)
+	}
+}
+
+// TestAckNextChains: an endpoint at its in-flight cap with due work, and nothing else due: each ack hands the worker
+// the endpoint's next task, leased as a claim leases it (first attempt, a fence of its own, the lease from now), its
+// message already fetched. The cap still holds (no claim gets more), and once the lane is empty the ack chains
+// nothing and the queue is empty.
+func TestAckNextChains(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ds := publishN(t, s, "ten_a", 3, base, "ep_1")
+	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 1}
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	var seen []string
+	for i := 1; i < 3; i++ {
+		now := base.Add(time.Duration(i) * time.Second)
+		next := ackNext(t, s, tk, now, opt)
+		if next == nil {
+			t.Fatalf("ack %d chained nothing; the endpoint has due work and nothing else is due", i)
+		}
+		assertStatus(t, s, "ten_a", tk.DeliveryID, delivery.StatusSucceeded, 1)
+		if next.EndpointID != "ep_1" || next.TenantID != "ten_a" || next.Attempt != 1 || next.Fence == 0 ||
+			next.DeliveryID == tk.DeliveryID || !next.LeaseUntil.Equal(now.Add(time.Minute)) {
+			t.Fatalf("chained task %+v", next)
+		}
+		if !s.claimed.has(next.MessageID) && !s.recent.has(next.MessageID) {
+			t.Fatalf("chained task's message %s was not prefetched", next.MessageID)
+		}
+		// The chained task holds the endpoint's one slot: a claim gets nothing.
+		mustClaim(t, s, now, opt, 0)
+		seen = append(seen, tk.DeliveryID)
+		tk = *next
+	}
+	if next := ackNext(t, s, tk, base.Add(3*time.Second), opt); next != nil {
+		t.Fatalf("ack of the last task chained %+v", next)
+	}
+	seen = append(seen, tk.DeliveryID)
+	want := []string{ds[0].ID, ds[1].ID, ds[2].ID}
+	slices.Sort(seen)
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Fatalf("tasks %v, want each of %v once", seen, want)
+	}
+	for _, d := range ds {
+		assertStatus(t, s, "ten_a", d.ID, delivery.StatusSucceeded, 1)
+	}
+	assertQueueEmpty(t, s)
+}
+
+// TestAckNextOnlyWhenNextClaimWould: an ack chains nothing while another endpoint of its shard waits for its turn,
+// while the endpoint's next task is not due, or when the endpoint has a rate limit (claims keep the GCRA); the work
+// is then the next claim's, which gets it. One shard, so that every endpoint shares it.
+func TestAckNextOnlyWhenNextClaimWould(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
+	defer s.Close()
+	ctx := t.Context()
+	opt := delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 1}
+
+	t.Run("another endpoint due", func(t *testing.T) {
+		publishN(t, s, "ten_a", 4, base, "ep_a", "ep_b") // two each
+		first := mustClaim(t, s, base, opt, 1)[0]
+		if next := ackNext(t, s, first, base, opt); next != nil {
+			t.Fatalf("ack chained %+v while the other endpoint was due", next)
+		}
+		// Fair: the next claim serves the other endpoint first.
+		opt2 := opt
+		opt2.Max = 2
+		ts := mustClaim(t, s, base, opt2, 2)
+		if ts[0].EndpointID == first.EndpointID || ts[1].EndpointID != first.EndpointID {
+			t.Fatalf("after %s's ack, claim served %s then %s", first.EndpointID, ts[0].EndpointID, ts[1].EndpointID)
+		}
+		// Both at their cap, nothing else due: the other endpoint's ack chains its last task; the first endpoint's
+		// lane is empty, so its ack chains nothing.
+		next := ackNext(t, s, ts[0], base, opt)
+		if next == nil || next.EndpointID != ts[0].EndpointID {
+			t.Fatalf("ack of %s's task chained %+v", ts[0].EndpointID, next)
+		}
+		for _, tk := range []delivery.Task{*next, ts[1]} {
+			if again := ackNext(t, s, tk, base, opt); again != nil {
+				t.Fatalf("ack of %s's last task chained %+v", tk.EndpointID, again)
+			}
+		}
+		assertQueueEmpty(t, s)
+	})
+
+	t.Run("next not due", func(t *testing.T) {
+		m := newMessage("ten_a", base)
+		ds := []*delivery.Delivery{newDelivery(m, "ep_c", base)}
+		if _, _, _, err := s.Publish(ctx, m, ds, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		later := publishN(t, s, "ten_a", 1, base.Add(time.Hour), "ep_c")[0]
+		tk := mustClaim(t, s, base, opt, 1)[0]
+		if next := ackNext(t, s, tk, base, opt); next != nil {
+			t.Fatalf("ack chained %+v, due in an hour", next)
+		}
+		mustClaim(t, s, base, opt, 0)
+		if got := mustClaim(t, s, base.Add(time.Hour), opt, 1)[0]; got.DeliveryID != later.ID {
+			t.Fatalf("claim at its due time got %s, want %s", got.DeliveryID, later.ID)
+		}
+	})
+
+	t.Run("rate limited", func(t *testing.T) {
+		publishN(t, s, "ten_a", 2, base, "ep_d")
+		sk := s.k.shardOf("ep_d")
+		if err := s.rdb.HSet(ctx, sk.rates, "ep_d", "1000,10").Err(); err != nil {
+			t.Fatal(err)
+		}
+		tk := mustClaim(t, s, base, opt, 1)[0]
+		if next := ackNext(t, s, tk, base, opt); next != nil {
+			t.Fatalf("ack chained %+v for a rate-limited endpoint", next)
+		}
+		mustClaim(t, s, base, opt, 1)
+	})
+}
+
+// TestAckNextLeaseLost: a zombie's AckNext (its lease was reclaimed) is refused and chains nothing; the delivery is
+// the next claim's.
+func TestAckNextLeaseLost(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ds := publishN(t, s, "ten_a", 2, base, "ep_1")
+	opt := delivery.ClaimOptions{Max: 1, Lease: 30 * time.Second, MaxInFlight: 1}
+	zombie := mustClaim(t, s, base, opt, 1)[0]
+	now := base.Add(31 * time.Second)
+	if n, err := s.Reclaim(t.Context(), now, 6, 100); err != nil || n != 1 {
+		t.Fatalf("Reclaim: %d, %v", n, err)
+	}
+	next, err := s.AckNext(t.Context(), zombie, delivery.Attempt{At: now, StatusCode: 200}, now, opt)
+	if !errors.Is(err, delivery.ErrLeaseLost) || next != nil {
+		t.Fatalf("zombie AckNext: %+v, %v; want nothing and ErrLeaseLost", next, err)
+	}
+	got := mustClaim(t, s, now, delivery.ClaimOptions{Max: 2, Lease: time.Minute, MaxInFlight: 2}, 2)
+	ids := []string{got[0].DeliveryID, got[1].DeliveryID}
+	if !slices.Contains(ids, ds[0].ID) || !slices.Contains(ids, ds[1].ID) {
+		t.Fatalf("claim after the zombie got %v, want both deliveries", ids)
+	}
+}
+
+// TestAckNextConcurrentCap: workers that ack at once, in one batched script call, each get at most one chained task,
+// and together never more than the cap allows; every delivery ends exactly once.
+func TestAckNextConcurrentCap(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	const total, cap = 60, 4
+	publishN(t, s, "ten_a", total, base, "ep_1")
+	opt := delivery.ClaimOptions{Max: 16, Lease: time.Minute, MaxInFlight: cap}
+	var (
+		mu     sync.Mutex
+		acked  = map[string]int{}
+		out    = cap
+		maxOut = cap
+	)
+	var wg sync.WaitGroup
+	for _, tk := range mustClaim(t, s, base, opt, cap) {
+		wg.Go(func() {
+			for next := &tk; next != nil; {
+				mu.Lock()
+				out--
+				acked[next.DeliveryID]++
+				mu.Unlock()
+				var err error
+				next, err = s.AckNext(context.Background(), *next, delivery.Attempt{At: base, StatusCode: 200}, base, opt)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if next != nil {
+					mu.Lock()
+					out++
+					maxOut = max(maxOut, out)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if maxOut > cap {
+		t.Fatalf("%d tasks out at once, cap %d", maxOut, cap)
+	}
+	if len(acked) != total {
+		t.Fatalf("acked %d distinct deliveries, want %d", len(acked), total)
+	}
+	for id, n := range acked {
+		if n != 1 {
+			t.Fatalf("delivery %s acked %d times", id, n)
+		}
+	}
+	assertQueueEmpty(t, s)
+}
