@@ -37,51 +37,8 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// bodyPool recycles request bodies. A buffer goes back only when the transport closes the request body, which it
-// may do after Client.Do returns.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// maxPooledBody keeps one huge message from pinning a huge buffer in the pool.
-const maxPooledBody = 256 << 10
-
-// pooledBody is a request body that returns its buffer to bodyPool when closed. The transport may close a body from
-// another goroutine while a Read is under way (HTTP/2 does, to unblock an aborted write), so reads and close are
-// serialised, and a read after close touches nothing: the buffer may already hold another attempt's body. The struct
-// itself is not recycled, since the transport may keep it after Close.
-type pooledBody struct {
-	mu  sync.Mutex
-	r   bytes.Reader
-	buf *[]byte // nil once closed
-}
-
-var errBodyClosed = errors.New("delivery: request body closed")
-
-func newPooledBody(buf *[]byte) *pooledBody {
-	b := &pooledBody{buf: buf}
-	b.r.Reset(*buf)
-	return b
-}
-
-func (b *pooledBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf == nil {
-		return 0, errBodyClosed
-	}
-	return b.r.Read(p)
-}
-
-func (b *pooledBody) Close() error {
-	b.mu.Lock()
-	buf := b.buf
-	b.buf = nil
-	b.r.Reset(nil)
-	b.mu.Unlock()
-	if buf != nil && cap(*buf) <= maxPooledBody {
-		bodyPool.Put(buf)
-	}
-	return nil
-}
+// bodyOverhead is room for what a profile's body adds around the event's data (envelope fields, id, timestamp).
+const bodyOverhead = 256
 
 // result is one attempt's raw result.
 type result struct {
@@ -197,26 +154,24 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 		return result{}, signing.ErrNoKeys
 	}
 
-	bp := bodyPool.Get().(*[]byte)
-	*bp = p.AppendBody((*bp)[:0], &sm)
-	body := newPooledBody(bp)
-	size := int64(len(*bp))
+	// A fresh buffer each time, read through a *bytes.Reader: the transport may still be writing it after Do returns,
+	// and only a body it knows to be in memory is written with the headers in one write (one packet) instead of
+	// after a separate flush of the headers.
+	buf := p.AppendBody(make([]byte, 0, len(sm.Data)+bodyOverhead), &sm)
 
 	timeout := e.cfg.attemptTimeout(ep.Timeout)
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, body)
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(buf))
 	if err != nil {
-		body.Close()
 		return result{}, err
 	}
-	req.ContentLength = size
 	req.Header = make(http.Header, len(ep.Headers)+5)
 	for k, v := range ep.Headers { // custom headers first: the profile's then replace any that collide
 		req.Header.Set(k, v)
 	}
-	p.SetHeaders(req.Header, &sm, *bp, now, sc.keys) // before Do: from then on the transport owns bp
-	clear(sc.keys)                                   // drop key references from the pooled scratch
+	p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
+	clear(sc.keys) // drop key references from the pooled scratch
 
 	start := time.Now()
 	resp, err := e.client.Do(req)

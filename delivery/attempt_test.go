@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -312,18 +313,44 @@ func BenchmarkAttemptLoopback(b *testing.B) {
 	}
 }
 
-func TestPooledBodyClose(t *testing.T) {
-	bp := bodyPool.Get().(*[]byte)
-	*bp = append((*bp)[:0], "hello"...)
-	b := newPooledBody(bp)
-	p := make([]byte, 2)
-	if n, err := b.Read(p); n != 2 || err != nil || string(p) != "he" {
-		t.Fatalf("Read = %d, %v, %q", n, err, p)
+// writeCounter counts the writes on a connection.
+type writeCounter struct {
+	net.Conn
+	n *atomic.Int32
+}
+
+func (c writeCounter) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestRequestInOneWrite: an attempt's request (headers and a body of a few KiB) goes out in one write, so one packet
+// on loopback, rather than headers first and the body after: the transport does that only for a body it knows to be
+// in memory.
+func TestRequestInOneWrite(t *testing.T) {
+	got := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- len(b)
+	}))
+	defer srv.Close()
+	var writes atomic.Int32
+	f := newFixture(t, nil)
+	f.e.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		return writeCounter{c, &writes}, err
+	}}}
+	f.src.ep.URL = srv.URL
+	f.src.msg.Data = json.RawMessage(`{"pad":"` + strings.Repeat("x", 2000) + `"}`)
+	f.e.attempt(context.Background(), f.t)
+	if c := f.q.last(t); c.op != "ack" {
+		t.Fatalf("call %+v", c)
 	}
-	b.Close()
-	b.Close() // twice is harmless: the buffer goes back once
-	if n, err := b.Read(p); n != 0 || !errors.Is(err, errBodyClosed) {
-		t.Fatalf("Read after Close = %d, %v", n, err)
+	if n := <-got; n < 2000 {
+		t.Fatalf("receiver got a %d-byte body", n)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Fatalf("the request took %d writes, want 1", n)
 	}
 }
 
