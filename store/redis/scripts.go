@@ -720,7 +720,10 @@ if ARGV[8] ~= '' then
     if created and created > ARGV[9] then return cur end
   end
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
+-- HSET answers how many fields it created: all 5 when the message is new, and then none of its deliveries can exist
+-- yet (a half-done earlier publish of it would have stored the message first), so their EXISTS checks are skipped.
+local fresh = redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4],
+  'data', ARGV[7]) == 5
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 local n = (#KEYS - 5) / 6
 local idx = {}
@@ -738,7 +741,7 @@ for i = 1, n do
   local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
-  if redis.call('EXISTS', rec) == 0 then
+  if fresh or redis.call('EXISTS', rec) == 0 then
     redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
       'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
     redis.call('ZADD', KEYS[k + 6], 0, id)
