@@ -92,7 +92,10 @@
 //     caller's fence and tenant (read from its record) → delivery.ErrLeaseLost, nothing changed. Then finish drops
 //     the lease (the fence stays in the record, inert without it), busy −1, writes the record and the attempt, and
 //     files the delivery in done (and dead); one finish call takes every finish of a shard that concurrent workers
-//     have ready (batch.go); nack puts a lane member at the retry time; release does too, leaving att as it was
+//     have ready (batch.go). An ack may chain (AckNext, delivery.Chainer): when its endpoint is parked at its cap,
+//     has no rate limit, and nothing else in the shard is due (so the next claim would serve it anyway), the
+//     script leases the endpoint's next due item to the same worker, as a claim would, and busy stays as it was;
+//     nack puts a lane member at the retry time; release does too, leaving att as it was
 //     (the fence, already advanced by the claim, stays); extend is ZADD XX GT on the lease.
 //   - reclaim: for candidates listed by the caller (leases expired before now), re-checked inside the script so two
 //     reapers never move one delivery twice: back to the lane due now, or dead on the last attempt; an expired lease
