@@ -70,6 +70,17 @@ local function check_lease(id, rec, fence, tenant)
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
   return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
 end
+-- new_lease advances the fence in a delivery's record for a lease starting at now (r: the record's att and fence,
+-- as HMGET read them) and returns the attempt the lease is for and the fence, as strings. The fence also follows the
+-- clock, so that leases Redis lost in a crash (AOF everysec) are not handed out again with the same fence: a lease
+-- after the restart has a later now.
+local function new_lease(rec, r, now)
+  local f = (tonumber(r[2]) or 0) + 1
+  if now * 1000 > f then f = now * 1000 end
+  local fence = string.format('%d', f)
+  redis.call('HSET', rec, 'fence', fence)
+  return string.format('%d', (tonumber(r[1]) or 0) + 1), fence
+end
 -- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
 -- writes nothing when it returns nil. Its sixth result is the record's creation time (ns).
 local function take_lease(id, rec, fence, tenant)
@@ -258,21 +269,15 @@ while got < max and skips < max_skips do
           stop = wait
           break
         end
-        local att, tenant, msg = (tonumber(r[1]) or 0) + 1, r[3], r[4]
-        -- The fence also follows the clock, so that claims Redis lost in a crash (AOF everysec) are not handed out
-        -- again with the same fence: a claim after the restart has a later now.
-        local f = (tonumber(r[2]) or 0) + 1
-        if now * 1000 > f then f = now * 1000 end
-        local fence = string.format('%d', f)
-        redis.call('HSET', rec, 'fence', fence)
+        local att, fence = new_lease(rec, r, now)
         drop[#drop + 1] = item
         leased[#leased + 1] = lease_at
         leased[#leased + 1] = id
         out[#out + 1] = id
         out[#out + 1] = ep
-        out[#out + 1] = tenant
-        out[#out + 1] = msg
-        out[#out + 1] = string.format('%d', att)
+        out[#out + 1] = r[3] -- tenant
+        out[#out + 1] = r[4] -- message
+        out[#out + 1] = att
         out[#out + 1] = fence
         taken, got = taken + 1, got + 1
       end
@@ -433,14 +438,11 @@ for _, ep in ipairs(eps) do
         local r = redis.call('HMGET', drec, 'att', 'fence', 'tenant', 'msg')
         drop[#drop + 1] = item -- leased, or without a record (which cannot be served)
         if r[3] then
-          local f = (tonumber(r[2]) or 0) + 1
-          if now * 1000 > f then f = now * 1000 end
-          local fs = string.format('%d', f)
-          redis.call('HSET', drec, 'fence', fs)
+          local att, fence = new_lease(drec, r, now)
           leased[#leased + 1] = lease_at
           leased[#leased + 1] = did
           t = t + 1
-          chained[w.items[t]] = {did, r[3], r[4], string.format('%d', (tonumber(r[1]) or 0) + 1), fs}
+          chained[w.items[t]] = {did, r[3], r[4], att, fence}
         end
         j = j + 1
       end
