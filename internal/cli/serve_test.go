@@ -175,8 +175,11 @@ func newHook(t *testing.T, keys ...string) *hook {
 		json.NewDecoder(r.Body).Decode(&body)
 		res, _ := verifier.ResultFrom(r.Context())
 		body["_verified_with_key"] = res.KeyIndex
+		// The status is read before the test hears of this request, so that a status it sets after next returns
+		// applies to the following requests only, never to this one.
+		status := int(h.status.Load())
 		h.got <- body
-		w.WriteHeader(int(h.status.Load()))
+		w.WriteHeader(status)
 	}))))
 	t.Cleanup(h.Close)
 	return h
