@@ -41,7 +41,6 @@
 //	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
-//	P{wh:NNN}:done                    ZSET    "<delivery>|<endpoint>|<tenant>|<message>" → created ms (terminal)
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"
 //	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
 //	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
@@ -91,7 +90,7 @@
 //   - finish (ack, fail), nack, release, extend: refuse unless the delivery is leased (its lease exists) under the
 //     caller's fence and tenant (read from its record) → delivery.ErrLeaseLost, nothing changed. Then finish drops
 //     the lease (the fence stays in the record, inert without it), busy −1, writes the record and the attempt, and
-//     files the delivery in done (and dead); one finish call takes every finish of a shard that concurrent workers
+//     files a dead one in dead; one finish call takes every finish of a shard that concurrent workers
 //     have ready (batch.go). An ack may chain (AckNext, delivery.Chainer): when its endpoint is parked at its cap,
 //     has no rate limit, and nothing else in the shard is due (so the next claim would serve it anyway), the
 //     script leases the endpoint's next due item to the same worker, as a claim would, and busy stays as it was;
@@ -185,7 +184,8 @@
 //     that ended it, not the others'.
 //   - ListDeliveries with Status, Since or Until scans the chosen index (message, endpoint or tenant) in pipelined
 //     batches of records, so a rare filter over a huge tenant is slow; bound it with Limit or a message/endpoint.
-//   - Prune walks the done sets and message retention indexes; a message created before the cutoff that still has a
+//   - Prune walks the message retention indexes, pruning each old message's terminal deliveries (found through its
+//     delivery index) and then the message once none is left; a message created before the cutoff that still has a
 //     delivery stays (it is checked again at every prune). Keep retention longer than the idempotency window: a key
 //     still naming a pruned message is simply taken over, so nothing is resent, but the producer is told nothing of
 //     the earlier message either.
@@ -195,5 +195,6 @@
 //   - Upgrading from a version that kept lease state in a per-shard meta hash: queued deliveries carry on (their
 //     records hold everything a claim needs), but tasks leased by the older version at the switch are refused when
 //     they end (ErrLeaseLost) and are sent again after their lease expires, with the same webhook-id. The old meta
-//     hashes are no longer read; delete P{wh:NNN}:meta once no older replica runs.
+//     hashes are no longer read; delete P{wh:NNN}:meta once no older replica runs. The per-shard done sets of
+//     versions before 2026-11 are not written any more, and Prune deletes them.
 package redisstore

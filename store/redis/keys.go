@@ -123,7 +123,7 @@ type shardKeys struct {
 	busy   string // HASH endpoint → in-flight count
 	parked string // ZSET endpoint → busy count when it was taken out of ready at its in-flight cap
 	dead   string // ZSET delivery → ms when it was dead-lettered
-	done   string // ZSET "<delivery>|<endpoint>|<tenant>|<message>" → created ms, for terminal deliveries (Prune)
+	done   string // no longer written: older versions listed terminal deliveries here; Prune deletes it
 	rates  string // HASH endpoint → "<deliveries per second>,<burst>"
 	gcra   string // HASH endpoint → GCRA theoretical arrival time, ms
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -207,87 +206,28 @@ const pruneBatch = 500
 
 // Prune deletes terminal deliveries created before cutoff (records, attempts, index entries), then messages created
 // before cutoff that no delivery refers to any more. It returns how many deliveries it deleted.
+//
+// It walks the message shards' retention indexes: for each message created before cutoff, its deliveries (listed by
+// its delivery index) are pruned where terminal and old enough, and the message goes once its index is empty. A
+// message with a live delivery stays, and is looked at again at every prune.
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	n, err := s.pruneDeliveries(ctx, cutoff)
-	if err != nil {
-		return n, err
-	}
 	s.recent.clear() // before and after: a message published meanwhile may be pruned by this very call
 	s.claimed.clear()
-	_, err = s.pruneMessages(ctx, cutoff)
+	n, err := s.prune(ctx, cutoff)
 	s.recent.clear()
 	s.claimed.clear()
 	return n, err
 }
 
-func (s *Store) pruneDeliveries(ctx context.Context, cutoff time.Time) (int, error) {
-	cutNS, cutMS := nsString(cutoff), strconv.FormatInt(ms(cutoff), 10)
-	total := 0
-	for {
-		pipe := s.rdb.Pipeline()
-		lists := make([]*redis.StringSliceCmd, len(s.k.shards))
-		for i := range s.k.shards {
-			lists[i] = pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.shards[i].done, ByScore: true,
-				Start: "-inf", Stop: cutMS, Count: pruneBatch})
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return total, fmt.Errorf("redisstore: prune: list: %w", err)
-		}
-		var calls []scriptCall
-		full := false
-		for i, l := range lists {
-			members := l.Val()
-			if len(members) == 0 {
-				continue
-			}
-			full = full || len(members) == pruneBatch
-			sk := &s.k.shards[i]
-			keys := []string{sk.done, sk.dead}
-			args := []any{cutNS}
-			for _, m := range members {
-				id, ep, _, _ := splitDone(m)
-				keys = append(keys, sk.record(id), sk.attempts(id), sk.endpointDeliveries(ep))
-				args = append(args, m, id)
-			}
-			calls = append(calls, scriptCall{pruneDeliveriesScript, keys, args})
-		}
-		cmds, err := s.runScripts(ctx, calls)
-		if err != nil {
-			return total, fmt.Errorf("redisstore: prune: %w", err)
-		}
-		pipe = s.rdb.Pipeline()
-		n := 0
-		for _, c := range cmds {
-			deleted, _ := c.StringSlice()
-			for _, m := range deleted {
-				id, ep, tenant, msg := splitDone(m)
-				pipe.ZRem(ctx, s.k.tenantDeliveries(tenant), pair(id, ep))
-				pipe.ZRem(ctx, s.k.msgShardOf(msg).messageDeliveries(msg), pair(id, ep))
-				n++
-			}
-		}
-		if n > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return total, fmt.Errorf("redisstore: prune: indexes: %w", err)
-			}
-		}
-		total += n
-		if !full || n == 0 {
-			return total, nil
-		}
+func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
+	// Versions before 2026-11 listed terminal deliveries in a done set per shard; nothing reads it any more.
+	pipe := s.rdb.Pipeline()
+	for i := range s.k.shards {
+		pipe.Unlink(ctx, s.k.shards[i].done)
 	}
-}
-
-// splitDone splits a done member "<delivery>|<endpoint>|<tenant>|<message>".
-func splitDone(m string) (id, ep, tenant, msg string) {
-	p := strings.SplitN(m, "|", 4)
-	for len(p) < 4 {
-		p = append(p, "")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redisstore: prune: %w", err)
 	}
-	return p[0], p[1], p[2], p[3]
-}
-
-func (s *Store) pruneMessages(ctx context.Context, cutoff time.Time) (int, error) {
 	cutNS, cutMS := nsString(cutoff), strconv.FormatInt(ms(cutoff), 10)
 	total := 0
 	offset := make([]int64, len(s.k.msgs)) // messages kept (live deliveries) stay in the range: page past them
@@ -310,10 +250,9 @@ func (s *Store) pruneMessages(ctx context.Context, cutoff time.Time) (int, error
 			return total, nil
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			return total, fmt.Errorf("redisstore: prune messages: list: %w", err)
+			return total, fmt.Errorf("redisstore: prune: list messages: %w", err)
 		}
-		var calls []scriptCall
-		var shards []int
+		batch := map[int][]string{} // message shard → ids of this round
 		for i, l := range lists {
 			if l == nil {
 				continue
@@ -322,30 +261,134 @@ func (s *Store) pruneMessages(ctx context.Context, cutoff time.Time) (int, error
 			if len(ids) < pruneBatch {
 				open[i] = false
 			}
-			if len(ids) == 0 {
-				continue
+			if len(ids) > 0 {
+				batch[i] = ids
 			}
-			mk := &s.k.msgs[i]
-			keys := []string{mk.index}
-			args := []any{cutNS}
-			for _, id := range ids {
-				keys = append(keys, mk.message(id), mk.messageDeliveries(id))
-				args = append(args, id)
-			}
-			calls = append(calls, scriptCall{pruneMessagesScript, keys, args})
-			shards = append(shards, i)
-			offset[i] += int64(len(ids))
 		}
-		cmds, err := s.runScripts(ctx, calls)
+		n, err := s.pruneDeliveriesOf(ctx, batch, cutNS)
+		total += n
 		if err != nil {
-			return total, fmt.Errorf("redisstore: prune messages: %w", err)
+			return total, err
 		}
-		for j, c := range cmds {
-			r, _ := c.Int64Slice()
-			if len(r) == 2 {
-				total += int(r[0])
-				offset[shards[j]] -= r[1] // removed entries no longer take a place in the range
-			}
+		kept, err := s.pruneMessages(ctx, batch, cutNS)
+		if err != nil {
+			return total, err
+		}
+		for i := range batch {
+			offset[i] += kept[i]
 		}
 	}
+}
+
+// pruneDeliveriesOf prunes the deliveries of messages (by message shard): it lists them from the messages' delivery
+// indexes, runs pruneDeliveriesScript on each queue shard's candidates, and drops the deleted ones from their
+// tenant's and message's indexes. It returns how many it deleted.
+func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cutNS string) (int, error) {
+	pipe := s.rdb.Pipeline()
+	type msgCmds struct {
+		id      string
+		members *redis.StringSliceCmd
+		tenant  *redis.StringCmd
+	}
+	var cmds []msgCmds
+	for i, ids := range msgs {
+		mk := &s.k.msgs[i]
+		for _, id := range ids {
+			cmds = append(cmds, msgCmds{id, pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1),
+				pipe.HGet(ctx, mk.message(id), "tenant")})
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("redisstore: prune: list deliveries: %w", err)
+	}
+	type cand struct{ id, ep, tenant, msg string }
+	byShard := map[int][]cand{}
+	for _, c := range cmds {
+		for _, m := range c.members.Val() {
+			id, ep := splitPair(m)
+			if !validID(id) || !validID(ep) {
+				continue
+			}
+			sk := s.k.shardOf(ep)
+			byShard[sk.num] = append(byShard[sk.num], cand{id, ep, c.tenant.Val(), c.id})
+		}
+	}
+	var (
+		calls  []scriptCall
+		groups [][]cand
+	)
+	for num, cs := range byShard {
+		sk := &s.k.shards[num]
+		for len(cs) > 0 {
+			g := cs[:min(len(cs), pruneBatch)]
+			cs = cs[len(g):]
+			keys := []string{sk.dead}
+			args := []any{cutNS}
+			for _, c := range g {
+				keys = append(keys, sk.record(c.id), sk.attempts(c.id), sk.endpointDeliveries(c.ep))
+				args = append(args, c.id)
+			}
+			calls = append(calls, scriptCall{pruneDeliveriesScript, keys, args})
+			groups = append(groups, g)
+		}
+	}
+	res, err := s.runScripts(ctx, calls)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: prune: %w", err)
+	}
+	pipe = s.rdb.Pipeline()
+	n := 0
+	for j, c := range res {
+		deleted, _ := c.Int64Slice()
+		for k, d := range deleted {
+			if d != 1 || k >= len(groups[j]) {
+				continue
+			}
+			cd := groups[j][k]
+			if cd.tenant != "" {
+				pipe.ZRem(ctx, s.k.tenantDeliveries(cd.tenant), pair(cd.id, cd.ep))
+			}
+			pipe.ZRem(ctx, s.k.msgShardOf(cd.msg).messageDeliveries(cd.msg), pair(cd.id, cd.ep))
+			n++
+		}
+	}
+	if n > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return n, fmt.Errorf("redisstore: prune: indexes: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// pruneMessages runs pruneMessagesScript on messages (by message shard) and returns, per shard, how many of them are
+// still in its retention index (kept: a delivery still refers to them).
+func (s *Store) pruneMessages(ctx context.Context, msgs map[int][]string, cutNS string) (map[int]int64, error) {
+	var (
+		calls  []scriptCall
+		shards []int
+	)
+	for i, ids := range msgs {
+		mk := &s.k.msgs[i]
+		keys := []string{mk.index}
+		args := []any{cutNS}
+		for _, id := range ids {
+			keys = append(keys, mk.message(id), mk.messageDeliveries(id))
+			args = append(args, id)
+		}
+		calls = append(calls, scriptCall{pruneMessagesScript, keys, args})
+		shards = append(shards, i)
+	}
+	cmds, err := s.runScripts(ctx, calls)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: prune messages: %w", err)
+	}
+	kept := map[int]int64{}
+	for j, c := range cmds {
+		r, err := c.Int64Slice()
+		if err != nil || len(r) != 2 {
+			return nil, fmt.Errorf("redisstore: prune messages: reply %v: %v", r, err)
+		}
+		kept[shards[j]] = int64(len(msgs[shards[j]])) - r[1]
+	}
+	return kept, nil
 }

@@ -433,7 +433,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		ids = ids[:min(len(ids), left)]
 		left -= len(ids)
 		sk := &s.k.shards[i]
-		keys := sk.queue(sk.done, sk.dead)
+		keys := sk.queue(sk.dead)
 		args := []any{nowMS, maxAttempts, nsString(now), now.UTC().Format(time.RFC3339Nano)}
 		for _, id := range ids {
 			keys = append(keys, sk.record(id), sk.attempts(id))

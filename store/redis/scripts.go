@@ -58,11 +58,6 @@ local function unbusy(ep)
   if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
   return unpark(ep)
 end
--- created_ms turns a record's creation time (20-digit ns) into ms by dropping its last 6 digits, "0" for none.
-local function created_ms(c)
-  if not c or #c < 7 then return '0' end
-  return string.sub(c, 1, #c - 6)
-end
 -- check_lease returns the endpoint, the attempt in flight, the fence, the tenant and the message of a delivery
 -- leased under fence to tenant (rec is its record), else nil.
 local function check_lease(id, rec, fence, tenant)
@@ -82,11 +77,11 @@ local function new_lease(rec, r, now)
   return string.format('%d', (tonumber(r[1]) or 0) + 1), fence
 end
 -- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
--- writes nothing when it returns nil. Its sixth result is the record's creation time (ns).
+-- writes nothing when it returns nil.
 local function take_lease(id, rec, fence, tenant)
-  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'msg', 'created')
+  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant')
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
-  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5], r[6]
+  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
 end
 `
 
@@ -359,8 +354,8 @@ return {0, ''}
 // now + lease ms), within the cap; the endpoint's in-flight count drops only by the tasks that ended without one, and
 // it leaves parked when its lane is empty.
 //
-//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead, KEYS[9] rates; then for delivery i (1-based):
-//	KEYS[9+2i-1] its record, KEYS[9+2i] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] dead, KEYS[8] rates; then for delivery i (1-based): KEYS[8+2i-1] its
+//	record, KEYS[8+2i] its attempts
 //	ARGV, 13 per delivery i from a = 13(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
 //	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
@@ -371,12 +366,12 @@ return {0, ''}
 //	changes for that one then. After those, 5 strings per chained task, in delivery order: delivery, tenant, message,
 //	attempt, fence.
 var finishScript = redis.NewScript(luaLib + `
-local rates, now = KEYS[9], nil
+local rates, now = KEYS[8], nil
 local out, ended, eps, want = {}, {}, {}, {}
 for i = 1, #ARGV / 13 do
-  local a, rec, atts = 13 * (i - 1), KEYS[9 + 2 * i - 1], KEYS[9 + 2 * i]
+  local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
-  local ep, att, fence, tenant, msg, created = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
+  local ep = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
   if not ep then
     out[i] = 0
   else
@@ -384,8 +379,7 @@ for i = 1, #ARGV / 13 do
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
     redis.call('RPUSH', atts, ARGV[a + 8])
-    redis.call('ZADD', KEYS[7], created_ms(created), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
-    if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[8], ARGV[a + 9], id) end
+    if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
       ended[ep] = 0
       eps[#eps + 1] = ep
@@ -538,8 +532,8 @@ return 1
 // expired lease counts as an attempt (the request may have been sent): the delivery goes back to its lane due now,
 // or, when that was attempt maxAttempts, dead. A "lease expired" attempt is logged either way.
 //
-//	KEYS[1..6] the queue keys, KEYS[7] done, KEYS[8] dead; then for candidate i: KEYS[8+2i-1] its record,
-//	KEYS[8+2i] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] dead; then for candidate i: KEYS[7+2i-1] its record, KEYS[7+2i] its
+//	attempts
 //	ARGV[1] now ms, ARGV[2] max attempts (0: no limit), ARGV[3] now ns, ARGV[4] now as RFC 3339,
 //	ARGV[4+i] candidate i
 //	Reply: how many were moved.
@@ -548,13 +542,13 @@ local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
 local moved = 0
 for i = 5, #ARGV do
   local id = ARGV[i]
-  local rec, atts = KEYS[8 + 2 * (i - 4) - 1], KEYS[8 + 2 * (i - 4)]
+  local rec, atts = KEYS[7 + 2 * (i - 4) - 1], KEYS[7 + 2 * (i - 4)]
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local r = redis.call('HMGET', rec, 'ep', 'att', 'tenant', 'msg', 'created')
+    local r = redis.call('HMGET', rec, 'ep', 'att')
     if r[1] then
-      local ep, att, tenant, msg = r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
+      local ep, att = r[1], (tonumber(r[2]) or 0) + 1
       local outcome = 'retry'
       if max_att > 0 and att >= max_att then outcome = 'dead' end
       redis.call('RPUSH', atts, '{"delivery_id":"' .. id .. '","attempt":' .. string.format('%d', att) ..
@@ -564,8 +558,7 @@ for i = 5, #ARGV do
         unbusy(ep)
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
-        redis.call('ZADD', KEYS[7], created_ms(r[5]), id .. '|' .. ep .. '|' .. tenant .. '|' .. msg)
-        redis.call('ZADD', KEYS[8], num(now), id)
+        redis.call('ZADD', KEYS[7], num(now), id)
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
@@ -642,25 +635,28 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return ''
 `)
 
-// pruneDeliveriesScript deletes terminal deliveries created before a cutoff, listed by the caller from done.
+// pruneDeliveriesScript deletes terminal deliveries (succeeded, failed, dead) created before a cutoff, from the
+// candidates the caller listed from their messages' delivery indexes. A candidate whose record is gone counts as
+// deleted too, so that the caller drops its stale index entries.
 //
-//	KEYS[1] done, KEYS[2] dead; then for candidate i: KEYS[2+3i-2] its record, KEYS[2+3i-1] its attempts,
-//	KEYS[2+3i] its endpoint's delivery index
-//	ARGV[1] cutoff ns; then 2 per candidate: its done member, its id
-//	Reply: the done members deleted.
+//	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts, KEYS[1+3i] its
+//	endpoint's delivery index
+//	ARGV[1] cutoff ns; ARGV[1+i] candidate i's id
+//	Reply: per candidate, 1 when deleted (or already gone), else 0.
 var pruneDeliveriesScript = redis.NewScript(`
 local out = {}
-local n = (#ARGV - 1) / 2
-for i = 1, n do
-  local member, id = ARGV[2 * i], ARGV[2 * i + 1]
-  local rec, atts, idx = KEYS[2 + 3 * i - 2], KEYS[2 + 3 * i - 1], KEYS[2 + 3 * i]
-  local created = redis.call('HGET', rec, 'created')
-  if not created or created < ARGV[1] then
-    redis.call('DEL', rec, atts)
-    redis.call('ZREM', idx, id)
-    redis.call('ZREM', KEYS[1], member)
-    redis.call('ZREM', KEYS[2], id)
-    out[#out + 1] = member
+for i = 2, #ARGV do
+  local id, k = ARGV[i], 1 + 3 * (i - 1)
+  local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created')
+  if not r[1] then
+    out[i - 1] = 1
+  elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] then
+    redis.call('DEL', KEYS[k - 2], KEYS[k - 1])
+    redis.call('ZREM', KEYS[k], id)
+    redis.call('ZREM', KEYS[1], id)
+    out[i - 1] = 1
+  else
+    out[i - 1] = 0
   end
 end
 return out

@@ -111,7 +111,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
 		inst: instanceName(), hints: newShardHints(opts.Shards),
 		finishes: shardBatcher{script: finishScript, nargs: 13,
-			prefix: func(sk *shardKeys) []string { return sk.queue(sk.done, sk.dead, sk.rates) },
+			prefix: func(sk *shardKeys) []string { return sk.queue(sk.dead, sk.rates) },
 			settle: settleChained},
 		enqueues: shardBatcher{script: enqueueScript, nargs: 10,
 			prefix: func(sk *shardKeys) []string { return sk.queue() }}}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/internal/ids"
@@ -498,5 +500,48 @@ func TestRetryAfterPruneDoesNotResend(t *testing.T) {
 	ts := mustClaim(t, s, base.Add(2*time.Hour), delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 1)
 	if ts[0].DeliveryID != ds[1].ID {
 		t.Fatalf("claimed %s, want only the pending %s (the pruned one must not come back)", ts[0].DeliveryID, ds[1].ID)
+	}
+}
+
+// TestPruneWithoutDoneSet: Prune finds terminal deliveries through their messages' delivery indexes (nothing lists
+// them per shard any more), drops index entries whose record is already gone, and deletes the done sets older
+// versions kept.
+func TestPruneWithoutDoneSet(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	ds := publishN(t, s, "ten_a", 3, base, "ep_1", "ep_2", "ep_3")
+	for _, tk := range mustClaim(t, s, base, delivery.ClaimOptions{Max: 3, Lease: time.Minute}, 3) {
+		if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy := s.k.shardOf("ep_1").done
+	if err := s.rdb.ZAdd(ctx, legacy, redis.Z{Score: 1, Member: "dlv_x|ep_1|ten_a|msg_x"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// One record vanished behind the store's back: its index entries are stale.
+	gone := ds[2]
+	if err := s.rdb.Del(ctx, s.k.shardOf(gone.EndpointID).record(gone.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(ctx, base.Add(time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("Prune: %d, %v; want 3 (two records and one stale entry)", n, err)
+	}
+	for _, d := range ds {
+		if _, err := s.GetDelivery(ctx, "ten_a", d.ID); !errors.Is(err, delivery.ErrNotFound) {
+			t.Fatalf("GetDelivery %s after prune: %v", d.ID, err)
+		}
+		if _, err := s.GetMessage(ctx, "ten_a", d.MessageID); !errors.Is(err, delivery.ErrNotFound) {
+			t.Fatalf("GetMessage %s after prune: %v", d.MessageID, err)
+		}
+	}
+	if left, _ := s.ListDeliveries(ctx, "ten_a", delivery.Filter{}); len(left) != 0 {
+		t.Fatalf("tenant still lists %d deliveries", len(left))
+	}
+	if n, err := s.rdb.Exists(ctx, legacy).Result(); err != nil || n != 0 {
+		t.Fatalf("legacy done set still there: %d, %v", n, err)
 	}
 }
