@@ -225,6 +225,35 @@ func (r *redisProc) usedMemory(ctx context.Context) (int64, error) {
 	return 0, errors.New("INFO memory: no used_memory")
 }
 
+// commandCounts reads INFO commandstats: how many commands Redis ran, those inside scripts included but not the
+// script invocations themselves (EVALSHA, EVAL) nor the tool's own (INFO, CONFIG), and how many script invocations.
+// Unlike CPU time, these counts do not depend on how fast the machine happens to be.
+func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64, err error) {
+	s, err := r.client.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(s, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		n, err := strconv.ParseInt(calls, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("INFO commandstats: %q: %w", line, err)
+		}
+		switch name = strings.TrimPrefix(name, "cmdstat_"); {
+		case name == "evalsha" || name == "eval":
+			scripts += n
+		case name == "info" || strings.HasPrefix(name, "config"):
+		default:
+			commands += n
+		}
+	}
+	return commands, scripts, nil
+}
+
 func (r *redisProc) stop() {
 	r.client.Close()
 	_ = r.cmd.Process.Kill()

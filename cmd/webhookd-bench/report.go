@@ -520,7 +520,7 @@ func containsStr(ss []string, s string) bool {
 
 func (r *results) costTable() string {
 	t := newTable("store", "run", "deliveries", "webhookd CPU s / 1k deliveries", "of which system", "redis-server CPU s / 1k",
-		"load tool CPU s / 1k", "webhookd peak RSS", "redis-server peak RSS")
+		"Redis commands / script runs per delivery", "load tool CPU s / 1k", "webhookd peak RSS", "redis-server peak RSS")
 	for _, s := range r.stores {
 		runs := slices.Clone(r.sat[s])
 		runs = append(runs, r.fanout[s]...)
@@ -533,7 +533,7 @@ func (r *results) costTable() string {
 			if x == nil {
 				continue
 			}
-			if naRow(t, x, []string{s, x.spec.label}, 9) {
+			if naRow(t, x, []string{s, x.spec.label}, 10) {
 				continue
 			}
 			per := func(d time.Duration) string {
@@ -542,18 +542,23 @@ func (r *results) costTable() string {
 				}
 				return fmt.Sprintf("%.3f", d.Seconds()*1000/float64(x.delivered))
 			}
-			redisCPU, redisRSS := "—", "—"
+			redisCPU, redisRSS, redisCmds := "—", "—", "—"
 			if s == "redis" {
 				redisCPU, redisRSS = per(x.redisCPU), fmtBytes(x.redisHWM)
+				if x.delivered > 0 && x.redisCmds > 0 {
+					redisCmds = fmt.Sprintf("%.1f / %.2f", float64(x.redisCmds)/float64(x.delivered),
+						float64(x.redisScripts)/float64(x.delivered))
+				}
 			}
 			sys := "—"
 			if x.gwCPU > 0 {
 				sys = fmt.Sprintf("%.0f%%", 100*x.gwSys.Seconds()/x.gwCPU.Seconds())
 			}
-			t.row(s, x.spec.label, fmtInt(int64(x.delivered)), per(x.gwCPU), sys, redisCPU, per(x.selfCPU), fmtBytes(x.gwHWM), redisRSS)
+			t.row(s, x.spec.label, fmtInt(int64(x.delivered)), per(x.gwCPU), sys, redisCPU, redisCmds, per(x.selfCPU), fmtBytes(x.gwHWM), redisRSS)
 		}
 	}
 	t.note("CPU is utime+stime from /proc/PID/stat over the measured window (after set-up and warm-up, until the last delivery); peak RSS is VmHWM over the process's life. The load tool (publishers and the verifying receiver) shares the machine.")
+	t.note("Redis commands are those INFO commandstats counts over the same window (after CONFIG RESETSTAT), the ones scripts run included, script runs (EVALSHA) apart: unlike CPU time, they do not depend on how fast the shared VM happens to be.")
 	return t.String()
 }
 

@@ -69,6 +69,7 @@ type runResult struct {
 	gwCPU, gwSys, redisCPU, selfCPU time.Duration // over the measured window (gwSys: webhookd's system part)
 	gwHWM, redisHWM                 int64
 	redisMem                        int64
+	redisCmds, redisScripts         int64 // commands Redis ran (inside scripts too) and script runs, over the window
 
 	rates []float64 // deliveries/s of every repetition of this run, in order, when it was repeated (it is the median)
 }
@@ -212,6 +213,9 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	rcv.reset()
 
 	// The measured window.
+	if rds != nil {
+		_ = rds.client.ConfigResetStat(ctx).Err() // commandstats count from here
+	}
 	cpu0 := b.sampleCPU(gw, rds)
 	p := &publisher{api: api, tenant: tenant, body: body, base: base}
 	var pr pubResult
@@ -243,6 +247,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	if rds != nil {
 		res.redisHWM, _ = procHWM(rds.pid())
 		res.redisMem, _ = rds.usedMemory(ctx)
+		res.redisCmds, res.redisScripts, _ = rds.commandCounts(ctx)
 	}
 	res.hung = rcv.hung.Load()
 	res.sigFailures = rcv.failures.Load()
