@@ -25,8 +25,9 @@ const batchTimeout = 5 * time.Second
 // batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
 // once.
 //
-// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item; the reply is one integer per item, in order, followed by chainFields strings for each item
-// whose integer is chainedReply (the finish script's chained tasks).
+// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item; the reply
+// is one integer per item, in order, followed by chainFields strings for each item whose integer is chainedReply
+// (the finish script's chained tasks).
 type shardBatcher struct {
 	script *redis.Script
 	prefix func(*shardKeys) []string

@@ -54,6 +54,11 @@ func TestAckNextChains(t *testing.T) {
 			next.DeliveryID == tk.DeliveryID || !next.LeaseUntil.Equal(now.Add(time.Minute)) {
 			t.Fatalf("chained task %+v", next)
 		}
+		// The lease Redis holds ends exactly when the task says (a reclaim would otherwise come early or late).
+		exp, err := s.rdb.ZScore(context.Background(), s.k.shardOf("ep_1").leases, next.DeliveryID).Result()
+		if err != nil || int64(exp) != next.LeaseUntil.UnixMilli() {
+			t.Fatalf("lease in Redis ends at %v (%v), task says %v", exp, err, next.LeaseUntil.UnixMilli())
+		}
 		if !s.claimed.has(next.MessageID) && !s.recent.has(next.MessageID) {
 			t.Fatalf("chained task's message %s was not prefetched", next.MessageID)
 		}

@@ -281,8 +281,8 @@ func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 // pruneDeliveriesOf prunes the deliveries of messages (by message shard): it lists them from the messages' delivery
-// indexes, runs pruneDeliveriesScript on each queue shard's candidates, and drops the deleted ones from their
-// tenant's and message's indexes. It returns how many it deleted.
+// indexes, runs pruneDeliveriesScript on each queue shard's candidates, and drops the deleted ones (and those whose
+// record was already gone) from their tenant's and message's indexes. It returns how many it deleted.
 func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cutNS string) (int, error) {
 	pipe := s.rdb.Pipeline()
 	type msgCmds struct {
@@ -337,11 +337,11 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 		return 0, fmt.Errorf("redisstore: prune: %w", err)
 	}
 	pipe = s.rdb.Pipeline()
-	n := 0
+	n, dropped := 0, 0 // deliveries deleted; index entries dropped (theirs and stale ones)
 	for j, c := range res {
 		deleted, _ := c.Int64Slice()
 		for k, d := range deleted {
-			if d != 1 || k >= len(groups[j]) {
+			if d == 0 || k >= len(groups[j]) {
 				continue
 			}
 			cd := groups[j][k]
@@ -349,10 +349,13 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 				pipe.ZRem(ctx, s.k.tenantDeliveries(cd.tenant), pair(cd.id, cd.ep))
 			}
 			pipe.ZRem(ctx, s.k.msgShardOf(cd.msg).messageDeliveries(cd.msg), pair(cd.id, cd.ep))
-			n++
+			dropped++
+			if d == 1 {
+				n++
+			}
 		}
 	}
-	if n > 0 {
+	if dropped > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
 			return n, fmt.Errorf("redisstore: prune: indexes: %w", err)
 		}

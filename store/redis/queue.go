@@ -317,7 +317,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		err = it.err
 	}
 	if err == nil && it.res == chainedReply {
-		// The script's now may be another finish's of the same call (a moment apart): the lease is the claim's.
+		// The script leased it from this finish's now (chain.now), whatever the now of others in its call.
 		next, perr := chainedTask(t, it, chain.now, leaseMS)
 		if perr != nil {
 			return nil, fmt.Errorf("redisstore: %s %s: %w", op, t.DeliveryID, perr)

@@ -359,8 +359,8 @@ return {0, ''}
 //	ARGV, 13 per delivery i from a = 13(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
 //	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
-//	ARGV[a+13] the in-flight cap per endpoint (0: none). A call's chaining uses the now of its first finish that
-//	asks to chain.
+//	ARGV[a+13] the in-flight cap per endpoint (0: none). A call's chaining decides by the now of its first finish
+//	that asks to chain; each chained lease runs from its own finish's now.
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 3 when
 //	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
 //	changes for that one then. After those, 5 strings per chained task, in delivery order: delivery, tenant, message,
@@ -423,7 +423,6 @@ for _, ep in ipairs(eps) do
       -- One more than wanted: whether the lane has anything left.
       local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, k + 1)
       local drop, leased, t, j = {}, {}, 0, 0
-      local lease_at = num(now + w.lease)
       while j < #items and t < k do
         local item = items[j + 1]
         if due_of(ep, item) > now then break end
@@ -433,9 +432,10 @@ for _, ep in ipairs(eps) do
         drop[#drop + 1] = item -- leased, or without a record (which cannot be served)
         if r[3] then
           local att, fence = new_lease(drec, r, now)
-          leased[#leased + 1] = lease_at
-          leased[#leased + 1] = did
           t = t + 1
+          -- The lease runs from the now of the finish it is chained to, as that worker's own clock counts it.
+          leased[#leased + 1] = num(tonumber(ARGV[13 * (w.items[t] - 1) + 11]) + w.lease)
+          leased[#leased + 1] = did
           chained[w.items[t]] = {did, r[3], r[4], att, fence}
         end
         j = j + 1
@@ -636,20 +636,20 @@ return ''
 `)
 
 // pruneDeliveriesScript deletes terminal deliveries (succeeded, failed, dead) created before a cutoff, from the
-// candidates the caller listed from their messages' delivery indexes. A candidate whose record is gone counts as
-// deleted too, so that the caller drops its stale index entries.
+// candidates the caller listed from their messages' delivery indexes.
 //
 //	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts, KEYS[1+3i] its
 //	endpoint's delivery index
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i's id
-//	Reply: per candidate, 1 when deleted (or already gone), else 0.
+//	Reply: per candidate, 1 when deleted, 2 when its record was already gone (the caller drops its stale index
+//	entries, but it was not deleted here), else 0.
 var pruneDeliveriesScript = redis.NewScript(`
 local out = {}
 for i = 2, #ARGV do
   local id, k = ARGV[i], 1 + 3 * (i - 1)
   local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created')
   if not r[1] then
-    out[i - 1] = 1
+    out[i - 1] = 2
   elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] then
     redis.call('DEL', KEYS[k - 2], KEYS[k - 1])
     redis.call('ZREM', KEYS[k], id)
