@@ -66,6 +66,8 @@ type Engine struct {
 	obs      Observer
 	log      *slog.Logger
 
+	userAgent []string // the User-Agent header's value (Config.UserAgent), or nil
+
 	wake    chan struct{} // Wake: a new task may be due now
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
 	running atomic.Bool
@@ -101,19 +103,24 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
 	}
 	chain, _ := d.Queue.(Chainer)
+	var ua []string
+	if cfg.UserAgent != "" {
+		ua = []string{cfg.UserAgent}
+	}
 	return &Engine{
-		cfg:      cfg,
-		q:        d.Queue,
-		chain:    chain,
-		msgs:     msgs,
-		eps:      d.Endpoints,
-		client:   d.Client,
-		notifier: d.Notifier,
-		obs:      obs,
-		log:      cfg.Logger,
-		wake:     make(chan struct{}, 1),
-		freed:    make(chan struct{}, 1),
-		states:   epStates{m: make(map[epKey]*epState)},
+		userAgent: ua,
+		cfg:       cfg,
+		q:         d.Queue,
+		chain:     chain,
+		msgs:      msgs,
+		eps:       d.Endpoints,
+		client:    d.Client,
+		notifier:  d.Notifier,
+		obs:       obs,
+		log:       cfg.Logger,
+		wake:      make(chan struct{}, 1),
+		freed:     make(chan struct{}, 1),
+		states:    epStates{m: make(map[epKey]*epState)},
 	}, nil
 }
 

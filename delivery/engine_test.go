@@ -966,3 +966,32 @@ func TestRunTwice(t *testing.T) {
 	h.waitStatus(delivery.StatusSucceeded, h.publish(ep, 1)...)
 	h.stop()
 }
+
+// TestUserAgent: Config.UserAgent goes with every attempt unless the endpoint's custom headers set one; without it
+// the client's own default applies.
+func TestUserAgent(t *testing.T) {
+	for _, tt := range []struct {
+		name, cfg, custom, want string
+	}{
+		{"config", "webhookd-test/9", "", "webhookd-test/9"},
+		{"custom header wins", "webhookd-test/9", "acme-hooks/2", "acme-hooks/2"},
+		{"client default", "", "", egress.DefaultUserAgent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, delivery.Config{UserAgent: tt.cfg})
+			rc := newReceiver(t, nil)
+			ep := h.endpoint(rc.srv.URL, "standard", func(ep *endpoints.Endpoint) {
+				if tt.custom != "" {
+					ep.Headers = map[string]string{"User-Agent": tt.custom}
+				}
+			})
+			h.start()
+			h.waitStatus(delivery.StatusSucceeded, h.publish(ep, 2)...)
+			for _, r := range rc.requests() {
+				if got := r.header.Values("User-Agent"); len(got) != 1 || got[0] != tt.want {
+					t.Errorf("User-Agent %q, want %q", got, tt.want)
+				}
+			}
+		})
+	}
+}

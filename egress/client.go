@@ -20,14 +20,16 @@ type ClientConfig struct {
 	// before it is closed. Defaults to 90s.
 	IdleConnTimeout time.Duration
 	// UserAgent is sent on requests that do not set a User-Agent header
-	// themselves. Defaults to "webhookd/1".
+	// themselves. Defaults to DefaultUserAgent.
 	UserAgent string
 }
+
+// DefaultUserAgent is the User-Agent of requests that set none.
+const DefaultUserAgent = "webhookd/1"
 
 const (
 	defaultMaxIdleConnsPerHost = 64
 	defaultIdleConnTimeout     = 90 * time.Second
-	defaultUserAgent           = "webhookd/1"
 	dialTimeout                = 10 * time.Second
 )
 
@@ -51,7 +53,7 @@ func NewClient(cfg ClientConfig) *http.Client {
 		cfg.IdleConnTimeout = defaultIdleConnTimeout
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = defaultUserAgent
+		cfg.UserAgent = DefaultUserAgent
 	}
 	dialer := &net.Dialer{
 		Timeout: dialTimeout,

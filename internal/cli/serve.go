@@ -260,6 +260,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Lease:           cfg.Lease,
 		ReclaimEvery:    cfg.ReclaimEvery,
+		UserAgent:       egress.DefaultUserAgent,
 		Logger:          logger,
 	}, delivery.Deps{Queue: store, Messages: store, Endpoints: eps, Client: client, Notifier: notifier, Observer: mx})
 	if err != nil {
