@@ -6,15 +6,21 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
 )
 
 // MaxBatchEvents is the most events one PublishBatch takes.
 const MaxBatchEvents = 500
 
-// batchConcurrency is how many store publishes one PublishBatch runs at once.
-const batchConcurrency = 16
+// batchConcurrency is how many store publishes one PublishBatch runs at once, and manyChunk how many events it hands
+// a ManyPublisher at once.
+const (
+	batchConcurrency = 16
+	manyChunk        = 64
+)
 
 // BatchResult is what Publish would have returned for one event of a batch.
 type BatchResult struct {
@@ -26,8 +32,8 @@ type BatchResult struct {
 // PublishBatch publishes 1 to MaxBatchEvents events of one tenant, each as Publish would, and returns their results
 // in input order. Every event is validated before anything is stored: the first invalid one fails the batch with a
 // *FieldError whose field is prefixed "events[i]." (an empty or oversized batch is a *FieldError on "events"). The
-// tenant's endpoints are listed once for the whole batch, and the events are stored concurrently, each atomically
-// with its deliveries. An ID (idempotency key) repeated within the batch is published once: later events with it get
+// tenant's endpoints are listed once for the whole batch, and the events are stored concurrently (by a store that is a
+// ManyPublisher, manyChunk at a time in one call each), each atomically with its deliveries. An ID (idempotency key) repeated within the batch is published once: later events with it get
 // the first one's result with Existing set.
 //
 // The batch is not atomic. When a store call fails, PublishBatch returns an error wrapping the failure of the lowest
@@ -66,12 +72,41 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 
 	res := make([]BatchResult, len(ins))
 	errs := make([]error, len(ins))
+	idemSince := now.Add(-s.cfg.IdempotencyWindow)
+	if mp, ok := s.store.(ManyPublisher); ok {
+		publishChunks(ctx, mp, msgs, first, es, now, idemSince, res, errs)
+	} else {
+		s.publishConcurrently(ctx, msgs, first, es, now, idemSince, res, errs)
+	}
+
+	queued := false
+	for i, r := range res {
+		queued = queued || (r.Message != nil && !r.Existing && r.Fanout > 0)
+		if first[i] != i {
+			res[i] = res[first[i]]
+			res[i].Existing = true
+		}
+	}
+	if queued {
+		s.wake()
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
+		}
+	}
+	return res, nil
+}
+
+// publishConcurrently publishes the events of a batch (msgs[i] where first[i] == i) with up to batchConcurrency
+// Publish calls at once, into res and errs; once one has failed, it starts no further one.
+func (s *Service) publishConcurrently(ctx context.Context, msgs []*delivery.Message, first []int, es []*endpoints.Endpoint,
+	now, idemSince time.Time, res []BatchResult, errs []error) {
 	var (
 		wg     sync.WaitGroup
 		sem    = make(chan struct{}, batchConcurrency)
 		failed atomic.Bool // once set, no further event is started
 	)
-	idemSince := now.Add(-s.cfg.IdempotencyWindow)
 	for i, m := range msgs {
 		if first[i] != i {
 			continue
@@ -93,22 +128,38 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 		})
 	}
 	wg.Wait()
+}
 
-	queued := false
-	for i, r := range res {
-		queued = queued || (r.Message != nil && !r.Existing && r.Fanout > 0)
+// publishChunks publishes the events of a batch (msgs[i] where first[i] == i) through mp, manyChunk at a time, into
+// res and errs; once a chunk had a failure, it hands over no further one.
+func publishChunks(ctx context.Context, mp ManyPublisher, msgs []*delivery.Message, first []int, es []*endpoints.Endpoint,
+	now, idemSince time.Time, res []BatchResult, errs []error) {
+	ps := make([]Publication, 0, min(len(msgs), manyChunk))
+	at := make([]int, 0, cap(ps)) // the event of each publication
+	flush := func() bool {
+		failed := false
+		for j, p := range mp.PublishMany(ctx, ps) {
+			i := at[j]
+			if p.Err != nil {
+				errs[i], failed = p.Err, true
+				continue
+			}
+			res[i] = BatchResult{Message: p.Message, Fanout: p.Fanout, Existing: p.Existing}
+		}
+		ps, at = ps[:0], at[:0]
+		return !failed
+	}
+	for i, m := range msgs {
 		if first[i] != i {
-			res[i] = res[first[i]]
-			res[i].Existing = true
+			continue
+		}
+		ps = append(ps, Publication{Message: m, Deliveries: deliveriesFor(m, es, now), IdemSince: idemSince})
+		at = append(at, i)
+		if len(ps) == manyChunk && !flush() {
+			return
 		}
 	}
-	if queued {
-		s.wake()
+	if len(ps) > 0 {
+		flush()
 	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
-		}
-	}
-	return res, nil
 }

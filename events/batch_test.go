@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,4 +234,81 @@ func TestPublishBatchStoreError(t *testing.T) {
 	if err != nil || res[0].Existing {
 		t.Errorf("retry of the failed event: %+v, %v", res, err)
 	}
+}
+
+// manyStore is batchStore as an events.ManyPublisher: PublishMany runs its Publish for each publication in turn
+// and records how many each call was handed.
+type manyStore struct {
+	*batchStore
+	mu     sync.Mutex
+	chunks []int
+}
+
+func (s *manyStore) PublishMany(ctx context.Context, ps []events.Publication) []events.Published {
+	s.mu.Lock()
+	s.chunks = append(s.chunks, len(ps))
+	s.mu.Unlock()
+	out := make([]events.Published, len(ps))
+	for i, p := range ps {
+		r := &out[i]
+		r.Message, r.Fanout, r.Existing, r.Err = s.Publish(ctx, p.Message, p.Deliveries, p.IdemSince)
+	}
+	return out
+}
+
+// TestPublishBatchMany: a store that publishes many at once is handed the batch's distinct events in chunks of 64,
+// in order, instead of one Publish each; results and in-batch repeats are as with Publish, and after a chunk with a
+// failure no further chunk is handed over.
+func TestPublishBatchMany(t *testing.T) {
+	newMany := func(t *testing.T) (*events.Service, *manyStore) {
+		_, bs, w := newBatchService(t)
+		ms := &manyStore{batchStore: bs}
+		return events.NewService(ms, events.Config{Endpoints: bs.Store, Log: bs.Store, Queue: bs.Store, Waker: w}), ms
+	}
+	t.Run("results", func(t *testing.T) {
+		s, ms := newMany(t)
+		var ins []events.PublishInput
+		for i := range 140 {
+			in := events.PublishInput{Type: "device.enrolled", ID: fmt.Sprintf("e-%d", i)}
+			if i%10 == 9 {
+				in.ID = fmt.Sprintf("e-%d", i-1) // a repeat of the event before it
+			}
+			ins = append(ins, in)
+		}
+		res, err := s.PublishBatch(context.Background(), tenant, ins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ms.chunks); got != "[64 62]" {
+			t.Errorf("chunks %s, want [64 62] (126 distinct events)", got)
+		}
+		for i, r := range res {
+			repeat := i%10 == 9
+			if r.Message == nil || r.Fanout != 2 || r.Existing != repeat || (repeat && r.Message.ID != res[i-1].Message.ID) {
+				t.Fatalf("result %d: %+v", i, r)
+			}
+		}
+		if n := deliveries(t, ms.batchStore, ""); n != 126*2 {
+			t.Errorf("%d deliveries stored, want %d", n, 126*2)
+		}
+		if ms.peak.Load() != 1 {
+			t.Errorf("%d Publish calls at once, want PublishMany's 1", ms.peak.Load())
+		}
+	})
+	t.Run("failure", func(t *testing.T) {
+		s, ms := newMany(t)
+		ms.failType = "fail.me"
+		ins := make([]events.PublishInput, 200)
+		for i := range ins {
+			ins[i] = events.PublishInput{Type: "audit.login", ID: fmt.Sprintf("f-%d", i)}
+		}
+		ins[70].Type = "fail.me"
+		_, err := s.PublishBatch(context.Background(), tenant, ins)
+		if !errors.Is(err, errBoom) || !strings.Contains(err.Error(), "event 70:") {
+			t.Fatalf("PublishBatch = %v, want the store's error for event 70", err)
+		}
+		if got := fmt.Sprint(ms.chunks); got != "[64 64]" {
+			t.Errorf("chunks %s, want [64 64]: nothing after the chunk that failed", got)
+		}
+	})
 }

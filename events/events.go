@@ -38,3 +38,26 @@ type Store interface {
 	ListEventTypes(ctx context.Context, after string, limit int) ([]*EventType, error)
 	DeleteEventType(ctx context.Context, name string) error
 }
+
+// Publication is one Publish call's arguments.
+type Publication struct {
+	Message    *delivery.Message
+	Deliveries []*delivery.Delivery
+	IdemSince  time.Time
+}
+
+// Published is one Publish call's results.
+type Published struct {
+	Message  *delivery.Message // stored, or the earlier message of an idempotent repeat
+	Fanout   int
+	Existing bool
+	Err      error
+}
+
+// ManyPublisher is a Store that stores several messages in fewer round trips than a Publish each (redisstore: one
+// pipeline). PublishBatch uses it when the store has it.
+type ManyPublisher interface {
+	// PublishMany runs Publish for each of ps (each atomic on its own, as Publish is) and returns their results in
+	// order; one failing does not stop the others.
+	PublishMany(ctx context.Context, ps []Publication) []Published
+}

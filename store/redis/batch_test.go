@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/testredis"
 )
 
@@ -121,5 +122,90 @@ func TestBatchedEnqueues(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Fatalf("%d deliveries never claimed", len(want))
+	}
+}
+
+// TestPublishMany: a batch of publications, each answered as Publish would answer it: new messages stored with every
+// delivery queued once (on a single server in one pipeline of scripts, or the Cluster's way), a repeated idempotency
+// key answered with the earlier message and nothing new queued, a fan-out past one script taken the general way, and
+// an invalid publication refused without failing the others.
+func TestPublishMany(t *testing.T) {
+	for _, one := range []bool{true, false} {
+		t.Run(map[bool]string{true: "one script", false: "three steps"}[one], func(t *testing.T) {
+			srv := testredis.Start(t)
+			s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+			defer s.Close()
+			s.onePublish = one
+			ctx := t.Context()
+			ten := "ten_many"
+			earlier := newMessageKeyed(ten, "key-x")
+			earlierDs := []*delivery.Delivery{newDelivery(earlier, "ep_a", base), newDelivery(earlier, "ep_b", base)}
+			if _, _, _, err := s.Publish(ctx, earlier, earlierDs, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+
+			var ps []events.Publication
+			add := func(m *delivery.Message, eps ...string) {
+				p := events.Publication{Message: m}
+				for _, ep := range eps {
+					p.Deliveries = append(p.Deliveries, newDelivery(m, ep, base))
+				}
+				ps = append(ps, p)
+			}
+			add(newMessageKeyed(ten, "key-0"), "ep_a")
+			add(newMessage(ten, base), "ep_a", "ep_b", "ep_c")
+			add(newMessageKeyed(ten, "key-x"), "ep_c")                                 // a repeat of earlier
+			add(newMessage(ten, base), "ep_a", "ep_b", "ep_c", "ep_d", "ep_e", "ep_f") // past one script
+			add(newMessage(ten, base), "ep_a")
+			ps[4].Deliveries[0].ID = "bad id" // invalid
+			add(newMessage(ten, base))        // no deliveries
+
+			out := s.PublishMany(ctx, ps)
+			if len(out) != len(ps) {
+				t.Fatalf("%d results for %d publications", len(out), len(ps))
+			}
+			if !errors.Is(out[4].Err, events.ErrInvalid) {
+				t.Errorf("invalid publication: %v, want ErrInvalid", out[4].Err)
+			}
+			want := map[string]bool{} // deliveries that must be queued
+			for _, d := range earlierDs {
+				want[d.ID] = true
+			}
+			for i, p := range ps {
+				if i == 4 {
+					continue
+				}
+				r := out[i]
+				if r.Err != nil {
+					t.Fatalf("publication %d: %v", i, r.Err)
+				}
+				if i == 2 {
+					if !r.Existing || r.Message.ID != earlier.ID || r.Fanout != len(earlierDs) {
+						t.Errorf("repeat: %+v, want the earlier message %s with fan-out %d", r, earlier.ID, len(earlierDs))
+					}
+					continue
+				}
+				if r.Existing || r.Message.ID != p.Message.ID || r.Fanout != len(p.Deliveries) {
+					t.Errorf("publication %d: %+v, want message %s, fan-out %d", i, r, p.Message.ID, len(p.Deliveries))
+				}
+				got, err := s.GetMessage(ctx, ten, p.Message.ID)
+				if err != nil || string(got.Data) != string(p.Message.Data) {
+					t.Errorf("publication %d: stored message %+v, %v", i, got, err)
+				}
+				for _, d := range p.Deliveries {
+					want[d.ID] = true
+				}
+			}
+			if _, err := s.GetMessage(ctx, ten, ps[4].Message.ID); !errors.Is(err, delivery.ErrNotFound) {
+				t.Errorf("invalid publication's message: %v, want ErrNotFound", err)
+			}
+			tasks := mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, len(want))
+			for _, tk := range tasks {
+				if !want[tk.DeliveryID] {
+					t.Fatalf("claimed %s: unknown or claimed twice", tk.DeliveryID)
+				}
+				delete(want, tk.DeliveryID)
+			}
+		})
 	}
 }

@@ -132,6 +132,8 @@
 // message and its indexes, the key and every delivery, atomically, in one round trip. Only when the key names an
 // earlier message does it write nothing and leave the publish to the general way below. A larger fan-out goes the
 // general way too, because its enqueues then share script calls with other publishes in flight.
+// PublishMany (events.ManyPublisher, used by batch publishes) sends the scripts of all the publishes it can take
+// that way in one pipeline: one round trip for a chunk of a batch instead of one per event.
 //
 // The general way, and the only one on a Cluster: a publish spans Cluster slots (message shard, tenant, one queue
 // shard per endpoint), so it cannot be one script. Its writes are ordered so that a crash at any point loses

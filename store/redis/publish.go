@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -82,9 +83,19 @@ const maxOneScript = 4
 // every key: one round trip, and nothing half-written even if the process dies mid-publish. It reports false, having
 // written nothing, when the idempotency key names an earlier message created after idemSince.
 func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (bool, error) {
-	args, err := messageArgs(m, ds, 10+10*len(ds))
+	call, due, err := s.publishCall(m, ds, idemSince)
 	if err != nil {
 		return false, err
+	}
+	cur, err := publishScript.Run(ctx, s.rdb, call.keys, call.args...).Text()
+	return s.published(cur, err, due)
+}
+
+// publishCall is publishScript's call for m and ds, with when each queue shard it enqueues in has work due first.
+func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, map[int]int64, error) {
+	args, err := messageArgs(m, ds, 10+10*len(ds))
+	if err != nil {
+		return scriptCall{}, nil, err
 	}
 	mk := s.k.msgShardOf(m.ID)
 	keys := make([]string, 0, 5+6*len(ds))
@@ -98,32 +109,92 @@ func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*deliv
 		args = append(args, "", "", 0)
 	}
 	now := s.now()
-	first := map[int]int64{}
+	due := make(map[int]int64, len(ds))
 	for _, d := range ds {
 		sk := s.k.shardOf(d.EndpointID)
 		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
 		da := enqueueArgs(d, now)
 		args = append(args, da[:]...)
-		if f, ok := first[sk.num]; !ok || da[6].(int64) < f {
-			first[sk.num] = da[6].(int64)
+		if f, ok := due[sk.num]; !ok || da[6].(int64) < f {
+			due[sk.num] = da[6].(int64)
 		}
 	}
-	cur, err := publishScript.Run(ctx, s.rdb, keys, args...).Text()
-	if err != nil {
-		// It may have run: announce, as enqueue does; a wake-up for nothing costs one look.
-		for num, at := range first {
-			s.madeDue(num, at, true)
-		}
-		return false, err
-	}
-	if cur != "" {
+	return scriptCall{publishScript, keys, args}, due, nil
+}
+
+// published reads publishScript's reply (cur, err): true when it stored the message, false when the idempotency key
+// names an earlier message. Either way it announces the deliveries' due times unless nothing was written; after an
+// error the script may have run, and a wake-up for nothing costs one look.
+func (s *Store) published(cur string, err error, due map[int]int64) (bool, error) {
+	if err == nil && cur != "" {
 		return false, nil
 	}
-	for num, at := range first {
+	for num, at := range due {
 		s.madeDue(num, at, true)
 	}
-	return true, nil
+	return err == nil, err
 }
+
+// PublishMany is Publish for each of ps (events.ManyPublisher). On a single server, those that publishOne takes go in
+// one pipeline: one round trip for all of them, each still one atomic script. The others (a larger fan-out, a
+// Cluster, an idempotency key naming an earlier message) go through Publish, up to manyConcurrency at once.
+func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []events.Published {
+	out := make([]events.Published, len(ps))
+	rest := make([]int, 0, len(ps)) // what goes through Publish
+	var (
+		calls []scriptCall
+		dues  []map[int]int64
+		at    []int // the publication of each call
+	)
+	for i, p := range ps {
+		if !s.onePublish || len(p.Deliveries) > maxOneScript {
+			rest = append(rest, i)
+			continue
+		}
+		if err := validatePublish(p.Message, p.Deliveries); err != nil {
+			out[i].Err = err
+			continue
+		}
+		call, due, err := s.publishCall(p.Message, p.Deliveries, p.IdemSince)
+		if err != nil {
+			out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+			continue
+		}
+		calls, dues, at = append(calls, call), append(dues, due), append(at, i)
+	}
+	if len(calls) > 0 {
+		cmds, _ := s.runScripts(ctx, calls) // errors are per call
+		for j, i := range at {
+			m := ps[i].Message
+			cur, err := cmds[j].Text()
+			stored, err := s.published(cur, err, dues[j])
+			switch {
+			case err != nil:
+				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
+			case stored:
+				s.recent.put(m)
+				out[i] = events.Published{Message: m, Fanout: len(ps[i].Deliveries)}
+			default: // the idempotency key names an earlier message: Publish completes that one
+				rest = append(rest, i)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, manyConcurrency)
+	for _, i := range rest {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p := &out[i]
+			p.Message, p.Fanout, p.Existing, p.Err = s.Publish(ctx, ps[i].Message, ps[i].Deliveries, ps[i].IdemSince)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// manyConcurrency bounds the Publish calls PublishMany runs at once.
+const manyConcurrency = 16
 
 // validatePublish checks everything Publish could refuse before anything is written.
 func validatePublish(m *delivery.Message, ds []*delivery.Delivery) error {
