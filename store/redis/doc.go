@@ -130,10 +130,11 @@
 //
 // On a single server a publish to at most 4 endpoints is one script (publishScript): the idempotency check, the
 // message and its indexes, the key and every delivery, atomically, in one round trip. Only when the key names an
-// earlier message does it write nothing and leave the publish to the general way below. A larger fan-out goes the
-// general way too, because its enqueues then share script calls with other publishes in flight.
-// PublishMany (events.ManyPublisher, used by batch publishes) sends the scripts of all the publishes it can take
-// that way in one pipeline: one round trip for a chunk of a batch instead of one per event.
+// earlier message does it write nothing and leave the publish to the general way below. For a larger fan-out the
+// same script does steps 1 and 2 of the general way at once (check, message, indexes, key), and step 3 follows as
+// the general way does it, its enqueues sharing script calls with other publishes in flight: two round trips
+// instead of three, with the same crash behaviour. PublishMany (events.ManyPublisher, used by batch publishes) sends
+// the scripts of a whole chunk of a batch in one pipeline, then enqueues what they left in one batch.
 //
 // The general way, and the only one on a Cluster: a publish spans Cluster slots (message shard, tenant, one queue
 // shard per endpoint), so it cannot be one script. Its writes are ordered so that a crash at any point loses

@@ -38,14 +38,13 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := ctx.Err(); err != nil {
 		return nil, 0, false, err
 	}
-	if s.onePublish && len(ds) <= maxOneScript {
+	if s.onePublish {
 		stored, err := s.publishOne(ctx, m, ds, idemSince)
 		if err != nil {
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 		}
 		if stored {
-			s.recent.put(m)
-			return m, len(ds), false, nil
+			return s.publishedOne(ctx, m, ds)
 		}
 		// The idempotency key names an earlier message: the general path below completes that one.
 	}
@@ -72,16 +71,19 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	return m, len(ds), false, nil
 }
 
-// maxOneScript bounds the deliveries publishOne takes. A larger fan-out goes the general way, whose enqueues share
-// script calls by shard with other publishes in flight (batch.go): under load that costs Redis less per delivery
-// than a script of its own per publish (fan-out 10 measured 8,849/8,559 deliveries/s the general way against
-// 7,744/6,814 one script each), while a publish to a few endpoints gains most from one round trip instead of three
-// (saturation to one endpoint: ingest 4,075/3,848 → 6,740/6,695 events/s).
+// maxOneScript bounds the deliveries publishOne enqueues. A larger fan-out has publishOne store the message and its
+// idempotency key only, and enqueues the deliveries after, sharing script calls by shard with other publishes in
+// flight (batch.go): under load that costs Redis less per delivery than a script of its own per publish (fan-out 10
+// measured 8,849/8,559 deliveries/s the general way against 7,744/6,814 one script each), while a publish to a few
+// endpoints gains most from one round trip instead of three (saturation to one endpoint: ingest 4,075/3,848 →
+// 6,740/6,695 events/s).
 const maxOneScript = 4
 
 // publishOne is Publish in one atomic script (publishScript), used on a single Redis server, where a script may touch
 // every key: one round trip, and nothing half-written even if the process dies mid-publish. It reports false, having
-// written nothing, when the idempotency key names an earlier message created after idemSince.
+// written nothing, when the idempotency key names an earlier message created after idemSince. With more than
+// maxOneScript deliveries it stores the message, its indexes and its idempotency key only (steps 1 and 2 of the
+// general way, at once), and publishedOne enqueues them.
 func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (bool, error) {
 	call, due, err := s.publishCall(m, ds, idemSince)
 	if err != nil {
@@ -91,7 +93,20 @@ func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*deliv
 	return s.published(cur, err, due)
 }
 
-// publishCall is publishScript's call for m and ds, with when each queue shard it enqueues in has work due first.
+// publishedOne ends a Publish whose publishOne stored m: it enqueues the deliveries publishOne left (step 3 of the
+// general way) and keeps m for GetMessage.
+func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) (*delivery.Message, int, bool, error) {
+	if len(ds) > maxOneScript {
+		if err := s.enqueue(ctx, ds); err != nil {
+			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
+		}
+	}
+	s.recent.put(m)
+	return m, len(ds), false, nil
+}
+
+// publishCall is publishScript's call for m and ds, with when each queue shard it enqueues in has work due first
+// (none when there are more than maxOneScript deliveries: the call then leaves them to enqueue).
 func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, map[int]int64, error) {
 	args, err := messageArgs(m, ds, 10+10*len(ds))
 	if err != nil {
@@ -109,12 +124,16 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		args = append(args, "", "", 0)
 	}
 	now := s.now()
+	enqueue := len(ds) <= maxOneScript
 	due := make(map[int]int64, len(ds))
 	for _, d := range ds {
-		sk := s.k.shardOf(d.EndpointID)
-		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
 		da := enqueueArgs(d, now)
 		args = append(args, da[:]...)
+		if !enqueue {
+			continue
+		}
+		sk := s.k.shardOf(d.EndpointID)
+		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
 		if f, ok := due[sk.num]; !ok || da[6].(int64) < f {
 			due[sk.num] = da[6].(int64)
 		}
@@ -135,9 +154,11 @@ func (s *Store) published(cur string, err error, due map[int]int64) (bool, error
 	return err == nil, err
 }
 
-// PublishMany is Publish for each of ps (events.ManyPublisher). On a single server, those that publishOne takes go in
-// one pipeline: one round trip for all of them, each still one atomic script. The others (a larger fan-out, a
-// Cluster, an idempotency key naming an earlier message) go through Publish, up to manyConcurrency at once.
+// PublishMany is Publish for each of ps (events.ManyPublisher). On a single server, the publishOne scripts of all of
+// them go in one pipeline: one round trip for all, each still atomic; the deliveries of those with a fan-out too
+// large for one script are then enqueued together, sharing script calls by shard. Publications the pipeline cannot
+// settle (on a Cluster, or whose idempotency key names an earlier message) go through Publish, up to
+// manyConcurrency at once.
 func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []events.Published {
 	out := make([]events.Published, len(ps))
 	rest := make([]int, 0, len(ps)) // what goes through Publish
@@ -147,7 +168,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		at    []int // the publication of each call
 	)
 	for i, p := range ps {
-		if !s.onePublish || len(p.Deliveries) > maxOneScript {
+		if !s.onePublish {
 			rest = append(rest, i)
 			continue
 		}
@@ -164,19 +185,38 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	}
 	if len(calls) > 0 {
 		cmds, _ := s.runScripts(ctx, calls) // errors are per call
+		var (
+			later []int // stored, with deliveries still to enqueue
+			lds   []*delivery.Delivery
+		)
 		for j, i := range at {
-			m := ps[i].Message
+			p := ps[i]
 			cur, err := cmds[j].Text()
 			stored, err := s.published(cur, err, dues[j])
 			switch {
 			case err != nil:
-				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
-			case stored:
-				s.recent.put(m)
-				out[i] = events.Published{Message: m, Fanout: len(ps[i].Deliveries)}
-			default: // the idempotency key names an earlier message: Publish completes that one
+				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+			case !stored: // the idempotency key names an earlier message: Publish completes that one
 				rest = append(rest, i)
+			case len(p.Deliveries) > maxOneScript:
+				later, lds = append(later, i), append(lds, p.Deliveries...)
+			default:
+				s.recent.put(p.Message)
+				out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 			}
+		}
+		var err error
+		if len(lds) > 0 {
+			err = s.enqueue(ctx, lds)
+		}
+		for _, i := range later {
+			p := ps[i]
+			if err != nil {
+				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+				continue
+			}
+			s.recent.put(p.Message)
+			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
 	}
 	var wg sync.WaitGroup

@@ -699,12 +699,14 @@ return 1
 // publishScript is the whole of a Publish in one atomic script, for a single Redis server, where a script may touch
 // keys of any slot (Publish, publish.go). It stores nothing when the idempotency key names a message created after
 // since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it
-// writes the message, its indexes, the idempotency key and every delivery (as enqueueScript does), all or nothing.
+// writes the message, its indexes, the idempotency key and every delivery it has keys for (as enqueueScript does),
+// all or nothing. Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries
+// to enqueueScript (a fan-out too large for one script).
 //
 //	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index, KEYS[4] the
 //	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then 6 per delivery i
-//	from k = 5 + 6(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard,
-//	KEYS[k+5] its record, KEYS[k+6] its endpoint's delivery index
+//	to enqueue (all or none), from k = 5 + 6(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4]
+//	parked of its shard, KEYS[k+5] its record, KEYS[k+6] its endpoint's delivery index
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms;
 //	then 10 per delivery from a = 10 + 10(i-1), as enqueueScript's
@@ -723,7 +725,7 @@ end
 local fresh = redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4],
   'data', ARGV[7]) == 5
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-local n = (#KEYS - 5) / 6
+local n = (#ARGV - 10) / 10
 local idx = {}
 for i = 1, n do
   local a = 10 + 10 * (i - 1)
@@ -735,7 +737,7 @@ if n > 0 then
   redis.call('ZADD', KEYS[4], unpack(idx))
 end
 if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10]) end
-for i = 1, n do
+for i = 1, (#KEYS - 5) / 6 do
   local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])

@@ -395,6 +395,65 @@ func TestHalfDonePublishCompleted(t *testing.T) {
 	}
 }
 
+// TestLargeFanoutOneServer: on a single server, a publish to more endpoints than one script enqueues stores its
+// message and idempotency key in one script, then enqueues every delivery once; when it crashes between the two, the
+// producer's retry with the same key completes it (every delivery once, none of the retry's own).
+func TestLargeFanoutOneServer(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	if !s.onePublish {
+		t.Fatal("a single server should publish in one script")
+	}
+	eps := []string{"ep_1", "ep_2", "ep_3", "ep_4", "ep_5", "ep_6"}
+	fanout := func(m *delivery.Message) []*delivery.Delivery {
+		var ds []*delivery.Delivery
+		for _, ep := range eps {
+			ds = append(ds, newDelivery(m, ep, base))
+		}
+		return ds
+	}
+	claimOf := func(m *delivery.Message, ds []*delivery.Delivery) {
+		t.Helper()
+		want := map[string]bool{}
+		for _, d := range ds {
+			want[d.ID] = true
+		}
+		for _, tk := range mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, len(ds)) {
+			if !want[tk.DeliveryID] || tk.MessageID != m.ID {
+				t.Fatalf("claimed %s of %s: not one of %s's, or twice", tk.DeliveryID, tk.MessageID, m.ID)
+			}
+			delete(want, tk.DeliveryID)
+		}
+	}
+
+	m := newMessageKeyed("ten_a", "big-1")
+	ds := fanout(m)
+	stored, n, existing, err := s.Publish(ctx, m, ds, base.Add(-time.Hour))
+	if err != nil || existing || n != len(eps) || stored.ID != m.ID {
+		t.Fatalf("Publish: %v %d %v %v", stored, n, existing, err)
+	}
+	claimOf(m, ds)
+
+	// Message and key stored, then the "crash" before the deliveries were enqueued.
+	m1 := newMessageKeyed("ten_a", "big-2")
+	ds1 := fanout(m1)
+	if ok, err := s.publishOne(ctx, m1, ds1, base.Add(-time.Hour)); err != nil || !ok {
+		t.Fatalf("publishOne: %v, %v", ok, err)
+	}
+	mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, 0)
+	m2 := newMessageKeyed("ten_a", "big-2")
+	stored, n, existing, err = s.Publish(ctx, m2, fanout(m2), base.Add(-time.Hour))
+	if err != nil || !existing || n != len(eps) || stored.ID != m1.ID {
+		t.Fatalf("retry: %v %d %v %v, want %s existing", stored, n, existing, err, m1.ID)
+	}
+	claimOf(m1, ds1)
+	if _, err := s.GetMessage(ctx, "ten_a", m2.ID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("the retry's own message: %v, want ErrNotFound", err)
+	}
+}
+
 func newMessageKeyed(tenant, key string) *delivery.Message {
 	m := newMessage(tenant, base.Add(2*time.Second))
 	m.IdempotencyKey = key
