@@ -1,8 +1,10 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,5 +209,111 @@ func TestPublishMany(t *testing.T) {
 				delete(want, tk.DeliveryID)
 			}
 		})
+	}
+}
+
+// TestPublishManyAnnounces: what PublishMany queues (small fan-outs in its pipeline, large ones by the enqueue after
+// it) is announced to other replicas, which claim it from their shard hints alone.
+func TestPublishManyAnnounces(t *testing.T) {
+	srv := testredis.Start(t)
+	a := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 16})
+	defer a.Close()
+	b, err := Open(t.Context(), redisURL(srv), a.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	wake := b.Wakeups(ctx)
+	waitWake(t, wake, "subscription confirmed")
+	opt := delivery.ClaimOptions{Max: 64, Lease: time.Minute}
+	mustClaim(t, b, base, opt, 0) // reads every shard once; from now on B trusts its hints
+
+	var ps []events.Publication
+	want := 0
+	for i := range 4 {
+		m := newMessage("ten_w", base)
+		p := events.Publication{Message: m, Deliveries: []*delivery.Delivery{newDelivery(m, fmt.Sprintf("ep_small_%d", i), base)}}
+		ps, want = append(ps, p), want+1
+	}
+	m := newMessage("ten_w", base)
+	p := events.Publication{Message: m}
+	for i := range 6 {
+		p.Deliveries = append(p.Deliveries, newDelivery(m, fmt.Sprintf("ep_large_%d", i), base))
+	}
+	ps, want = append(ps, p), want+6
+	for i, r := range a.PublishMany(ctx, ps) {
+		if r.Err != nil {
+			t.Fatalf("publication %d: %v", i, r.Err)
+		}
+	}
+	got := 0
+	for got < want {
+		waitWake(t, wake, fmt.Sprintf("announcements of the %d deliveries not yet claimed", want-got))
+		got += len(mustClaim(t, b, base, opt, -1))
+	}
+	if got != want {
+		t.Fatalf("claimed %d, want %d", got, want)
+	}
+}
+
+// TestPublishManyEnqueueFails: when enqueueing a large fan-out fails after its message was stored, PublishMany
+// reports the failure for it (the producer must not be told it is queued), and other publications are unaffected.
+func TestPublishManyEnqueueFails(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	bad := "ep_poisoned"
+	// The poisoned endpoint's lanes key holds a string: any enqueue script in its shard fails (WRONGTYPE).
+	if err := s.rdb.Set(ctx, s.k.shardOf(bad).lanes, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var good string
+	for i := 0; good == ""; i++ {
+		if ep := fmt.Sprintf("ep_ok_%d", i); s.k.shardOf(ep).num != s.k.shardOf(bad).num {
+			good = ep
+		}
+	}
+	large := newMessage("ten_f", base)
+	lp := events.Publication{Message: large, Deliveries: []*delivery.Delivery{newDelivery(large, bad, base)}}
+	for i := range 5 {
+		lp.Deliveries = append(lp.Deliveries, newDelivery(large, fmt.Sprintf("%s_%d", good, i), base))
+	}
+	small := newMessage("ten_f", base)
+	sp := events.Publication{Message: small, Deliveries: []*delivery.Delivery{newDelivery(small, good, base)}}
+	out := s.PublishMany(ctx, []events.Publication{lp, sp})
+	if out[0].Err == nil || !strings.Contains(out[0].Err.Error(), "WRONGTYPE") {
+		t.Errorf("large fan-out whose enqueue failed: %+v, want its WRONGTYPE error", out[0])
+	}
+	if out[1].Err != nil || out[1].Message == nil || out[1].Message.ID != small.ID {
+		t.Errorf("small publication: %+v", out[1])
+	}
+}
+
+// TestPublishHugeFanout: one script stores the indexes of a fan-out past what Lua's unpack takes at once.
+func TestPublishHugeFanout(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	m := newMessage("ten_h", base)
+	var ds []*delivery.Delivery
+	for i := range 4500 {
+		ds = append(ds, newDelivery(m, fmt.Sprintf("ep_%04d", i), base))
+	}
+	if _, n, _, err := s.Publish(ctx, m, ds, time.Time{}); err != nil || n != len(ds) {
+		t.Fatalf("Publish: %d, %v", n, err)
+	}
+	mk := s.k.msgShardOf(m.ID)
+	for _, key := range []string{mk.messageDeliveries(m.ID), s.k.tenantDeliveries("ten_h")} {
+		if n, err := s.rdb.ZCard(ctx, key).Result(); err != nil || n != int64(len(ds)) {
+			t.Errorf("%s: %d members, %v; want %d", key, n, err, len(ds))
+		}
+	}
+	got, err := s.ListDeliveries(ctx, "ten_h", delivery.Filter{MessageID: m.ID, Limit: 10000})
+	if err != nil || len(got) != len(ds) {
+		t.Fatalf("ListDeliveries: %d, %v; want %d", len(got), err, len(ds))
 	}
 }

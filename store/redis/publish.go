@@ -127,11 +127,12 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 	enqueue := len(ds) <= maxOneScript
 	due := make(map[int]int64, len(ds))
 	for _, d := range ds {
-		da := enqueueArgs(d, now)
-		args = append(args, da[:]...)
-		if !enqueue {
+		if !enqueue { // the index members only
+			args = append(args, d.ID, d.EndpointID)
 			continue
 		}
+		da := enqueueArgs(d, now)
+		args = append(args, da[:]...)
 		sk := s.k.shardOf(d.EndpointID)
 		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
 		if f, ok := due[sk.num]; !ok || da[6].(int64) < f {

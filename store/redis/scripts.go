@@ -709,7 +709,8 @@ return 1
 //	parked of its shard, KEYS[k+5] its record, KEYS[k+6] its endpoint's delivery index
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms;
-//	then 10 per delivery from a = 10 + 10(i-1), as enqueueScript's
+//	then per delivery, from a = 10 + 10(i-1), enqueueScript's 10 when there are delivery keys, else only its id and
+//	endpoint from a = 10 + 2(i-1)
 //	Reply: "" when stored, else the idempotency key's value (an earlier message's).
 var publishScript = redis.NewScript(`
 local function num(x) return string.format('%.17g', x) end
@@ -725,17 +726,21 @@ end
 local fresh = redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4],
   'data', ARGV[7]) == 5
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-local n = (#ARGV - 10) / 10
+-- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
+local stride = 2
+if #KEYS > 5 then stride = 10 end
 local idx = {}
-for i = 1, n do
-  local a = 10 + 10 * (i - 1)
-  idx[#idx + 1] = 0
-  idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
-end
-if n > 0 then
+local function index()
   redis.call('ZADD', KEYS[2], unpack(idx))
   redis.call('ZADD', KEYS[4], unpack(idx))
+  idx = {}
 end
+for a = 10, #ARGV - 1, stride do
+  idx[#idx + 1] = 0
+  idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
+  if #idx == 2000 then index() end -- unpack takes at most 8000 values
+end
+if #idx > 0 then index() end
 if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10]) end
 for i = 1, (#KEYS - 5) / 6 do
   local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
