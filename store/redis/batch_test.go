@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -215,18 +214,8 @@ func TestPublishMany(t *testing.T) {
 // TestPublishManyAnnounces: what PublishMany queues (small fan-outs in its pipeline, large ones by the enqueue after
 // it) is announced to other replicas, which claim it from their shard hints alone.
 func TestPublishManyAnnounces(t *testing.T) {
-	srv := testredis.Start(t)
-	a := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 16})
-	defer a.Close()
-	b, err := Open(t.Context(), redisURL(srv), a.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	wake := b.Wakeups(ctx)
-	waitWake(t, wake, "subscription confirmed")
+	ctx := t.Context()
+	a, b, wake := listeningPair(ctx, t, testredis.Start(t))
 	opt := delivery.ClaimOptions{Max: 64, Lease: time.Minute}
 	mustClaim(t, b, base, opt, 0) // reads every shard once; from now on B trusts its hints
 

@@ -41,21 +41,29 @@ func waitWake(t *testing.T, c <-chan struct{}, what string) {
 	}
 }
 
-// TestWakeupsAcrossStores: a Store that listens sends Redis nothing while nothing is due, hears of another Store's
-// publish and release at once, and claims them from its hints alone.
-func TestWakeupsAcrossStores(t *testing.T) {
-	srv := testredis.StartServer(t) // a private server: the test counts its commands
-	a := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 16})
-	defer a.Close()
+// listeningPair opens two stores of 16 shards on srv, b listening for wake-ups until ctx ends, and returns once b's
+// subscription is confirmed.
+func listeningPair(ctx context.Context, t *testing.T, srv *testredis.Server) (a, b *Store, wake <-chan struct{}) {
+	t.Helper()
+	a = openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 16})
+	t.Cleanup(func() { a.Close() })
 	b, err := Open(t.Context(), redisURL(srv), a.opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	wake = b.Wakeups(ctx)
+	waitWake(t, wake, "subscription confirmed")
+	return a, b, wake
+}
+
+// TestWakeupsAcrossStores: a Store that listens sends Redis nothing while nothing is due, hears of another Store's
+// publish and release at once, and claims them from its hints alone.
+func TestWakeupsAcrossStores(t *testing.T) {
+	srv := testredis.StartServer(t) // a private server: the test counts its commands
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	wake := b.Wakeups(ctx)
-	waitWake(t, wake, "subscription confirmed")
+	a, b, wake := listeningPair(ctx, t, srv)
 	opt := delivery.ClaimOptions{Max: 16, Lease: time.Minute, MaxInFlight: 8}
 
 	// The first claim after subscribing reads every shard; after that, idle claims and NextDue cost nothing.
@@ -95,6 +103,7 @@ func TestWakeupsAcrossStores(t *testing.T) {
 	var got []delivery.Task
 	for len(got) == 0 { // the wake-up for A's publish may still have been in the channel: wait for the next one
 		waitWake(t, wake, "A's release")
+		var err error
 		got, err = b.Claim(ctx, base, opt)
 		if err != nil {
 			t.Fatal(err)
