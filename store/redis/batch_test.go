@@ -3,8 +3,10 @@ package redisstore
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -305,4 +307,86 @@ func TestPublishHugeFanout(t *testing.T) {
 	if err != nil || len(got) != len(ds) {
 		t.Fatalf("ListDeliveries: %d, %v; want %d", len(got), err, len(ds))
 	}
+}
+
+// BenchmarkBatchPublish: 64 publications of 1 KiB to one endpoint per op, as PublishBatch hands them to the store
+// now (PublishMany: one pipeline) and as it stored them before (Publish, 16 at once).
+func BenchmarkBatchPublish(b *testing.B) {
+	srv := testredis.Start(b)
+	s := openOn(b, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := b.Context()
+	data := []byte(`{"pad":"` + strings.Repeat("x", 1012) + `"}`)
+	chunk := func() []events.Publication {
+		ps := make([]events.Publication, 64)
+		for i := range ps {
+			m := newMessage("ten_bench", base)
+			m.Data = data
+			ps[i] = events.Publication{Message: m, Deliveries: []*delivery.Delivery{newDelivery(m, "ep_bench", base)}}
+		}
+		return ps
+	}
+	// report gives the rate, and the CPU this process and the Redis server spent per event since start.
+	report := func(b *testing.B, start [2]time.Duration) {
+		end := cpuNow(b, srv)
+		n := float64(b.N * 64)
+		b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64((end[0]-start[0]).Microseconds())/n, "us-cpu/event")
+		b.ReportMetric(float64((end[1]-start[1]).Microseconds())/n, "us-redis-cpu/event")
+	}
+	b.Run("PublishMany", func(b *testing.B) {
+		start := cpuNow(b, srv)
+		for b.Loop() {
+			for _, r := range s.PublishMany(ctx, chunk()) {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		report(b, start)
+	})
+	b.Run("Publish16", func(b *testing.B) {
+		start := cpuNow(b, srv)
+		for b.Loop() {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 16)
+			for _, p := range chunk() {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					if _, _, _, err := s.Publish(ctx, p.Message, p.Deliveries, p.IdemSince); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		report(b, start)
+	})
+}
+
+// cpuNow is the CPU time (user + system) this process and the Redis server have used so far.
+func cpuNow(b *testing.B, srv *testredis.Server) [2]time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	info, err := srv.Client.Info(b.Context(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var redisCPU float64
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			redisCPU += f
+		}
+	}
+	return [2]time.Duration{self, time.Duration(redisCPU * float64(time.Second))}
 }
