@@ -29,7 +29,7 @@ interop/node_modules: interop/package.json interop/package-lock.json
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bench: ## Micro-benchmarks: signing vs the official library, store claim/ack.
+bench: ## Micro-benchmarks: signing vs the official library, store publish/claim/ack, batch publish.
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./signing/ | tee /tmp/webhookd-bench-signing.txt
 	@awk '/^BenchmarkOfficialSign1KiB/ {o+=$$3; no++} /^BenchmarkSignHMAC1KiB/ {s+=$$3; ns++} \
 	  /^BenchmarkStdlibEd25519/ {eo+=$$3; neo++} /^BenchmarkSignEd25519/ {es+=$$3; nes++} \
