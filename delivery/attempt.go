@@ -170,8 +170,8 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	for k, v := range ep.Headers { // custom headers first: the profile's then replace any that collide
 		req.Header.Set(k, v)
 	}
-	if _, ok := req.Header["User-Agent"]; !ok && e.userAgent != nil {
-		req.Header["User-Agent"] = e.userAgent // shared: the transport only reads it
+	if _, ok := req.Header["User-Agent"]; !ok && e.ua != nil {
+		req.Header["User-Agent"] = e.ua // shared: the transport only reads it
 	}
 	p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
 	clear(sc.keys) // drop key references from the pooled scratch

@@ -66,7 +66,7 @@ type Engine struct {
 	obs      Observer
 	log      *slog.Logger
 
-	userAgent []string // the User-Agent header's value (Config.UserAgent), or nil
+	ua []string // the User-Agent header's value (Config.UserAgent), or nil
 
 	wake    chan struct{} // Wake: a new task may be due now
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
@@ -108,19 +108,19 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		ua = []string{cfg.UserAgent}
 	}
 	return &Engine{
-		userAgent: ua,
-		cfg:       cfg,
-		q:         d.Queue,
-		chain:     chain,
-		msgs:      msgs,
-		eps:       d.Endpoints,
-		client:    d.Client,
-		notifier:  d.Notifier,
-		obs:       obs,
-		log:       cfg.Logger,
-		wake:      make(chan struct{}, 1),
-		freed:     make(chan struct{}, 1),
-		states:    epStates{m: make(map[epKey]*epState)},
+		cfg:      cfg,
+		q:        d.Queue,
+		chain:    chain,
+		msgs:     msgs,
+		eps:      d.Endpoints,
+		client:   d.Client,
+		notifier: d.Notifier,
+		obs:      obs,
+		log:      cfg.Logger,
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+		states:   epStates{m: make(map[epKey]*epState)},
+		ua:       ua,
 	}, nil
 }
 

@@ -32,9 +32,9 @@ type BatchResult struct {
 // PublishBatch publishes 1 to MaxBatchEvents events of one tenant, each as Publish would, and returns their results
 // in input order. Every event is validated before anything is stored: the first invalid one fails the batch with a
 // *FieldError whose field is prefixed "events[i]." (an empty or oversized batch is a *FieldError on "events"). The
-// tenant's endpoints are listed once for the whole batch, and the events are stored concurrently (by a store that is a
-// ManyPublisher, manyChunk at a time in one call each), each atomically with its deliveries. An ID (idempotency key) repeated within the batch is published once: later events with it get
-// the first one's result with Existing set.
+// tenant's endpoints are listed once for the whole batch, and the events are stored concurrently (by a store that is
+// a ManyPublisher, manyChunk at a time in one call each), each atomically with its deliveries. An ID (idempotency key)
+// repeated within the batch is published once: later events with it get the first one's result with Existing set.
 //
 // The batch is not atomic. When a store call fails, PublishBatch returns an error wrapping the failure of the lowest
 // failed event, and the events stored before it was seen stay stored (and are delivered). Retrying the whole batch

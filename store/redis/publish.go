@@ -108,7 +108,12 @@ func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*del
 // publishCall is publishScript's call for m and ds, with when each queue shard it enqueues in has work due first
 // (none when there are more than maxOneScript deliveries: the call then leaves them to enqueue).
 func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, map[int]int64, error) {
-	args, err := messageArgs(m, ds, 10+10*len(ds))
+	enqueue := len(ds) <= maxOneScript
+	perDelivery := 2 // the index members only
+	if enqueue {
+		perDelivery = 10
+	}
+	args, err := messageArgs(m, ds, 10+perDelivery*len(ds))
 	if err != nil {
 		return scriptCall{}, nil, err
 	}
@@ -124,10 +129,9 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		args = append(args, "", "", 0)
 	}
 	now := s.now()
-	enqueue := len(ds) <= maxOneScript
 	due := make(map[int]int64, len(ds))
 	for _, d := range ds {
-		if !enqueue { // the index members only
+		if !enqueue {
 			args = append(args, d.ID, d.EndpointID)
 			continue
 		}
@@ -187,32 +191,32 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	if len(calls) > 0 {
 		cmds, _ := s.runScripts(ctx, calls) // errors are per call
 		var (
-			later []int // stored, with deliveries still to enqueue
-			lds   []*delivery.Delivery
+			stored []int                // publications the pipeline stored
+			lds    []*delivery.Delivery // the deliveries it left to enqueue
 		)
 		for j, i := range at {
 			p := ps[i]
 			cur, err := cmds[j].Text()
-			stored, err := s.published(cur, err, dues[j])
+			ok, err := s.published(cur, err, dues[j])
 			switch {
 			case err != nil:
 				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
-			case !stored: // the idempotency key names an earlier message: Publish completes that one
+			case !ok: // the idempotency key names an earlier message: Publish completes that one
 				rest = append(rest, i)
-			case len(p.Deliveries) > maxOneScript:
-				later, lds = append(later, i), append(lds, p.Deliveries...)
 			default:
-				s.recent.put(p.Message)
-				out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
+				stored = append(stored, i)
+				if len(p.Deliveries) > maxOneScript {
+					lds = append(lds, p.Deliveries...)
+				}
 			}
 		}
 		var err error
 		if len(lds) > 0 {
 			err = s.enqueue(ctx, lds)
 		}
-		for _, i := range later {
+		for _, i := range stored {
 			p := ps[i]
-			if err != nil {
+			if err != nil && len(p.Deliveries) > maxOneScript {
 				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
 				continue
 			}
