@@ -25,13 +25,14 @@ const batchTimeout = 5 * time.Second
 // batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
 // once.
 //
-// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item; the reply
-// is one integer per item, in order, followed by chainFields strings for each item whose integer is chainedReply
-// (the finish script's chained tasks).
+// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item, then
+// tail's; the reply is one integer per item, in order, followed by chainFields strings for each item whose integer
+// is chainedReply (the finish script's chained tasks).
 type shardBatcher struct {
 	script *redis.Script
 	prefix func(*shardKeys) []string
 	nargs  int                                         // ARGV values per item, at most len(batchItem.args)
+	tail   []any                                       // ARGV values after the items', the same for every call
 	settle func(context.Context, *Store, []*batchItem) // runs on a batch's answered items before their callers see them, or nil
 
 	mu      sync.Mutex
@@ -43,7 +44,7 @@ type shardBatcher struct {
 // chainFields fields follow the codes.
 const (
 	chainedReply = 3
-	chainFields  = 5
+	chainFields  = 7
 )
 
 // batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
@@ -52,7 +53,7 @@ type batchItem struct {
 	keys  [2]string
 	args  [13]any
 	res   int64
-	next  [chainFields]string // when res is chainedReply: the task chained to this one (finishScript's reply)
+	next  [chainFields]string // when res is chainedReply: the task chained to this one, and its message (finishScript)
 	err   error
 	done  chan struct{}
 }
@@ -112,11 +113,12 @@ func (b *shardBatcher) flush(s *Store) bool {
 	calls := make([]scriptCall, len(groups))
 	for i, g := range groups {
 		keys := b.prefix(&s.k.shards[g[0].shard])
-		args := make([]any, 0, b.nargs*len(g))
+		args := make([]any, 0, b.nargs*len(g)+len(b.tail))
 		for _, it := range g {
 			keys = append(keys, it.keys[:]...)
 			args = append(args, it.args[:b.nargs]...)
 		}
+		args = append(args, b.tail...)
 		calls[i] = scriptCall{b.script, keys, args}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)

@@ -1,14 +1,22 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/internal/testredis"
 )
 
@@ -226,4 +234,151 @@ func TestAckNextConcurrentCap(t *testing.T) {
 		}
 	}
 	assertQueueEmpty(t, s)
+}
+
+// TestAckNextCarriesMessage: on a single server, the ack's own script call brings the chained task's message, so
+// the worker that attempts it next reads it from memory, and the gateway sends Redis nothing but that call, even for
+// messages another replica published (no publish cache to hit).
+func TestAckNextCarriesMessage(t *testing.T) {
+	srv := testredis.Start(t)
+	testAckNextMessage(t, redisURL(srv), srv.Prefix, true)
+}
+
+// commandLog is a go-redis hook that records the name of every command a client sends, pipelined or not.
+type commandLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (h *commandLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.add(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.add(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+func (h *commandLog) add(cmds ...redis.Cmder) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range cmds {
+		h.names = append(h.names, c.Name())
+	}
+}
+
+// take returns the names recorded since the last take.
+func (h *commandLog) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.names
+	h.names = nil
+	return n
+}
+
+// testAckNextMessage: one replica publishes, another claims and acks with AckNext; each chained task's message is
+// in the acking replica's memory, byte for byte as published, when AckNext returns. oneCall: the ack sent nothing
+// but its script call (a single server); else the message was fetched after it (a Cluster).
+func testAckNextMessage(t *testing.T, url, prefix string, oneCall bool) {
+	pub := openOn(t, url, prefix, Options{})
+	defer pub.Close()
+	s, err := Open(t.Context(), url, pub.opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var log commandLog
+	s.rdb.AddHook(&log)
+	ep := ids.New("ep")
+	published := map[string]*delivery.Message{}
+	for i := range 3 {
+		m := newMessage("ten_a", base)
+		m.Data = json.RawMessage(fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 1000+i)))
+		if _, _, _, err := pub.Publish(t.Context(), m, []*delivery.Delivery{newDelivery(m, ep, base)}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		published[m.ID] = m
+	}
+	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 1}
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	for i := 1; i < 3; i++ {
+		log.take()
+		next := ackNext(t, s, tk, base, opt)
+		if next == nil {
+			t.Fatalf("ack %d chained nothing", i)
+		}
+		sent := log.take()
+		if oneCall && slices.ContainsFunc(sent, func(c string) bool { return c != "evalsha" && c != "eval" }) {
+			t.Fatalf("AckNext sent %v, want its script call alone (EVAL after NOSCRIPT)", sent)
+		}
+		if !oneCall && !slices.Contains(sent, "hmget") {
+			t.Fatalf("AckNext sent %v, want the message fetched after the script", sent)
+		}
+		if !s.claimed.has(next.MessageID) {
+			t.Fatalf("chained task's message %s is not in memory", next.MessageID)
+		}
+		got, err := s.GetMessage(t.Context(), "ten_a", next.MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent := log.take(); len(sent) != 0 {
+			t.Fatalf("GetMessage of the chained task's message sent %v", sent)
+		}
+		want := published[next.MessageID]
+		if want == nil || got.ID != want.ID || got.TenantID != want.TenantID || got.Type != want.Type ||
+			!got.CreatedAt.Equal(want.CreatedAt) || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("chained task's message %+v, want %+v", got, want)
+		}
+		if _, err := s.GetMessage(t.Context(), "ten_b", next.MessageID); !errors.Is(err, delivery.ErrNotFound) {
+			t.Fatalf("another tenant's GetMessage of it: %v, want ErrNotFound", err)
+		}
+		tk = *next
+	}
+}
+
+// TestMessageKeyScript: the finish script builds a message's key (luaMessageKey) exactly as keys.go does, for
+// every shard count's edge and ids of every length and character class.
+func TestMessageKeyScript(t *testing.T) {
+	srv := testredis.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	script := redis.NewScript(luaMessageKey + `
+local out = {}
+for i = 4, #ARGV do out[#out + 1] = message_key(ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[i]) end
+return out
+`)
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	rng := rand.New(rand.NewPCG(1, 2))
+	var idList []string
+	for n := 1; n <= 64; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = chars[rng.IntN(len(chars))]
+		}
+		idList = append(idList, string(b), ids.New("msg"))
+	}
+	for _, n := range []int{1, 2, 7, 64, 999} {
+		k := newKeys(srv.Prefix+"wh:", n)
+		before, after := k.messageKeyParts()
+		args := []any{before, n, after}
+		for _, id := range idList {
+			args = append(args, id)
+		}
+		got, err := script.Run(t.Context(), rdb, nil, args...).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range idList {
+			if want := k.msgShardOf(id).message(id); got[i] != want {
+				t.Fatalf("shards %d, id %q: script built %q, keys.go %q", n, id, got[i], want)
+			}
+		}
+	}
 }

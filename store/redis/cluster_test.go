@@ -66,6 +66,9 @@ func TestCluster(t *testing.T) {
 		testConcurrentClaimers(t, func() *Store { return openOn(t, url, "", Options{}) })
 	})
 	t.Run("Chaos", func(t *testing.T) { testChaos(t, url, "") })
+	t.Run("AckNextMessage", func(t *testing.T) {
+		testAckNextMessage(t, url, "", false)
+	})
 	t.Run("SlotsSpread", func(t *testing.T) {
 		// Every shard is one slot, and the shards spread over the three masters.
 		s := openOn(t, url, "", Options{})

@@ -7,8 +7,9 @@ import (
 	"hash/fnv"
 )
 
-// This file builds every Redis key name the store uses; no other file builds one, and one Lua script (claim) only
-// appends a delivery id to the record prefix it is given. The layout is
+// This file builds every Redis key name the store uses; no other file builds one, the claim and finish scripts only
+// append a delivery id to the record prefix they are given, and on a single server the finish script puts a message
+// id's shard and the id between the two parts messageKeyParts gives it (luaMessageKey). The layout is
 // tabled in doc.go. Three families of hash tags keep what must change together in one Cluster slot:
 //
 //	{wh:NNN}    queue shard NNN of the endpoint's deliveries: queue structures, delivery records, attempts
@@ -154,6 +155,13 @@ type msgKeys struct {
 // message is a HASH: "m" → message JSON without its data, "data" → the data bytes exactly as published, "plan" →
 // the deliveries Publish made (encodePlan), "cns" → created ns (20 digits), "tenant" → tenant id.
 func (m *msgKeys) message(msgID string) string { return m.tag + "m:" + msgID }
+
+// messageKeyParts returns the two parts around a message shard's number (3 digits) in every message key:
+// message(id) is before + %03d(fnv32a(id) % N) + after + id. A script that reads a message it found in a delivery
+// record (luaMessageKey) builds its key from them.
+func (k *keys) messageKeyParts() (before, after string) {
+	return k.prefix + "{wh:m:", "}:m:"
+}
 
 // messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0.
 func (m *msgKeys) messageDeliveries(msgID string) string { return m.tag + "md:" + msgID }

@@ -224,7 +224,7 @@ func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
 	for id, c := range cmds {
 		if vals, err := c.Result(); err == nil && len(vals) == 2 {
 			if m, err := decodeMessage(id, vals[0], vals[1]); err == nil {
-				s.claimed.put(m)
+				s.claimed.keep(m)
 			}
 		}
 	}
@@ -271,8 +271,9 @@ func (s *Store) Ack(ctx context.Context, t delivery.Task, a delivery.Attempt) er
 
 // AckNext is Ack that may also lease the endpoint's next task due at now to the caller, in the same script call: when
 // the next claim would serve this endpoint anyway (nothing else is due, the endpoint is at its in-flight cap
-// opt.MaxInFlight, and it has no rate limit; finishScript). The task's message is prefetched like a claim's. It
-// returns nil without a chained task.
+// opt.MaxInFlight, and it has no rate limit; finishScript). The task's message comes back in the same call on a
+// single server, and is prefetched like a claim's on a Cluster, so GetMessage finds it in memory. It returns nil
+// without a chained task.
 func (s *Store) AckNext(ctx context.Context, t delivery.Task, a delivery.Attempt, now time.Time, opt delivery.ClaimOptions) (*delivery.Task, error) {
 	return s.finish(ctx, "ack", t, a, delivery.StatusSucceeded, &chainAt{now, opt})
 }
@@ -337,18 +338,24 @@ func chainedTask(t delivery.Task, it *batchItem, now time.Time, leaseMS int64) (
 	att, err1 := strconv.Atoi(it.next[3])
 	fence, err2 := strconv.ParseUint(it.next[4], 10, 64)
 	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("bad chained task %q", it.next)
+		return nil, fmt.Errorf("bad chained task %q", it.next[:5])
 	}
 	return &delivery.Task{DeliveryID: it.next[0], TenantID: it.next[1], MessageID: it.next[2], EndpointID: t.EndpointID,
 		Attempt: att, Fence: fence, LeaseUntil: now.Add(time.Duration(leaseMS) * time.Millisecond)}, nil
 }
 
-// settleChained prefetches, in one pipelined round, the messages of the tasks a batch of finishes chained, as Claim
-// does for the tasks it hands out.
+// settleChained puts the messages that finishScript read for the tasks a batch of finishes chained (a single server)
+// in the claimed cache, and prefetches the others in one pipelined round, as Claim does for the tasks it hands out:
+// the workers ask GetMessage for them next.
 func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 	var tasks []delivery.Task
 	for _, it := range items {
-		if it.err == nil && it.res == chainedReply {
+		if it.err != nil || it.res != chainedReply {
+			continue
+		}
+		if m, err := decodeMessage(it.next[2], it.next[5], it.next[6]); err == nil {
+			s.claimed.keep(m)
+		} else {
 			tasks = append(tasks, delivery.Task{MessageID: it.next[2]})
 		}
 	}

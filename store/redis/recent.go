@@ -34,7 +34,15 @@ const (
 	recentMaxData = 16 << 20
 )
 
+// put keeps a copy of m: the caller keeps its own, data included.
 func (r *recentMessages) put(m *delivery.Message) {
+	c := *m
+	c.Data = bytes.Clone(m.Data)
+	r.keep(&c)
+}
+
+// keep keeps m itself, which nobody may change any more (a message just decoded from a reply).
+func (r *recentMessages) keep(m *delivery.Message) {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,9 +61,7 @@ func (r *recentMessages) put(m *delivery.Message) {
 		}
 		r.fifo = r.fifo[1:]
 	}
-	c := *m // the caller keeps its own, data included
-	c.Data = bytes.Clone(m.Data)
-	r.m[m.ID] = recentEntry{&c, now}
+	r.m[m.ID] = recentEntry{m, now}
 	r.fifo = append(r.fifo, m.ID)
 	r.bytes += len(m.Data)
 }

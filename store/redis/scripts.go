@@ -11,9 +11,11 @@ import "github.com/redis/go-redis/v9"
 //
 //	KEYS[1] ready, KEYS[2] turns, KEYS[3] lanes, KEYS[4] leases, KEYS[5] busy, KEYS[6] parked
 //
-// One exception to "every key in KEYS": the claim script finds a delivery's id in a lane and builds its record key
-// from the record prefix the caller passes (ARGV), which carries the shard's hash tag, so the key is in the slot of
-// the script's declared keys (Redis Cluster allows that; the cluster conformance test runs it).
+// Exceptions to "every key in KEYS": the claim and finish scripts find a delivery's id in a lane and build its record
+// key from the record prefix they are given, which carries the shard's hash tag, so the key is in the slot of the
+// script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). And on a single server
+// only, where a script may touch any key, the finish script reads the message of a task it chains through a key it
+// builds from the message id (luaMessageKey).
 //
 // An endpoint with queued work is in exactly one of ready (waiting for a time: its first item's due time, or when
 // its rate limit lets it go), turns (due now: served round robin in turn order) or parked (at its in-flight cap).
@@ -82,6 +84,23 @@ local function take_lease(id, rec, fence, tenant)
   local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant')
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
   return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
+end
+`
+
+// luaMessageKey builds the key of a message from its id, for a script that found the id in a delivery record: only
+// on a single server, where a script may touch keys of any slot (a message lives in its own shard, not the
+// delivery's). The shard is fnv32a(id) % n, as keys.go computes it; before and after are keys.messageKeyParts. Lua
+// numbers are doubles, so the 32-bit multiply by the FNV prime 16777619 = 2^24 + 403 is split into a shift and a
+// small product, whose sum stays exact, and reduced mod 2^32 (bit's results are signed 32-bit; % makes them
+// non-negative).
+const luaMessageKey = `
+local function message_key(before, n, after, id)
+  local h = 2166136261
+  for i = 1, #id do
+    h = bit.bxor(h, string.byte(id, i))
+    h = (bit.lshift(h, 24) + h * 403) % 4294967296
+  end
+  return before .. string.format('%03d', h % n) .. after .. id
 end
 `
 
@@ -360,15 +379,19 @@ return {0, ''}
 //	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
 //	ARGV[a+13] the in-flight cap per endpoint (0: none). A call's chaining decides by the now of its first finish
-//	that asks to chain; each chained lease runs from its own finish's now.
+//	that asks to chain; each chained lease runs from its own finish's now. After every delivery's, 3 more: the parts
+//	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
+//	read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 3 when
 //	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
-//	changes for that one then. After those, 5 strings per chained task, in delivery order: delivery, tenant, message,
-//	attempt, fence.
-var finishScript = redis.NewScript(luaLib + `
+//	changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
+//	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
+//	that the worker has what it sends without another round trip.
+var finishScript = redis.NewScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
+local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
 local out, ended, eps, want = {}, {}, {}, {}
-for i = 1, #ARGV / 13 do
+for i = 1, (#ARGV - 3) / 13 do
   local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
   local ep = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
@@ -436,7 +459,9 @@ for _, ep in ipairs(eps) do
           -- The lease runs from the now of the finish it is chained to, as that worker's own clock counts it.
           leased[#leased + 1] = num(tonumber(ARGV[13 * (w.items[t] - 1) + 11]) + w.lease)
           leased[#leased + 1] = did
-          chained[w.items[t]] = {did, r[3], r[4], att, fence}
+          local m = {false, false}
+          if mbefore ~= '' then m = redis.call('HMGET', message_key(mbefore, mshards, mafter, r[4]), 'm', 'data') end
+          chained[w.items[t]] = {did, r[3], r[4], att, fence, m[1] or '', m[2] or ''}
         end
         j = j + 1
       end
@@ -464,7 +489,7 @@ for i = 1, #out do
     local c = chained[i]
     if c then
       out[i] = 3
-      for f = 1, 5 do fields[#fields + 1] = c[f] end
+      for f = 1, 7 do fields[#fields + 1] = c[f] end
     elseif woke[ep] then
       out[i] = 2
     else

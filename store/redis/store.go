@@ -116,6 +116,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		enqueues: shardBatcher{script: enqueueScript, nargs: 10,
 			prefix: func(sk *shardKeys) []string { return sk.queue() }}}
 	_, s.onePublish = rdb.(*redis.Client)
+	s.finishes.tail = []any{"", 0, ""} // a Cluster: chained tasks' messages live in other slots, prefetched after
+	if s.onePublish {
+		before, after := s.k.messageKeyParts()
+		s.finishes.tail = []any{before, opts.Shards, after}
+	}
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
