@@ -604,3 +604,27 @@ func TestPruneWithoutDoneSet(t *testing.T) {
 		t.Fatalf("legacy done set still there: %d, %v", n, err)
 	}
 }
+
+// TestProtocol: the store speaks RESP2 unless the URL asks for RESP3, which still works.
+func TestProtocol(t *testing.T) {
+	srv := testredis.Start(t)
+	for _, c := range []struct {
+		query string
+		want  string
+	}{{"", "resp=2"}, {"?protocol=3", "resp=3"}} {
+		s := openOn(t, redisURL(srv)+c.query, srv.Prefix, Options{})
+		info, err := s.rdb.ClientInfo(t.Context()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("resp=%d", info.Resp); got != c.want {
+			t.Fatalf("URL query %q: CLIENT INFO says %s, want %s", c.query, got, c.want)
+		}
+		publishN(t, s, "ten_a", 2, base, "ep_1")
+		tk := mustClaim(t, s, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 1}, 1)[0]
+		if next := ackNext(t, s, tk, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 1}); next == nil {
+			t.Fatalf("URL query %q: the ack chained nothing", c.query)
+		}
+		s.Close()
+	}
+}
