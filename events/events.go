@@ -30,7 +30,8 @@ type EventType struct {
 type Store interface {
 	// Publish durably stores m and its deliveries and enqueues them, atomically, before it returns. When m has an
 	// IdempotencyKey already used by the tenant for a message created after idemSince, nothing is written and that
-	// earlier message is returned with existing set (its deliveries count too).
+	// earlier message is returned with existing set (its deliveries count too). Messages are immutable: once m is
+	// handed to Publish, neither side changes it (a store may keep it, data and all, to serve its deliveries).
 	Publish(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (stored *delivery.Message, fanout int, existing bool, err error)
 
 	PutEventType(ctx context.Context, t *EventType) error // create or replace

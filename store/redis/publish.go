@@ -67,7 +67,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := s.enqueue(ctx, ds); err != nil {
 		return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 	}
-	s.recent.put(m)
+	s.recent.keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -101,7 +101,7 @@ func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*del
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 		}
 	}
-	s.recent.put(m)
+	s.recent.keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -220,7 +220,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
 				continue
 			}
-			s.recent.put(p.Message)
+			s.recent.keep(p.Message)
 			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
 	}

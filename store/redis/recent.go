@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"sync"
 	"time"
 
@@ -34,14 +33,8 @@ const (
 	recentMaxData = 16 << 20
 )
 
-// put keeps a copy of m: the caller keeps its own, data included.
-func (r *recentMessages) put(m *delivery.Message) {
-	c := *m
-	c.Data = bytes.Clone(m.Data)
-	r.keep(&c)
-}
-
-// keep keeps m itself, which nobody may change any more (a message just decoded from a reply).
+// keep keeps m itself, not a copy: messages are immutable (events.Store.Publish), and one just decoded from a reply
+// has no other owner.
 func (r *recentMessages) keep(m *delivery.Message) {
 	now := time.Now()
 	r.mu.Lock()

@@ -46,7 +46,7 @@ func TestRecentEvictsOldest(t *testing.T) {
 			first = m
 		}
 		last = m
-		r.put(m)
+		r.keep(m)
 	}
 	if r.get("tn", first.ID) != nil {
 		t.Fatal("the oldest entry survived a full cache")
