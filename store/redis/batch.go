@@ -32,7 +32,7 @@ type shardBatcher struct {
 	script *redis.Script
 	prefix func(*shardKeys) []string
 	nargs  int                                         // ARGV values per item, at most len(batchItem.args)
-	tail   []any                                       // ARGV values after the items', the same for every call
+	tail   func(*Store) []any                          // ARGV values after the items' (nil: none), read per batch
 	settle func(context.Context, *Store, []*batchItem) // runs on a batch's answered items before their callers see them, or nil
 
 	mu      sync.Mutex
@@ -110,15 +110,19 @@ func (b *shardBatcher) flush(s *Store) bool {
 		}
 		groups[g] = append(groups[g], it)
 	}
+	var tail []any
+	if b.tail != nil {
+		tail = b.tail(s)
+	}
 	calls := make([]scriptCall, len(groups))
 	for i, g := range groups {
 		keys := b.prefix(&s.k.shards[g[0].shard])
-		args := make([]any, 0, b.nargs*len(g)+len(b.tail))
+		args := make([]any, 0, b.nargs*len(g)+len(tail))
 		for _, it := range g {
 			keys = append(keys, it.keys[:]...)
 			args = append(args, it.args[:b.nargs]...)
 		}
-		args = append(args, b.tail...)
+		args = append(args, tail...)
 		calls[i] = scriptCall{b.script, keys, args}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)

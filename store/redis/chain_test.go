@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -381,4 +382,92 @@ return out
 			}
 		}
 	}
+}
+
+// TestChainFetchFollowsCache: a replica whose chained tasks' messages are already in its memory (here, because it
+// published them a moment ago, as a fan-out's siblings have them) stops asking the finish script to read them after
+// chainWindow chained tasks: its acks then cost Redis one HMGET fewer each. Counted with INFO commandstats on a
+// private server.
+func TestChainFetchFollowsCache(t *testing.T) {
+	srv := testredis.StartServer(t)
+	s := openOn(t, redisURL(srv), "", Options{})
+	defer s.Close()
+	const extra = 20
+	publishN(t, s, "ten_a", chainWindow+2*extra+1, base, "ep_1")
+	opt := delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 1}
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	// acks chains n tasks and returns the HMGET calls Redis ran meanwhile.
+	acks := func(n int) int64 {
+		before := commandCalls(t, srv, "hmget")
+		for range n {
+			next := ackNext(t, s, tk, base, opt)
+			if next == nil {
+				t.Fatal("the ack chained nothing")
+			}
+			tk = *next
+		}
+		return commandCalls(t, srv, "hmget") - before
+	}
+	reading := acks(extra)
+	acks(chainWindow - extra)
+	if s.fetches.want() {
+		t.Fatalf("after %d chained tasks whose messages were all in memory, finishes still read them", chainWindow)
+	}
+	skipping := acks(extra)
+	if reading-skipping != extra {
+		t.Fatalf("%d acks ran %d HMGETs while reading messages and %d after, want %d fewer", extra, reading, skipping,
+			extra)
+	}
+}
+
+// TestChainFetchWindow: the decision changes only at the end of each window of chained tasks, to reading when fewer
+// than half of them found their message in memory.
+func TestChainFetchWindow(t *testing.T) {
+	var c chainFetch
+	if !c.want() {
+		t.Fatal("a new Store does not read chained tasks' messages")
+	}
+	window := func(hits int) {
+		for i := range chainWindow {
+			c.observe(i < hits)
+		}
+	}
+	window(chainWindow / 2)
+	if c.want() {
+		t.Fatal("still reading after a window in which half the messages were in memory")
+	}
+	window(chainWindow/2 - 1)
+	if !c.want() {
+		t.Fatal("not reading after a window in which fewer than half were in memory")
+	}
+	for range chainWindow - 1 {
+		c.observe(true)
+	}
+	if !c.want() {
+		t.Fatal("the decision changed before its window ended")
+	}
+	c.observe(true)
+	if c.want() {
+		t.Fatal("still reading after a window of hits")
+	}
+}
+
+// commandCalls is how many times the server ran cmd (INFO commandstats), those scripts ran included.
+func commandCalls(t *testing.T, srv *testredis.Server, cmd string) int64 {
+	t.Helper()
+	info, err := srv.Client.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+			v, _, _ := strings.Cut(rest, ",")
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
 }

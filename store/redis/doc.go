@@ -94,8 +94,10 @@
 //     have ready (batch.go). An ack may chain (AckNext, delivery.Chainer): when its endpoint is parked at its cap,
 //     has no rate limit, and nothing else in the shard is due (so the next claim would serve it anyway), the
 //     script leases the endpoint's next due item to the same worker, as a claim would, and busy stays as it was;
-//     on a single server it also returns that item's message, which the worker sends without another round trip
-//     (on a Cluster the message lives in another slot, and is fetched in one pipelined round after the call);
+//     on a single server it also returns that item's message, which the worker sends without another round trip,
+//     unless most recently chained tasks found theirs in memory already (a fan-out; chainFetch); otherwise, and on a
+//     Cluster, where the message lives in another slot, a message not in memory is fetched in one pipelined round
+//     after the call;
 //     nack puts a lane member at the retry time; release does too, leaving att as it was
 //     (the fence, already advanced by the claim, stays); extend is ZADD XX GT on the lease.
 //   - reclaim: for candidates listed by the caller (leases expired before now), re-checked inside the script so two

@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -344,23 +346,77 @@ func chainedTask(t delivery.Task, it *batchItem, now time.Time, leaseMS int64) (
 		Attempt: att, Fence: fence, LeaseUntil: now.Add(time.Duration(leaseMS) * time.Millisecond)}, nil
 }
 
-// settleChained puts the messages that finishScript read for the tasks a batch of finishes chained (a single server)
-// in the claimed cache, and prefetches the others in one pipelined round, as Claim does for the tasks it hands out:
-// the workers ask GetMessage for them next.
+// settleChained makes sure the messages of the tasks a batch of finishes chained are in memory, since the workers ask
+// GetMessage for them next: those already cached stay, those finishScript read (a single server) go in the claimed
+// cache, and the rest are prefetched in one pipelined round, as Claim does for the tasks it hands out. Whether each
+// was cached already is what decides if the next calls ask the script for them (chainFetch).
 func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 	var tasks []delivery.Task
 	for _, it := range items {
 		if it.err != nil || it.res != chainedReply {
 			continue
 		}
-		if m, err := decodeMessage(it.next[2], it.next[5], it.next[6]); err == nil {
+		id := it.next[2]
+		cached := s.recent.has(id) || s.claimed.has(id)
+		s.fetches.observe(cached)
+		if cached {
+			continue
+		}
+		if m, err := decodeMessage(id, it.next[5], it.next[6]); err == nil {
 			s.claimed.keep(m)
 		} else {
-			tasks = append(tasks, delivery.Task{MessageID: it.next[2]})
+			tasks = append(tasks, delivery.Task{MessageID: id})
 		}
 	}
 	if len(tasks) > 0 {
 		s.prefetch(ctx, tasks)
+	}
+}
+
+// finishTail is the finish script's last 3 arguments for a batch: the message key's parts and the shard count when
+// the script is to read the messages of the tasks it chains, else "", 0, "" (always on a Cluster, where messages
+// live in other slots).
+func finishTail(s *Store) func(*Store) []any {
+	none := []any{"", 0, ""}
+	if !s.onePublish {
+		return func(*Store) []any { return none }
+	}
+	before, after := s.k.messageKeyParts()
+	read := []any{before, s.opt.Shards, after}
+	return func(s *Store) []any {
+		if s.fetches.want() {
+			return read
+		}
+		return none
+	}
+}
+
+// chainFetch decides whether finish calls ask the script for the messages of the tasks they chain (a single server).
+// Reading one there saves a round trip when the gateway does not hold it: one endpoint's backlog, older than the
+// publish cache, chains message after message. It is wasted work when the gateway does: a fan-out's deliveries of one
+// message chain one after another on their endpoints, and the first read serves the rest. So the decision follows
+// what the last chainWindow chained tasks found: read while fewer than half of their messages were in memory.
+type chainFetch struct {
+	skip       atomic.Bool // false (the start): read
+	mu         sync.Mutex
+	seen, hits int
+}
+
+const chainWindow = 256
+
+func (c *chainFetch) want() bool { return !c.skip.Load() }
+
+// observe counts one chained task whose message was (hit) or was not in memory before its finish returned.
+func (c *chainFetch) observe(hit bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen++
+	if hit {
+		c.hits++
+	}
+	if c.seen == chainWindow {
+		c.skip.Store(2*c.hits >= c.seen)
+		c.seen, c.hits = 0, 0
 	}
 }
 

@@ -71,6 +71,7 @@ type Store struct {
 	ann      announcer      // wake messages waiting to be published
 	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
 	claimed  recentMessages // messages of tasks Claim handed out in the last seconds, prefetched (recent.go)
+	fetches  chainFetch     // whether finish calls read the messages of the tasks they chain (queue.go)
 	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
 	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
@@ -116,11 +117,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		enqueues: shardBatcher{script: enqueueScript, nargs: 10,
 			prefix: func(sk *shardKeys) []string { return sk.queue() }}}
 	_, s.onePublish = rdb.(*redis.Client)
-	s.finishes.tail = []any{"", 0, ""} // a Cluster: chained tasks' messages live in other slots, prefetched after
-	if s.onePublish {
-		before, after := s.k.messageKeyParts()
-		s.finishes.tail = []any{before, opts.Shards, after}
-	}
+	s.finishes.tail = finishTail(s)
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
