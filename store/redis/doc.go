@@ -163,7 +163,8 @@
 //
 // # Redis settings
 //
-//   - Redis ≥ 6.2 (ZADD GT/LT, ZRANGE BYSCORE/BYLEX with LIMIT, HSET with several fields); tested on 7.0.
+//   - Redis ≥ 6.2 (ZADD GT/LT, ZRANGE BYSCORE/BYLEX with LIMIT, HSET with several fields); tested on 7.0. The
+//     store speaks RESP2 unless the URL asks for ?protocol=3 (it needs nothing of RESP3).
 //   - maxmemory-policy noeviction: an evicted lease, record or lane member strands or duplicates work. With
 //     noeviction a full Redis refuses writes, and Publish fails (the API answers 5xx) instead of losing data.
 //   - appendonly yes, appendfsync everysec: a Redis crash can lose about the last second of writes. Cost of a lost
