@@ -9,6 +9,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/internal/msgjson"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -116,9 +117,9 @@ func decodeMessage(b []byte) (*delivery.Message, error) {
 	if !ok {
 		return nil, fmt.Errorf("boltstore: decode message: no data separator")
 	}
-	m, err := decode[delivery.Message](head)
-	if err != nil {
-		return nil, err
+	m := new(delivery.Message)
+	if err := msgjson.Decode(string(head), m); err != nil {
+		return nil, fmt.Errorf("boltstore: decode message: %w", err)
 	}
 	if len(data) > 0 {
 		m.Data = bytes.Clone(data) // b belongs to a bbolt transaction

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/internal/msgjson"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -54,96 +54,13 @@ func decodeMessage(id string, mj, data any) (*delivery.Message, error) {
 		return nil, delivery.ErrNotFound
 	}
 	var m delivery.Message
-	if !parseMessageFast(js, &m) {
-		m = delivery.Message{}
-		if err := json.Unmarshal([]byte(js), &m); err != nil {
-			return nil, fmt.Errorf("redisstore: decode message %s: %w", id, err)
-		}
+	if err := msgjson.Decode(js, &m); err != nil {
+		return nil, fmt.Errorf("redisstore: decode message %s: %w", id, err)
 	}
 	if d, _ := data.(string); d != "" {
 		m.Data = json.RawMessage(d)
 	}
 	return &m, nil
-}
-
-// parseMessageFast reads a message's "m" field when it is exactly what messageArgs writes (json.Marshal of a
-// delivery.Message without data) and nothing needs unescaping: the fields in their order, data null, the times in
-// their canonical form. It reports false for anything else, which the caller hands to json.Unmarshal; where it
-// reports true it gives json.Unmarshal's result (FuzzParseMessageFast), at a fraction of the cost: every delivery of
-// a message no replica holds in memory decodes it once.
-func parseMessageFast(js string, m *delivery.Message) bool {
-	rest, ok := strings.CutPrefix(js, "{")
-	var id, tenant, typ, ts, k, created string
-	if id, rest, ok = cutField(rest, `"id":`, ok); !ok {
-		return false
-	}
-	tenant, rest, ok = cutField(rest, `,"tenant_id":`, ok)
-	typ, rest, ok = cutField(rest, `,"type":`, ok)
-	ts, rest, ok = cutField(rest, `,"timestamp":`, ok)
-	if rest, ok = strings.CutPrefix(rest, `,"data":null`); !ok {
-		return false
-	}
-	if strings.HasPrefix(rest, `,"idempotency_key":`) {
-		k, rest, ok = cutField(rest, `,"idempotency_key":`, ok)
-	}
-	if created, rest, ok = cutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
-		return false
-	}
-	t1, ok1 := canonicalTime(ts)
-	t2, ok2 := canonicalTime(created)
-	if !ok1 || !ok2 {
-		return false
-	}
-	*m = delivery.Message{ID: id, TenantID: tenant, Type: typ, Timestamp: t1, Data: json.RawMessage("null"),
-		IdempotencyKey: k, CreatedAt: t2}
-	return true
-}
-
-// cutField reads `<name><JSON string>` at the start of s (cutJSONString), unless ok is false already.
-func cutField(s, name string, ok bool) (val, rest string, _ bool) {
-	if !ok {
-		return "", "", false
-	}
-	if s, ok = strings.CutPrefix(s, name); !ok {
-		return "", "", false
-	}
-	return cutJSONString(s)
-}
-
-// cutJSONString reads a JSON string at the start of s that needs no unescaping: valid UTF-8 (json.Unmarshal would
-// replace invalid bytes) without backslashes or control characters, so its text is its value.
-func cutJSONString(s string) (val, rest string, ok bool) {
-	if len(s) == 0 || s[0] != '"' {
-		return "", "", false
-	}
-	end := strings.IndexByte(s[1:], '"')
-	if end < 0 {
-		return "", "", false
-	}
-	val = s[1 : 1+end]
-	for i := 0; i < len(val); i++ {
-		if c := val[i]; c < 0x20 || c == '\\' {
-			return "", "", false
-		}
-	}
-	if !utf8.ValidString(val) {
-		return "", "", false
-	}
-	return val, s[2+end:], true
-}
-
-// canonicalTime parses a time that is exactly as time.Time's MarshalJSON writes it (RFC 3339 with nanoseconds,
-// trailing zeros dropped), and reports false for any other form.
-func canonicalTime(s string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var buf [40]byte
-	if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != s {
-		return time.Time{}, false
-	}
-	return t, true
 }
 
 // decodeDelivery reads the record HASH of delivery id (fields written by enqueueScript and updated by the other
