@@ -159,8 +159,11 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	// after a separate flush of the headers.
 	buf := p.AppendBody(make([]byte, 0, len(sm.Data)+bodyOverhead), &sm)
 
+	// The budget starts with the latency clock, so that an attempt cut off at its deadline never reports a latency
+	// shorter than the budget.
 	timeout := e.cfg.attemptTimeout(ep.Timeout)
-	actx, cancel := context.WithTimeout(ctx, timeout)
+	start := time.Now()
+	actx, cancel := context.WithDeadline(ctx, start.Add(timeout))
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(buf))
 	if err != nil {
@@ -176,7 +179,6 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
 	clear(sc.keys) // drop key references from the pooled scratch
 
-	start := time.Now()
 	resp, err := e.client.Do(req)
 	if err != nil {
 		var res result
