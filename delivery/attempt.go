@@ -110,12 +110,35 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		a.Error = res.err.Error()
 	}
 	o := PolicyFor(ep.Profile).Classify(res.code, terr)
+	// The hold goes to the queue before the attempt is recorded: recording frees the endpoint's slot, and the next
+	// claim should find the endpoint held already.
 	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
 		st.setSlow(true)
-	} else if o == OutcomeSuccess {
-		st.setSlow(false)
+		e.holdSlow(ctx, t, now.Add(slowHold))
+	} else if o == OutcomeSuccess && st.setSlow(false) {
+		e.holdSlow(ctx, t, time.Time{})
 	}
 	return e.record(ctx, t, ep, a, o, wait, true)
+}
+
+// slowHold is how long a timed-out attempt holds its endpoint to one task in flight in a queue that can
+// (SlowHolder). Every further timeout renews it and a success lifts it, so it only bounds a hold whose endpoint is no
+// longer tried, or whose lifting failed.
+const slowHold = 10 * time.Second
+
+// holdSlow holds t's endpoint to one task in flight until until (the zero time lifts the hold), when the queue can.
+// A failure only costs claims that hand out tasks enter then turns away, so it is logged, not returned.
+func (e *Engine) holdSlow(ctx context.Context, t Task, until time.Time) {
+	if e.holder == nil {
+		return
+	}
+	wctx, cancel := e.writeContext(ctx, t)
+	defer cancel()
+	if err := e.holder.HoldSlow(wctx, t.EndpointID, until); err != nil {
+		e.obs.StoreError("hold")
+		e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: hold slow endpoint",
+			slog.String("tenant", t.TenantID), slog.String("endpoint_id", t.EndpointID), slog.String("error", err.Error()))
+	}
 }
 
 // slowSpread bounds how far past one timeout slowWait spreads a slow endpoint's backlog; slowPerTimeout is how many

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,7 +122,9 @@ type fixture struct {
 	t   Task
 }
 
-func newFixture(t testing.TB, rt roundTripper) *fixture {
+// newFixture builds an engine on a fakeQueue; wrap, when given, puts something around that queue (a queue with
+// optional methods).
+func newFixture(t testing.TB, rt roundTripper, wrap ...func(*fakeQueue) Queue) *fixture {
 	secret, _ := signing.GenerateSecret(0)
 	now := time.Now()
 	src := &fakeSources{
@@ -131,11 +134,15 @@ func newFixture(t testing.TB, rt roundTripper) *fixture {
 			Timestamp: now, Data: json.RawMessage(`{"device":"d1","secret_field":"BODY-MARKER"}`)},
 	}
 	q := &fakeQueue{}
+	var queue Queue = q
+	for _, w := range wrap {
+		queue = w(q)
+	}
 	var buf bytes.Buffer
 	e, err := NewEngine(Config{
 		Retry:  Retry{Initial: 10 * time.Millisecond, Cap: 50 * time.Millisecond},
 		Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}, Deps{Queue: q, Messages: src, Endpoints: src, Client: &http.Client{Transport: rt}})
+	}, Deps{Queue: queue, Messages: src, Endpoints: src, Client: &http.Client{Transport: rt}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +358,105 @@ func TestRequestInOneWrite(t *testing.T) {
 	}
 	if n := writes.Load(); n != 1 {
 		t.Fatalf("the request took %d writes, want 1", n)
+	}
+}
+
+// holdingQueue is a fakeQueue that can hold slow endpoints (SlowHolder); its holds are recorded with the other calls.
+type holdingQueue struct {
+	*fakeQueue
+	fail error
+}
+
+func (q holdingQueue) HoldSlow(_ context.Context, endpointID string, until time.Time) error {
+	q.add(call{op: "hold " + endpointID, at: until})
+	return q.fail
+}
+
+// TestSlowEndpointHeld: with a queue that can hold, a timed-out attempt holds its endpoint for slowHold before the
+// attempt is recorded (recording frees the slot a claim would fill), a further timeout renews the hold, and the first
+// success lifts it before the ack; successes of an endpoint that was not slow write nothing more. A hold that fails is
+// logged and the attempt is still recorded.
+func TestSlowEndpointHeld(t *testing.T) {
+	var timeout atomic.Bool
+	timeout.Store(true)
+	f := newFixture(t, func(r *http.Request) (*http.Response, error) {
+		if timeout.Load() {
+			<-r.Context().Done()
+			r.Body.Close()
+			return nil, r.Context().Err()
+		}
+		return okTransport(r)
+	}, func(q *fakeQueue) Queue { return holdingQueue{fakeQueue: q} })
+	f.src.ep.Timeout = 20 * time.Millisecond
+	ctx := context.Background()
+	ops := func() []string {
+		f.q.mu.Lock()
+		defer f.q.mu.Unlock()
+		var out []string
+		for _, c := range f.q.calls {
+			out = append(out, c.op)
+		}
+		f.q.calls = f.q.calls[:0]
+		return out
+	}
+
+	before := time.Now()
+	f.e.attempt(ctx, f.t)
+	f.q.mu.Lock()
+	hold := f.q.calls[0]
+	f.q.mu.Unlock()
+	if got := ops(); !slices.Equal(got, []string{"hold ep_1", "nack"}) {
+		t.Fatalf("timed-out attempt: queue calls %q, want the hold, then the nack", got)
+	}
+	if d := hold.at.Sub(before); d < slowHold || d > slowHold+time.Second {
+		t.Fatalf("held until %v after the attempt began, want about %v", d, slowHold)
+	}
+	f.e.attempt(ctx, f.t) // nothing else in flight here, so it goes out, and times out again
+	if got := ops(); !slices.Equal(got, []string{"hold ep_1", "nack"}) {
+		t.Fatalf("second timeout: queue calls %q, want the hold renewed, then the nack", got)
+	}
+
+	timeout.Store(false)
+	f.e.attempt(ctx, f.t)
+	if got := ops(); !slices.Equal(got, []string{"hold ep_1", "ack"}) {
+		t.Fatalf("first success: queue calls %q, want the hold lifted, then the ack", got)
+	}
+	f.e.attempt(ctx, f.t)
+	if got := ops(); !slices.Equal(got, []string{"ack"}) {
+		t.Fatalf("success of an endpoint that was not slow: queue calls %q", got)
+	}
+
+	// The lift above carried the zero time.
+	timeout.Store(true)
+	f.e.attempt(ctx, f.t)
+	timeout.Store(false)
+	f.e.attempt(ctx, f.t)
+	f.q.mu.Lock()
+	lift := f.q.calls[2]
+	f.q.mu.Unlock()
+	if lift.op != "hold ep_1" || !lift.at.IsZero() {
+		t.Fatalf("lift %+v, want a hold until the zero time", lift)
+	}
+}
+
+// TestSlowEndpointHoldFails: a hold the queue refuses is logged at warn, and the attempt is recorded all the same.
+func TestSlowEndpointHoldFails(t *testing.T) {
+	f := newFixture(t, func(r *http.Request) (*http.Response, error) {
+		<-r.Context().Done()
+		r.Body.Close()
+		return nil, r.Context().Err()
+	}, func(q *fakeQueue) Queue { return holdingQueue{fakeQueue: q, fail: errors.New("redis down")} })
+	f.src.ep.Timeout = 20 * time.Millisecond
+	f.e.attempt(context.Background(), f.t)
+	f.q.mu.Lock()
+	n := len(f.q.calls)
+	op := f.q.calls[n-1].op
+	f.q.mu.Unlock()
+	if n != 2 || op != "nack" {
+		t.Fatalf("%d calls, last %q; want the hold, then the nack", n, op)
+	}
+	if !strings.Contains(f.log.String(), `"msg":"delivery: hold slow endpoint"`) || !strings.Contains(f.log.String(), "redis down") {
+		t.Fatalf("log does not tell of the failed hold:\n%s", f.log.String())
 	}
 }
 

@@ -59,6 +59,7 @@ type Engine struct {
 	cfg      Config
 	q        Queue
 	chain    Chainer       // q, when it can chain a worker's next task to its ack; else nil
+	holder   SlowHolder    // q, when it can hold a slow endpoint to one task in flight; else nil
 	msgs     MessageSource // Deps.Messages behind the message cache (msgcache.go), unless Config.MessageCache < 0
 	eps      EndpointSource
 	client   *http.Client
@@ -103,6 +104,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
 	}
 	chain, _ := d.Queue.(Chainer)
+	holder, _ := d.Queue.(SlowHolder)
 	var ua []string
 	if cfg.UserAgent != "" {
 		ua = []string{cfg.UserAgent}
@@ -111,6 +113,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		cfg:      cfg,
 		q:        d.Queue,
 		chain:    chain,
+		holder:   holder,
 		msgs:     msgs,
 		eps:      d.Endpoints,
 		client:   d.Client,

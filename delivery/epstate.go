@@ -209,12 +209,15 @@ func (st *epState) leave() {
 	st.mu.Unlock()
 }
 
-// setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false).
-func (st *epState) setSlow(slow bool) {
+// setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false). It returns whether
+// the endpoint was slow before.
+func (st *epState) setSlow(slow bool) bool {
 	st.mu.Lock()
+	was := st.slow
 	if !slow || !st.slow {
 		st.turnedAway = 0
 	}
 	st.slow = slow
 	st.mu.Unlock()
+	return was
 }

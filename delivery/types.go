@@ -136,6 +136,16 @@ type Chainer interface {
 	AckNext(ctx context.Context, t Task, a Attempt, now time.Time, opt ClaimOptions) (*Task, error)
 }
 
+// SlowHolder is a Queue that can hold an endpoint to one task in flight, across every worker and replica, for a
+// while. The engine holds an endpoint whose attempt timed out, so that claims stop handing out tasks of it that every
+// worker would only hand back unspent while its one attempt hangs; it lifts the hold when an attempt succeeds. The
+// engine uses it when its Queue has it.
+type SlowHolder interface {
+	// HoldSlow holds the endpoint to one task in flight until until; the zero time lifts the hold. A hold that has
+	// expired holds nothing.
+	HoldSlow(ctx context.Context, endpointID string, until time.Time) error
+}
+
 // Filter selects deliveries in the log. Zero fields select everything.
 type Filter struct {
 	EndpointID string

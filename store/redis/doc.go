@@ -41,7 +41,7 @@
 //	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
-//	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"
+//	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"; "~" endpoint → held until ms
 //	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
 //	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
 //	                                          created updated (times: Unix ns, 20 digits; code and err once set),
@@ -128,7 +128,9 @@
 // Rate limits hold across replicas: CreateEndpoint and UpdateEndpoint copy the endpoint's RateLimit into its shard's
 // rates hash (DeleteEndpoint removes it and the GCRA state), and the claim script checks GCRA there (burst
 // Options.RateBurst, by default max(1, ceil(rate)), the delivery engine's own). In-flight caps (MaxInFlight) hold
-// across replicas the same way, through busy.
+// across replicas the same way, through busy. So does the hold the engine puts on an endpoint whose attempt timed out
+// (HoldSlow, delivery.SlowHolder): while it lasts, claims lease the endpoint one task at a time, and it stays parked
+// while that task is out instead of having its tasks claimed and handed back unspent by every replica.
 //
 // # Publish
 //

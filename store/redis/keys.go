@@ -125,7 +125,7 @@ type shardKeys struct {
 	parked string // ZSET endpoint → busy count when it was taken out of ready at its in-flight cap
 	dead   string // ZSET delivery → ms when it was dead-lettered
 	done   string // no longer written: older versions listed terminal deliveries here; Prune deletes it
-	rates  string // HASH endpoint → "<deliveries per second>,<burst>"
+	rates  string // HASH endpoint → "<deliveries per second>,<burst>"; holdField(endpoint) → ms until held (HoldSlow)
 	gcra   string // HASH endpoint → GCRA theoretical arrival time, ms
 }
 
@@ -165,3 +165,7 @@ func (k *keys) messageKeyParts() (before, after string) {
 
 // messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0.
 func (m *msgKeys) messageDeliveries(msgID string) string { return m.tag + "md:" + msgID }
+
+// holdField is the field of an endpoint's hold in its shard's rates hash, beside its rate limit, so that a claim reads
+// both in one HMGET. Ids never contain '~'.
+func holdField(endpointID string) string { return "~" + endpointID }

@@ -459,6 +459,23 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 	return err
 }
 
+// HoldSlow holds an endpoint to one task in flight until until, across every replica (delivery.SlowHolder): the
+// claim script reads the hold beside the endpoint's rate limit, in the same command. The zero time lifts it. An
+// endpoint parked under a hold wakes as any parked endpoint does, when its task ends.
+func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time) error {
+	sk := s.k.shardOf(endpointID)
+	var err error
+	if until.IsZero() {
+		err = s.rdb.HDel(ctx, sk.rates, holdField(endpointID)).Err()
+	} else {
+		err = s.rdb.HSet(ctx, sk.rates, holdField(endpointID), ms(until)).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: hold endpoint %s: %w", endpointID, err)
+	}
+	return nil
+}
+
 // Extend pushes a task's lease to until (never back).
 func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
 	sk := s.k.shardOf(t.EndpointID)

@@ -361,7 +361,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	}
 	sk := s.k.shardOf(id)
 	pipe = s.rdb.TxPipeline()
-	pipe.HDel(ctx, sk.rates, id)
+	pipe.HDel(ctx, sk.rates, id, holdField(id))
 	pipe.HDel(ctx, sk.gcra, id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: delete endpoint %s: rate: %w", id, err)

@@ -145,7 +145,9 @@ return out
 // quantum of tasks (ceil(max / endpoints due at the start), at least 1, within its cap), and gives it a new turn
 // behind every endpoint already due, so a deep backlog gets one quantum per round while other endpoints wait. For
 // the endpoint at the head of turns:
-//   - busy at the in-flight cap: it is parked (scored by its busy count) until one of its tasks ends;
+//   - busy at the in-flight cap: it is parked (scored by its busy count) until one of its tasks ends; an endpoint
+//     held (its hold field in rates, holdField, is later than now) has a cap of one, and parks scored at least at
+//     ARGV[4], so that the unparking above leaves it be;
 //   - else its first items, up to the quantum, in lane order: an item not due yet stops the turn and the endpoint
 //     goes back to ready at that item's due time; an item without a record is dropped; when its rate (rates, GCRA
 //     state in gcra) says wait, the turn stops and it goes back to ready at the time it may go (the item stays);
@@ -186,19 +188,21 @@ local function park(ep, b)
   redis.call('ZREM', turns, ep)
   redis.call('ZADD', parked, b, ep)
 end
--- rate_of is ep's rate limit {rate, burst}, or false for none, read once per call.
-local rate_cache = {}
-local function rate_of(ep)
-  local c = rate_cache[ep]
+-- limits_of is ep's rate limit ({rate, burst}, or false for none) and the ms until which it is held to one task in
+-- flight (0: not held; see holdField), read in one command once per call.
+local limit_cache = {}
+local function limits_of(ep)
+  local c = limit_cache[ep]
   if c == nil then
-    c = false
-    local r = redis.call('HGET', rates, ep)
-    if r then
-      local rate, burst = string.match(r, '^([^,]+),(%d+)$')
+    local r = redis.call('HMGET', rates, ep, '~' .. ep)
+    local rl = false
+    if r[1] then
+      local rate, burst = string.match(r[1], '^([^,]+),(%d+)$')
       rate, burst = tonumber(rate), tonumber(burst)
-      if rate and rate > 0 then c = {rate, burst} end
+      if rate and rate > 0 then rl = {rate, burst} end
     end
-    rate_cache[ep] = c
+    c = {rl, tonumber(r[2]) or 0}
+    limit_cache[ep] = c
   end
   return c
 end
@@ -214,7 +218,7 @@ local function busy_of(ep)
 end
 -- gcra_wait consumes one slot of ep's rate and returns nil, or returns when ep may go (and consumes nothing).
 local function gcra_wait(ep)
-  local c = rate_of(ep)
+  local c = limits_of(ep)[1]
   if not c then return nil end
   local rate, burst = c[1], c[2]
   if burst < 1 then burst = 1 end
@@ -253,8 +257,13 @@ while got < max and skips < max_skips do
   local b = busy_of(ep)
   local room = max - got
   if cap > 0 then room = math.min(room, cap - b) end
+  -- A held endpoint takes one task at a time. It parks scored at least at the cap, so that claims under the same cap
+  -- leave it parked until its task ends. Its limits are read only when it has room, as its first item would read
+  -- them anyway.
+  local held = room > 0 and limits_of(ep)[2] > now
+  if held then room = math.min(room, 1 - b) end
   if room <= 0 then
-    park(ep, b)
+    park(ep, math.max(b, cap))
     skips = skips + 1
   else
     local q = math.min(room, quantum)
@@ -313,8 +322,8 @@ while got < max and skips < max_skips do
       local nxt = items[k + 1] -- the loop ended at the quantum or at the end of the lane
       if nxt == nil then
         redis.call('ZREM', turns, ep)
-      elseif cap > 0 and b >= cap then
-        park(ep, b)
+      elseif (cap > 0 and b >= cap) or (held and b >= 1) then
+        park(ep, math.max(b, cap))
       elseif due_of(ep, nxt) > now then
         wait_until(ep, due_of(ep, nxt))
       else
