@@ -88,6 +88,26 @@ func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) er
 	return nil
 }
 
+// HoldSlow holds an endpoint to one task in flight until until (delivery.SlowHolder); the zero time lifts the hold.
+// Holds live in memory, as leases do: a claim parks a held lane that has a task out, and the end of that task
+// unparks it, as at the in-flight cap.
+func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if until.IsZero() {
+		delete(s.sched.holds, endpointID)
+	} else {
+		s.sched.holds[endpointID] = until
+	}
+	return nil
+}
+
 // Reclaim puts tasks whose lease expired before now back in their lanes, due at now, counting the attempt as spent
 // (an attempt record with the error "lease expired" is written), or ends them dead when that was attempt maxAttempts
 // (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction.

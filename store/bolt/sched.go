@@ -59,7 +59,8 @@ type sched struct {
 	ready  readyHeap
 	leased map[*item]struct{}
 	parked map[*lane]struct{}
-	cap    int // the MaxInFlight lanes were parked under
+	holds  map[string]time.Time // endpoint → until when it is held to one task in flight (Store.HoldSlow)
+	cap    int                  // the MaxInFlight lanes were parked under
 	seq    uint64
 	fence  uint64 // last fence handed out; strictly increases
 }
@@ -70,6 +71,7 @@ func newSched(fenceBase uint64) *sched {
 		lanes:  make(map[string]*lane),
 		leased: make(map[*item]struct{}),
 		parked: make(map[*lane]struct{}),
+		holds:  make(map[string]time.Time),
 		fence:  fenceBase,
 	}
 }
@@ -126,7 +128,7 @@ func (s *sched) claim(now time.Time, opt delivery.ClaimOptions) []delivery.Task 
 		if l.score.After(now) {
 			break
 		}
-		if opt.MaxInFlight > 0 && l.busy >= opt.MaxInFlight {
+		if opt.MaxInFlight > 0 && l.busy >= opt.MaxInFlight || l.busy >= 1 && s.held(l.endpoint, now) {
 			heap.Pop(&s.ready)
 			l.parked = true
 			s.parked[l] = struct{}{}
@@ -213,6 +215,19 @@ func (s *sched) push(l *lane) {
 	s.seq++
 	l.score, l.seq = l.items[0].due, s.seq
 	heap.Push(&s.ready, l)
+}
+
+// held tells whether endpoint is held to one task in flight at now, and forgets a hold that has expired.
+func (s *sched) held(endpoint string, now time.Time) bool {
+	until, ok := s.holds[endpoint]
+	if !ok {
+		return false
+	}
+	if !until.After(now) {
+		delete(s.holds, endpoint)
+		return false
+	}
+	return true
 }
 
 // unpark lets a parked lane back into the ready index.

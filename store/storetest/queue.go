@@ -516,6 +516,65 @@ func testMaxInFlight(t *testing.T, s Store) {
 	}
 }
 
+// testHoldSlow: a held endpoint is leased one task at a time, beside another endpoint that keeps its cap, and gives
+// the next only when that task ends; a lifted hold lets its cap back once its task is out of the way; an expired hold
+// holds nothing.
+func testHoldSlow(t *testing.T, s Store) {
+	ctx := t.Context()
+	perEP := func(ts []delivery.Task) map[string]int {
+		n := map[string]int{}
+		for _, tk := range ts {
+			n[tk.EndpointID]++
+		}
+		return n
+	}
+	taskOf := func(ts []delivery.Task, ep string) delivery.Task {
+		for _, tk := range ts {
+			if tk.EndpointID == ep {
+				return tk
+			}
+		}
+		t.Fatalf("no %s task in %v", ep, taskIDs(ts))
+		return delivery.Task{}
+	}
+	for i := range 5 {
+		publish(t, s, "ten_a", base, at(time.Duration(i)*time.Second), "ep_slow")
+	}
+	publish(t, s, "ten_a", base, at(0), "ep_ok")
+	publish(t, s, "ten_a", base, at(0), "ep_ok")
+	noErr(t, "HoldSlow", s.HoldSlow(ctx, "ep_slow", at(10*time.Minute)))
+
+	now := at(time.Minute)
+	first := claim(t, s, now, 10, 4)
+	if n := perEP(first); n["ep_slow"] != 1 || n["ep_ok"] != 2 {
+		t.Fatalf("claim with ep_slow held: %v, want 1 of ep_slow and 2 of ep_ok", n)
+	}
+	if more := claim(t, s, now, 10, 4); len(more) != 0 {
+		t.Fatalf("claim while the held endpoint's task is out: %v", taskIDs(more))
+	}
+	noErr(t, "Nack", s.Nack(ctx, taskOf(first, "ep_slow"), attempt(now, 0), at(time.Hour)))
+	second := claim(t, s, now, 10, 4)
+	if n := perEP(second); n["ep_slow"] != 1 || len(second) != 1 {
+		t.Fatalf("claim after the held task ended: %v, want one of ep_slow", n)
+	}
+
+	// Lifted: once the task out ends, the rest (four due, the nacked one is not) comes up to the cap.
+	noErr(t, "HoldSlow lift", s.HoldSlow(ctx, "ep_slow", time.Time{}))
+	noErr(t, "Release", s.Release(ctx, second[0], now))
+	if n := perEP(claim(t, s, now, 10, 4)); n["ep_slow"] != 4 {
+		t.Fatalf("claim after the hold was lifted: %v, want 4 of ep_slow", n)
+	}
+
+	// Expired: a hold until a time before the claim's now holds nothing.
+	for range 3 {
+		publish(t, s, "ten_a", base, at(0), "ep_was")
+	}
+	noErr(t, "HoldSlow", s.HoldSlow(ctx, "ep_was", at(30*time.Second)))
+	if n := perEP(claim(t, s, now, 10, 4)); n["ep_was"] != 3 {
+		t.Fatalf("claim after the hold expired: %v, want 3 of ep_was", n)
+	}
+}
+
 // testFairness: one endpoint with a deep backlog cannot starve the others.
 func testFairness(t *testing.T, s Store) {
 	ctx := t.Context()

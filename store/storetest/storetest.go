@@ -30,6 +30,7 @@ type Store interface {
 	endpoints.Store
 	events.Store
 	delivery.Queue
+	delivery.SlowHolder
 	delivery.Log
 	Close() error
 }
@@ -74,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ReclaimBounded", testReclaimBounded},
 		{"StaleFence", testStaleFence},
 		{"MaxInFlight", testMaxInFlight},
+		{"HoldSlow", testHoldSlow},
 		{"Fairness", testFairness},
 		{"NextDue", testNextDue},
 		{"ListDeliveriesFilters", testListDeliveriesFilters},
