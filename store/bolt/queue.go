@@ -13,17 +13,13 @@ import (
 
 // Claim leases due deliveries: a memory operation, nothing is written. See sched.claim for the order.
 func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if opt.Lease <= 0 {
 		return nil, fmt.Errorf("claim: lease %v must be positive", opt.Lease)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
+	if err := s.lockOpen(ctx); err != nil {
+		return nil, err
 	}
+	defer s.mu.Unlock()
 	if opt.Max <= 0 {
 		return nil, nil
 	}
@@ -70,14 +66,10 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 
 // Extend pushes a task's lease to until; a lease never moves earlier. Leases live in memory only.
 func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lockOpen(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
 	it := s.sched.leasedItem(t)
 	if it == nil {
 		return leaseLost(t)
@@ -92,14 +84,10 @@ func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) er
 // Holds live in memory, as leases do: a claim parks a held lane that has a task out, and the end of that task
 // unparks it, as at the in-flight cap.
 func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lockOpen(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
 	if until.IsZero() {
 		delete(s.sched.holds, endpointID)
 	} else {
@@ -112,13 +100,8 @@ func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time
 // (an attempt record with the error "lease expired" is written), or ends them dead when that was attempt maxAttempts
 // (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction.
 func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lockOpen(ctx); err != nil {
 		return 0, err
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0, ErrClosed
 	}
 	its := s.sched.expired(now, max)
 	type move struct {
@@ -170,14 +153,10 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 
 // NextDue returns the earliest time a lane that is not at its in-flight cap has work, or the zero time.
 func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lockOpen(ctx); err != nil {
 		return time.Time{}, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return time.Time{}, ErrClosed
-	}
 	return s.sched.nextDue(), nil
 }
 
@@ -186,13 +165,8 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 // duplicate result cannot race it, but its endpoint's in-flight slot is already free; when the commit fails the lease
 // stands as it was and takes its slot back.
 func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.lockOpen(ctx); err != nil {
 		return err
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
 	}
 	it := s.sched.leasedItem(t)
 	if it == nil {
@@ -209,6 +183,20 @@ func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.T
 		return fmt.Errorf("delivery %s: %w", t.DeliveryID, err)
 	}
 	apply(it)
+	return nil
+}
+
+// lockOpen takes s.mu for an operation under ctx. When ctx is done or the store is closed it returns the error and
+// does not hold the lock.
+func (s *Store) lockOpen(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
 	return nil
 }
 
