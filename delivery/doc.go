@@ -36,6 +36,9 @@
 // one attempt to it in flight, and hands other tasks of it back unspent, due about one default attempt timeout later
 // plus one more per 8 tasks handed back before in the same slow spell (at most 10 s more), so that a few hanging
 // endpoints hold a few workers, not MaxInFlightPerEndpoint each, and their backlogs do not churn through the queue.
+// A Queue that is a SlowHolder is also told: every timeout holds the endpoint to one task in flight there for 10 s
+// (for every process sharing the queue), and the first success lifts the hold, so that claims stop handing out the
+// tasks this process would only hand back.
 //
 // One attempt: load the endpoint (deleted or disabled: the delivery fails without a request); apply its rate limit
 // (a task told to wait is released, due when its reserved token is, and no worker blocks); load the message; render

@@ -490,11 +490,7 @@ func testMaxInFlight(t *testing.T, s Store) {
 	}
 	publish(t, s, "ten_a", base, at(10*time.Second), "ep_small")
 	ts := claim(t, s, at(time.Minute), 10, 2)
-	perEP := map[string]int{}
-	for _, tk := range ts {
-		perEP[tk.EndpointID]++
-	}
-	if perEP["ep_big"] != 2 || perEP["ep_small"] != 1 {
+	if perEP := perEndpoint(ts); perEP["ep_big"] != 2 || perEP["ep_small"] != 1 {
 		t.Fatalf("Claim with MaxInFlight 2: %v", perEP)
 	}
 	if more := claim(t, s, at(time.Minute), 10, 2); len(more) != 0 {
@@ -521,13 +517,6 @@ func testMaxInFlight(t *testing.T, s Store) {
 // holds nothing.
 func testHoldSlow(t *testing.T, s Store) {
 	ctx := t.Context()
-	perEP := func(ts []delivery.Task) map[string]int {
-		n := map[string]int{}
-		for _, tk := range ts {
-			n[tk.EndpointID]++
-		}
-		return n
-	}
 	taskOf := func(ts []delivery.Task, ep string) delivery.Task {
 		for _, tk := range ts {
 			if tk.EndpointID == ep {
@@ -546,7 +535,7 @@ func testHoldSlow(t *testing.T, s Store) {
 
 	now := at(time.Minute)
 	first := claim(t, s, now, 10, 4)
-	if n := perEP(first); n["ep_slow"] != 1 || n["ep_ok"] != 2 {
+	if n := perEndpoint(first); n["ep_slow"] != 1 || n["ep_ok"] != 2 {
 		t.Fatalf("claim with ep_slow held: %v, want 1 of ep_slow and 2 of ep_ok", n)
 	}
 	if more := claim(t, s, now, 10, 4); len(more) != 0 {
@@ -554,14 +543,14 @@ func testHoldSlow(t *testing.T, s Store) {
 	}
 	noErr(t, "Nack", s.Nack(ctx, taskOf(first, "ep_slow"), attempt(now, 0), at(time.Hour)))
 	second := claim(t, s, now, 10, 4)
-	if n := perEP(second); n["ep_slow"] != 1 || len(second) != 1 {
+	if n := perEndpoint(second); n["ep_slow"] != 1 || len(second) != 1 {
 		t.Fatalf("claim after the held task ended: %v, want one of ep_slow", n)
 	}
 
 	// Lifted: once the task out ends, the rest (four due, the nacked one is not) comes up to the cap.
 	noErr(t, "HoldSlow lift", s.HoldSlow(ctx, "ep_slow", time.Time{}))
 	noErr(t, "Release", s.Release(ctx, second[0], now))
-	if n := perEP(claim(t, s, now, 10, 4)); n["ep_slow"] != 4 {
+	if n := perEndpoint(claim(t, s, now, 10, 4)); n["ep_slow"] != 4 {
 		t.Fatalf("claim after the hold was lifted: %v, want 4 of ep_slow", n)
 	}
 
@@ -570,9 +559,18 @@ func testHoldSlow(t *testing.T, s Store) {
 		publish(t, s, "ten_a", base, at(0), "ep_was")
 	}
 	noErr(t, "HoldSlow", s.HoldSlow(ctx, "ep_was", at(30*time.Second)))
-	if n := perEP(claim(t, s, now, 10, 4)); n["ep_was"] != 3 {
+	if n := perEndpoint(claim(t, s, now, 10, 4)); n["ep_was"] != 3 {
 		t.Fatalf("claim after the hold expired: %v, want 3 of ep_was", n)
 	}
+}
+
+// perEndpoint counts tasks by endpoint.
+func perEndpoint(ts []delivery.Task) map[string]int {
+	n := map[string]int{}
+	for _, tk := range ts {
+		n[tk.EndpointID]++
+	}
+	return n
 }
 
 // testFairness: one endpoint with a deep backlog cannot starve the others.
