@@ -233,6 +233,9 @@ func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64,
 	if err != nil {
 		return 0, 0, err
 	}
+	if os.Getenv("WBENCH_CMDSTATS") != "" {
+		fmt.Fprintln(os.Stderr, s)
+	}
 	for _, line := range strings.Split(s, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok {

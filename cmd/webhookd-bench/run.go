@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -36,7 +37,9 @@ func summarize(ns []int64) latSummary {
 	}
 	slices.Sort(ns)
 	q := func(p float64) time.Duration {
-		i := int(p*float64(len(ns))+0.5) - 1 // nearest rank
+		// Nearest rank: the smallest sample with at least p of them at or below it. The epsilon keeps a product
+		// such as 0.99 × 100 = 99.00000000000001 at rank 99.
+		i := int(math.Ceil(p*float64(len(ns))-1e-9)) - 1
 		return time.Duration(ns[min(max(i, 0), len(ns)-1)])
 	}
 	return latSummary{N: len(ns), P50: q(0.50), P99: q(0.99), P999: q(0.999), Max: time.Duration(ns[len(ns)-1])}
