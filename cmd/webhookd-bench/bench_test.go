@@ -46,6 +46,13 @@ func TestSummarizeNearestRank(t *testing.T) {
 	}
 }
 
+func TestPerDelivery(t *testing.T) {
+	got := perDelivery(map[string]int64{"get": 10, "zadd": 255, "hset": 310, "set": 10}, 100)
+	if want := "hset 3.10, zadd 2.55, get 0.10, set 0.10"; got != want {
+		t.Errorf("perDelivery = %q, want %q", got, want)
+	}
+}
+
 // TestAnalyze: e2e latency is receipt − origin of the first receipt of each (endpoint, message); repeats count as
 // duplicates and receipts of messages never accepted as unknown; the delivery rate runs from the first origin to the
 // last counted receipt.
@@ -202,7 +209,7 @@ func TestEndToEnd(t *testing.T) {
 		"--sat-events", "300", "--sat-batch", "25", "--rates", "50", "--plot-rates", "100",
 		"--steady-duration", "1s", "--fanouts", "5", "--fanout-deliveries", "500",
 		"--iso-endpoints", "10", "--iso-hang", "1", "--iso-events", "10", "--iso-rate", "10",
-		"--backlog", "2000", "--backlog-due", "200", "--warmup", "10", "--drain", "20s",
+		"--backlog", "2000", "--backlog-due", "200", "--warmup", "10", "--drain", "20s", "--commandstats",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +263,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(stores, "redis") && redisCPU <= 0 {
 		t.Error("redis: no redis-server CPU measured")
+	}
+	if strings.Contains(stores, "redis") && !strings.Contains(progress.String(), "redis calls per delivery: ") {
+		t.Errorf("--commandstats printed no calls per delivery:\n%s", progress.String())
 	}
 	if strings.Contains(stores, "redis") {
 		bl := rep.backlog

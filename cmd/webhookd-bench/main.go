@@ -33,15 +33,16 @@ import (
 )
 
 type options struct {
-	webhookd    string
-	redisServer string
-	scenarios   []string
-	stores      []string
-	quick       bool
-	writeDocs   bool
-	docsDir     string
-	maxTime     time.Duration
-	cpuProfile  string
+	webhookd     string
+	redisServer  string
+	scenarios    []string
+	stores       []string
+	quick        bool
+	writeDocs    bool
+	docsDir      string
+	maxTime      time.Duration
+	cpuProfile   string
+	commandStats bool
 
 	publishers  int
 	openWorkers int
@@ -142,6 +143,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.writeDocs, "write-docs", false, "write benchmarks.md and benchmarks.png into --docs-dir")
 	fs.StringVar(&o.docsDir, "docs-dir", "", "where --write-docs writes (default: docs/ of the module)")
 	fs.DurationVar(&o.maxTime, "max-time", 0, "stop everything after this long (default 45m, quick 2m)")
+	fs.BoolVar(&o.commandStats, "commandstats", false, "after each Redis run, print Redis's calls per delivery by command (INFO commandstats)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile (publishers and receiver) to this file")
 
 	fs.IntVar(&o.publishers, "publishers", 32, "closed-loop publishers (goroutines, each with its keep-alive connection)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,16 +228,14 @@ func (r *redisProc) usedMemory(ctx context.Context) (int64, error) {
 }
 
 // commandCounts reads INFO commandstats: how many commands Redis ran, those inside scripts included but not the
-// script invocations themselves (EVALSHA, EVAL) nor the tool's own (INFO, CONFIG), and how many script invocations.
-// Unlike CPU time, these counts do not depend on how fast the machine happens to be.
-func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64, err error) {
+// script invocations themselves (EVALSHA, EVAL) nor the tool's own (INFO, CONFIG), and how many script invocations;
+// byName has every command's calls. Unlike CPU time, these counts do not depend on how fast the machine happens to be.
+func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64, byName map[string]int64, err error) {
 	s, err := r.client.Info(ctx, "commandstats").Result()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	if os.Getenv("WBENCH_CMDSTATS") != "" {
-		fmt.Fprintln(os.Stderr, s)
-	}
+	byName = map[string]int64{}
 	for _, line := range strings.Split(s, "\n") {
 		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
 		if !ok {
@@ -244,9 +244,11 @@ func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64,
 		calls, _, _ := strings.Cut(rest, ",")
 		n, err := strconv.ParseInt(calls, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("INFO commandstats: %q: %w", line, err)
+			return 0, 0, nil, fmt.Errorf("INFO commandstats: %q: %w", line, err)
 		}
-		switch name = strings.TrimPrefix(name, "cmdstat_"); {
+		name = strings.TrimPrefix(name, "cmdstat_")
+		byName[name] = n
+		switch {
 		case name == "evalsha" || name == "eval":
 			scripts += n
 		case name == "info" || strings.HasPrefix(name, "config"):
@@ -254,7 +256,21 @@ func (r *redisProc) commandCounts(ctx context.Context) (commands, scripts int64,
 			commands += n
 		}
 	}
-	return commands, scripts, nil
+	return commands, scripts, byName, nil
+}
+
+// perDelivery renders command counts per delivery, most first: "hset 3.10, zadd 2.55, ...".
+func perDelivery(byName map[string]int64, deliveries int) string {
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(byName[b], byName[a]), cmp.Compare(a, b)) })
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %.2f", n, float64(byName[n])/float64(max(deliveries, 1))))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *redisProc) stop() {

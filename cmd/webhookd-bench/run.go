@@ -250,7 +250,11 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	if rds != nil {
 		res.redisHWM, _ = procHWM(rds.pid())
 		res.redisMem, _ = rds.usedMemory(ctx)
-		res.redisCmds, res.redisScripts, _ = rds.commandCounts(ctx)
+		var byName map[string]int64
+		res.redisCmds, res.redisScripts, byName, _ = rds.commandCounts(ctx)
+		if b.opt.commandStats && byName != nil {
+			b.progress("  redis calls per delivery: %s", perDelivery(byName, res.delivered))
+		}
 	}
 	res.hung = rcv.hung.Load()
 	res.sigFailures = rcv.failures.Load()

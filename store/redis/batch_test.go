@@ -390,3 +390,40 @@ func cpuNow(b *testing.B, srv *testredis.Server) [2]time.Duration {
 	}
 	return [2]time.Duration{self, time.Duration(redisCPU * float64(time.Second))}
 }
+
+// TestRepublishKeepsFinished: publishing a message again, with the same deliveries, neither requeues nor rewrites a
+// delivery that already ended, through either way of enqueueing (the one-script publish of a small fan-out, the
+// shared enqueue calls of a larger one): the endpoint's delivery index, which lists a delivery while its record
+// exists, is the existence check.
+func TestRepublishKeepsFinished(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	for _, n := range []int{2, maxOneScript + 3} {
+		m := newMessage("ten_a", base)
+		var ds []*delivery.Delivery
+		for i := range n {
+			ds = append(ds, newDelivery(m, fmt.Sprintf("ep_%d", i), base))
+		}
+		if _, _, _, err := s.Publish(ctx, m, ds, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tk := range mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, n) {
+			if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, _, err := s.Publish(ctx, m, ds, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		mustClaim(t, s, base.Add(time.Hour), delivery.ClaimOptions{Max: 100, Lease: time.Minute}, 0)
+		for _, d := range ds {
+			got, err := s.GetDelivery(ctx, "ten_a", d.ID)
+			if err != nil || got.Status != delivery.StatusSucceeded {
+				t.Fatalf("fan-out %d: delivery %s after publishing again: %+v, %v", n, d.ID, got, err)
+			}
+		}
+		assertQueueEmpty(t, s)
+	}
+}

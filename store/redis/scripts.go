@@ -120,10 +120,11 @@ for i = 1, #ARGV / 10 do
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local due = tonumber(ARGV[a + 7])
   local rec, idx = KEYS[6 + 2 * i - 1], KEYS[6 + 2 * i]
-  if redis.call('EXISTS', rec) == 0 then
+  -- The endpoint's delivery index lists a delivery exactly while its record exists (both are written here and in
+  -- publishScript, and deleted together by pruneDeliveriesScript), so adding the id to it is the existence check.
+  if redis.call('ZADD', idx, 0, id) == 1 then
     redis.call('HSET', rec, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
       'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
-    redis.call('ZADD', idx, 0, id)
     redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
     -- Once ep is touched (or found parked) in this call, a later item due no earlier changes nothing.
     local t = touched[ep]
@@ -755,10 +756,7 @@ if ARGV[8] ~= '' then
     if created and created > ARGV[9] then return cur end
   end
 end
--- HSET answers how many fields it created: all 5 when the message is new, and then none of its deliveries can exist
--- yet (a half-done earlier publish of it would have stored the message first), so their EXISTS checks are skipped.
-local fresh = redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4],
-  'data', ARGV[7]) == 5
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 -- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
 local stride = 2
@@ -780,10 +778,9 @@ for i = 1, (#KEYS - 5) / 6 do
   local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
-  if fresh or redis.call('EXISTS', rec) == 0 then
+  if redis.call('ZADD', KEYS[k + 6], 0, id) == 1 then -- the existence check, as in enqueueScript
     redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
       'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
-    redis.call('ZADD', KEYS[k + 6], 0, id)
     redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
     if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
       redis.call('ZADD', ready, 'LT', num(due), ep)
