@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -296,5 +301,81 @@ func TestEndToEnd(t *testing.T) {
 	defer f.Close()
 	if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width < 200 || cfg.Height < 100 {
 		t.Fatalf("benchmarks.png: %v, %dx%d", err, cfg.Width, cfg.Height)
+	}
+}
+
+// TestReceiverWire drives the receiver over a raw connection: requests back to back on one connection are each
+// answered in order, a chunked body is refused and fails the run, and a hanging endpoint holds its request until the
+// client hangs up.
+func TestReceiverWire(t *testing.T) {
+	rcv, err := newReceiver(time.Now(), 2, 1, 16) // endpoint 0 hangs
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.close()
+	addr := strings.TrimPrefix(rcv.url, "http://")
+	signed := func(ep int, id string) string {
+		body := `{"n":1}`
+		key, _ := signing.ParseSecret(rcv.eps[ep].secret)
+		ts := time.Now().Unix()
+		sig, err := signing.Sign(id, ts, []byte(body), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("POST /ep/%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nwebhook-id: %s\r\n"+
+			"WEBHOOK-TIMESTAMP: %d\r\nwebhook-signature:  %s \r\n\r\n%s", ep, len(body), id, ts, sig, body)
+	}
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	status := func(br *bufio.Reader) int {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	c, br := dial()
+	if _, err := io.WriteString(c, signed(1, "msg_a")+signed(1, "msg_b")); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := status(br), status(br); a != http.StatusNoContent || b != http.StatusNoContent {
+		t.Fatalf("two requests on one connection: %d, %d", a, b)
+	}
+	if got := rcv.snapshot(); len(got) != 2 || got[0].id != "msg_a" || got[1].id != "msg_b" {
+		t.Fatalf("receipts %+v", got)
+	}
+	io.WriteString(c, "POST /ep/1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	if s := status(br); s != http.StatusBadRequest || rcv.failures.Load() != 1 {
+		t.Fatalf("chunked body: %d, failures %d", s, rcv.failures.Load())
+	}
+	c.Close()
+
+	c, _ = dial()
+	io.WriteString(c, signed(0, "msg_h"))
+	for rcv.hung.Load() == 0 {
+		runtime.Gosched() // the receiver counts the held request before it waits
+	}
+	c.Close() // as the gateway does when its attempt budget ends
+	open := func() int {
+		rcv.connMu.Lock()
+		defer rcv.connMu.Unlock()
+		return len(rcv.conns)
+	}
+	for deadline := time.Now().Add(hangFor / 2); open() > 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the held request outlived its client's connection")
+		}
+	}
+	if rcv.count.Load() != 2 || len(rcv.snapshot()) != 2 {
+		t.Fatalf("the hanging endpoint's request was counted: %d", rcv.count.Load())
 	}
 }

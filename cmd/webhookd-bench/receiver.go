@@ -1,13 +1,15 @@
 package main
 
 import (
-	"context"
+	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,9 @@ import (
 // always gives up first.
 const hangFor = 1500 * time.Millisecond
 
+// maxBody bounds a request body the receiver reads.
+const maxBody = 1 << 20
+
 // receipt is one verified delivery: which endpoint, which message (webhook-id), and when its request arrived.
 type receipt struct {
 	ep int32
@@ -27,12 +32,18 @@ type receipt struct {
 	id string
 }
 
-// receiver is the loopback HTTP server every endpoint of a run points at (/ep/<n>). It verifies every POST with
+// receiver is the loopback HTTP/1.1 server every endpoint of a run points at (/ep/<n>). It verifies every POST with
 // Verify (not the middleware, which would copy the body again and dedup), answers OPTIONS with Allow: POST, and
-// records each verified request. A failed verification is counted and fails the run.
+// records each verified request. A failed verification, or a request it cannot read, is counted and fails the run.
+//
+// It reads requests straight off each connection rather than through net/http's server, because it shares the
+// machine's two cores with the gateway it measures: in alternating fan-out 10 runs on Redis the load tool's CPU per
+// delivery went from 0.044 and 0.046 ms to 0.033 and 0.036 ms (a header map, a response writer and a buffered
+// reader per request gone). It speaks the HTTP/1.1 that webhookd and Go's client send: requests one after another
+// on a keep-alive connection, bodies sized by Content-Length; anything else (a chunked body, an oversized line) is
+// refused and fails the run.
 type receiver struct {
 	base  time.Time
-	srv   *http.Server
 	ln    net.Listener
 	url   string
 	eps   []*rcvEndpoint
@@ -45,7 +56,10 @@ type receiver struct {
 	failures atomic.Int64
 	firstErr atomic.Pointer[string]
 
-	bufs sync.Pool
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
 }
 
 type rcvEndpoint struct {
@@ -57,8 +71,7 @@ type rcvEndpoint struct {
 // newReceiver starts a receiver for n endpoints, each with its own secret; the first hang of them hang. capacity
 // preallocates the receipt log.
 func newReceiver(base time.Time, n, hang, capacity int) (*receiver, error) {
-	r := &receiver{base: base, receipts: make([]receipt, 0, capacity)}
-	r.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	r := &receiver{base: base, receipts: make([]receipt, 0, capacity), conns: map[net.Conn]struct{}{}}
 	for i := range n {
 		secret, err := signing.GenerateSecret(0)
 		if err != nil {
@@ -78,19 +91,43 @@ func newReceiver(base time.Time, n, hang, capacity int) (*receiver, error) {
 	}
 	r.ln = ln
 	r.url = "http://" + ln.Addr().String()
-	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go r.srv.Serve(ln)
+	r.wg.Add(1)
+	go r.accept()
 	return r, nil
 }
 
 func (r *receiver) endpointURL(i int) string { return r.url + "/ep/" + strconv.Itoa(i) }
 
-func (r *receiver) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if r.srv.Shutdown(ctx) != nil {
-		r.srv.Close()
+func (r *receiver) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		r.connMu.Lock()
+		if r.closed {
+			r.connMu.Unlock()
+			c.Close()
+			return
+		}
+		r.conns[c] = struct{}{}
+		r.wg.Add(1)
+		r.connMu.Unlock()
+		go r.serveConn(c)
 	}
+}
+
+// close stops the receiver: no new connections, open ones closed, every connection's goroutine gone.
+func (r *receiver) close() {
+	r.ln.Close()
+	r.connMu.Lock()
+	r.closed = true
+	for c := range r.conns {
+		c.Close()
+	}
+	r.connMu.Unlock()
+	r.wg.Wait()
 }
 
 func (r *receiver) fail(format string, args ...any) {
@@ -99,81 +136,195 @@ func (r *receiver) fail(format string, args ...any) {
 	r.firstErr.CompareAndSwap(nil, &msg)
 }
 
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// request is what the receiver keeps of one request; a connection reuses one for all of its requests.
+type request struct {
+	method, path []byte
+	body         []byte
+	closeAfter   bool
+	h            http.Header // Webhook-Id, Webhook-Timestamp and Webhook-Signature, all Verify reads
+	vals         [3][]string
+}
+
+var (
+	errChunked   = errors.New("a body without Content-Length (Transfer-Encoding) is not supported")
+	errMalformed = errors.New("malformed request")
+)
+
+var verifiedHeaders = [3]string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}
+
+// read reads the next request off br. It returns io.EOF when the connection ended between requests.
+func (q *request) read(br *bufio.Reader) error {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if err == io.EOF && len(line) == 0 {
+			return io.EOF
+		}
+		return fmt.Errorf("request line: %w", err)
+	}
+	line = trimCRLF(line)
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1 {
+		return fmt.Errorf("%w: request line %q", errMalformed, line)
+	}
+	proto := line[sp2+1:]
+	q.method = append(q.method[:0], line[:sp1]...)
+	q.path = append(q.path[:0], line[sp1+1:sp2]...)
+	q.closeAfter = !bytes.Equal(proto, []byte("HTTP/1.1"))
+	for i := range q.vals {
+		q.vals[i] = q.vals[i][:0]
+	}
+	length := -1
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("header: %w", err)
+		}
+		line = trimCRLF(line)
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return fmt.Errorf("%w: header line %q", errMalformed, line)
+		}
+		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			n, err := strconv.Atoi(string(value))
+			if err != nil || n < 0 || n > maxBody {
+				return fmt.Errorf("%w: Content-Length %q", errMalformed, value)
+			}
+			length = n
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return errChunked
+		case bytes.EqualFold(name, []byte("Connection")):
+			if bytes.EqualFold(value, []byte("close")) {
+				q.closeAfter = true
+			}
+		default:
+			for i, h := range verifiedHeaders {
+				if bytes.EqualFold(name, []byte(h)) {
+					q.vals[i] = append(q.vals[i], string(value))
+				}
+			}
+		}
+	}
+	if q.h == nil {
+		q.h = make(http.Header, len(verifiedHeaders))
+	}
+	for i, h := range verifiedHeaders {
+		if len(q.vals[i]) > 0 {
+			q.h[h] = q.vals[i]
+		} else {
+			delete(q.h, h)
+		}
+	}
+	q.body = q.body[:0]
+	if length > 0 {
+		if cap(q.body) < length {
+			q.body = make([]byte, length)
+		}
+		q.body = q.body[:length]
+		if _, err := io.ReadFull(br, q.body); err != nil {
+			return fmt.Errorf("body: %w", err)
+		}
+	}
+	return nil
+}
+
+func trimCRLF(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+const (
+	respNoContent    = "HTTP/1.1 204 No Content\r\n\r\n"
+	respOptions      = "HTTP/1.1 204 No Content\r\nAllow: POST, OPTIONS\r\n\r\n"
+	respBadRequest   = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+	respUnauthorized = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+	respNotFound     = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	respNotAllowed   = "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"
+	respUnavailable  = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+)
+
+func (r *receiver) serveConn(c net.Conn) {
+	defer r.wg.Done()
+	defer func() {
+		r.connMu.Lock()
+		delete(r.conns, c)
+		r.connMu.Unlock()
+		c.Close()
+	}()
+	br := bufio.NewReaderSize(c, 8<<10)
+	var q request
+	for {
+		err := q.read(br)
+		if err == io.EOF || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+				r.fail("read request: %v", err)
+				io.WriteString(c, respBadRequest)
+			}
+			return
+		}
+		resp, keep := r.handle(c, br, &q)
+		if resp != "" {
+			if _, err := io.WriteString(c, resp); err != nil {
+				return
+			}
+		}
+		if !keep || q.closeAfter {
+			return
+		}
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
+}
+
+// handle answers one request: the response to write ("" for none) and whether the connection goes on.
+func (r *receiver) handle(c net.Conn, br *bufio.Reader, q *request) (string, bool) {
 	at := time.Since(r.base).Nanoseconds()
-	n, err := strconv.Atoi(strings.TrimPrefix(req.URL.Path, "/ep/"))
-	if err != nil || n < 0 || n >= len(r.eps) {
-		r.fail("request to unknown path %q", req.URL.Path)
-		w.WriteHeader(http.StatusNotFound)
-		return
+	path, ok := bytes.CutPrefix(q.path, []byte("/ep/"))
+	n, err := strconv.Atoi(string(path))
+	if !ok || err != nil || n < 0 || n >= len(r.eps) {
+		r.fail("request to unknown path %q", q.path)
+		return respNotFound, true
 	}
 	ep := r.eps[n]
-	switch req.Method {
+	switch string(q.method) {
 	case http.MethodOptions:
-		w.Header().Set("Allow", "POST, OPTIONS")
-		w.WriteHeader(http.StatusNoContent)
-		return
+		return respOptions, true
 	case http.MethodPost:
 	default:
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
+		return respNotAllowed, true
 	}
-	bp := r.bufs.Get().(*[]byte)
-	defer r.bufs.Put(bp)
-	body, err := readBody(req, (*bp)[:0])
-	*bp = body[:0]
-	if err != nil {
-		r.fail("endpoint %d: read body: %v", n, err)
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	res, err := ep.v.Verify(req.Header, body)
+	res, err := ep.v.Verify(q.h, q.body)
 	if err != nil {
 		r.fail("endpoint %d: verify: %v", n, err)
-		w.WriteHeader(http.StatusUnauthorized)
-		return
+		return respUnauthorized, true
 	}
 	if ep.hang.Load() {
+		// Hold the request until the gateway gives up (it closes the connection) or hangFor passes.
 		r.hung.Add(1)
-		t := time.NewTimer(hangFor)
-		select {
-		case <-req.Context().Done():
-		case <-t.C:
+		c.SetReadDeadline(time.Now().Add(hangFor))
+		_, err := br.Peek(1)
+		c.SetReadDeadline(time.Time{})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return "", false // the gateway hung up
 		}
-		t.Stop()
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
+		return respUnavailable, true
 	}
 	r.mu.Lock()
 	r.receipts = append(r.receipts, receipt{ep: int32(n), at: at, id: res.MessageID})
 	r.mu.Unlock()
 	r.count.Add(1)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// readBody reads the request body into buf, sized by Content-Length when given.
-func readBody(req *http.Request, buf []byte) ([]byte, error) {
-	if n := req.ContentLength; n > 0 && n <= 1<<20 {
-		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		_, err := io.ReadFull(req.Body, buf)
-		return buf, err
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := req.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return respNoContent, true
 }
 
 // snapshot returns a copy of the receipts so far.

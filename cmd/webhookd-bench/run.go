@@ -253,7 +253,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		var byName map[string]int64
 		res.redisCmds, res.redisScripts, byName, _ = rds.commandCounts(ctx)
 		if b.opt.commandStats && byName != nil {
-			b.progress("  redis calls per delivery: %s", perDelivery(byName, res.delivered))
+			b.progress("  redis calls per delivery: %s", perDelivery(byName, res.expected))
 		}
 	}
 	res.hung = rcv.hung.Load()
