@@ -285,8 +285,8 @@ func (r *results) setupText() string {
 	return fmt.Sprintf(`Every run starts a fresh `+"`webhookd serve`"+` (%s: %d workers, %d attempts in flight per endpoint,
 1 s per attempt, log level %s) on a fresh store: a bbolt file in a temp dir (embedded), or a throwaway redis-server
 with AOF everysec and noeviction (Redis). One tenant; its endpoints are subscribed to every event type and point at a
-loopback receiver in the tool that verifies every request's HMAC signature with `+"`verifier.Verify`"+` and records
-when each webhook-id arrived. Events carry 1 KiB of JSON data, %s. Up to %d events are published and delivered
+loopback receiver in the tool (its own HTTP/1.1 reader, lighter than net/http's server) that verifies every request's
+HMAC signature with `+"`verifier.Verify`"+` and records when each webhook-id arrived. Events carry 1 KiB of JSON data, %s. Up to %d events are published and delivered
 before each measured window (warm-up). e2e latency is receipt − publish-request start (closed loop) or receipt −
 scheduled send time (open loop, so a slow answer never slows the offered load). deliveries/s is distinct verified
 deliveries ÷ (last receipt − first publish). Closed loop: %d publishers, each waiting for its 202. Open loop: a
