@@ -488,6 +488,25 @@ func TestPprofListener(t *testing.T) {
 			t.Errorf("GET %s: %d", path, resp.StatusCode)
 		}
 	}
+	// The blocking and mutex profiles sample while the listener is on: a goroutine blocked on a channel for longer
+	// than the sampling rate shows in the blocking profile.
+	ch := make(chan struct{})
+	go func() { time.Sleep(5 * time.Millisecond); close(ch) }()
+	<-ch
+	for path, want := range map[string]string{
+		"/debug/pprof/block?debug=1": "cli.TestPprofListener",
+		"/debug/pprof/mutex?debug=1": fmt.Sprintf("sampling period=%d", mutexProfileFraction),
+	} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d, no %q in:\n%.600s", path, resp.StatusCode, want, b)
+		}
+	}
 	if _, _, err := servePprof(addr); err == nil {
 		t.Error("a second listener on the same address did not fail")
 	}
