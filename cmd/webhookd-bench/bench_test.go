@@ -361,8 +361,11 @@ func TestReceiverWire(t *testing.T) {
 
 	c, _ = dial()
 	io.WriteString(c, signed(0, "msg_h"))
-	for rcv.hung.Load() == 0 {
-		runtime.Gosched() // the receiver counts the held request before it waits
+	// The receiver counts the held request before it waits.
+	for deadline := time.Now().Add(5 * time.Second); rcv.hung.Load() == 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("the hanging endpoint never held the request")
+		}
 	}
 	c.Close() // as the gateway does when its attempt budget ends
 	open := func() int {

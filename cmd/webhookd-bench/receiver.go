@@ -264,7 +264,7 @@ func (r *receiver) serveConn(c net.Conn) {
 			return
 		}
 		if err != nil {
-			if !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !isSocketError(err) {
 				r.fail("read request: %v", err)
 				io.WriteString(c, respBadRequest)
 			}
@@ -282,7 +282,9 @@ func (r *receiver) serveConn(c net.Conn) {
 	}
 }
 
-func isReset(err error) bool {
+// isSocketError tells an error of the connection itself (a reset, a broken pipe: the client went away mid-request)
+// from a request the receiver could not read, which fails the run.
+func isSocketError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op)
 }
