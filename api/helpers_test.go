@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/webhookd/webhookd/egress"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 const opToken = "operator-token-for-tests-0123456789"

@@ -36,7 +36,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/internal/metrics"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 const (

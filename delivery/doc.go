@@ -5,7 +5,7 @@
 //
 // types.go is the contract with the stores: Message, Delivery, Attempt and Status are the records; Queue schedules
 // deliveries in per-endpoint lanes and leases them to workers as Tasks; Log is the read side. Store packages
-// (store/bolt, the Redis store) implement both.
+// (store/boltstore, the Redis store) implement both.
 //
 // Engine is the worker. Build it with NewEngine from a Config (every field optional, each documented with its
 // default) and Deps: the Queue, a MessageSource and an EndpointSource (a Log and an endpoints.Store satisfy them), the

@@ -26,7 +26,7 @@ import (
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/signing"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/verifier"
 )
 

@@ -3,7 +3,7 @@ package delivery
 import "context"
 
 // WakeSource is implemented by a Queue that several processes share and that can tell one process when another
-// made work due (store/redis does, over Redis pub/sub). Run listens for as long as it runs and takes every signal as
+// made work due (store/redisstore does, over Redis pub/sub). Run listens for as long as it runs and takes every signal as
 // a Wake, so a replica idle until its next due time (bounded by IdleMax) still sends work that another replica
 // enqueued or released at once.
 type WakeSource interface {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 // wakeQueue is a bolt store whose wake-ups the test sends (as another replica's would arrive through Redis), and

@@ -12,7 +12,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/signing"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 // clock is a settable test clock.

@@ -14,7 +14,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 // These tests run PublishBatch on the embedded store, with four endpoints of tenant "ten": "*", "device.*",

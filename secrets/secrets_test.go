@@ -15,7 +15,7 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/secrets"
 	"github.com/webhookd/webhookd/signing"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/store/storetest"
 	"github.com/webhookd/webhookd/tenants"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/tenants"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/signing"
-	redisstore "github.com/webhookd/webhookd/store/redis"
+	redisstore "github.com/webhookd/webhookd/store/redisstore"
 )
 
 // runBacklog schedules opt.backlog deliveries in a throwaway Redis through Store.Publish, opt.backlogDue of them due

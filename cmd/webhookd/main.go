@@ -7,7 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/webhookd/webhookd/internal/cli"
+	"github.com/webhookd/webhookd/cmd/webhookd/internal/cli"
 )
 
 func main() {

@@ -25,7 +25,7 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/testredis"
 	"github.com/webhookd/webhookd/signing"
-	redisstore "github.com/webhookd/webhookd/store/redis"
+	redisstore "github.com/webhookd/webhookd/store/redisstore"
 	"github.com/webhookd/webhookd/verifier"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/secrets"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/tenants"
 )
 

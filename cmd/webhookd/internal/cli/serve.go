@@ -30,8 +30,8 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/metrics"
 	"github.com/webhookd/webhookd/secrets"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
-	redisstore "github.com/webhookd/webhookd/store/redis"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
+	redisstore "github.com/webhookd/webhookd/store/redisstore"
 	"github.com/webhookd/webhookd/tenants"
 )
 

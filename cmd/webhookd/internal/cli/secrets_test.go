@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/webhookd/webhookd/secrets"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/tenants"
 )
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/webhookd/webhookd/secrets"
 	"github.com/webhookd/webhookd/signing"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/verifier"
 )
 
@@ -447,7 +447,7 @@ func TestServeFlagsFromEnv(t *testing.T) {
 
 // TestOperationsDocListsEveryFlag keeps the flag table of docs/operations.md in step with serve's flags.
 func TestOperationsDocListsEveryFlag(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "docs", "operations.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
-	boltstore "github.com/webhookd/webhookd/store/bolt"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 
 const clOperatorToken = "client-test-operator-token-0123456789"
