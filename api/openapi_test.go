@@ -35,7 +35,7 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
-	"github.com/webhookd/webhookd/internal/metrics"
+	"github.com/webhookd/webhookd/metrics"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
 )
 

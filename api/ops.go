@@ -12,7 +12,7 @@ import (
 )
 
 // Observer hears what the API does, for metrics. Its methods are called on the request path: implementations must be
-// safe for concurrent use and must not block. internal/metrics implements it; this package imports no metrics
+// safe for concurrent use and must not block. metrics implements it; this package imports no metrics
 // library.
 type Observer interface {
 	// Request is called once per request, after the response: route is the route template

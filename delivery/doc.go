@@ -11,7 +11,7 @@
 // default) and Deps: the Queue, a MessageSource and an EndpointSource (a Log and an endpoints.Store satisfy them), the
 // *http.Client (use egress.NewClient: no redirects, no internal addresses), an optional Notifier, told when the
 // engine disables an endpoint, and an optional Observer, told of every attempt's profile, outcome and latency, every
-// disable and every failed store call (internal/metrics turns these into Prometheus metrics; this package imports
+// disable and every failed store call (metrics turns these into Prometheus metrics; this package imports
 // no metrics library). A Queue may also report its depth by implementing QueueStatsReporter. Run it under a context
 // until shutdown:
 //

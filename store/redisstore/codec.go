@@ -10,7 +10,7 @@ import (
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
-	"github.com/webhookd/webhookd/internal/msgjson"
+	"github.com/webhookd/webhookd/store/internal/msgjson"
 	"github.com/webhookd/webhookd/tenants"
 )
 

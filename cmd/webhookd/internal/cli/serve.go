@@ -28,7 +28,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
-	"github.com/webhookd/webhookd/internal/metrics"
+	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/secrets"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	redisstore "github.com/webhookd/webhookd/store/redisstore"

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/webhookd/webhookd/delivery"
-	"github.com/webhookd/webhookd/internal/metrics"
+	"github.com/webhookd/webhookd/metrics"
 )
 
 // Compile-time checks: Metrics is the engine's observer.
