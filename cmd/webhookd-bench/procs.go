@@ -126,12 +126,6 @@ func (g *gateway) logTail(n int) string {
 	return lastLines(string(b), n)
 }
 
-// countLog counts the lines of the gateway's log that contain s.
-func (g *gateway) countLog(s string) int {
-	b, _ := os.ReadFile(g.logPath)
-	return bytes.Count(b, []byte(s))
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {

@@ -189,7 +189,7 @@ func parseClusterURL(scheme, rest string) (*redis.ClusterOptions, error) {
 	}
 	path, query, _ := strings.Cut(tail, "?")
 	if path != "" && path != "/" {
-		return nil, errors.New("Redis Cluster has no databases: drop the path")
+		return nil, errors.New("a Redis Cluster URL takes no database: drop the path")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {

@@ -35,6 +35,9 @@ func fast(js string, m *delivery.Message) bool {
 	tenant, rest, ok = cutField(rest, `,"tenant_id":`, ok)
 	typ, rest, ok = cutField(rest, `,"type":`, ok)
 	ts, rest, ok = cutField(rest, `,"timestamp":`, ok)
+	if !ok {
+		return false
+	}
 	if rest, ok = strings.CutPrefix(rest, `,"data":null`); !ok {
 		return false
 	}
