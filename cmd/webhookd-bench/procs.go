@@ -142,8 +142,8 @@ func firstLine(s string) string {
 	return l
 }
 
-// redisProc is a throwaway redis-server on a free loopback port, with the settings docs/redis-design.md asks of a
-// production Redis (AOF everysec, noeviction) and no RDB snapshots.
+// redisProc is a throwaway redis-server on a free loopback port, with the settings docs/architecture.md (section
+// store/redisstore, Redis settings) asks of a production Redis (AOF everysec, noeviction) and no RDB snapshots.
 type redisProc struct {
 	cmd    *exec.Cmd
 	addr   string
