@@ -3,6 +3,7 @@ module github.com/webhookd/webhookd
 go 1.26.8
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/gorilla/mux v1.8.1
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0

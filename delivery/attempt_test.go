@@ -130,7 +130,7 @@ func newFixture(t testing.TB, rt roundTripper, wrap ...func(*fakeQueue) Queue) *
 	src := &fakeSources{
 		ep: &endpoints.Endpoint{ID: "ep_1", TenantID: "tn_1", URL: "http://receiver.test/hook", Profile: "standard",
 			Keys: []endpoints.Key{{Secret: secret}}, UpdatedAt: now},
-		msg: &Message{ID: signing.NewMessageID(now).String(), TenantID: "tn_1", Type: "device.enrolled",
+		msg: &Message{ID: signing.NewMessageID().String(), TenantID: "tn_1", Type: "device.enrolled",
 			Timestamp: now, Data: json.RawMessage(`{"device":"d1","secret_field":"BODY-MARKER"}`)},
 	}
 	q := &fakeQueue{}

@@ -175,7 +175,7 @@ func newMessage(ep *endpoints.Endpoint, i int) (*delivery.Message, []*delivery.D
 	now := time.Now()
 	seq := messageSeq.Add(1)
 	m := &delivery.Message{
-		ID: signing.NewMessageID(now).String(), TenantID: tenant, Type: "device.status_changed",
+		ID: signing.NewMessageID().String(), TenantID: tenant, Type: "device.status_changed",
 		Timestamp: now.Add(-time.Second).Truncate(time.Millisecond),
 		Data:      json.RawMessage(fmt.Sprintf(`{"device":"d%d","status":"ok","seq":%d}`, i, seq)), CreatedAt: now,
 	}

@@ -33,25 +33,7 @@
 // Errors wrap [ErrScheme], [ErrURL] or [ErrForbiddenAddress]; test them
 // with [errors.Is], which also sees through *url.Error and *net.OpError.
 //
-// # Caveats
-//
-//   - Only clients from [NewClient] (or dialers using [Policy.Control]) are
-//     protected. Passing a URL to any other client, or wrapping the
-//     transport with a proxy or a custom DialTLSContext, bypasses the check.
-//   - Policy.Resolve is advisory; only the dial-time check is enforcement.
-//     A name that resolves to both allowed and forbidden addresses fails
-//     Resolve, while at send time the dialer skips the forbidden addresses
-//     and may connect to an allowed one.
-//   - For the local-use NAT64 prefix 64:ff9b:1::/48 the IPv4 address is
-//     taken from the last 32 bits (the usual /96 layout); an operator using
-//     a shorter RFC 6052 layout inside that prefix is not decoded.
-//   - AllowPrivate admits loopback and private addresses (never cloud metadata ones). Never set
-//     it where untrusted users can register URLs.
-//   - Redirects are returned, not followed. A caller that chooses to follow
-//     one must run the Location through CheckURL and the same client again.
-//   - Per-request deadlines are the caller's job: the client has no
-//     Timeout, only a 10s dial and TLS handshake limit.
-//   - The policy is about addresses, not names: anything the resolver says
-//     is public is allowed, including names in internal zones that happen
-//     to map to public IPs.
+// Only clients from [NewClient] (or dialers using [Policy.Control]) are
+// protected, and only the dial-time check is enforcement: docs/architecture.md,
+// section egress, lists the caveats.
 package egress

@@ -171,6 +171,7 @@ func TestClientTransportConfig(t *testing.T) {
 	if tr.Proxy != nil {
 		t.Error("Proxy is set; a proxy would bypass the address check")
 	}
+	//lint:ignore SA1019 the deprecated dialers would bypass DialContext's address check, so the test sees they are unset
 	if tr.DialContext == nil || tr.DialTLSContext != nil || tr.DialTLS != nil || tr.Dial != nil {
 		t.Error("want only DialContext set")
 	}

@@ -299,7 +299,7 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 		ts = in.Timestamp.UTC()
 	}
 	return &delivery.Message{
-		ID:             signing.NewMessageID(now).String(),
+		ID:             signing.NewMessageID().String(),
 		TenantID:       tenantID,
 		Type:           in.Type,
 		Timestamp:      ts,

@@ -41,7 +41,7 @@ func ExampleParsePrivateKey() {
 
 // Render one message under the Mender profile: the body and the headers Mender's receivers expect.
 func ExampleProfile() {
-	var id signing.MessageID // normally signing.NewMessageID(time.Now())
+	var id signing.MessageID // normally signing.NewMessageID()
 	m := &signing.Message{
 		ID:        id,
 		Type:      "device.status_changed",
@@ -61,8 +61,12 @@ func ExampleProfile() {
 }
 
 func ExampleMessageID() {
-	id := signing.NewMessageID(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC))
+	id := signing.NewMessageID()
 	back, _ := signing.ParseMessageID(id.String())
-	fmt.Println(back == id, id.Time(), len(id.String()), len(id.UUID()))
-	// Output: true 2026-04-15 12:00:00 +0000 UTC 30 36
+	fmt.Println(back == id, len(id.String()), len(id.UUID()))
+	at, _ := signing.ParseMessageID("msg_01kp8g6dg0fm88vgfc5hev51x8")
+	fmt.Println(at.Time(), at.UUID())
+	// Output:
+	// true 30 36
+	// 2026-04-15 12:00:00 +0000 UTC 019d9103-3600-7d10-8dc1-ec2c5db287a8
 }

@@ -36,7 +36,7 @@ func keyOrder(t *testing.T, body []byte) []string {
 
 func testMessage() *signing.Message {
 	return &signing.Message{
-		ID:        signing.NewMessageID(time.Date(2026, 4, 15, 12, 0, 0, 0, time.UTC)),
+		ID:        signing.NewMessageID(),
 		Type:      "device.status_changed",
 		Timestamp: time.Date(2026, 4, 15, 14, 0, 0, 123456789, time.FixedZone("CEST", 2*3600)),
 		Data:      json.RawMessage(`{"id":"d1","status":"accepted"}`),

@@ -13,12 +13,6 @@ const (
 	VersionEd25519 = "v1a"
 )
 
-// Encoded signature lengths, without the version tag and comma.
-const (
-	hmacSigLen    = 44 // base64 of 32 bytes
-	ed25519SigLen = 88 // base64 of 64 bytes
-)
-
 // ErrNoKeys is returned by Sign when it is given no keys.
 var ErrNoKeys = errors.New("no signing keys")
 

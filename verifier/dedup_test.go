@@ -64,7 +64,7 @@ func TestMemoryDedupExpiry(t *testing.T) {
 	if !seen(t, m, "a", time.Minute) {
 		t.Fatal("re-recorded id not remembered")
 	}
-	if seen(t, m, "z", 0) || seen(t, m, "z", 0) {
+	if first, again := seen(t, m, "z", 0), seen(t, m, "z", 0); first || again {
 		t.Fatal("a zero TTL recorded the id")
 	}
 }
@@ -128,7 +128,7 @@ func TestMemoryDedupConcurrent(t *testing.T) {
 
 func TestNoDedup(t *testing.T) {
 	var s verifier.NoDedup
-	if seen(t, s, "a", time.Hour) || seen(t, s, "a", time.Hour) {
+	if first, again := seen(t, s, "a", time.Hour), seen(t, s, "a", time.Hour); first || again {
 		t.Fatal("NoDedup reported a duplicate")
 	}
 }

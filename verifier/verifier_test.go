@@ -61,7 +61,7 @@ func render(t testing.TB, p signing.Profile, now time.Time, keys ...string) mess
 		parsed[i] = k
 	}
 	m := &signing.Message{
-		ID:        signing.NewMessageID(now),
+		ID:        signing.NewMessageID(),
 		Type:      "device.status_changed",
 		Timestamp: now,
 		Data:      json.RawMessage(`{"id":"d1","status":"accepted"}`),

@@ -81,7 +81,7 @@ func (b *bench) runBacklog(ctx context.Context) *backlogResult {
 						return
 					}
 					now := time.Now().UTC()
-					m := &delivery.Message{ID: signing.NewMessageID(now).String(), TenantID: tenant,
+					m := &delivery.Message{ID: signing.NewMessageID().String(), TenantID: tenant,
 						Type: "bench.event", Timestamp: now, Data: data, CreatedAt: now}
 					ds := make([]*delivery.Delivery, fanout)
 					for k := range ds {

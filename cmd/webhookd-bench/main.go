@@ -448,7 +448,7 @@ func (b *bench) runAll(ctx context.Context) *results {
 			return r
 		}
 		// median runs spec o.repeat times and keeps the run with the median delivery rate, noting every rate: on a
-		// shared VM one run of the same build varies by ±15%.
+		// shared VM runs of one build vary more than the differences being measured.
 		median := func(spec runSpec) *runResult {
 			var rs []*runResult
 			for range max(o.repeat, 1) {

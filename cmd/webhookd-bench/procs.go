@@ -126,12 +126,6 @@ func (g *gateway) logTail(n int) string {
 	return lastLines(string(b), n)
 }
 
-// countLog counts the lines of the gateway's log that contain s.
-func (g *gateway) countLog(s string) int {
-	b, _ := os.ReadFile(g.logPath)
-	return bytes.Count(b, []byte(s))
-}
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -148,8 +142,8 @@ func firstLine(s string) string {
 	return l
 }
 
-// redisProc is a throwaway redis-server on a free loopback port, with the settings docs/redis-design.md asks of a
-// production Redis (AOF everysec, noeviction) and no RDB snapshots.
+// redisProc is a throwaway redis-server on a free loopback port, with the settings docs/architecture.md (section
+// store/redisstore, Redis settings) asks of a production Redis (AOF everysec, noeviction) and no RDB snapshots.
 type redisProc struct {
 	cmd    *exec.Cmd
 	addr   string

@@ -8,7 +8,7 @@ import (
 // maxGroup writes) and commits it in one transaction and one fsync. A lone writer commits at once; writers that
 // arrive during a commit share the next one, so the group grows with the load without any waiting on a timer.
 // bbolt's own Batch waits MaxBatchDelay unless MaxBatchSize writers are already queued, which costs a lone writer
-// the delay and many writers a commit that waits for a batch that is never full (see doc.go for the figures).
+// the delay and many writers a commit that waits for a batch that is never full.
 //
 // As with Batch, a write's fn may run more than once (when another write in its group fails, the group is rolled
 // back and run again without it), so it must be idempotent and touch nothing outside the transaction.

@@ -55,11 +55,6 @@ func key(parts ...string) []byte {
 // prefix is key(parts...) followed by the separator: the prefix of every key under parts.
 func prefix(parts ...string) []byte { return append(key(parts...), sep) }
 
-// lastPart returns what follows the last separator of k.
-func lastPart(k []byte) string {
-	return string(k[bytes.LastIndexByte(k, sep)+1:])
-}
-
 // splitKey splits k at its separators.
 func splitKey(k []byte) []string {
 	parts := bytes.Split(k, []byte{sep})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
@@ -83,7 +84,7 @@ func Open(path string, opts Options) (*Store, error) {
 		NoFreelistSync: true, // the freelist is rebuilt at open; data pages are still fsync'd on every commit
 		FreelistType:   bolt.FreelistMapType,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", file, ErrLocked)
 	}
 	if err != nil {

@@ -81,7 +81,7 @@ func TestEngineChainsAcks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range total {
-		m := &delivery.Message{ID: signing.NewMessageID(now).String(), TenantID: "ten_a", Type: "device.enrolled",
+		m := &delivery.Message{ID: signing.NewMessageID().String(), TenantID: "ten_a", Type: "device.enrolled",
 			Timestamp: now.Truncate(time.Second), Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), CreatedAt: now}
 		d := &delivery.Delivery{ID: ids.New("dlv"), TenantID: "ten_a", MessageID: m.ID, EndpointID: ep.ID,
 			EventType: m.Type, Status: delivery.StatusPending, CreatedAt: now, UpdatedAt: now}

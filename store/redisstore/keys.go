@@ -9,14 +9,54 @@ import (
 
 // This file builds every Redis key name the store uses; no other file builds one, the claim and finish scripts only
 // append a delivery id to the record prefix they are given, and on a single server the finish script puts a message
-// id's shard and the id between the two parts messageKeyParts gives it (luaMessageKey). The layout is
-// tabled in doc.go. Three families of hash tags keep what must change together in one Cluster slot:
+// id's shard and the id between the two parts messageKeyParts gives it (luaMessageKey). The layout is tabled
+// below. Three families of hash tags keep what must change together in one Cluster slot:
 //
 //	{wh:NNN}    queue shard NNN of the endpoint's deliveries: queue structures, delivery records, attempts
 //	{wh:m:NNN}  message shard NNN: message records, their delivery index and the retention index
 //	{t:<id>}    one tenant: its record, tokens, endpoints, delivery index, idempotency keys
 //
-// plus a few single keys (config, tenant list, token lookup, catalogue). Every name starts with Options.Prefix.
+// plus a few single keys (config, tenant list, token lookup, catalogue).
+//
+// Every name starts with Options.Prefix ("wh:" by default), written P here.
+//
+//	key                               type    content
+//	P config                          HASH    shards → N
+//	P{wh:NNN}:ready                   ZSET    endpoint → ms when next eligible (first due time, or rate-limit wait)
+//	P{wh:NNN}:turns                   ZSET    endpoint → turn number: endpoints due now, served lowest turn first
+//	P{wh:NNN}:lanes                   ZSET    "<endpoint>|<due ms, 15 digits>|<delivery>", all scores 0 (BYLEX)
+//	P{wh:NNN}:leases                  ZSET    delivery → lease expiry ms
+//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight
+//	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
+//	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
+//	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"; "~" endpoint → held until ms
+//	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
+//	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
+//	                                          created updated (times: Unix ns, 20 digits; code and err once set),
+//	                                          and fence while it may be leased (the last claim's)
+//	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
+//	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
+//	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
+//	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
+//	                                          deliveries Publish made: a template and their ids, codec.go), cns
+//	                                          (created ns), tenant
+//	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0
+//	P tenants                         ZSET    tenant ids, scores 0
+//	P{t:<tenant>}:tenant              STRING  tenant JSON
+//	P{t:<tenant>}:tokens              HASH    token id → token JSON with its SHA-256 (never the token text)
+//	P token:<sha256 hex>              STRING  "<tenant> <token id>"
+//	P{t:<tenant>}:ep:<endpoint>       STRING  endpoint JSON with its key secrets (sealed when an operator key is set)
+//	P{t:<tenant>}:eps                 ZSET    endpoint ids, scores 0
+//	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index
+//	P{t:<tenant>}:idem:<sha256 hex>   STRING  "<message id> <created ns>", TTL ≥ Options.IdempotencyTTL (24h)
+//	P{catalogue}:types / :names       HASH / ZSET   event type name → JSON / names, scores 0
+//	P wake                            pub/sub channel (not a key): "<store instance> <shard>:<ms> …", work made due
+//
+// A delivery's record lives in its queue shard, not beside its message, so that ack, nack, fail, release and
+// reclaim change the queue and the log in one atomic script: a zombie worker's late result is refused before it can
+// touch the record. Index members "<delivery> <endpoint>" name where the record lives (the space sorts below every id
+// character, so members sort in id order); the message's retention entry shares its slot, so a message is stored with
+// its index entries in one script.
 
 // keys names every key for one prefix and one shard count.
 type keys struct {

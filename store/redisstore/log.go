@@ -80,7 +80,7 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 
 // ListDeliveries pages through an index in id order, reading records in pipelined batches and filtering them: the
 // message's index when f.MessageID is set, else the endpoint's, else the tenant's. Status and time filters cost a
-// scan of the chosen index (see Caveats in doc.go).
+// scan of the chosen index (docs/architecture.md, store/redisstore, Caveats).
 func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.Filter) ([]*delivery.Delivery, error) {
 	var (
 		key   string

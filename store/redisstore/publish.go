@@ -73,10 +73,9 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 
 // maxOneScript bounds the deliveries publishOne enqueues. A larger fan-out has publishOne store the message and its
 // idempotency key only, and enqueues the deliveries after, sharing script calls by shard with other publishes in
-// flight (batch.go): under load that costs Redis less per delivery than a script of its own per publish (fan-out 10
-// measured 8,849/8,559 deliveries/s the general way against 7,744/6,814 one script each), while a publish to a few
-// endpoints gains most from one round trip instead of three (saturation to one endpoint: ingest 4,075/3,848 →
-// 6,740/6,695 events/s).
+// flight (batch.go): under load that costs Redis less per delivery than a script of its own per publish, while a
+// publish to a few endpoints gains most from one round trip instead of three (the figures are in the commits that
+// chose 4).
 const maxOneScript = 4
 
 // publishOne is Publish in one atomic script (publishScript), used on a single Redis server, where a script may touch

@@ -202,8 +202,8 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 
 // prefetch loads, in one pipelined round, the messages of claimed tasks that neither cache holds, into the claimed
 // cache: the workers that attempt these tasks call GetMessage moments later, and a round trip each was the largest
-// cost of a deep backlog's delivery (30% of the gateway's CPU when every message of a saturation run was older than
-// the publish cache). Best effort: what it cannot load, GetMessage reads itself.
+// cost of a deep backlog's delivery (when every message is older than the publish cache). Best effort: what it
+// cannot load, GetMessage reads itself.
 func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
 	var (
 		pipe redis.Pipeliner

@@ -226,7 +226,6 @@ type announcer struct {
 	kick    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
-	stop    sync.Once
 }
 
 func (a *announcer) init() {

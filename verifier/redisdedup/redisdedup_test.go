@@ -159,7 +159,7 @@ func TestMiddlewareAcrossReplicas(t *testing.T) {
 	}
 	key, _ := signing.ParseKey(secret)
 	now := time.Now()
-	m := &signing.Message{ID: signing.NewMessageID(now), Type: "a.b", Timestamp: now}
+	m := &signing.Message{ID: signing.NewMessageID(), Type: "a.b", Timestamp: now}
 	body := signing.Standard.AppendBody(nil, m)
 	for i, h := range []http.Handler{replicas[0], replicas[1], replicas[0]} {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))

@@ -32,7 +32,7 @@ func signed(t *testing.T, p signing.Profile, at time.Time, keys ...string) (head
 		}
 		parsed[i] = k
 	}
-	m = &signing.Message{ID: signing.NewMessageID(at), Type: "device.enrolled", Timestamp: at, Data: json.RawMessage(`{"id":"d1"}`)}
+	m = &signing.Message{ID: signing.NewMessageID(), Type: "device.enrolled", Timestamp: at, Data: json.RawMessage(`{"id":"d1"}`)}
 	b := p.AppendBody(nil, m)
 	h := http.Header{}
 	p.SetHeaders(h, m, b, at, parsed)
