@@ -18,6 +18,9 @@ import (
 // maxAnswer bounds how much of an answer is read.
 const maxAnswer = 64 << 20
 
+// pageSize is the page the iterators ask for: the API's largest.
+var pageSize = 200
+
 // Client calls one webhookd server with one bearer token. It is safe for concurrent use.
 type Client struct {
 	base  string
@@ -146,7 +149,7 @@ func all[T any](ctx context.Context, c *Client, p string, query url.Values) iter
 		for k, v := range query {
 			q[k] = v
 		}
-		q.Set("limit", "200")
+		q.Set("limit", strconv.Itoa(pageSize))
 		for {
 			l, err := call[wire.List[T]](ctx, c, http.MethodGet, p, q, nil)
 			if err != nil {
