@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,35 +13,42 @@ import (
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/tenants"
+	"github.com/webhookd/webhookd/wire"
 )
 
-// Error codes: the stable "code" member of every error response. Clients branch on these, never on messages.
+// Error codes: the stable "code" member of every error response, as package wire declares them. Clients branch on
+// these, never on messages.
 const (
-	CodeInvalidJSON      = "invalid_json"       // 400: malformed JSON, a wrong type, an unknown field, trailing data
-	CodeInvalidParameter = "invalid_parameter"  // 400: a bad query parameter (field names it)
-	CodeUnauthorized     = "unauthorized"       // 401: no, malformed, unknown or revoked bearer token
-	CodeForbidden        = "forbidden"          // 403: an operator-only action with a tenant token
-	CodeNotFound         = "not_found"          // 404: no such route or object, or another tenant's
-	CodeMethodNotAllowed = "method_not_allowed" // 405
-	CodeConflict         = "conflict"           // 409: the id is taken
-	CodeBodyTooLarge     = "body_too_large"     // 413
-	CodeValidation       = "validation_failed"  // 422: a field breaks a rule (field names it)
-	CodeForbiddenURL     = "forbidden_url"      // 422: the URL policy refuses the endpoint URL (scheme or address)
-	CodeHandshakeFailed  = "handshake_failed"   // 422: the URL did not pass the OPTIONS handshake (see details)
-	CodeInternal         = "internal"           // 500: anything else; details are logged, not returned
+	CodeInvalidJSON      = wire.CodeInvalidJSON
+	CodeInvalidParameter = wire.CodeInvalidParameter
+	CodeUnauthorized     = wire.CodeUnauthorized
+	CodeForbidden        = wire.CodeForbidden
+	CodeNotFound         = wire.CodeNotFound
+	CodeMethodNotAllowed = wire.CodeMethodNotAllowed
+	CodeConflict         = wire.CodeConflict
+	CodeBodyTooLarge     = wire.CodeBodyTooLarge
+	CodeValidation       = wire.CodeValidation
+	CodeForbiddenURL     = wire.CodeForbiddenURL
+	CodeHandshakeFailed  = wire.CodeHandshakeFailed
+	CodeInternal         = wire.CodeInternal
 )
 
 // apiError is an error with its HTTP form. Handlers return it directly for request-level problems; domain errors
 // are translated by toAPIError.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	Details any    `json:"details,omitempty"`
+	Status  int
+	Code    string
+	Message string
+	Field   string
+	Details json.RawMessage
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// MarshalJSON encodes e as the error body, wire.Error.
+func (e *apiError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(wire.Error{Code: e.Code, Message: e.Message, Field: e.Field, Details: e.Details})
+}
 
 func newError(status int, code, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -71,14 +79,6 @@ var (
 	errNoMethod     = newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed on this route")
 )
 
-// handshakeDetails is the details member of a handshake_failed error: what the receiver answered, or the network
-// error when it did not.
-type handshakeDetails struct {
-	Status int    `json:"status,omitempty"`
-	Allow  string `json:"allow,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
 // toAPIError maps any error to its HTTP form. It is the one place where errors become status codes.
 func toAPIError(err error) *apiError {
 	var (
@@ -102,11 +102,13 @@ func toAPIError(err error) *apiError {
 		}
 		return e
 	case errors.As(err, &he):
-		d := handshakeDetails{Status: he.Status, Allow: he.Allow}
+		d := wire.HandshakeDetails{Status: he.Status, Allow: he.Allow}
 		if he.Err != nil {
 			d.Error = he.Err.Error()
 		}
-		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeHandshakeFailed, Message: he.Error(), Field: "url", Details: d}
+		details, _ := json.Marshal(d) // a struct of strings and an int always encodes
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeHandshakeFailed, Message: he.Error(),
+			Field: "url", Details: details}
 	case errors.As(err, &efe):
 		return errValidation(efe.Field, "%s: %s", efe.Field, efe.Message)
 	case errors.As(err, &tfe):

@@ -9,22 +9,8 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/wire"
 )
-
-// endpointRequest is the body of POST (create) and PATCH (update) on endpoints. Pointers tell absent (or null) from
-// given: on PATCH, absent means unchanged.
-type endpointRequest struct {
-	URL         *string            `json:"url"`
-	Description *string            `json:"description"`
-	Events      *[]string          `json:"events"`
-	Profile     *string            `json:"profile"`
-	Signing     *string            `json:"signing"`
-	Secret      *string            `json:"secret"`
-	Headers     *map[string]string `json:"headers"`
-	RateLimit   *float64           `json:"rate_limit"`
-	Timeout     json.RawMessage    `json:"timeout"` // "1s" or milliseconds
-	Metadata    *map[string]string `json:"metadata"`
-}
 
 func deref[T any](p *T) T {
 	var zero T
@@ -35,7 +21,8 @@ func deref[T any](p *T) T {
 }
 
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req endpointRequest
+	// Pointers tell absent (or null) from given: on PATCH, absent means unchanged.
+	var req wire.EndpointRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
@@ -76,7 +63,7 @@ func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	t := now()
-	out := make([]endpointView, len(es))
+	out := make([]wire.Endpoint, len(es))
 	for i, e := range es {
 		out[i] = viewEndpoint(e, t)
 	}
@@ -94,7 +81,7 @@ func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req endpointRequest
+	var req wire.EndpointRequest
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
@@ -154,10 +141,7 @@ func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (s *server) rotateEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Secret string          `json:"secret"`
-		Grace  json.RawMessage `json:"grace"` // "24h" or milliseconds
-	}
+	var req wire.Rotate
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
 		return err
 	}
@@ -174,9 +158,7 @@ func (s *server) rotateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 }
 
 func (s *server) testEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Data json.RawMessage `json:"data"`
-	}
+	var req wire.TestEvent
 	if err := decodeBody(w, r, s.cfg.MaxEventBytes, &req, true); err != nil {
 		return err
 	}
@@ -189,10 +171,7 @@ func (s *server) testEndpoint(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	out := struct {
-		MessageID  string `json:"message_id"`
-		DeliveryID string `json:"delivery_id,omitempty"`
-	}{MessageID: m.ID}
+	out := wire.TestSent{MessageID: m.ID}
 	if d != nil {
 		out.DeliveryID = d.ID
 	}
@@ -210,9 +189,9 @@ func (s *server) revealSecret(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	out := secretView{EndpointID: e.ID, Profile: e.Profile, Signing: e.Algorithm, Keys: make([]secretKeyView, len(keys))}
+	out := wire.Secret{EndpointID: e.ID, Profile: e.Profile, Signing: e.Algorithm, Keys: make([]wire.SecretKey, len(keys))}
 	for i, k := range keys {
-		out.Keys[i] = secretKeyView{Secret: k.Secret, PublicKey: k.Public, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+		out.Keys[i] = wire.SecretKey{Secret: k.Secret, PublicKey: k.Public, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -232,9 +211,7 @@ func (s *server) listEndpointDeliveries(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Since *string `json:"since"`
-	}
+	var req wire.Recover
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
@@ -249,9 +226,7 @@ func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, struct {
-		Replayed int `json:"replayed"`
-	}{n})
+	writeJSON(w, http.StatusAccepted, wire.Recovered{Replayed: n})
 	return nil
 }
 
@@ -281,9 +256,7 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (s *server) replayMessage(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		EndpointID string `json:"endpoint_id"`
-	}
+	var req wire.Replay
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/wire"
 )
 
 // deliveryFilter reads the delivery-log query: status, message, endpoint, since, until (RFC 3339), after, limit.
@@ -63,7 +64,7 @@ func (s *server) writeDeliveries(w http.ResponseWriter, r *http.Request, tenant 
 		ds = ds[:limit]
 		next = ds[limit-1].ID
 	}
-	out := make([]deliveryView, len(ds))
+	out := make([]wire.Delivery, len(ds))
 	for i, d := range ds {
 		out[i] = viewDelivery(d)
 	}
@@ -88,7 +89,7 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	out := deliveryDetail{deliveryView: viewDelivery(d), AttemptLog: make([]attemptView, len(as))}
+	out := wire.DeliveryDetail{Delivery: viewDelivery(d), AttemptLog: make([]wire.Attempt, len(as))}
 	for i, a := range as {
 		out.AttemptLog[i] = viewAttempt(a)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -9,13 +8,11 @@ import (
 
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/tenants"
+	"github.com/webhookd/webhookd/wire"
 )
 
 func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ *call) error {
-	var req struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}
+	var req wire.CreateTenant
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
@@ -36,7 +33,7 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request, _ *call) er
 	if err != nil {
 		return err
 	}
-	out := make([]tenantView, len(ts))
+	out := make([]wire.Tenant, len(ts))
 	for i, t := range ts {
 		out[i] = viewTenant(t)
 	}
@@ -54,9 +51,7 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (s *server) createToken(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Name string `json:"name"`
-	}
+	var req wire.CreateToken
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {
 		return err
 	}
@@ -75,7 +70,7 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	out := make([]tokenView, len(ts))
+	out := make([]wire.Token, len(ts))
 	for i, t := range ts {
 		out[i] = viewToken(t)
 	}
@@ -91,16 +86,9 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
-// eventBody is one event as POST .../events takes it, and each element of POST .../events/batch.
-type eventBody struct {
-	Type      string          `json:"type"`
-	Data      json.RawMessage `json:"data"`
-	ID        string          `json:"id"`
-	Timestamp *string         `json:"timestamp"`
-}
-
-// input converts the body; prefix comes before field names in errors ("" or "events[3].").
-func (b *eventBody) input(prefix string) (events.PublishInput, error) {
+// eventInput converts one event as POST .../events takes it, or an element of POST .../events/batch; prefix comes
+// before field names in errors ("" or "events[3].").
+func eventInput(b *wire.Event, prefix string) (events.PublishInput, error) {
 	in := events.PublishInput{Type: b.Type, Data: b.Data, ID: b.ID}
 	if b.Timestamp != nil {
 		ts, err := parseTime(prefix+"timestamp", *b.Timestamp)
@@ -112,19 +100,12 @@ func (b *eventBody) input(prefix string) (events.PublishInput, error) {
 	return in, nil
 }
 
-// publishView is the answer to a publish, one per event.
-type publishView struct {
-	ID        string `json:"id"`
-	Fanout    int    `json:"fanout"`
-	Duplicate bool   `json:"duplicate"`
-}
-
 func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req eventBody
+	var req wire.Event
 	if err := decodeBody(w, r, s.cfg.MaxEventBytes, &req, false); err != nil {
 		return err
 	}
-	in, err := req.input("")
+	in, err := eventInput(&req, "")
 	if err != nil {
 		return err
 	}
@@ -133,20 +114,18 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	s.obs.EventIngested(c.tenant, existing)
-	writeJSON(w, http.StatusAccepted, publishView{m.ID, fanout, existing})
+	writeJSON(w, http.StatusAccepted, wire.Published{ID: m.ID, Fanout: fanout, Duplicate: existing})
 	return nil
 }
 
 func (s *server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req struct {
-		Events []eventBody `json:"events"`
-	}
+	var req wire.Batch
 	if err := decodeBody(w, r, s.cfg.MaxBatchBytes, &req, false); err != nil {
 		return err
 	}
 	ins := make([]events.PublishInput, len(req.Events))
 	for i := range req.Events {
-		in, err := req.Events[i].input(fmt.Sprintf("events[%d].", i))
+		in, err := eventInput(&req.Events[i], fmt.Sprintf("events[%d].", i))
 		if err != nil {
 			return err
 		}
@@ -156,21 +135,17 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	out := make([]publishView, len(res))
+	out := make([]wire.Published, len(res))
 	for i, b := range res {
 		s.obs.EventIngested(c.tenant, b.Existing)
-		out[i] = publishView{b.Message.ID, b.Fanout, b.Existing}
+		out[i] = wire.Published{ID: b.Message.ID, Fanout: b.Fanout, Duplicate: b.Existing}
 	}
 	writeJSON(w, http.StatusAccepted, newList(out, ""))
 	return nil
 }
 
 func (s *server) putEventType(w http.ResponseWriter, r *http.Request, _ *call) error {
-	var req struct {
-		Name        string          `json:"name"`
-		Description string          `json:"description"`
-		Schema      json.RawMessage `json:"schema"`
-	}
+	var req wire.PutEventType
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
@@ -195,7 +170,7 @@ func (s *server) listEventTypes(w http.ResponseWriter, r *http.Request, _ *call)
 	if err != nil {
 		return err
 	}
-	out := make([]eventTypeView, len(ts))
+	out := make([]wire.EventType, len(ts))
 	for i, t := range ts {
 		out[i] = viewEventType(t)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/webhookd/webhookd/wire"
 )
 
 // writeJSON answers with v as JSON. Responses are never cached: some carry secrets.
@@ -166,16 +168,5 @@ func page(r *http.Request) (after string, limit int, err error) {
 	return q.Get("after"), limit, nil
 }
 
-// list is the shape of every paged response. Next is the cursor to pass as ?after= for the next page; it is absent
-// on the last page.
-type list[T any] struct {
-	Data []T    `json:"data"`
-	Next string `json:"next,omitempty"`
-}
-
-func newList[T any](data []T, next string) list[T] {
-	if data == nil {
-		data = []T{}
-	}
-	return list[T]{Data: data, Next: next}
-}
+// newList is the shape of every paged response (see wire.List).
+func newList[T any](data []T, next string) wire.List[T] { return wire.NewList(data, next) }

@@ -6,9 +6,8 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/client"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/verifier"
+	"github.com/webhookd/webhookd/wire"
 )
 
 const operatorToken = "test-operator-token-0123456789"
@@ -115,22 +116,9 @@ func startGateway(t *testing.T, data string, extra ...string) *gateway {
 	return g
 }
 
-func (g *gateway) call(t *testing.T, method, path string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://"+g.addr+path, rd)
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+// api is the operator's API client of g.
+func (g *gateway) api() *client.Client {
+	return client.New("http://"+g.addr, operatorToken, client.WithHTTPClient(apiClient))
 }
 
 // receiver verifies every request and counts deliveries per webhook-id.
@@ -184,15 +172,8 @@ func (r *receiver) waitFor(t *testing.T, d time.Duration, cond func() bool) bool
 
 func setupTenant(t *testing.T, g *gateway, rcv *receiver, secret string) {
 	t.Helper()
-	if code, b := g.call(t, "POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}); code != 201 {
-		t.Fatalf("create tenant: %d %s", code, b)
-	}
-	code, b := g.call(t, "POST", "/v1/tenants/acme/endpoints", map[string]any{
-		"url": rcv.srv.URL + "/hook", "events": []string{"device.*"}, "secret": secret,
-	})
-	if code != 201 {
-		t.Fatalf("create endpoint: %d %s", code, b)
-	}
+	createTenant(t, g)
+	createEndpoint(t, g, rcv.srv.URL+"/hook", secret, []string{"device.*"}, 0)
 }
 
 // publish sends events n..m-1 with 8 publishers and returns the message ids answered 202. Publishes that fail (the
@@ -209,16 +190,9 @@ func publish(t *testing.T, g *gateway, from, to int) []string {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				code, b := g.call(t, "POST", "/v1/tenants/acme/events", map[string]any{
-					"type": "device.enrolled", "id": fmt.Sprintf("evt-%d", i), "data": map[string]int{"n": i},
-				})
-				if code != 202 {
-					continue
-				}
-				var res struct{ ID string }
-				if json.Unmarshal(b, &res) == nil && res.ID != "" {
+				if code, id := publishEvent(g, "device.enrolled", i); code == http.StatusAccepted && id != "" {
 					mu.Lock()
-					ids = append(ids, res.ID)
+					ids = append(ids, id)
 					mu.Unlock()
 				}
 			}
@@ -293,9 +267,13 @@ func TestKill9AndSIGTERMLoseNothing(t *testing.T) {
 		return n
 	}
 	pending := func() string {
-		code, b := g.call(t, "GET", "/v1/tenants/acme/deliveries?status=pending&limit=10", nil)
-		if code != 200 || strings.Contains(string(b), `"id":"dlv_`) {
-			return fmt.Sprintf("%d %s", code, b)
+		l, err := g.api().ListDeliveries(context.Background(), "acme",
+			client.DeliveryFilter{Status: wire.StatusPending, Page: client.Page{Limit: 10}})
+		switch {
+		case err != nil:
+			return err.Error()
+		case len(l.Data) > 0:
+			return fmt.Sprintf("%d or more, the first %s", len(l.Data), l.Data[0].ID)
 		}
 		return ""
 	}

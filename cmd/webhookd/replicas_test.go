@@ -5,8 +5,9 @@ package main_test
 // verifies every signature. Without redis-server on PATH they are skipped, except under CI=true, where they fail.
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,11 +23,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/client"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/testredis"
 	"github.com/webhookd/webhookd/signing"
 	redisstore "github.com/webhookd/webhookd/store/redisstore"
 	"github.com/webhookd/webhookd/verifier"
+	"github.com/webhookd/webhookd/wire"
 )
 
 // replicaFlags give a killed replica's leases back within seconds: a 2s lease (attempt timeouts are cut to 1s),
@@ -178,40 +181,37 @@ var apiClient = &http.Client{
 	Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second},
 }
 
-// publishEvent posts event n (producer id evt-n, type typ) through g and returns the status and message id.
+// publishEvent publishes event n (producer id evt-n, type typ) through g and returns the answer's status (0 when
+// there was none) and the message id.
 func publishEvent(g *gateway, typ string, n int) (int, string) {
-	b, _ := json.Marshal(map[string]any{"type": typ, "id": fmt.Sprintf("evt-%d", n), "data": map[string]int{"n": n}})
-	req, _ := http.NewRequest("POST", "http://"+g.addr+"/v1/tenants/acme/events", bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+operatorToken)
-	resp, err := apiClient.Do(req)
+	res, err := g.api().Publish(context.Background(), "acme",
+		wire.Event{Type: typ, ID: fmt.Sprintf("evt-%d", n), Data: fmt.Appendf(nil, `{"n":%d}`, n)})
+	if e, ok := errors.AsType[*client.Error](err); ok {
+		return e.Status, ""
+	}
 	if err != nil {
 		return 0, ""
 	}
-	defer resp.Body.Close()
-	var res struct{ ID string }
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusAccepted && json.Unmarshal(body, &res) == nil {
-		return resp.StatusCode, res.ID
-	}
-	return resp.StatusCode, ""
+	return http.StatusAccepted, res.ID
 }
 
-// createEndpoint registers an endpoint of tenant acme at url for the event filters, signed with secret.
-func createEndpoint(t *testing.T, g *gateway, url, secret string, filters []string, extra map[string]any) {
+// createEndpoint registers an endpoint of tenant acme at url for the event filters, signed with secret; a timeout of
+// 0 leaves the default.
+func createEndpoint(t *testing.T, g *gateway, url, secret string, filters []string, timeout time.Duration) {
 	t.Helper()
-	req := map[string]any{"url": url, "events": filters, "secret": secret}
-	for k, v := range extra {
-		req[k] = v
+	req := wire.EndpointRequest{URL: &url, Events: &filters, Secret: &secret}
+	if timeout != 0 {
+		req.Timeout = wire.Duration(timeout)
 	}
-	if code, b := g.call(t, "POST", "/v1/tenants/acme/endpoints", req); code != 201 {
-		t.Fatalf("create endpoint: %d %s", code, b)
+	if _, err := g.api().CreateEndpoint(context.Background(), "acme", req); err != nil {
+		t.Fatalf("create endpoint: %v", err)
 	}
 }
 
 func createTenant(t *testing.T, g *gateway) {
 	t.Helper()
-	if code, b := g.call(t, "POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}); code != 201 {
-		t.Fatalf("create tenant: %d %s", code, b)
+	if _, err := g.api().CreateTenant(context.Background(), wire.CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatalf("create tenant: %v", err)
 	}
 }
 
@@ -232,7 +232,7 @@ func TestReplicasCrash(t *testing.T) {
 	// killed replica holds leases in several shards.
 	const endpoints = 10
 	for k := range endpoints {
-		createEndpoint(t, gs[k%3], fmt.Sprintf("%s/hook/%d", rcv.srv.URL, k), secret, []string{fmt.Sprintf("device.t%d", k)}, nil)
+		createEndpoint(t, gs[k%3], fmt.Sprintf("%s/hook/%d", rcv.srv.URL, k), secret, []string{fmt.Sprintf("device.t%d", k)}, 0)
 	}
 
 	const total = 10_000
@@ -365,7 +365,7 @@ func TestReplicasRedisRestart(t *testing.T) {
 	rcv := newHub(t, secret, nil)
 	gs := startReplicas(t, 2, url, replicaFlags...)
 	createTenant(t, gs[0])
-	createEndpoint(t, gs[0], rcv.srv.URL+"/hook", secret, []string{"device.*"}, nil)
+	createEndpoint(t, gs[0], rcv.srv.URL+"/hook", secret, []string{"device.*"}, 0)
 
 	var (
 		mu        sync.Mutex
@@ -450,9 +450,9 @@ func TestReplicasFairness(t *testing.T) {
 	// Register the endpoints through the API, then stop the gateway so that nothing is delivered yet.
 	g := startGateway(t, t.TempDir(), "--store", url)
 	createTenant(t, g)
-	createEndpoint(t, g, rcv.srv.URL+"/big", secret, []string{"big.*"}, nil)
+	createEndpoint(t, g, rcv.srv.URL+"/big", secret, []string{"big.*"}, 0)
 	for i := range 20 {
-		createEndpoint(t, g, fmt.Sprintf("%s/small/%02d", rcv.srv.URL, i), secret, []string{"small.*"}, nil)
+		createEndpoint(t, g, fmt.Sprintf("%s/small/%02d", rcv.srv.URL, i), secret, []string{"small.*"}, 0)
 	}
 	g.stop(t)
 
@@ -535,7 +535,7 @@ func TestReplicasGracefulShutdown(t *testing.T) {
 	rcv := newHub(t, secret, func(_ string, count int) bool { return count == 1 })
 	a := startGateway(t, t.TempDir(), "--store", url, "--shutdown-timeout", "1s")
 	createTenant(t, a)
-	createEndpoint(t, a, rcv.srv.URL+"/hook", secret, []string{"device.*"}, map[string]any{"timeout": "20s"})
+	createEndpoint(t, a, rcv.srv.URL+"/hook", secret, []string{"device.*"}, 20*time.Second)
 
 	const n = 6
 	msgs := map[string]bool{}
@@ -565,29 +565,25 @@ func TestReplicasGracefulShutdown(t *testing.T) {
 	if !rcv.waitFor(30*time.Second, delivered) {
 		t.Fatalf("the released deliveries did not arrive from the other replica\nA:\n%s\nB:\n%s", a.logs, b.logs)
 	}
-	type attemptLog struct {
-		Status     string            `json:"status"`
-		Attempts   int               `json:"attempts"`
-		AttemptLog []json.RawMessage `json:"attempt_log"`
-	}
-	var list struct {
-		Data []struct{ ID string } `json:"data"`
-	}
+	ctx := context.Background()
+	var succeeded []wire.Delivery
 	ok := rcv.waitFor(30*time.Second, func() bool {
-		code, body := b.call(t, "GET", "/v1/tenants/acme/deliveries?status=succeeded&limit=100", nil)
-		return code == 200 && json.Unmarshal(body, &list) == nil && len(list.Data) == n
+		l, err := b.api().ListDeliveries(ctx, "acme", client.DeliveryFilter{Status: wire.StatusSucceeded, Page: client.Page{Limit: 100}})
+		if err == nil {
+			succeeded = l.Data
+		}
+		return err == nil && len(succeeded) == n
 	})
 	if !ok {
-		t.Fatalf("%d of %d deliveries recorded as succeeded", len(list.Data), n)
+		t.Fatalf("%d of %d deliveries recorded as succeeded", len(succeeded), n)
 	}
-	for _, d := range list.Data {
-		code, body := b.call(t, "GET", "/v1/tenants/acme/deliveries/"+d.ID, nil)
-		var got attemptLog
-		if code != 200 || json.Unmarshal(body, &got) != nil {
-			t.Fatalf("GET delivery %s: %d %s", d.ID, code, body)
+	for _, d := range succeeded {
+		got, err := b.api().GetDelivery(ctx, "acme", d.ID)
+		if err != nil {
+			t.Fatalf("GET delivery %s: %v", d.ID, err)
 		}
-		if got.Status != "succeeded" || got.Attempts != 1 || len(got.AttemptLog) != 1 {
-			t.Errorf("delivery %s: status %s, %d attempts, attempt log %s; want succeeded with one attempt",
+		if got.Status != wire.StatusSucceeded || got.Attempts != 1 || len(got.AttemptLog) != 1 {
+			t.Errorf("delivery %s: status %s, %d attempts, attempt log %+v; want succeeded with one attempt",
 				d.ID, got.Status, got.Attempts, got.AttemptLog)
 		}
 	}

@@ -1,8 +1,8 @@
 package cli
 
 // The API client commands (tenants, tokens, events, endpoints, deliveries) share what is in this file: the connection
-// flags, the token lookup, one HTTP call with webhookd's error form, flag parsing that allows flags after
-// arguments, and table output. Each noun's verbs are in client_<noun>.go.
+// flags, the token lookup, the API client (package client), flag parsing that allows flags after arguments, and
+// table output. Each noun's verbs are in client_<noun>.go.
 
 import (
 	"bytes"
@@ -14,13 +14,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	apiclient "github.com/webhookd/webhookd/client"
+	"github.com/webhookd/webhookd/wire"
 )
 
 // DefaultTokenFile is where the client looks for a token when none is given: the file `webhookd serve` creates in its
@@ -40,6 +42,8 @@ type client struct {
 	quiet     bool
 	stdio     IO
 	http      *http.Client
+	api       *apiclient.Client // set once the flags are parsed
+	raw       []byte            // the last answer of the API as it came, for --json
 }
 
 // verb is one subcommand of a client noun: "endpoints create". setup declares its flags on fs and returns the work,
@@ -60,17 +64,6 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
-
-// apiErr is an error answer of the API, {"code", "message", "field"?, "details"?}: exit status 1.
-type apiErr struct {
-	Status  int             `json:"-"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Field   string          `json:"field,omitempty"`
-	Details json.RawMessage `json:"details,omitempty"`
-}
-
-func (e *apiErr) Error() string { return e.Code + ": " + e.Message }
 
 // runNoun returns the run function of a client noun with these verbs.
 func runNoun(noun, summary string, verbs []verb) func(ctx context.Context, args []string, stdio IO) int {
@@ -135,10 +128,12 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 			return 2
 		}
 	}
+	c.api = apiclient.New(c.base, c.token, apiclient.WithHTTPClient(c.http),
+		apiclient.WithRawAnswers(func(b []byte) { c.raw = b }))
 	err = run(ctx, pos)
 	var (
 		ue *usageError
-		ae *apiErr
+		ae *apiclient.Error
 	)
 	switch {
 	case err == nil:
@@ -257,92 +252,13 @@ func verbUsage(w io.Writer, noun string, v verb, fs *flag.FlagSet) {
 	})
 }
 
-// call sends one request to the API and returns the body of a 2xx answer. body is nil (no body), []byte or
-// json.RawMessage (sent as is) or any other value (sent as JSON). An error answer is an *apiErr.
-func (c *client) call(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
-	u := strings.TrimRight(c.base, "/") + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case json.RawMessage:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return nil, fmt.Errorf("encode the request: %w", err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, fmt.Errorf("--url %q: %w", c.base, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read the answer: %w", method, u, err)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		return out, nil
-	}
-	e := &apiErr{Status: resp.StatusCode}
-	if json.Unmarshal(out, e) != nil || e.Code == "" {
-		e.Code = fmt.Sprintf("http_%d", resp.StatusCode)
-		e.Message = strings.TrimSpace(string(out))
-		if len(e.Message) > 200 {
-			e.Message = e.Message[:200] + "…"
-		}
-		if e.Message == "" {
-			e.Message = http.StatusText(resp.StatusCode)
-		}
-	}
-	return nil, e
-}
-
-// get calls the API and decodes a 2xx answer into v; it returns the raw answer for --json.
-func (c *client) get(ctx context.Context, method, path string, query url.Values, body, v any) ([]byte, error) {
-	out, err := c.call(ctx, method, path, query, body)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil && len(out) > 0 {
-		if err := json.Unmarshal(out, v); err != nil {
-			return nil, fmt.Errorf("%s %s: the answer is not what this client expects: %w", method, path, err)
-		}
-	}
-	return out, nil
-}
-
-// rawJSON prints an API answer as it came, for --json.
-func (c *client) rawJSON(b []byte) {
-	b = bytes.TrimSpace(b)
+// rawJSON prints the API's last answer as it came, for --json.
+func (c *client) rawJSON() {
+	b := bytes.TrimSpace(c.raw)
 	if len(b) == 0 {
 		return
 	}
 	c.stdio.Out.Write(append(b, '\n'))
-}
-
-// tenantPath is /v1/tenants/{tenant} plus more, each element path-escaped.
-func (c *client) tenantPath(more ...string) string {
-	p := "/v1/tenants/" + url.PathEscape(c.tenant)
-	for _, m := range more {
-		p += "/" + url.PathEscape(m)
-	}
-	return p
 }
 
 // table writes rows aligned in columns; the first row is the header.
@@ -372,20 +288,15 @@ func (c *client) lines(vs ...string) {
 	}
 }
 
-// listPage fetches one page of a list route ({"data": [...], "next"}) and prints it: the API's JSON as it came
-// (--json), one id per line (-q), or a table of header and one row per item; then, on stderr, how to get the next page.
-func listPage[T any](ctx context.Context, c *client, path string, q url.Values, id func(T) string, header []string, row func(T) []string) error {
-	var l struct {
-		Data []T    `json:"data"`
-		Next string `json:"next"`
-	}
-	raw, err := c.get(ctx, http.MethodGet, path, q, nil, &l)
+// listPage prints one page of a list route, as fetch got it: the API's JSON as it came (--json), one id per line
+// (-q), or a table of header and one row per item; then, on stderr, how to get the next page.
+func listPage[T any](c *client, l *wire.List[T], err error, id func(T) string, header []string, row func(T) []string) error {
 	if err != nil {
 		return err
 	}
 	switch {
 	case c.asJSON:
-		c.rawJSON(raw)
+		c.rawJSON()
 	case c.quiet:
 		for _, t := range l.Data {
 			c.lines(id(t))
@@ -408,44 +319,34 @@ func (c *client) more(next string) {
 	}
 }
 
-// when shows an API time to the second; empty stays empty.
-func when(s string) string {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return s
+// when shows an API time to the second; the zero time is empty.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
 	return t.Format(time.RFC3339)
 }
 
-// pageFlags declares --limit and --after and returns the query they make.
-func pageFlags(fs *flag.FlagSet) func() url.Values {
+// pageFlags declares --limit and --after and returns the page they select.
+func pageFlags(fs *flag.FlagSet) func() apiclient.Page {
 	limit := fs.Int("limit", 0, "page size, 1 to 200 (the API's default is 50)")
 	after := fs.String("after", "", "the cursor of the next page, as the previous page printed it")
-	return func() url.Values {
-		q := url.Values{}
-		if *limit != 0 {
-			q.Set("limit", fmt.Sprint(*limit))
-		}
-		if *after != "" {
-			q.Set("after", *after)
-		}
-		return q
-	}
+	return func() apiclient.Page { return apiclient.Page{Limit: *limit, After: *after} }
 }
 
-// timeArg reads a time flag: RFC 3339, or a duration meaning that long ago ("2h", "30m").
-func timeArg(flagName, v string, now time.Time) (string, error) {
+// timeArg reads a time flag: RFC 3339, or a duration meaning that long ago ("2h", "30m"). Empty is the zero time.
+func timeArg(flagName, v string, now time.Time) (time.Time, error) {
 	if v == "" {
-		return "", nil
+		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.Format(time.RFC3339Nano), nil
+		return t, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return "", usagef("--%s %q: want an RFC 3339 time (2026-04-15T12:00:00Z) or a duration ago (2h)", flagName, v)
+		return time.Time{}, usagef("--%s %q: want an RFC 3339 time (2026-04-15T12:00:00Z) or a duration ago (2h)", flagName, v)
 	}
-	return now.Add(-d).UTC().Format(time.RFC3339Nano), nil
+	return now.Add(-d).UTC(), nil
 }
 
 // listFlag collects a repeatable flag.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
+
+	apiclient "github.com/webhookd/webhookd/client"
+	"github.com/webhookd/webhookd/wire"
 )
 
 func init() {
@@ -15,33 +17,8 @@ func init() {
 		runNoun("deliveries", "The delivery log: one delivery per message and endpoint, with every HTTP attempt. The operator\ntoken or the tenant's own token may read it and redeliver.", deliveryVerbs))
 }
 
-type deliveryJSON struct {
-	ID            string        `json:"id"`
-	MessageID     string        `json:"message_id"`
-	EndpointID    string        `json:"endpoint_id"`
-	EventType     string        `json:"event_type"`
-	Status        string        `json:"status"`
-	Attempts      int           `json:"attempts"`
-	NextAttemptAt string        `json:"next_attempt_at"`
-	LastCode      int           `json:"last_status_code"`
-	LastError     string        `json:"last_error"`
-	CreatedAt     string        `json:"created_at"`
-	UpdatedAt     string        `json:"updated_at"`
-	AttemptLog    []attemptJSON `json:"attempt_log"`
-}
-
-type attemptJSON struct {
-	N          int    `json:"attempt"`
-	At         string `json:"at"`
-	StatusCode int    `json:"status_code"`
-	LatencyMS  int64  `json:"latency_ms"`
-	Error      string `json:"error"`
-	Response   string `json:"response"`
-	Outcome    string `json:"outcome"`
-}
-
-// last is what the last attempt got: its status code, or its error.
-func (d deliveryJSON) last() string {
+// lastGot is what the last attempt got: its status code, or its error.
+func lastGot(d wire.Delivery) string {
 	switch {
 	case d.LastCode != 0:
 		return fmt.Sprint(d.LastCode)
@@ -51,10 +28,11 @@ func (d deliveryJSON) last() string {
 	return "-"
 }
 
-func (c *client) showDelivery(raw []byte, d deliveryJSON) {
+// showDelivery prints a delivery and, when it has them, its attempts.
+func (c *client) showDelivery(d wire.Delivery, attempts []wire.Attempt) {
 	switch {
 	case c.asJSON:
-		c.rawJSON(raw)
+		c.rawJSON()
 		return
 	case c.quiet:
 		c.lines(d.ID)
@@ -67,12 +45,12 @@ func (c *client) showDelivery(raw []byte, d deliveryJSON) {
 	c.fields("id", d.ID, "status", d.Status, "event type", d.EventType, "message", d.MessageID, "endpoint", d.EndpointID,
 		"attempts", fmt.Sprint(d.Attempts), "next attempt", when(d.NextAttemptAt), "last status", last,
 		"last error", d.LastError, "created", when(d.CreatedAt), "updated", when(d.UpdatedAt))
-	if len(d.AttemptLog) == 0 {
+	if len(attempts) == 0 {
 		return
 	}
 	fmt.Fprintln(c.stdio.Out)
 	rows := [][]string{{"ATTEMPT", "AT", "STATUS", "LATENCY", "OUTCOME", "ERROR / RESPONSE"}}
-	for _, a := range d.AttemptLog {
+	for _, a := range attempts {
 		code := "-"
 		if a.StatusCode != 0 {
 			code = fmt.Sprint(a.StatusCode)
@@ -100,27 +78,21 @@ var deliveryVerbs = []verb{
 			since := fs.String("since", "", `only deliveries created since: RFC 3339, or a duration ago ("2h")`)
 			until := fs.String("until", "", `only deliveries created before: RFC 3339, or a duration ago`)
 			return func(ctx context.Context, _ []string) error {
-				q := page()
-				for k, v := range map[string]string{"endpoint": *endpoint, "message": *message, "status": *status} {
-					if v != "" {
-						q.Set(k, v)
-					}
-				}
+				f := apiclient.DeliveryFilter{Endpoint: *endpoint, Message: *message, Status: *status, Page: page()}
 				now := time.Now()
-				for _, t := range []struct{ name, v string }{{"since", *since}, {"until", *until}} {
-					v, err := timeArg(t.name, t.v, now)
-					if err != nil {
-						return err
-					}
-					if v != "" {
-						q.Set(t.name, v)
-					}
+				var err error
+				if f.Since, err = timeArg("since", *since, now); err != nil {
+					return err
 				}
-				return listPage(ctx, c, c.tenantPath("deliveries"), q,
-					func(d deliveryJSON) string { return d.ID },
+				if f.Until, err = timeArg("until", *until, now); err != nil {
+					return err
+				}
+				l, err := c.api.ListDeliveries(ctx, c.tenant, f)
+				return listPage(c, l, err,
+					func(d wire.Delivery) string { return d.ID },
 					[]string{"ID", "STATUS", "ATTEMPTS", "LAST", "EVENT TYPE", "ENDPOINT", "MESSAGE", "CREATED"},
-					func(d deliveryJSON) []string {
-						return []string{d.ID, d.Status, fmt.Sprint(d.Attempts), d.last(), d.EventType,
+					func(d wire.Delivery) []string {
+						return []string{d.ID, d.Status, fmt.Sprint(d.Attempts), lastGot(d), d.EventType,
 							d.EndpointID, d.MessageID, when(d.CreatedAt)}
 					})
 			}
@@ -130,12 +102,11 @@ var deliveryVerbs = []verb{
 		name: "show", args: "DELIVERY_ID", summary: "show a delivery and every attempt", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
-				var d deliveryJSON
-				raw, err := c.get(ctx, http.MethodGet, c.tenantPath("deliveries", args[0]), nil, nil, &d)
+				d, err := c.api.GetDelivery(ctx, c.tenant, args[0])
 				if err != nil {
 					return err
 				}
-				c.showDelivery(raw, d)
+				c.showDelivery(d.Delivery, d.AttemptLog)
 				return nil
 			}
 		},
@@ -150,8 +121,8 @@ var deliveryVerbs = []verb{
 			return func(ctx context.Context, args []string) error {
 				msg, ep := args[0], *endpoint
 				if !strings.HasPrefix(msg, "msg_") {
-					var d deliveryJSON
-					if _, err := c.get(ctx, http.MethodGet, c.tenantPath("deliveries", args[0]), nil, nil, &d); err != nil {
+					d, err := c.api.GetDelivery(ctx, c.tenant, args[0])
+					if err != nil {
 						return err
 					}
 					msg, ep = d.MessageID, cmp.Or(ep, d.EndpointID)
@@ -159,13 +130,11 @@ var deliveryVerbs = []verb{
 				if ep == "" {
 					return usagef("--endpoint is required with a message id")
 				}
-				var d deliveryJSON
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("messages", msg, "replay"), nil,
-					map[string]string{"endpoint_id": ep}, &d)
+				d, err := c.api.ReplayMessage(ctx, c.tenant, msg, ep)
 				if err != nil {
 					return err
 				}
-				c.showDelivery(raw, d)
+				c.showDelivery(*d, nil)
 				return nil
 			}
 		},
@@ -183,17 +152,13 @@ var deliveryVerbs = []verb{
 				if err != nil {
 					return err
 				}
-				var res struct {
-					Replayed int `json:"replayed"`
-				}
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("endpoints", args[0], "recover"), nil,
-					map[string]string{"since": s}, &res)
+				res, err := c.api.RecoverEndpoint(ctx, c.tenant, args[0], s)
 				if err != nil {
 					return err
 				}
 				switch {
 				case c.asJSON:
-					c.rawJSON(raw)
+					c.rawJSON()
 				case c.quiet:
 					c.lines(fmt.Sprint(res.Replayed))
 				default:

@@ -3,11 +3,13 @@ package cli
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/webhookd/webhookd/wire"
 )
 
 func init() {
@@ -15,52 +17,29 @@ func init() {
 		runNoun("endpoints", "Endpoints are the URLs webhookd delivers a tenant's events to. The operator token or the\ntenant's own token may manage them.", endpointVerbs))
 }
 
-type endpointJSON struct {
-	ID          string            `json:"id"`
-	TenantID    string            `json:"tenant_id"`
-	URL         string            `json:"url"`
-	Description string            `json:"description"`
-	Events      []string          `json:"events"`
-	Profile     string            `json:"profile"`
-	Signing     string            `json:"signing"`
-	Keys        []keyJSON         `json:"keys"`
-	Headers     map[string]string `json:"headers"`
-	RateLimit   float64           `json:"rate_limit"`
-	Timeout     string            `json:"timeout"`
-	Metadata    map[string]string `json:"metadata"`
-	Disabled    bool              `json:"disabled"`
-	Reason      string            `json:"disabled_reason"`
-	Failing     string            `json:"failing_since"`
-	CreatedAt   string            `json:"created_at"`
-	UpdatedAt   string            `json:"updated_at"`
-}
-
-type keyJSON struct {
-	Secret    string `json:"secret"`
-	PublicKey string `json:"public_key"`
-	CreatedAt string `json:"created_at"`
-	ExpiresAt string `json:"expires_at"`
-}
-
-func (e endpointJSON) status() string {
+// status is an endpoint's state in a word or two.
+func status(e *wire.Endpoint) string {
 	if e.Disabled {
-		return "disabled (" + cmp.Or(e.Reason, "?") + ")"
+		return "disabled (" + cmp.Or(e.DisabledReason, "?") + ")"
 	}
-	if e.Failing != "" {
+	if !e.FailingSince.IsZero() {
 		return "failing"
 	}
 	return "enabled"
 }
 
 // showEndpoint prints one endpoint answer.
-func (c *client) showEndpoint(raw []byte, e endpointJSON) {
+func (c *client) showEndpoint(e *wire.Endpoint, err error) error {
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.asJSON:
-		c.rawJSON(raw)
-		return
+		c.rawJSON()
+		return nil
 	case c.quiet:
 		c.lines(e.ID)
-		return
+		return nil
 	}
 	rate := "unlimited"
 	if e.RateLimit > 0 {
@@ -72,7 +51,7 @@ func (c *client) showEndpoint(raw []byte, e endpointJSON) {
 	}
 	for i, k := range e.Keys {
 		v := "created " + when(k.CreatedAt)
-		if k.ExpiresAt != "" {
+		if !k.ExpiresAt.IsZero() {
 			v += ", signs until " + when(k.ExpiresAt)
 		}
 		if k.PublicKey != "" {
@@ -81,9 +60,10 @@ func (c *client) showEndpoint(raw []byte, e endpointJSON) {
 		pairs = append(pairs, fmt.Sprintf("key %d", i+1), v)
 	}
 	pairs = append(pairs, "headers", joinMap(e.Headers, ": "), "rate limit", rate, "timeout", e.Timeout,
-		"metadata", joinMap(e.Metadata, "="), "status", e.status(), "failing since", when(e.Failing),
+		"metadata", joinMap(e.Metadata, "="), "status", status(e), "failing since", when(e.FailingSince),
 		"created", when(e.CreatedAt), "updated", when(e.UpdatedAt))
 	c.fields(pairs...)
+	return nil
 }
 
 func joinMap(m map[string]string, sep string) string {
@@ -98,9 +78,9 @@ func joinMap(m map[string]string, sep string) string {
 	return strings.Join(ks, ", ")
 }
 
-// endpointFields declares the flags of create and update and returns a function that builds the request body from the
-// flags given on the command line.
-func endpointFields(fs *flag.FlagSet, update bool) func() (map[string]any, error) {
+// endpointFields declares the flags of create and update and returns a function that builds the request from the
+// flags given on the command line, and tells whether any was.
+func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest, bool, error) {
 	var (
 		headers, metadata listFlag
 		noHeaders         = new(bool)
@@ -123,84 +103,61 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (map[string]any, error
 		fs.BoolVar(noHeaders, "no-headers", false, "remove every custom header")
 		fs.BoolVar(noMetadata, "no-metadata", false, "remove all metadata")
 	}
-	return func() (map[string]any, error) {
+	return func() (wire.EndpointRequest, bool, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		body := map[string]any{}
+		var req wire.EndpointRequest
 		if set["endpoint-url"] {
-			body["url"] = *newURL
+			req.URL = newURL
 		}
 		if set["events"] {
-			body["events"] = splitList(*events)
+			ev := splitList(*events)
+			req.Events = &ev
 		}
 		if set["description"] {
-			body["description"] = *desc
+			req.Description = desc
 		}
 		if set["profile"] {
-			body["profile"] = *profile
+			req.Profile = profile
 		}
 		if set["signing"] {
-			body["signing"] = *signing
+			req.Signing = signing
 		}
 		if set["secret"] {
-			body["secret"] = *secret
+			req.Secret = secret
 		}
 		if set["rate-limit"] {
-			body["rate_limit"] = *rate
+			req.RateLimit = rate
 		}
 		if set["timeout"] {
-			body["timeout"] = *timeout
+			req.Timeout, _ = json.Marshal(*timeout) // the server reads the duration
 		}
 		if set["header"] || *noHeaders {
 			h := map[string]string{}
 			for _, kv := range headers {
 				k, v, ok := strings.Cut(kv, ":")
 				if !ok || strings.TrimSpace(k) == "" {
-					return nil, usagef(`--header %q: want "Name: value"`, kv)
+					return req, false, usagef(`--header %q: want "Name: value"`, kv)
 				}
 				h[strings.TrimSpace(k)] = strings.TrimSpace(v)
 			}
-			body["headers"] = h
+			req.Headers = &h
 		}
 		if set["metadata"] || *noMetadata {
 			m := map[string]string{}
 			for _, kv := range metadata {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
-					return nil, usagef(`--metadata %q: want "key=value"`, kv)
+					return req, false, usagef(`--metadata %q: want "key=value"`, kv)
 				}
 				m[k] = v
 			}
-			body["metadata"] = m
+			req.Metadata = &m
 		}
-		return body, nil
-	}
-}
-
-// endpointCall is a verb that sends one request about one endpoint and prints the endpoint it answers with.
-func endpointCall(method, action string, body func() (map[string]any, error)) func(*client) func(context.Context, []string) error {
-	return func(c *client) func(context.Context, []string) error {
-		return func(ctx context.Context, args []string) error {
-			var b any
-			if body != nil {
-				m, err := body()
-				if err != nil {
-					return err
-				}
-				b = m
-			}
-			parts := []string{"endpoints", args[0]}
-			if action != "" {
-				parts = append(parts, action)
-			}
-			var e endpointJSON
-			raw, err := c.get(ctx, method, c.tenantPath(parts...), nil, b, &e)
-			if err != nil {
-				return err
-			}
-			c.showEndpoint(raw, e)
-			return nil
-		}
+		changed := req.URL != nil || req.Events != nil || req.Description != nil || req.Profile != nil ||
+			req.Signing != nil || req.Secret != nil || req.RateLimit != nil || req.Timeout != nil ||
+			req.Headers != nil || req.Metadata != nil
+		return req, changed, nil
 	}
 }
 
@@ -214,18 +171,12 @@ It must be https and resolve to a public address unless the server runs with --a
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			fields := endpointFields(fs, false)
 			return func(ctx context.Context, args []string) error {
-				body, err := fields()
+				req, _, err := fields()
 				if err != nil {
 					return err
 				}
-				body["url"] = args[0]
-				var e endpointJSON
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("endpoints"), nil, body, &e)
-				if err != nil {
-					return err
-				}
-				c.showEndpoint(raw, e)
-				return nil
+				req.URL = &args[0]
+				return c.showEndpoint(c.api.CreateEndpoint(ctx, c.tenant, req))
 			}
 		},
 	},
@@ -234,11 +185,12 @@ It must be https and resolve to a public address unless the server runs with --a
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			page := pageFlags(fs)
 			return func(ctx context.Context, _ []string) error {
-				return listPage(ctx, c, c.tenantPath("endpoints"), page(),
-					func(e endpointJSON) string { return e.ID },
+				l, err := c.api.ListEndpoints(ctx, c.tenant, page())
+				return listPage(c, l, err,
+					func(e wire.Endpoint) string { return e.ID },
 					[]string{"ID", "STATUS", "PROFILE", "EVENTS", "URL"},
-					func(e endpointJSON) []string {
-						return []string{e.ID, e.status(), e.Profile + "/" + e.Signing, strings.Join(e.Events, ","), e.URL}
+					func(e wire.Endpoint) []string {
+						return []string{e.ID, status(&e), e.Profile + "/" + e.Signing, strings.Join(e.Events, ","), e.URL}
 					})
 			}
 		},
@@ -246,7 +198,9 @@ It must be https and resolve to a public address unless the server runs with --a
 	{
 		name: "show", args: "ENDPOINT_ID", summary: "show an endpoint", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return endpointCall(http.MethodGet, "", nil)(c)
+			return func(ctx context.Context, args []string) error {
+				return c.showEndpoint(c.api.GetEndpoint(ctx, c.tenant, args[0]))
+			}
 		},
 	},
 	{
@@ -255,20 +209,23 @@ It must be https and resolve to a public address unless the server runs with --a
 or --signing; to change the key of the same scheme, use rotate.`,
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			fields := endpointFields(fs, true)
-			return endpointCall(http.MethodPatch, "", func() (map[string]any, error) {
-				b, err := fields()
-				if err == nil && len(b) == 0 {
-					err = usagef("nothing to change: give at least one flag")
+			return func(ctx context.Context, args []string) error {
+				req, changed, err := fields()
+				if err != nil {
+					return err
 				}
-				return b, err
-			})(c)
+				if !changed {
+					return usagef("nothing to change: give at least one flag")
+				}
+				return c.showEndpoint(c.api.UpdateEndpoint(ctx, c.tenant, args[0], req))
+			}
 		},
 	},
 	{
 		name: "delete", args: "ENDPOINT_ID", summary: "delete an endpoint", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
-				if _, err := c.call(ctx, http.MethodDelete, c.tenantPath("endpoints", args[0]), nil, nil); err != nil {
+				if err := c.api.DeleteEndpoint(ctx, c.tenant, args[0]); err != nil {
 					return err
 				}
 				if !c.asJSON && !c.quiet {
@@ -281,13 +238,17 @@ or --signing; to change the key of the same scheme, use rotate.`,
 	{
 		name: "enable", args: "ENDPOINT_ID", summary: "enable an endpoint (its URL is checked again)", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return endpointCall(http.MethodPost, "enable", nil)(c)
+			return func(ctx context.Context, args []string) error {
+				return c.showEndpoint(c.api.EnableEndpoint(ctx, c.tenant, args[0]))
+			}
 		},
 	},
 	{
 		name: "disable", args: "ENDPOINT_ID", summary: "disable an endpoint: no new deliveries", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return endpointCall(http.MethodPost, "disable", nil)(c)
+			return func(ctx context.Context, args []string) error {
+				return c.showEndpoint(c.api.DisableEndpoint(ctx, c.tenant, args[0]))
+			}
 		},
 	},
 	{
@@ -296,16 +257,13 @@ or --signing; to change the key of the same scheme, use rotate.`,
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			secret := fs.String("secret", "", "the new key in the profile's form (default: generated)")
 			grace := fs.String("grace", "", `how long the old key keeps signing, e.g. "1h"; "0s" drops it at once (default: the server's, 24h)`)
-			return endpointCall(http.MethodPost, "rotate", func() (map[string]any, error) {
-				b := map[string]any{}
-				if *secret != "" {
-					b["secret"] = *secret
-				}
+			return func(ctx context.Context, args []string) error {
+				req := wire.Rotate{Secret: *secret}
 				if *grace != "" {
-					b["grace"] = *grace
+					req.Grace, _ = json.Marshal(*grace) // the server reads the duration
 				}
-				return b, nil
-			})(c)
+				return c.showEndpoint(c.api.RotateEndpoint(ctx, c.tenant, args[0], req))
+			}
 		},
 	},
 	{
@@ -314,16 +272,13 @@ or --signing; to change the key of the same scheme, use rotate.`,
 		longHelp: "HMAC keys are printed with their secret, ed25519 keys with their public key only. With -q, only the\nnewest key: RECEIVER_KEY=$(webhookd endpoints secret -q ID).",
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
-				var s struct {
-					Keys []keyJSON `json:"keys"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, c.tenantPath("endpoints", args[0], "secret"), nil, nil, &s)
+				s, err := c.api.EndpointSecret(ctx, c.tenant, args[0])
 				if err != nil {
 					return err
 				}
 				switch {
 				case c.asJSON:
-					c.rawJSON(raw)
+					c.rawJSON()
 				case c.quiet:
 					if len(s.Keys) > 0 {
 						c.lines(cmp.Or(s.Keys[0].Secret, s.Keys[0].PublicKey))
@@ -344,25 +299,21 @@ or --signing; to change the key of the same scheme, use rotate.`,
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			data := fs.String("data", "", `the test event's JSON data ("-" for standard input, "@file"); default: a note naming the endpoint`)
 			return func(ctx context.Context, args []string) error {
-				body := map[string]any{}
+				var req wire.TestEvent
 				if *data != "" {
 					d, err := c.jsonArg("--data", *data)
 					if err != nil {
 						return err
 					}
-					body["data"] = d
+					req.Data = d
 				}
-				var res struct {
-					MessageID  string `json:"message_id"`
-					DeliveryID string `json:"delivery_id"`
-				}
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("endpoints", args[0], "test"), nil, body, &res)
+				res, err := c.api.TestEndpoint(ctx, c.tenant, args[0], req)
 				if err != nil {
 					return err
 				}
 				switch {
 				case c.asJSON:
-					c.rawJSON(raw)
+					c.rawJSON()
 				case c.quiet:
 					c.lines(cmp.Or(res.DeliveryID, res.MessageID))
 				default:

@@ -3,25 +3,16 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/webhookd/webhookd/wire"
 )
 
 func init() {
 	register("events", "publish events and read the event-type catalogue over the API", runNoun("events",
 		"Publishing is what a producer (an EMM/MDM console) does: it needs the operator token.", eventVerbs))
-}
-
-type eventTypeJSON struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema"`
-	CreatedAt   string          `json:"created_at"`
-	UpdatedAt   string          `json:"updated_at"`
 }
 
 var eventVerbs = []verb{
@@ -37,32 +28,24 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 				if *typ == "" {
 					return usagef("--type is required")
 				}
-				body := map[string]any{"type": *typ}
+				ev := wire.Event{Type: *typ, ID: *id}
 				if len(args) == 1 {
 					data, err := c.jsonArg("DATA", args[0])
 					if err != nil {
 						return err
 					}
-					body["data"] = data
-				}
-				if *id != "" {
-					body["id"] = *id
+					ev.Data = data
 				}
 				if *ts != "" {
-					body["timestamp"] = *ts
+					ev.Timestamp = ts
 				}
-				var res struct {
-					ID        string `json:"id"`
-					Fanout    int    `json:"fanout"`
-					Duplicate bool   `json:"duplicate"`
-				}
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("events"), nil, body, &res)
+				res, err := c.api.Publish(ctx, c.tenant, ev)
 				if err != nil {
 					return err
 				}
 				switch {
 				case c.asJSON:
-					c.rawJSON(raw)
+					c.rawJSON()
 				case c.quiet:
 					c.lines(res.ID)
 				default:
@@ -82,14 +65,13 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 			page := pageFlags(fs)
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 {
-					var t eventTypeJSON
-					raw, err := c.get(ctx, http.MethodGet, "/v1/event-types/"+url.PathEscape(args[0]), nil, nil, &t)
+					t, err := c.api.GetEventType(ctx, args[0])
 					if err != nil {
 						return err
 					}
 					switch {
 					case c.asJSON:
-						c.rawJSON(raw)
+						c.rawJSON()
 					case c.quiet:
 						c.lines(t.Name)
 					default:
@@ -98,10 +80,11 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 					}
 					return nil
 				}
-				return listPage(ctx, c, "/v1/event-types", page(),
-					func(t eventTypeJSON) string { return t.Name },
+				l, err := c.api.ListEventTypes(ctx, page())
+				return listPage(c, l, err,
+					func(t wire.EventType) string { return t.Name },
 					[]string{"NAME", "DESCRIPTION", "SCHEMA", "UPDATED"},
-					func(t eventTypeJSON) []string {
+					func(t wire.EventType) []string {
 						schema := "-"
 						if len(t.Schema) > 0 {
 							schema = "yes"

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"flag"
-	"net/http"
-	"net/url"
+
+	"github.com/webhookd/webhookd/wire"
 )
 
 func init() {
@@ -16,30 +16,19 @@ func init() {
 		tokenVerbs))
 }
 
-type tenantJSON struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"created_at"`
-}
-
-type tokenJSON struct {
-	ID        string `json:"id"`
-	TenantID  string `json:"tenant_id"`
-	Name      string `json:"name"`
-	CreatedAt string `json:"created_at"`
-	RevokedAt string `json:"revoked_at"`
-	Token     string `json:"token"`
-}
-
-func (c *client) showTenant(raw []byte, t tenantJSON) {
+func (c *client) showTenant(t *wire.Tenant, err error) error {
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.asJSON:
-		c.rawJSON(raw)
+		c.rawJSON()
 	case c.quiet:
 		c.lines(t.ID)
 	default:
 		c.fields("id", t.ID, "name", t.Name, "created", when(t.CreatedAt))
 	}
+	return nil
 }
 
 var tenantVerbs = []verb{
@@ -52,17 +41,7 @@ var tenantVerbs = []verb{
 				if *name == "" {
 					return usagef("--name is required")
 				}
-				body := map[string]string{"name": *name}
-				if *id != "" {
-					body["id"] = *id
-				}
-				var t tenantJSON
-				raw, err := c.get(ctx, http.MethodPost, "/v1/tenants", nil, body, &t)
-				if err != nil {
-					return err
-				}
-				c.showTenant(raw, t)
-				return nil
+				return c.showTenant(c.api.CreateTenant(ctx, wire.CreateTenant{ID: *id, Name: *name}))
 			}
 		},
 	},
@@ -71,10 +50,11 @@ var tenantVerbs = []verb{
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			page := pageFlags(fs)
 			return func(ctx context.Context, _ []string) error {
-				return listPage(ctx, c, "/v1/tenants", page(),
-					func(t tenantJSON) string { return t.ID },
+				l, err := c.api.ListTenants(ctx, page())
+				return listPage(c, l, err,
+					func(t wire.Tenant) string { return t.ID },
 					[]string{"ID", "NAME", "CREATED"},
-					func(t tenantJSON) []string { return []string{t.ID, t.Name, when(t.CreatedAt)} })
+					func(t wire.Tenant) []string { return []string{t.ID, t.Name, when(t.CreatedAt)} })
 			}
 		},
 	},
@@ -82,13 +62,7 @@ var tenantVerbs = []verb{
 		name: "show", args: "TENANT_ID", summary: "show a tenant", nargs: [2]int{1, 1},
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
-				var t tenantJSON
-				raw, err := c.get(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(args[0]), nil, nil, &t)
-				if err != nil {
-					return err
-				}
-				c.showTenant(raw, t)
-				return nil
+				return c.showTenant(c.api.GetTenant(ctx, args[0]))
 			}
 		},
 	},
@@ -101,13 +75,12 @@ var tokenVerbs = []verb{
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			name := fs.String("name", "", "a name for the token, e.g. what uses it")
 			return func(ctx context.Context, _ []string) error {
-				var t tokenJSON
-				raw, err := c.get(ctx, http.MethodPost, c.tenantPath("tokens"), nil, map[string]string{"name": *name}, &t)
+				t, err := c.api.CreateToken(ctx, c.tenant, wire.CreateToken{Name: *name})
 				if err != nil {
 					return err
 				}
 				if c.asJSON {
-					c.rawJSON(raw)
+					c.rawJSON()
 					return nil
 				}
 				c.lines(t.Token)
@@ -122,23 +95,20 @@ var tokenVerbs = []verb{
 		name: "list", summary: "list a tenant's tokens (never their text)", nargs: [2]int{0, 0}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, _ []string) error {
-				var l struct {
-					Data []tokenJSON `json:"data"`
-				}
-				raw, err := c.get(ctx, http.MethodGet, c.tenantPath("tokens"), nil, nil, &l)
+				ts, err := c.api.ListTokens(ctx, c.tenant)
 				if err != nil {
 					return err
 				}
 				switch {
 				case c.asJSON:
-					c.rawJSON(raw)
+					c.rawJSON()
 				case c.quiet:
-					for _, t := range l.Data {
+					for _, t := range ts {
 						c.lines(t.ID)
 					}
 				default:
 					rows := [][]string{{"ID", "NAME", "CREATED", "REVOKED"}}
-					for _, t := range l.Data {
+					for _, t := range ts {
 						rows = append(rows, []string{t.ID, t.Name, when(t.CreatedAt), cmp.Or(when(t.RevokedAt), "-")})
 					}
 					c.table(rows)
@@ -151,7 +121,7 @@ var tokenVerbs = []verb{
 		name: "revoke", args: "TOKEN_ID", summary: "revoke a token: it stops working at once", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
-				if _, err := c.call(ctx, http.MethodDelete, c.tenantPath("tokens", args[0]), nil, nil); err != nil {
+				if err := c.api.RevokeToken(ctx, c.tenant, args[0]); err != nil {
 					return err
 				}
 				if !c.asJSON && !c.quiet {

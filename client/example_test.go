@@ -1,0 +1,116 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/client"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/store/boltstore"
+	"github.com/webhookd/webhookd/wire"
+)
+
+// operatorToken is the token the example's server is started with.
+const operatorToken = "operator-token-for-the-example-0123"
+
+// Example shows what a Go console does: create a tenant, register its endpoint, publish an event and read the
+// delivery log. The server is a real webhookd API over the embedded store; the receiver is an httptest server.
+func Example() {
+	ctx := context.Background()
+	serverURL, receiverURL, stop := startServer()
+	defer stop()
+
+	c := client.New(serverURL, operatorToken)
+
+	tenant, err := c.CreateTenant(ctx, wire.CreateTenant{ID: "acme", Name: "Acme Corp"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.CreateTenant(ctx, wire.CreateTenant{ID: "acme", Name: "again"}); client.IsConflict(err) {
+		fmt.Println("acme exists already")
+	}
+
+	url, events := receiverURL, []string{"device.*"}
+	ep, err := c.CreateEndpoint(ctx, tenant.ID, wire.EndpointRequest{URL: &url, Events: &events})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("endpoint", ep.Profile, ep.Signing, ep.Events)
+
+	// The event's ID is its idempotency key: publishing it again changes nothing.
+	ev := wire.Event{Type: "device.enrolled", ID: "enroll-42", Data: []byte(`{"device_id": "42"}`)}
+	for range 2 {
+		res, err := c.Publish(ctx, tenant.ID, ev)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("fanout", res.Fanout, "duplicate", res.Duplicate)
+	}
+
+	for d, err := range c.Deliveries(ctx, tenant.ID, client.DeliveryFilter{Endpoint: ep.ID}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("delivery of", d.EventType, "to the endpoint:", d.EndpointID == ep.ID)
+	}
+
+	_, err = c.GetEndpoint(ctx, tenant.ID, "ep_none")
+	fmt.Println("not found:", client.IsNotFound(err))
+	// Output:
+	// acme exists already
+	// endpoint standard hmac [device.*]
+	// fanout 1 duplicate false
+	// fanout 1 duplicate true
+	// delivery of device.enrolled to the endpoint: true
+	// not found: true
+}
+
+// startServer starts the webhookd API and its delivery engine over the embedded store in a temporary directory, and
+// a receiver that accepts every delivery. It returns their URLs and a function that stops everything.
+func startServer() (serverURL, receiverURL string, stop func()) {
+	dir, err := os.MkdirTemp("", "webhookd-client-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := boltstore.Open(dir, boltstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	policy := egress.Policy{AllowHTTP: true, AllowPrivate: true} // the receiver is http on 127.0.0.1
+	logger := slog.New(slog.DiscardHandler)
+	eng, err := delivery.NewEngine(delivery.Config{Logger: logger}, delivery.Deps{Queue: st, Messages: st, Endpoints: st,
+		Client: egress.NewClient(egress.ClientConfig{Policy: policy})})
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := api.New(api.Config{OperatorToken: operatorToken, URLPolicy: policy, Logger: logger},
+		api.Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st, Waker: eng})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	srv := httptest.NewServer(h)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions { // the handshake every endpoint URL must pass
+			w.Header().Set("Allow", "POST, OPTIONS")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	return srv.URL, rcv.URL, func() {
+		srv.Close()
+		cancel()
+		<-done
+		rcv.Close()
+		st.Close()
+		os.RemoveAll(dir)
+	}
+}

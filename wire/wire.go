@@ -1,0 +1,253 @@
+package wire
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// List is the answer of every list route. Next is the cursor to pass as ?after= for the next page; it is empty on
+// the last page.
+type List[T any] struct {
+	Data []T    `json:"data"`
+	Next string `json:"next,omitempty"`
+}
+
+// NewList returns a list of data, never with a null "data".
+func NewList[T any](data []T, next string) List[T] {
+	if data == nil {
+		data = []T{}
+	}
+	return List[T]{Data: data, Next: next}
+}
+
+// Duration is d as a duration field of a request takes it: a Go duration string such as "1s".
+func Duration(d time.Duration) json.RawMessage {
+	b, _ := json.Marshal(d.String())
+	return b
+}
+
+// Time is t as a time field of a request takes it: RFC 3339 with the fraction of a second.
+func Time(t time.Time) *string {
+	s := t.Format(time.RFC3339Nano)
+	return &s
+}
+
+// Tenants and tokens.
+
+// CreateTenant is the body of POST /v1/tenants. ID defaults to a generated ten_…
+type CreateTenant struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name"`
+}
+
+// Tenant is a tenant as the API shows it.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateToken is the body of POST /v1/tenants/{tenant}/tokens.
+type CreateToken struct {
+	Name string `json:"name"`
+}
+
+// Token is a tenant token as the API shows it. Token, its text, is given only in the answer to its creation.
+type Token struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Token     string    `json:"token,omitempty"`
+}
+
+// Events and the event-type catalogue.
+
+// Event is the body of POST /v1/tenants/{tenant}/events and each element of a batch. ID is the producer's
+// idempotency key: an id published again within the idempotency window (24h by default) publishes nothing new and
+// answers the first message, with Duplicate set. Timestamp is RFC 3339 (see [Time]); it defaults to now.
+type Event struct {
+	Type      string          `json:"type"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Timestamp *string         `json:"timestamp,omitempty"`
+}
+
+// Batch is the body of POST /v1/tenants/{tenant}/events/batch.
+type Batch struct {
+	Events []Event `json:"events"`
+}
+
+// Published is the answer to a publish, one per event: the message and how many deliveries it made.
+type Published struct {
+	ID        string `json:"id"`
+	Fanout    int    `json:"fanout"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// PutEventType is the body of POST /v1/event-types. Schema is a JSON Schema object the events' data must meet.
+type PutEventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Schema      json.RawMessage `json:"schema,omitempty"`
+}
+
+// EventType is one entry of the event-type catalogue.
+type EventType struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// Endpoints.
+
+// EndpointRequest is the body of POST (create) and PATCH (update) on endpoints. Absent (nil) fields take their
+// default on create and are unchanged on update. Timeout is a duration (see [Duration]).
+type EndpointRequest struct {
+	URL         *string            `json:"url,omitempty"`
+	Description *string            `json:"description,omitempty"`
+	Events      *[]string          `json:"events,omitempty"`
+	Profile     *string            `json:"profile,omitempty"`
+	Signing     *string            `json:"signing,omitempty"`
+	Secret      *string            `json:"secret,omitempty"`
+	Headers     *map[string]string `json:"headers,omitempty"`
+	RateLimit   *float64           `json:"rate_limit,omitempty"`
+	Timeout     json.RawMessage    `json:"timeout,omitempty"`
+	Metadata    *map[string]string `json:"metadata,omitempty"`
+}
+
+// Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
+type Endpoint struct {
+	ID             string            `json:"id"`
+	TenantID       string            `json:"tenant_id"`
+	URL            string            `json:"url"`
+	Description    string            `json:"description"`
+	Events         []string          `json:"events"`
+	Profile        string            `json:"profile"`
+	Signing        string            `json:"signing"`
+	Keys           []Key             `json:"keys"`
+	Headers        map[string]string `json:"headers"`
+	RateLimit      float64           `json:"rate_limit"`
+	Timeout        string            `json:"timeout"` // a Go duration string, e.g. "1s"
+	Metadata       map[string]string `json:"metadata"`
+	Disabled       bool              `json:"disabled"`
+	DisabledReason string            `json:"disabled_reason,omitempty"`
+	FailingSince   time.Time         `json:"failing_since,omitzero"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+}
+
+// Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.
+type Key struct {
+	PublicKey string    `json:"public_key,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Rotate is the body of POST .../endpoints/{id}/rotate: the new key (default generated) and how long the old one
+// keeps signing (see [Duration]; default the server's grace, "0s" drops it at once).
+type Rotate struct {
+	Secret string          `json:"secret,omitempty"`
+	Grace  json.RawMessage `json:"grace,omitempty"`
+}
+
+// TestEvent is the body of POST .../endpoints/{id}/test: the test event's data (default a note naming the endpoint).
+type TestEvent struct {
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// TestSent is the answer to POST .../endpoints/{id}/test.
+type TestSent struct {
+	MessageID  string `json:"message_id"`
+	DeliveryID string `json:"delivery_id,omitempty"`
+}
+
+// Secret is the answer of GET .../endpoints/{id}/secret: the keys signing now, newest first.
+type Secret struct {
+	EndpointID string      `json:"endpoint_id"`
+	Profile    string      `json:"profile"`
+	Signing    string      `json:"signing"`
+	Keys       []SecretKey `json:"keys"`
+}
+
+// SecretKey is one key as GET .../secret shows it: an HMAC key with its secret, an ed25519 key with its public key
+// only.
+type SecretKey struct {
+	Secret    string    `json:"secret,omitempty"`
+	PublicKey string    `json:"public_key,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Recover is the body of POST .../endpoints/{id}/recover (see [Time]).
+type Recover struct {
+	Since *string `json:"since"`
+}
+
+// Recovered is the answer to a recover: how many messages are delivered again.
+type Recovered struct {
+	Replayed int `json:"replayed"`
+}
+
+// Messages and the delivery log.
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusDead      = "dead"
+)
+
+// Delivery is one message's delivery to one endpoint.
+type Delivery struct {
+	ID            string    `json:"id"`
+	TenantID      string    `json:"tenant_id"`
+	MessageID     string    `json:"message_id"`
+	EndpointID    string    `json:"endpoint_id"`
+	EventType     string    `json:"event_type"`
+	Status        string    `json:"status"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	LastCode      int       `json:"last_status_code,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// DeliveryDetail is a delivery with its attempt log, oldest first.
+type DeliveryDetail struct {
+	Delivery
+	AttemptLog []Attempt `json:"attempt_log"`
+}
+
+// Attempt is one HTTP attempt of a delivery.
+type Attempt struct {
+	N          int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code,omitempty"`
+	LatencyMS  int64     `json:"latency_ms"`
+	Error      string    `json:"error,omitempty"`
+	Response   string    `json:"response,omitempty"`
+	Outcome    string    `json:"outcome"`
+}
+
+// Message is a published event with the status of each of its deliveries.
+type Message struct {
+	ID             string          `json:"id"`
+	TenantID       string          `json:"tenant_id"`
+	Type           string          `json:"type"`
+	Timestamp      time.Time       `json:"timestamp"`
+	Data           json.RawMessage `json:"data"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Deliveries     []Delivery      `json:"deliveries"`
+}
+
+// Replay is the body of POST .../messages/{msg}/replay.
+type Replay struct {
+	EndpointID string `json:"endpoint_id"`
+}
