@@ -11,6 +11,7 @@ import (
 
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -53,8 +54,8 @@ type CreateInput struct {
 	URL         string            // required; must pass the URL policy and the OPTIONS handshake
 	Description string            // at most MaxDescription bytes
 	Events      []string          // filters; nil means ["*"]
-	Profile     string            // standard (default), openmdm or mender
-	Signing     string            // hmac or ed25519; "" means hmac, or the algorithm of Secret when one is given
+	Profile     string            // a registered profile name (package profiles); "" means standard
+	Signing     string            // hmac or ed25519; "" means the profile's default, or the algorithm of Secret
 	Secret      string            // the signing key in the profile's form; "" means generate one
 	Headers     map[string]string // custom request headers; see ValidateHeaders
 	RateLimit   float64           // deliveries per second; 0 means unlimited
@@ -117,7 +118,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 			algName = k.Algorithm().String() // a whsk_ secret implies ed25519
 		}
 	}
-	alg, err := algorithmFor(p.Name(), algName)
+	alg, err := algorithmFor(p, algName)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error
 	if err != nil {
 		return err
 	}
-	alg, err := algorithmFor(p.Name(), algName)
+	alg, err := algorithmFor(p, algName)
 	if err != nil {
 		return err
 	}
@@ -300,7 +301,7 @@ func (s *Service) Rotate(ctx context.Context, tenantID, id string, in RotateInpu
 	if err != nil {
 		return nil, err
 	}
-	alg, err := algorithmFor(p.Name(), e.Algorithm)
+	alg, err := algorithmFor(p, e.Algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +407,7 @@ func validateFields(e *Endpoint) error {
 }
 
 // newKey parses secret, or generates a key when it is empty.
-func newKey(p signing.Profile, alg signing.Algorithm, secret string, now time.Time) (Key, error) {
+func newKey(p profiles.Profile, alg signing.Algorithm, secret string, now time.Time) (Key, error) {
 	if secret != "" {
 		k, err := parseSecret(p, alg, secret)
 		if err != nil {
