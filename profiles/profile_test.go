@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,9 +92,12 @@ func TestProfileBodies(t *testing.T) {
 	}
 }
 
+// builtins are the profiles this package declares; tests register others.
+var builtins = []profiles.Profile{profiles.Standard, profiles.OpenMDM, profiles.Mender}
+
 func TestProfileBodyEscapesType(t *testing.T) {
 	for _, typ := range []string{"a\"b", `a\b`, "a\nb\t\r\x01", "bad\xffutf8", "ünï.cödé", "a\u2028b"} {
-		for _, p := range profiles.All() {
+		for _, p := range builtins {
 			m := &signing.Message{Type: typ}
 			body := p.AppendBody(nil, m)
 			var v map[string]any
@@ -240,6 +245,9 @@ func TestRegisterRefuses(t *testing.T) {
 	if err := profiles.Register(renamed{profiles.Standard, "Bad Name"}); !errors.Is(err, profiles.ErrRegistered) {
 		t.Errorf("Register(\"Bad Name\") = %v, want ErrRegistered", err)
 	}
+	if err := profiles.Register(prefixed{renamed{profiles.Standard, "upper-prefix"}}); !errors.Is(err, profiles.ErrRegistered) {
+		t.Errorf("Register with header prefix X-Up- = %v, want ErrRegistered", err)
+	}
 	if _, err := profiles.Lookup("Bad Name"); !errors.Is(err, profiles.ErrUnknown) {
 		t.Errorf("a refused profile was registered: %v", err)
 	}
@@ -252,6 +260,11 @@ type renamed struct {
 }
 
 func (r renamed) Name() string { return r.name }
+
+// prefixed declares a header prefix that is not lower case.
+type prefixed struct{ renamed }
+
+func (prefixed) HeaderPrefix() string { return "X-Up-" }
 
 func TestPolicies(t *testing.T) {
 	netErr := errors.New("connection refused")
@@ -295,4 +308,46 @@ func mustSign(t testing.TB, id string, ts int64, body []byte, keys ...signing.Ke
 func hexHMAC(secret string, body []byte) string {
 	k := signing.NewHMACKey([]byte(secret))
 	return hex.EncodeToString(k.HMACSum(nil, body))
+}
+
+// Lookups take no lock and see either the old or the new registry while profiles are registered (run with -race).
+func TestRegisterWhileLookingUp(t *testing.T) {
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if p, err := profiles.Lookup("standard"); err != nil || p != profiles.Standard {
+					t.Errorf("Lookup(standard) = %v, %v", p, err)
+					return
+				}
+				_ = profiles.All()
+			}
+		})
+	}
+	for i := range 10 {
+		name := fmt.Sprintf("concurrent-%d", i)
+		if err := profiles.Register(renamed{profiles.Mender, name}); err != nil && !errors.Is(err, profiles.ErrRegistered) {
+			t.Error(err) // ErrRegistered: registered by an earlier run (-count)
+		}
+		if p, err := profiles.Lookup(name); err != nil || p.Name() != name || p.MetricLabel() != "mender" {
+			t.Errorf("Lookup(%s) = %v, %v", name, p, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	all := profiles.All()
+	if all[0] != profiles.Standard {
+		t.Errorf("All()[0] = %s, want the default", all[0].Name())
+	}
+	for i := 2; i < len(all); i++ {
+		if all[i-1].Name() > all[i].Name() {
+			t.Errorf("All() not in name order after the default: %s before %s", all[i-1].Name(), all[i].Name())
+		}
+	}
 }

@@ -30,12 +30,18 @@ var (
 	writeMu sync.Mutex
 )
 
-// Register adds p to the registry. The name must be new, lower case letters, digits, '-' and '_'. Register is meant
-// for start-up (an init function); a profile cannot be removed.
+// Register adds p to the registry. The name must be new, of lower case letters, digits, '-' and '_'; the profile
+// must sign with at least one algorithm and declare a lower-case header prefix. Register is meant for start-up (an
+// init function); a profile cannot be removed.
 func Register(p Profile) error {
 	name := p.Name()
-	if !validName(name) {
+	switch prefix := p.HeaderPrefix(); {
+	case !validName(name):
 		return fmt.Errorf("%w: name %q: want lower case letters, digits, '-' and '_'", ErrRegistered, name)
+	case len(p.Algorithms()) == 0:
+		return fmt.Errorf("%w: %s signs with no algorithm", ErrRegistered, name)
+	case prefix == "" || prefix != strings.ToLower(prefix):
+		return fmt.Errorf("%w: %s: header prefix %q is not lower case", ErrRegistered, name, prefix)
 	}
 	writeMu.Lock()
 	defer writeMu.Unlock()
