@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -109,7 +110,7 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	if res.err != nil {
 		a.Error = res.err.Error()
 	}
-	o := PolicyFor(ep.Profile).Classify(res.code, terr)
+	o := classify(ep.Profile, res.code, terr)
 	// The hold goes to the queue before the attempt is recorded: recording frees the endpoint's slot, and the next
 	// claim should find the endpoint held already.
 	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
@@ -161,7 +162,7 @@ func (e *Engine) slowWait(n int) time.Duration {
 // send renders, signs and posts m to ep for an attempt made at now. Its error is a failure to build the request;
 // the receiver's answer, or the lack of one, is in the result.
 func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoints.Endpoint, m *Message, now time.Time) (result, error) {
-	p, err := signing.ProfileByName(ep.Profile)
+	p, err := profiles.Lookup(ep.Profile)
 	if err != nil {
 		return result{}, err
 	}
@@ -172,9 +173,6 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	sc.keys, err = st.signingKeys(sc.keys[:0], ep, p, now)
 	if err != nil {
 		return result{}, err
-	}
-	if len(sc.keys) == 0 && p == signing.Standard {
-		return result{}, signing.ErrNoKeys
 	}
 
 	// A fresh buffer each time, read through a *bytes.Reader: the transport may still be writing it after Do returns,
@@ -199,8 +197,11 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	if _, ok := req.Header["User-Agent"]; !ok && e.ua != nil {
 		req.Header["User-Agent"] = e.ua // shared: the transport only reads it
 	}
-	p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
+	err = p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
 	clear(sc.keys) // drop key references from the pooled scratch
+	if err != nil {
+		return result{}, err // a profile that never sends unsigned, and no key signs
+	}
 
 	resp, err := e.client.Do(req)
 	if err != nil {

@@ -44,8 +44,8 @@
 // (a task told to wait is released, due when its reserved token is, and no worker blocks); load the message; render
 // the body with the endpoint's profile into a pooled buffer; sign with the endpoint's current keys (parsed once and
 // cached until they change) and a timestamp of this attempt; set the endpoint's custom headers, then the profile's,
-// which win; POST under the endpoint's timeout; keep the first ResponseKeep bytes of the answer. The profile's Policy
-// (PolicyFor) classifies the result:
+// which win; POST under the endpoint's timeout; keep the first ResponseKeep bytes of the answer. The profile's outcome
+// policy (package profiles) classifies the result:
 //
 //	             2xx      410          429, 5xx, 3xx, network, timeout   other 4xx
 //	standard     success  gone         retry                             retry

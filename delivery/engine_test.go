@@ -25,6 +25,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
 	"github.com/webhookd/webhookd/verifier"
@@ -131,7 +132,7 @@ func (h *harness) stop() {
 // endpoint registers an endpoint at url under profile with a fresh key; mod adjusts it first.
 func (h *harness) endpoint(url, profile string, mod ...func(*endpoints.Endpoint)) *endpoints.Endpoint {
 	h.t.Helper()
-	p, err := signing.ProfileByName(profile)
+	p, err := profiles.Lookup(profile)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -371,7 +372,7 @@ func TestHappyPathProfiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, _ := signing.ProfileByName(profile)
+			p, _ := profiles.Lookup(profile)
 			if want := p.AppendBody(nil, &sm); string(r.body) != string(want) {
 				t.Fatalf("body %s, want %s", r.body, want)
 			}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -132,8 +133,9 @@ func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Tim
 }
 
 // signingKeys appends to dst the parsed keys of ep that sign at now, newest first, parsing only when the endpoint's
-// profile or secrets changed since the last call.
-func (st *epState) signingKeys(dst []signing.Key, ep *endpoints.Endpoint, p signing.Profile, now time.Time) ([]signing.Key, error) {
+// profile or secrets changed since the last call. Each key is parsed by its own form (under standard the whsec_ or
+// whsk_ prefix tells), so after a rotation across schemes HMAC and ed25519 keys sign side by side.
+func (st *epState) signingKeys(dst []signing.Key, ep *endpoints.Endpoint, p profiles.Profile, now time.Time) ([]signing.Key, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !st.keysMatch(ep, p.Name()) {

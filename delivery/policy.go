@@ -1,11 +1,11 @@
 package delivery
 
-import "net/http"
+import "github.com/webhookd/webhookd/profiles"
 
 // Outcome is what one attempt's result means for its delivery.
 type Outcome uint8
 
-// Outcomes, as Policy.Classify returns them (OutcomeDead is the engine's: a retry the schedule has no room for).
+// Outcomes, as a profile's policy decides them (OutcomeDead is the engine's: a retry the schedule has no room for).
 const (
 	OutcomeSuccess Outcome = iota + 1 // delivered
 	OutcomeRetry                      // failed; try again on the retry schedule
@@ -31,67 +31,21 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// Policy decides what an attempt's result means under one profile: code is the HTTP status (0 when no response
-// arrived) and err the transport error (nil when a response arrived). Redirects are never followed, so a 3xx is a
-// response like any other.
-type Policy interface {
-	Classify(code int, err error) Outcome
-}
-
-// PolicyFunc adapts a function to Policy.
-type PolicyFunc func(code int, err error) Outcome
-
-// Classify calls f.
-func (f PolicyFunc) Classify(code int, err error) Outcome { return f(code, err) }
-
-// The profiles' policies.
-var (
-	// StandardPolicy follows Standard Webhooks: 2xx succeeds; 410 is gone; everything else (3xx, 4xx, 429, 5xx,
-	// network errors, timeouts) is retried.
-	StandardPolicy Policy = PolicyFunc(classifyStandard)
-	// OpenMDMPolicy follows @openmdm/core: 2xx succeeds; 410 is gone; any other 4xx but 429 fails for good; 429,
-	// 5xx, network errors and timeouts are retried (so are 1xx and 3xx, which OpenMDM's sender never sees).
-	OpenMDMPolicy Policy = PolicyFunc(classifyOpenMDM)
-	// MenderPolicy follows Mender's iot-manager: any status of 300 or more fails. Mender does not retry; webhookd
-	// retries as for standard, and 410 is gone.
-	MenderPolicy Policy = PolicyFunc(classifyStandard)
-)
-
-// PolicyFor returns the policy of the named profile; an unknown name gets StandardPolicy.
-func PolicyFor(profile string) Policy {
-	switch profile {
-	case "openmdm":
-		return OpenMDMPolicy
-	case "mender":
-		return MenderPolicy
+// classify returns what an attempt's result means under the outcome policy of the named profile (package profiles
+// declares each one's): code is the HTTP status (0 when no response arrived) and err the transport error (nil when
+// a response arrived). An unknown profile gets the default profile's policy.
+func classify(profile string, code int, err error) Outcome {
+	p, lerr := profiles.Lookup(profile)
+	if lerr != nil {
+		p = profiles.Default()
 	}
-	return StandardPolicy
-}
-
-func classifyStandard(code int, err error) Outcome {
-	switch {
-	case err != nil || code == 0:
-		return OutcomeRetry
-	case code >= 200 && code <= 299:
+	switch p.Classify(code, err) {
+	case profiles.Delivered:
 		return OutcomeSuccess
-	case code == http.StatusGone:
-		return OutcomeGone
-	}
-	return OutcomeRetry
-}
-
-func classifyOpenMDM(code int, err error) Outcome {
-	switch {
-	case err != nil || code == 0:
-		return OutcomeRetry
-	case code >= 200 && code <= 299:
-		return OutcomeSuccess
-	case code == http.StatusGone:
-		return OutcomeGone
-	case code == http.StatusTooManyRequests:
-		return OutcomeRetry
-	case code >= 400 && code <= 499:
+	case profiles.Fail:
 		return OutcomeFailed
+	case profiles.Gone:
+		return OutcomeGone
 	}
 	return OutcomeRetry
 }

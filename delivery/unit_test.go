@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -174,7 +175,7 @@ func TestPolicies(t *testing.T) {
 				profile string
 				want    Outcome
 			}{{"standard", tt.standard}, {"", tt.standard}, {"openmdm", tt.openmdm}, {"mender", tt.mndr}, {"bogus", tt.standard}} {
-				if got := PolicyFor(c.profile).Classify(tt.code, tt.err); got != c.want {
+				if got := classify(c.profile, tt.code, tt.err); got != c.want {
 					t.Errorf("%q: Classify(%d, %v) = %v, want %v", c.profile, tt.code, tt.err, got, c.want)
 				}
 			}
@@ -295,13 +296,13 @@ func TestSigningKeysCache(t *testing.T) {
 	s2, _ := signing.GenerateSecret(0)
 	ep := &endpoints.Endpoint{Keys: []endpoints.Key{{Secret: s2}, {Secret: s1, ExpiresAt: t0.Add(time.Hour)}}}
 	st := &epState{}
-	keys, err := st.signingKeys(nil, ep, signing.Standard, t0)
+	keys, err := st.signingKeys(nil, ep, profiles.Standard, t0)
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys = %d, %v; want 2 keys", len(keys), err)
 	}
 	cached := st.keys
 	// Same secrets: no re-parse.
-	if keys, _ = st.signingKeys(keys[:0], ep, signing.Standard, t0.Add(2*time.Hour)); len(keys) != 1 {
+	if keys, _ = st.signingKeys(keys[:0], ep, profiles.Standard, t0.Add(2*time.Hour)); len(keys) != 1 {
 		t.Fatalf("after expiry: %d keys, want 1", len(keys))
 	}
 	if &st.keys[0] != &cached[0] {
@@ -314,22 +315,22 @@ func TestSigningKeysCache(t *testing.T) {
 	// Rotated secret: re-parsed.
 	s3, _ := signing.GenerateSecret(0)
 	ep.Keys = []endpoints.Key{{Secret: s3}}
-	keys, _ = st.signingKeys(keys[:0], ep, signing.Standard, t0)
+	keys, _ = st.signingKeys(keys[:0], ep, profiles.Standard, t0)
 	want, _ = signing.ParseKey(s3)
 	if len(keys) != 1 || !keys[0].Equal(want) {
 		t.Fatal("rotated key not picked up")
 	}
 	// Bad key: error, nothing cached that would hide it next time.
 	ep.Keys = []endpoints.Key{{Secret: "whsec_short"}}
-	if _, err := st.signingKeys(nil, ep, signing.Standard, t0); err == nil {
+	if _, err := st.signingKeys(nil, ep, profiles.Standard, t0); err == nil {
 		t.Fatal("bad key accepted")
 	}
 	// A different profile parses the same secret differently.
 	ep.Keys = []endpoints.Key{{Secret: "deadbeef"}}
-	if _, err := st.signingKeys(nil, ep, signing.Mender, t0); err != nil {
+	if _, err := st.signingKeys(nil, ep, profiles.Mender, t0); err != nil {
 		t.Fatalf("mender key: %v", err)
 	}
-	if _, err := st.signingKeys(nil, ep, signing.Standard, t0); err == nil {
+	if _, err := st.signingKeys(nil, ep, profiles.Standard, t0); err == nil {
 		t.Fatal("mender secret accepted under standard")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -53,8 +54,8 @@ type CreateInput struct {
 	URL         string            // required; must pass the URL policy and the OPTIONS handshake
 	Description string            // at most MaxDescription bytes
 	Events      []string          // filters; nil means ["*"]
-	Profile     string            // standard (default), openmdm or mender
-	Signing     string            // hmac or ed25519; "" means hmac, or the algorithm of Secret when one is given
+	Profile     string            // a registered profile name (package profiles); "" means standard
+	Signing     string            // hmac or ed25519; "" means the profile's default, or the algorithm of Secret
 	Secret      string            // the signing key in the profile's form; "" means generate one
 	Headers     map[string]string // custom request headers; see ValidateHeaders
 	RateLimit   float64           // deliveries per second; 0 means unlimited
@@ -67,11 +68,17 @@ type UpdateInput struct {
 	URL         *string // re-checked with the URL policy and the handshake; on failure the old URL stays
 	Description *string
 	Events      *[]string
-	// Profile and Signing change the signing scheme. The current keys are kept when they are valid under the new
-	// scheme; otherwise they are replaced by Secret, or by a generated key.
-	Profile   *string
-	Signing   *string
-	Secret    *string // only with a change of Profile or Signing; use Rotate to change the key of a scheme
+	// Profile and Signing change the signing scheme. A change of Signing within a profile (hmac to ed25519 or back)
+	// is a rotation across schemes: Secret, or a generated key, becomes current and the old keys keep signing beside
+	// it for Grace, so receivers see both signatures (v1 and v1a under standard) and can move over without
+	// downtime. A change of Profile keeps the current keys when the new profile can sign with them, and otherwise
+	// replaces them at once with Secret or a generated key: keys the new profile cannot use are dropped.
+	Profile *string
+	Signing *string
+	Secret  *string // only with a change of Profile or Signing; use Rotate to change the key of a scheme
+	// Grace is how long the current key keeps signing after a change of Signing; nil means Config.RotationGrace, 0
+	// drops it at once. Keys rotated out before keep their own expiry, as with Rotate.
+	Grace     *time.Duration
 	Headers   *map[string]string
 	RateLimit *float64
 	Timeout   *time.Duration // 0 means DefaultTimeout
@@ -117,7 +124,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 			algName = k.Algorithm().String() // a whsk_ secret implies ed25519
 		}
 	}
-	alg, err := algorithmFor(p.Name(), algName)
+	alg, err := algorithmFor(p, algName)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +211,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 	return s.save(ctx, e, now)
 }
 
-// changeScheme applies in.Profile, in.Signing and in.Secret to e.
+// changeScheme applies in.Profile, in.Signing, in.Secret and in.Grace to e (see UpdateInput).
 func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error {
 	profile, algName := e.Profile, e.Algorithm
 	if in.Profile != nil {
@@ -217,9 +224,16 @@ func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error
 	if err != nil {
 		return err
 	}
-	alg, err := algorithmFor(p.Name(), algName)
+	alg, err := algorithmFor(p, algName)
 	if err != nil {
 		return err
+	}
+	grace := s.cfg.RotationGrace
+	if in.Grace != nil {
+		if err := ValidateGrace(*in.Grace); err != nil {
+			return err
+		}
+		grace = *in.Grace
 	}
 	if p.Name() == e.Profile && alg.String() == e.Algorithm {
 		if in.Secret != nil {
@@ -227,7 +241,21 @@ func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error
 		}
 		return nil
 	}
+	sameProfile := p.Name() == e.Profile
 	e.Profile, e.Algorithm = p.Name(), alg.String()
+	secret := ""
+	if in.Secret != nil {
+		secret = *in.Secret
+	}
+	if sameProfile {
+		// A rotation across schemes: every key stays parseable by the profile, each by its own algorithm.
+		k, err := newKey(p, alg, secret, now)
+		if err != nil {
+			return err
+		}
+		e.Keys = rotate(e.Keys, k, now, grace)
+		return nil
+	}
 	if in.Secret == nil && len(e.Keys) > 0 {
 		if _, err := parseSecret(p, alg, e.Keys[0].Secret); err == nil {
 			// The current key still works: keep every key the new scheme accepts.
@@ -237,10 +265,6 @@ func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error
 			})
 			return nil
 		}
-	}
-	secret := ""
-	if in.Secret != nil {
-		secret = *in.Secret
 	}
 	k, err := newKey(p, alg, secret, now)
 	if err != nil {
@@ -300,7 +324,7 @@ func (s *Service) Rotate(ctx context.Context, tenantID, id string, in RotateInpu
 	if err != nil {
 		return nil, err
 	}
-	alg, err := algorithmFor(p.Name(), e.Algorithm)
+	alg, err := algorithmFor(p, e.Algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -336,9 +360,14 @@ func rotate(keys []Key, next Key, now time.Time, grace time.Duration) []Key {
 }
 
 // Reveal returns the keys that sign at the moment, newest first, with their secrets — except for ed25519 keys, whose
-// private half is never returned (receivers need only the public key). It is the only call that returns secrets.
+// private half is never returned (receivers need only the public key). After a rotation across schemes the list
+// mixes both kinds; each key is judged by its own form. It is the only call that returns secrets.
 func (s *Service) Reveal(ctx context.Context, tenantID, id string) ([]Key, error) {
 	e, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := profileByName(e.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +377,7 @@ func (s *Service) Reveal(ctx context.Context, tenantID, id string) ([]Key, error
 		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 			continue
 		}
-		if k.Public != "" || e.Algorithm == signing.Ed25519.String() {
+		if k.Public != "" || !isHMAC(p, k.Secret) {
 			k.Secret = ""
 		}
 		out = append(out, k)
@@ -405,8 +434,14 @@ func validateFields(e *Endpoint) error {
 	return nil
 }
 
+// isHMAC reports whether secret parses, under p, as an HMAC key: one whose secret a receiver must hold.
+func isHMAC(p profiles.Profile, secret string) bool {
+	k, err := p.ParseKey(secret)
+	return err == nil && k.Algorithm() == signing.HMAC
+}
+
 // newKey parses secret, or generates a key when it is empty.
-func newKey(p signing.Profile, alg signing.Algorithm, secret string, now time.Time) (Key, error) {
+func newKey(p profiles.Profile, alg signing.Algorithm, secret string, now time.Time) (Key, error) {
 	if secret != "" {
 		k, err := parseSecret(p, alg, secret)
 		if err != nil {

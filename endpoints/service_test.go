@@ -162,3 +162,63 @@ func TestRotateAndReveal(t *testing.T) {
 		t.Errorf("cross-tenant rotate: %v", err)
 	}
 }
+
+// A change of signing within a profile is a rotation across schemes: the old key keeps signing for the grace.
+func TestChangeSchemeKeepsOldKeyForGrace(t *testing.T) {
+	s, _, c := newService(t)
+	ctx := context.Background()
+	e, err := s.Create(ctx, "ten", endpoints.CreateInput{URL: receiver(t, 204, "POST")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hmacSecret := e.Keys[0].Secret
+	ptr := func(s string) *string { return &s }
+	start := c.t
+
+	got, err := s.Update(ctx, "ten", e.ID, endpoints.UpdateInput{Signing: ptr("ed25519")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Algorithm != "ed25519" || len(got.Keys) != 2 || !strings.HasPrefix(got.Keys[0].Secret, "whsk_") ||
+		!got.Keys[0].ExpiresAt.IsZero() || got.Keys[1].Secret != hmacSecret || !got.Keys[1].ExpiresAt.Equal(start.Add(24*time.Hour)) {
+		t.Fatalf("hmac to ed25519: %+v", got.Keys)
+	}
+	if signing := got.SigningKeys(c.t); len(signing) != 2 {
+		t.Fatalf("signing keys during the grace: %d, want 2", len(signing))
+	}
+	// Reveal judges each key by its own form: the HMAC secret is shown, the ed25519 private key is not.
+	keys, err := s.Reveal(ctx, "ten", e.ID)
+	if err != nil || len(keys) != 2 || keys[0].Secret != "" || !strings.HasPrefix(keys[0].Public, "whpk_") ||
+		keys[1].Secret != hmacSecret || keys[1].Public != "" {
+		t.Fatalf("reveal during the grace: %+v, %v", keys, err)
+	}
+
+	// And back, with an explicit grace of one hour and a given secret.
+	c.t = start.Add(time.Hour)
+	hour := time.Hour
+	back := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	got, err = s.Update(ctx, "ten", e.ID, endpoints.UpdateInput{Signing: ptr("hmac"), Secret: &back, Grace: &hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Algorithm != "hmac" || len(got.Keys) != 3 || got.Keys[0].Secret != back ||
+		!got.Keys[1].ExpiresAt.Equal(c.t.Add(time.Hour)) || !got.Keys[2].ExpiresAt.Equal(start.Add(24*time.Hour)) {
+		t.Fatalf("ed25519 back to hmac: %+v", got.Keys)
+	}
+	c.t = start.Add(3 * time.Hour) // the ed25519 key's grace is over, the first HMAC key's is not
+	keys, _ = s.Reveal(ctx, "ten", e.ID)
+	if len(keys) != 2 || keys[0].Secret != back || keys[1].Secret != hmacSecret {
+		t.Fatalf("reveal after the ed25519 key's grace: %+v", keys)
+	}
+
+	// Grace 0 drops the current key at once, as Rotate does; a key already rotated out keeps its own expiry. A grace
+	// out of range is refused and changes nothing.
+	zero, tooLong := time.Duration(0), endpoints.MaxGrace+time.Hour
+	if _, err := s.Update(ctx, "ten", e.ID, endpoints.UpdateInput{Signing: ptr("ed25519"), Grace: &tooLong}); !errors.Is(err, endpoints.ErrInvalid) {
+		t.Fatalf("grace beyond MaxGrace: %v", err)
+	}
+	got, err = s.Update(ctx, "ten", e.ID, endpoints.UpdateInput{Signing: ptr("ed25519"), Grace: &zero})
+	if err != nil || len(got.Keys) != 2 || !strings.HasPrefix(got.Keys[0].Secret, "whsk_") || got.Keys[1].Secret != hmacSecret {
+		t.Fatalf("grace 0: %+v, %v", got, err)
+	}
+}

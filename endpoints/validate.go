@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -166,19 +167,26 @@ var reservedHeaders = map[string]bool{
 	"content-type":      true,
 }
 
-// reservedHeaderPrefixes are refused name prefixes (lower case): the signing headers of every profile and the
-// proxy-* family.
-var reservedHeaderPrefixes = []string{"webhook-", "x-openmdm-", "x-men-", "proxy-"}
+// reservedHeaderPrefixes returns the refused name prefixes (lower case): the header prefix of every registered
+// profile and the proxy-* family.
+func reservedHeaderPrefixes() []string {
+	out := []string{"proxy-"}
+	for _, p := range profiles.All() {
+		out = append(out, p.HeaderPrefix())
+	}
+	return out
+}
 
 // ValidateHeaders checks custom request headers: at most MaxHeaders; names are HTTP tokens, unique ignoring case, and
-// not reserved (signing headers of any profile — webhook-*, x-openmdm-*, x-men-* — nor Connection, Keep-Alive,
-// Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Host, Content-Length, Content-Type); values are at most
-// MaxHeaderValue bytes with no control characters but tab (so no CR or LF).
+// not reserved (the headers of any registered profile — webhook-*, x-openmdm-*, x-men-* — nor Connection,
+// Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Host, Content-Length, Content-Type); values are at
+// most MaxHeaderValue bytes with no control characters but tab (so no CR or LF).
 func ValidateHeaders(h map[string]string) error {
 	if len(h) > MaxHeaders {
 		return fieldErr("headers", "at most %d headers, got %d", MaxHeaders, len(h))
 	}
 	seen := make(map[string]string, len(h))
+	var prefixes []string
 	for name, value := range h {
 		if !validToken(name) {
 			return fieldErr("headers", "%q is not a valid header name", clip(name))
@@ -187,7 +195,10 @@ func ValidateHeaders(h map[string]string) error {
 		if reservedHeaders[lower] {
 			return fieldErr("headers", "%s is set by the gateway and cannot be overridden", name)
 		}
-		for _, p := range reservedHeaderPrefixes {
+		if prefixes == nil {
+			prefixes = reservedHeaderPrefixes()
+		}
+		for _, p := range prefixes {
 			if strings.HasPrefix(lower, p) {
 				return fieldErr("headers", "%s is reserved (%s* headers are set by the gateway)", name, p)
 			}
@@ -233,42 +244,53 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-// ValidateProfile checks a profile and algorithm pair; "" means the default (standard, hmac). ed25519 is only
-// available under the standard profile.
+// ValidateProfile checks a profile and algorithm pair; "" means the default (standard, hmac). The profile must be
+// registered (package profiles) and sign with the algorithm: ed25519 is only available under the standard profile.
 func ValidateProfile(profile, algorithm string) error {
 	p, err := profileByName(profile)
 	if err != nil {
 		return err
 	}
-	_, err = algorithmFor(p.Name(), algorithm)
+	_, err = algorithmFor(p, algorithm)
 	return err
 }
 
-func profileByName(name string) (signing.Profile, error) {
-	p, err := signing.ProfileByName(name)
+func profileByName(name string) (profiles.Profile, error) {
+	p, err := profiles.Lookup(name)
 	if err != nil {
-		return nil, &FieldError{Field: "profile", Message: fmt.Sprintf("%q: want standard, openmdm or mender", clip(name)), Err: err}
+		return nil, &FieldError{Field: "profile", Message: fmt.Sprintf("%q: want %s", clip(name), profiles.Names()), Err: err}
 	}
 	return p, nil
 }
 
-// algorithmFor parses algorithm ("" is hmac) and checks that profile can sign with it.
-func algorithmFor(profile, algorithm string) (signing.Algorithm, error) {
+// algorithmFor parses algorithm ("" is the profile's default) and checks that p can sign with it.
+func algorithmFor(p profiles.Profile, algorithm string) (signing.Algorithm, error) {
 	if algorithm == "" {
-		return signing.HMAC, nil
+		return p.Algorithms()[0], nil
 	}
 	a, err := signing.ParseAlgorithm(algorithm)
 	if err != nil {
 		return 0, &FieldError{Field: "signing", Message: fmt.Sprintf("%q: want hmac or ed25519", clip(algorithm)), Err: err}
 	}
-	if a == signing.Ed25519 && profile != signing.Standard.Name() {
-		return 0, fieldErr("signing", "ed25519 is only available with the standard profile, not %s", profile)
+	if !profiles.Supports(p, a) {
+		return 0, fieldErr("signing", "%s is not available with the %s profile, which signs with %s", a, p.Name(), algNames(p))
 	}
 	return a, nil
 }
 
+func algNames(p profiles.Profile) string {
+	var b strings.Builder
+	for i, a := range p.Algorithms() {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		b.WriteString(a.String())
+	}
+	return b.String()
+}
+
 // parseSecret checks a caller-supplied secret against the profile's key form and the algorithm.
-func parseSecret(p signing.Profile, alg signing.Algorithm, secret string) (signing.Key, error) {
+func parseSecret(p profiles.Profile, alg signing.Algorithm, secret string) (signing.Key, error) {
 	k, err := p.ParseKey(secret)
 	if err != nil {
 		return signing.Key{}, &FieldError{Field: "secret", Message: fmt.Sprintf("not a valid %s key: %v", p.Name(), err), Err: err}

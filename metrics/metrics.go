@@ -2,7 +2,7 @@
 // Prometheus metrics on a registry of its own, served by Handler. It is the only package of webhookd that imports
 // the Prometheus client; the others report through small interfaces.
 //
-// Every label has a small, fixed set of values: profiles, outcomes, reasons, store operations, route templates,
+// Every label has a small, fixed set of values: registered profiles, outcomes, reasons, store operations, route templates,
 // HTTP methods and status codes. The one label that grows with the data, tenant, is bounded: the first
 // MaxTenantLabels tenants seen by this process get their own value, every later one is counted under "other".
 // Endpoint ids, message ids and URLs are never labels.
@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/profiles"
 )
 
 // DefaultMaxTenantLabels is the default of Config.MaxTenantLabels.
@@ -82,7 +83,6 @@ type Metrics struct {
 
 // Label values.
 var (
-	profiles      = set("standard", "openmdm", "mender")
 	methods       = set("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 	disableReason = set(delivery.ReasonGone, delivery.ReasonFailing)
 	// handshakeReasons are api.Handshake* reasons.
@@ -224,7 +224,7 @@ func (m *Metrics) refresh(ctx context.Context) {
 
 // AttemptDone counts an attempt and, when it sent a request, observes its latency.
 func (m *Metrics) AttemptDone(profile string, o delivery.Outcome, latency time.Duration, sent bool) {
-	p := label(profiles, profile)
+	p := profileLabel(profile)
 	m.attempts.WithLabelValues(p, o.String()).Inc()
 	if sent {
 		m.attemptLatency.WithLabelValues(p).Observe(latency.Seconds())
@@ -276,6 +276,18 @@ func set(vs ...string) map[string]bool {
 		m[v] = true
 	}
 	return m
+}
+
+// profileLabel returns the metric label of a registered profile (package profiles), else "other".
+func profileLabel(name string) string {
+	if name == "" {
+		return "other" // the endpoint could not be loaded
+	}
+	p, err := profiles.Lookup(name)
+	if err != nil {
+		return "other"
+	}
+	return p.MetricLabel()
 }
 
 // label returns v when it is one of known, else "other".

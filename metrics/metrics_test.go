@@ -13,6 +13,7 @@ import (
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/profiles"
 )
 
 // Compile-time checks: Metrics is the engine's observer.
@@ -76,6 +77,32 @@ func TestAttempts(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(m.Registry()); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
+	}
+}
+
+// labelled is a profile registered by this test under another name, with a metric label of its own.
+type labelled struct{ profiles.Profile }
+
+func (labelled) Name() string        { return "metrics-test" }
+func (labelled) MetricLabel() string { return "metrics_test" }
+
+func TestProfileLabelFromRegistry(t *testing.T) {
+	if err := profiles.Register(labelled{profiles.Standard}); err != nil && !errors.Is(err, profiles.ErrRegistered) {
+		t.Fatal(err) // ErrRegistered: registered by an earlier run (-count)
+	}
+	m := metrics.New(metrics.Config{})
+	m.AttemptDone("metrics-test", delivery.OutcomeSuccess, time.Millisecond, true)
+	m.AttemptDone("unregistered", delivery.OutcomeRetry, 0, false)
+	m.AttemptDone("", delivery.OutcomeFailed, 0, false) // the endpoint could not be loaded
+	out := scrape(t, m)
+	for _, want := range []string{
+		`webhookd_delivery_attempts_total{outcome="success",profile="metrics_test"} 1`,
+		`webhookd_delivery_attempts_total{outcome="retry",profile="other"} 1`,
+		`webhookd_delivery_attempts_total{outcome="failed",profile="other"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
 	}
 }
 

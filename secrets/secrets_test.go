@@ -13,6 +13,7 @@ import (
 
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/secrets"
 	"github.com/webhookd/webhookd/signing"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
@@ -144,7 +145,7 @@ func newEndpoint(t *testing.T, st tenants.Store, tenant, id string, secrets ...s
 
 func generated(t *testing.T) string {
 	t.Helper()
-	s, _, err := signing.Standard.GenerateKey(signing.HMAC)
+	s, _, err := profiles.Standard.GenerateKey(signing.HMAC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestBoltFileHoldsNoSecret(t *testing.T) {
 	}
 	st := secrets.NewEndpoints(raw, keyring(t, newKey(t, "k1")))
 	hmacSecret := generated(t)
-	edSecret, _, err := signing.Standard.GenerateKey(signing.Ed25519)
+	edSecret, _, err := profiles.Standard.GenerateKey(signing.Ed25519)
 	if err != nil {
 		t.Fatal(err)
 	}

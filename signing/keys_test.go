@@ -40,10 +40,6 @@ func TestParseKeyErrors(t *testing.T) {
 	parseSecret := parser{"ParseSecret", func(s string) error { _, err := signing.ParseSecret(s); return err }}
 	parsePrivate := parser{"ParsePrivateKey", func(s string) error { _, err := signing.ParsePrivateKey(s); return err }}
 	parsePublic := parser{"ParsePublicKey", func(s string) error { _, err := signing.ParsePublicKey(s); return err }}
-	profile := func(p signing.Profile) parser {
-		return parser{p.Name() + ".ParseKey", func(s string) error { _, err := p.ParseKey(s); return err }}
-	}
-	standard, openmdm, mender := profile(signing.Standard), profile(signing.OpenMDM), profile(signing.Mender)
 
 	tests := []struct {
 		parser
@@ -65,7 +61,6 @@ func TestParseKeyErrors(t *testing.T) {
 		{parseSecret, "", signing.ErrKeyEmpty},
 		{parseSecret, "whsk_" + b64(32, 1), signing.ErrKeyPrefix},
 		{parseSecret, "whsec_" + b64(1, 1), signing.ErrKeyTooShort},
-		{standard, "whsec_" + b64(65, 1), signing.ErrKeyTooLong},
 		// whsk_
 		{parseKey, "whsk_", signing.ErrKeyEmpty},
 		{parseKey, "whsk_%%%%", signing.ErrKeyEncoding},
@@ -77,7 +72,6 @@ func TestParseKeyErrors(t *testing.T) {
 		{parseKey, "whsk_" + base64.StdEncoding.EncodeToString(mismatched), signing.ErrKeyMismatch},
 		{parsePrivate, "whsec_" + b64(32, 1), signing.ErrKeyPrefix},
 		{parsePrivate, "", signing.ErrKeyEmpty},
-		{standard, "whsk_" + base64.StdEncoding.EncodeToString(mismatched), signing.ErrKeyMismatch},
 		// whpk_
 		{parsePublic, "", signing.ErrKeyEmpty},
 		{parsePublic, "whpk_", signing.ErrKeyEmpty},
@@ -86,24 +80,6 @@ func TestParseKeyErrors(t *testing.T) {
 		{parsePublic, "whpk_" + b64(31, 1), signing.ErrKeySize},
 		{parsePublic, "whpk_" + b64(64, 1), signing.ErrKeySize},
 		{parsePublic, "whpk_" + b64(32, 1), nil},
-		// openmdm: the secret's UTF-8 bytes, 16 to 256 of them
-		{openmdm, "", signing.ErrKeyEmpty},
-		{openmdm, strings.Repeat("s", 15), signing.ErrKeyTooShort},
-		{openmdm, strings.Repeat("s", 16), nil},
-		{openmdm, strings.Repeat("é", 8), nil}, // 16 bytes
-		{openmdm, strings.Repeat("s", 256), nil},
-		{openmdm, strings.Repeat("s", 257), signing.ErrKeyTooLong},
-		{openmdm, strings.Repeat("s", 15) + "\xff", signing.ErrKeyEncoding},
-		// mender: lower-case hex, even length, at most 64 digits
-		{mender, "", signing.ErrKeyEmpty},
-		{mender, "de", nil},
-		{mender, "deadbeef", nil},
-		{mender, strings.Repeat("ab", 32), nil},
-		{mender, strings.Repeat("ab", 33), signing.ErrKeyTooLong},
-		{mender, "dea", signing.ErrKeyEncoding},
-		{mender, "DEADBEEF", signing.ErrKeyEncoding},
-		{mender, "deadbeeg", signing.ErrKeyEncoding},
-		{mender, "whsec_" + b64(24, 1), signing.ErrKeyEncoding},
 	}
 	for _, tt := range tests {
 		err := tt.parse(tt.in)
@@ -207,33 +183,6 @@ func TestGenerateKeyPairRoundTrip(t *testing.T) {
 	priv2, _, _ := signing.GenerateKeyPair()
 	if priv2 == priv {
 		t.Fatal("two generated key pairs are equal")
-	}
-}
-
-func TestProfileGenerateKeyRoundTrip(t *testing.T) {
-	for _, p := range signing.Profiles() {
-		for _, alg := range []signing.Algorithm{signing.HMAC, signing.Ed25519} {
-			secret, public, err := p.GenerateKey(alg)
-			if p != signing.Standard && alg == signing.Ed25519 {
-				if !errors.Is(err, signing.ErrAlgorithm) {
-					t.Errorf("%s.GenerateKey(ed25519) = %v, want ErrAlgorithm", p.Name(), err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Fatalf("%s.GenerateKey(%v): %v", p.Name(), alg, err)
-			}
-			k, err := p.ParseKey(secret)
-			if err != nil {
-				t.Fatalf("%s.ParseKey(GenerateKey(%v)): %v", p.Name(), alg, err)
-			}
-			if k.Algorithm() != alg || k.Public() != public {
-				t.Fatalf("%s: generated %v key parses as %v with public %q (want %q)", p.Name(), alg, k.Algorithm(), k.Public(), public)
-			}
-		}
-	}
-	if _, _, err := signing.Standard.GenerateKey(0); !errors.Is(err, signing.ErrAlgorithm) {
-		t.Fatalf("Standard.GenerateKey(0) = %v", err)
 	}
 }
 

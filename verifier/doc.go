@@ -1,6 +1,7 @@
 // Package verifier is what a receiver of webhookd's requests imports: one Verifier that checks a request's
 // signature against a trust list, and a net/http middleware that also bounds the body, drops duplicates and answers
-// the sender's OPTIONS handshake. It depends on webhookd/signing and the standard library only.
+// the sender's OPTIONS handshake. It depends on webhookd/signing, webhookd/profiles (where each profile's
+// verification lives) and the standard library only.
 //
 // # Tour
 //
@@ -20,7 +21,7 @@
 // and on failure returns an error wrapping one of [ErrMissingHeader], [ErrMalformedHeader], [ErrTimestampTooOld],
 // [ErrTimestampTooNew] or [ErrNoMatchingSignature].
 //
-// The profiles:
+// The built-in profiles (package profiles registers them; a profile registered there is verified the same way):
 //
 //   - standard (Standard Webhooks 1.0): webhook-id, webhook-timestamp and webhook-signature; "v1" HMAC-SHA256 under
 //     whsec_ secrets and "v1a" ed25519 under whpk_ public keys, over "<id>.<timestamp>.<body>". The timestamp must be

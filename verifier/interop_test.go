@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/verifier"
 )
@@ -81,7 +82,7 @@ func randomSecret(rng *mathrand.Rand) string {
 	return signing.SecretPrefix + base64.StdEncoding.EncodeToString(raw)
 }
 
-func mustParse(t *testing.T, p signing.Profile, s string) signing.Key {
+func mustParse(t *testing.T, p profiles.Profile, s string) signing.Key {
 	t.Helper()
 	k, err := p.ParseKey(s)
 	if err != nil {
@@ -102,9 +103,9 @@ func TestInteropNodeVerifiesOurV1(t *testing.T) {
 	var cases []vcase
 	for i := range 60 {
 		secret, other := randomSecret(rng), randomSecret(rng)
-		keys := []signing.Key{mustParse(t, signing.Standard, secret)}
+		keys := []signing.Key{mustParse(t, profiles.Standard, secret)}
 		if i%3 == 0 { // rotation: theirs must find our signature among others
-			keys = []signing.Key{mustParse(t, signing.Standard, other), keys[0], mustParse(t, signing.Standard, privKey)}
+			keys = []signing.Key{mustParse(t, profiles.Standard, other), keys[0], mustParse(t, profiles.Standard, privKey)}
 		}
 		m := &signing.Message{
 			ID:        signing.NewMessageID(),
@@ -112,12 +113,12 @@ func TestInteropNodeVerifiesOurV1(t *testing.T) {
 			Timestamp: now,
 			Data:      json.RawMessage(strconv.Quote(string(utf8Body(rng)))), // not valid JSON in general: fine
 		}
-		body := signing.Standard.AppendBody(nil, m)
+		body := profiles.Standard.AppendBody(nil, m)
 		if i%2 == 0 {
 			body = utf8Body(rng) // any text
 		}
 		h := http.Header{}
-		signing.Standard.SetHeaders(h, m, body, now.Add(time.Duration(rng.IntN(240)-120)*time.Second), keys)
+		profiles.Standard.SetHeaders(h, m, body, now.Add(time.Duration(rng.IntN(240)-120)*time.Second), keys)
 		headers := map[string]string{}
 		for k := range h {
 			headers[strings.ToLower(k)] = h.Get(k)
@@ -187,7 +188,7 @@ func TestInteropWeVerifyNodeV1(t *testing.T) {
 		if err != nil || res.KeyIndex != 1 || res.Version != "v1" {
 			t.Errorf("case %d: our Verifier on standardwebhooks' %q: %+v, %v", i, results[i].Signature, res, err)
 		}
-		ours, _ := signing.Sign(c.ID, c.Timestamp, c.Body, mustParse(t, signing.Standard, c.Secret))
+		ours, _ := signing.Sign(c.ID, c.Timestamp, c.Body, mustParse(t, profiles.Standard, c.Secret))
 		if ours != results[i].Signature {
 			t.Errorf("case %d: ours %s, standardwebhooks %s", i, ours, results[i].Signature)
 		}
@@ -221,7 +222,7 @@ func TestInteropNodeCryptoVerifiesOurV1a(t *testing.T) {
 			body[j] = byte(rng.Uint32())
 		}
 		id, ts := signing.NewMessageID().String(), rng.Int64N(1<<33)
-		keys := []signing.Key{mustParse(t, signing.Standard, randomSecret(rng)), mustParse(t, signing.Standard, priv)}
+		keys := []signing.Key{mustParse(t, profiles.Standard, randomSecret(rng)), mustParse(t, profiles.Standard, priv)}
 		sig, err := signing.Sign(id, ts, body, keys...)
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +264,7 @@ func TestInteropNodeCryptoBodyHMAC(t *testing.T) {
 		want        string
 	}
 	var cases []hcase
-	for _, p := range []signing.Profile{signing.OpenMDM, signing.Mender} {
+	for _, p := range []profiles.Profile{profiles.OpenMDM, profiles.Mender} {
 		for range 10 {
 			secret, _, err := p.GenerateKey(signing.HMAC)
 			if err != nil {
@@ -271,7 +272,7 @@ func TestInteropNodeCryptoBodyHMAC(t *testing.T) {
 			}
 			msg := render(t, p, time.Now(), secret)
 			c := hcase{Key: secret, KeyEncoding: "utf8", Body: msg.body, want: strings.TrimPrefix(msg.header.Get("X-Openmdm-Signature"), "sha256=")}
-			if p == signing.Mender {
+			if p == profiles.Mender {
 				c.KeyEncoding, c.want = "hex", msg.header.Get("X-Men-Signature")
 			}
 			cases = append(cases, c)

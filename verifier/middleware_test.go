@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/verifier"
 )
@@ -72,10 +73,10 @@ func TestMiddlewarePassesVerifiedBody(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}})
 	next := &recordingHandler{status: http.StatusAccepted}
 	h := v.Middleware(next)
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 	msg.body = append(msg.body, " \r\n\x00\xff"...) // not JSON-normalised: bytes pass through as sent
 	k, _ := signing.ParseKey(secretA)
-	signing.Standard.SetHeaders(msg.header, msg.msg, msg.body, clock, []signing.Key{k})
+	profiles.Standard.SetHeaders(msg.header, msg.msg, msg.body, clock, []signing.Key{k})
 
 	w := serve(h, request(http.MethodPost, msg))
 	if w.Code != http.StatusAccepted || w.Body.String() != "handled" {
@@ -96,7 +97,7 @@ func TestMiddlewareRefusesUnverified(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}})
 	next := &recordingHandler{}
 	h := v.Middleware(next)
-	good := render(t, signing.Standard, clock, secretA)
+	good := render(t, profiles.Standard, clock, secretA)
 
 	tests := []struct {
 		name string
@@ -105,9 +106,9 @@ func TestMiddlewareRefusesUnverified(t *testing.T) {
 	}{
 		{"missing header", func(m *message) { m.header.Del("Webhook-Id") }, verifier.CodeMissingHeader},
 		{"malformed header", func(m *message) { m.header.Set("Webhook-Timestamp", "soon") }, verifier.CodeMalformedHeader},
-		{"too old", func(m *message) { *m = render(t, signing.Standard, clock.Add(-time.Hour), secretA) }, verifier.CodeTimestampTooOld},
-		{"too new", func(m *message) { *m = render(t, signing.Standard, clock.Add(time.Hour), secretA) }, verifier.CodeTimestampTooNew},
-		{"forged", func(m *message) { *m = render(t, signing.Standard, clock, secretB) }, verifier.CodeNoMatchingSignature},
+		{"too old", func(m *message) { *m = render(t, profiles.Standard, clock.Add(-time.Hour), secretA) }, verifier.CodeTimestampTooOld},
+		{"too new", func(m *message) { *m = render(t, profiles.Standard, clock.Add(time.Hour), secretA) }, verifier.CodeTimestampTooNew},
+		{"forged", func(m *message) { *m = render(t, profiles.Standard, clock, secretB) }, verifier.CodeNoMatchingSignature},
 		{"tampered", func(m *message) { m.body = append(m.body, ' ') }, verifier.CodeNoMatchingSignature},
 	}
 	for _, tt := range tests {
@@ -131,7 +132,7 @@ func TestMiddlewareBodyLimit(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}, MaxBodyBytes: 64})
 	next := &recordingHandler{}
 	h := v.Middleware(next)
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 	msg.body = bytes.Repeat([]byte("x"), 65)
 
 	// Declared length over the limit, and an undeclared (chunked) one that turns out to be.
@@ -151,7 +152,7 @@ func TestMiddlewareBodyLimit(t *testing.T) {
 	// Exactly at the limit is fine.
 	msg.body = msg.body[:64]
 	k, _ := signing.ParseKey(secretA)
-	signing.Standard.SetHeaders(msg.header, msg.msg, msg.body, clock, []signing.Key{k})
+	profiles.Standard.SetHeaders(msg.header, msg.msg, msg.body, clock, []signing.Key{k})
 	if w := serve(h, request(http.MethodPost, msg)); w.Code != http.StatusOK {
 		t.Fatalf("body at the limit: status %d (%s)", w.Code, w.Body)
 	}
@@ -212,7 +213,7 @@ func TestMiddlewareDedup(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}, Now: clk.Now, DedupTTL: 10 * time.Minute})
 	next := &recordingHandler{}
 	h := v.Middleware(next)
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 
 	if w := serve(h, request(http.MethodPost, msg)); w.Code != http.StatusOK || next.calls != 1 {
 		t.Fatalf("first delivery: status %d, %d calls", w.Code, next.calls)
@@ -221,7 +222,7 @@ func TestMiddlewareDedup(t *testing.T) {
 	clk.Advance(time.Minute)
 	retry := message{msg.header.Clone(), msg.body, msg.msg}
 	k, _ := signing.ParseKey(secretA)
-	signing.Standard.SetHeaders(retry.header, msg.msg, msg.body, clk.Now(), []signing.Key{k})
+	profiles.Standard.SetHeaders(retry.header, msg.msg, msg.body, clk.Now(), []signing.Key{k})
 	if retry.header.Get("Webhook-Timestamp") == msg.header.Get("Webhook-Timestamp") {
 		t.Fatal("test setup: the retry should carry a new timestamp")
 	}
@@ -231,7 +232,7 @@ func TestMiddlewareDedup(t *testing.T) {
 	}
 	// Once the TTL has passed the id is new again.
 	clk.Advance(10 * time.Minute)
-	signing.Standard.SetHeaders(retry.header, msg.msg, msg.body, clk.Now(), []signing.Key{k})
+	profiles.Standard.SetHeaders(retry.header, msg.msg, msg.body, clk.Now(), []signing.Key{k})
 	if w := serve(h, request(http.MethodPost, retry)); w.Code != http.StatusOK || next.calls != 2 {
 		t.Fatalf("after the TTL: status %d, %d calls", w.Code, next.calls)
 	}
@@ -242,7 +243,7 @@ func TestMiddlewareForgedRequestDoesNotPoisonDedup(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}, Dedup: store})
 	next := &recordingHandler{}
 	h := v.Middleware(next)
-	real := render(t, signing.Standard, clock, secretA)
+	real := render(t, profiles.Standard, clock, secretA)
 
 	// An attacker who knows the next id sends it first, with a bad signature.
 	forged := message{real.header.Clone(), real.body, real.msg}
@@ -260,7 +261,7 @@ func TestMiddlewareForgedRequestDoesNotPoisonDedup(t *testing.T) {
 
 func TestMiddlewareFailedHandlerIsRetried(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}})
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 
 	failing := &recordingHandler{status: http.StatusInternalServerError}
 	if w := serve(v.Middleware(failing), request(http.MethodPost, msg)); w.Code != http.StatusInternalServerError {
@@ -276,7 +277,7 @@ func TestMiddlewareFailedHandlerIsRetried(t *testing.T) {
 	}
 
 	// A panicking handler also releases the id.
-	other := render(t, signing.Standard, clock, secretA)
+	other := render(t, profiles.Standard, clock, secretA)
 	panicking := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
 	func() {
 		defer func() { _ = recover() }()
@@ -296,7 +297,7 @@ func (brokenStore) Seen(context.Context, string, time.Duration) (bool, error) {
 func TestMiddlewareDedupFailure(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}, Dedup: brokenStore{}})
 	next := &recordingHandler{}
-	w := serve(v.Middleware(next), request(http.MethodPost, render(t, signing.Standard, clock, secretA)))
+	w := serve(v.Middleware(next), request(http.MethodPost, render(t, profiles.Standard, clock, secretA)))
 	if w.Code != http.StatusServiceUnavailable || next.calls != 0 {
 		t.Fatalf("status %d, %d calls", w.Code, next.calls)
 	}
@@ -308,10 +309,10 @@ func TestMiddlewareDedupFailure(t *testing.T) {
 func TestMiddlewareDedupKeys(t *testing.T) {
 	// Each profile deduplicates on its own id: webhook-id, X-OpenMDM-Delivery, the mender body's "id".
 	for _, tt := range []struct {
-		p   signing.Profile
+		p   profiles.Profile
 		key string
 	}{
-		{signing.Standard, secretA}, {signing.OpenMDM, openmdmSecret}, {signing.Mender, menderSecret},
+		{profiles.Standard, secretA}, {profiles.OpenMDM, openmdmSecret}, {profiles.Mender, menderSecret},
 	} {
 		v := newVerifier(t, verifier.Config{Profile: tt.p.Name(), Keys: []string{tt.key}})
 		next := &recordingHandler{}
@@ -332,7 +333,7 @@ func TestMiddlewareDedupKeys(t *testing.T) {
 func TestMiddlewareNoDedup(t *testing.T) {
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}, Dedup: verifier.NoDedup{}})
 	next := &recordingHandler{}
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 	for range 2 {
 		serve(v.Middleware(next), request(http.MethodPost, msg))
 	}
@@ -353,7 +354,7 @@ func TestMiddlewareOverHTTP(t *testing.T) {
 		w.Write(body)
 	})))
 	defer srv.Close()
-	msg := render(t, signing.Standard, clock, secretA)
+	msg := render(t, profiles.Standard, clock, secretA)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(msg.body))
 	req.Header = msg.header.Clone()
 	resp, err := srv.Client().Do(req)

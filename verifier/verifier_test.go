@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/verifier"
 )
@@ -50,7 +51,7 @@ type message struct {
 }
 
 // render builds the request profile p sends for one event at time now, signed with keys (parsed by p).
-func render(t testing.TB, p signing.Profile, now time.Time, keys ...string) message {
+func render(t testing.TB, p profiles.Profile, now time.Time, keys ...string) message {
 	t.Helper()
 	parsed := make([]signing.Key, len(keys))
 	for i, s := range keys {
@@ -74,17 +75,17 @@ func render(t testing.TB, p signing.Profile, now time.Time, keys ...string) mess
 
 func TestProfileRoundTrips(t *testing.T) {
 	tests := []struct {
-		profile signing.Profile
+		profile profiles.Profile
 		sign    []string // sender's keys
 		trust   []string // receiver's keys
 		wantKey int
 		wantVer string
 		wantID  func(m *signing.Message) string
 	}{
-		{signing.Standard, []string{secretA}, []string{secretA}, 0, "v1", func(m *signing.Message) string { return m.ID.String() }},
-		{signing.Standard, []string{privKey}, []string{secretA, pubKey}, 1, "v1a", func(m *signing.Message) string { return m.ID.String() }},
-		{signing.OpenMDM, []string{openmdmSecret}, []string{openmdmSecret2, openmdmSecret}, 1, "sha256", func(m *signing.Message) string { return m.ID.UUID() }},
-		{signing.Mender, []string{menderSecret}, []string{menderSecret}, 0, signing.MenderAlgorithm, func(m *signing.Message) string { return m.ID.UUID() }},
+		{profiles.Standard, []string{secretA}, []string{secretA}, 0, "v1", func(m *signing.Message) string { return m.ID.String() }},
+		{profiles.Standard, []string{privKey}, []string{secretA, pubKey}, 1, "v1a", func(m *signing.Message) string { return m.ID.String() }},
+		{profiles.OpenMDM, []string{openmdmSecret}, []string{openmdmSecret2, openmdmSecret}, 1, "sha256", func(m *signing.Message) string { return m.ID.UUID() }},
+		{profiles.Mender, []string{menderSecret}, []string{menderSecret}, 0, profiles.MenderAlgorithm, func(m *signing.Message) string { return m.ID.UUID() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile.Name()+"/"+tt.wantVer, func(t *testing.T) {
@@ -120,7 +121,7 @@ func TestProfileRoundTrips(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	// The sender signs with the new key and the old one during the grace period.
-	msg := render(t, signing.Standard, clock, secretB, secretA)
+	msg := render(t, profiles.Standard, clock, secretB, secretA)
 	sigs := strings.Fields(msg.header.Get("Webhook-Signature"))
 	if len(sigs) != 2 {
 		t.Fatalf("rotation header %q", msg.header.Get("Webhook-Signature"))
@@ -144,13 +145,13 @@ func TestRotation(t *testing.T) {
 		}
 	}
 	// After rotation the sender signs with the new key only: a receiver that kept only the old key fails.
-	after := render(t, signing.Standard, clock, secretB)
+	after := render(t, profiles.Standard, clock, secretB)
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA}})
 	if _, err := v.Verify(after.header, after.body); !errors.Is(err, verifier.ErrNoMatchingSignature) {
 		t.Fatalf("removed key still verifies: %v", err)
 	}
 	// Mixed schemes in one header, each checked against the right kind of key.
-	mixed := render(t, signing.Standard, clock, secretB, privKey)
+	mixed := render(t, profiles.Standard, clock, secretB, privKey)
 	v = newVerifier(t, verifier.Config{Keys: []string{pubKey}})
 	if res, err := v.Verify(mixed.header, mixed.body); err != nil || res.Version != "v1a" || res.SignatureIndex != 1 {
 		t.Fatalf("v1a after a v1: %+v, %v", res, err)
@@ -158,7 +159,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestStandardErrors(t *testing.T) {
-	good := render(t, signing.Standard, clock, secretA, privKey)
+	good := render(t, profiles.Standard, clock, secretA, privKey)
 	v := newVerifier(t, verifier.Config{Keys: []string{secretA, pubKey}})
 	if _, err := v.Verify(good.header, good.body); err != nil {
 		t.Fatalf("good message: %v", err)
@@ -249,7 +250,7 @@ func TestTimestampTolerance(t *testing.T) {
 		{-time.Hour - time.Second, verifier.ErrTimestampTooOld, verifier.ErrTimestampTooOld},
 		{time.Hour + time.Second, verifier.ErrTimestampTooNew, verifier.ErrTimestampTooNew},
 	} {
-		msg := render(t, signing.Standard, clock.Add(tt.offset), secretA)
+		msg := render(t, profiles.Standard, clock.Add(tt.offset), secretA)
 		if _, err := v.Verify(msg.header, msg.body); !errors.Is(err, tt.want) && !(err == nil && tt.want == nil) {
 			t.Errorf("offset %v, default tolerance: %v, want %v", tt.offset, err, tt.want)
 		}
@@ -263,7 +264,7 @@ func TestTimestampTolerance(t *testing.T) {
 }
 
 func TestOpenMDM(t *testing.T) {
-	msg := render(t, signing.OpenMDM, clock.Add(-2*time.Hour), openmdmSecret)
+	msg := render(t, profiles.OpenMDM, clock.Add(-2*time.Hour), openmdmSecret)
 	lax := newVerifier(t, verifier.Config{Profile: "openmdm", Keys: []string{openmdmSecret}})
 	strict := newVerifier(t, verifier.Config{Profile: "openmdm", Keys: []string{openmdmSecret}, Timestamps: verifier.TimestampEnforce})
 	if _, err := lax.Verify(msg.header, msg.body); err != nil {
@@ -272,11 +273,11 @@ func TestOpenMDM(t *testing.T) {
 	if _, err := strict.Verify(msg.header, msg.body); !errors.Is(err, verifier.ErrTimestampTooOld) {
 		t.Fatalf("TimestampEnforce, 2h-old event: %v, want ErrTimestampTooOld", err)
 	}
-	fresh := render(t, signing.OpenMDM, clock.Add(-time.Minute), openmdmSecret)
+	fresh := render(t, profiles.OpenMDM, clock.Add(-time.Minute), openmdmSecret)
 	if res, err := strict.Verify(fresh.header, fresh.body); err != nil || !res.Timestamp.Equal(clock.Add(-time.Minute)) {
 		t.Fatalf("TimestampEnforce, fresh event: %+v, %v", res, err)
 	}
-	future := render(t, signing.OpenMDM, clock.Add(time.Hour), openmdmSecret)
+	future := render(t, profiles.OpenMDM, clock.Add(time.Hour), openmdmSecret)
 	if _, err := strict.Verify(future.header, future.body); !errors.Is(err, verifier.ErrTimestampTooNew) {
 		t.Fatalf("TimestampEnforce, future event: %v", err)
 	}
@@ -302,8 +303,8 @@ func TestOpenMDM(t *testing.T) {
 		body := msg.body
 		if tt.body != "" {
 			body = []byte(tt.body)
-			k, _ := signing.OpenMDM.ParseKey(openmdmSecret)
-			signing.OpenMDM.SetHeaders(h, msg.msg, body, clock, []signing.Key{k})
+			k, _ := profiles.OpenMDM.ParseKey(openmdmSecret)
+			profiles.OpenMDM.SetHeaders(h, msg.msg, body, clock, []signing.Key{k})
 		}
 		tt.edit(h)
 		if _, err := tt.v.Verify(h, body); !errors.Is(err, tt.want) {
@@ -318,15 +319,15 @@ func TestOpenMDM(t *testing.T) {
 		t.Fatalf("no X-OpenMDM-Delivery: %+v, %v", res, err)
 	}
 	// A body that is not OpenMDM-shaped keeps the header's id.
-	k, _ := signing.OpenMDM.ParseKey(openmdmSecret)
-	signing.OpenMDM.SetHeaders(h, msg.msg, []byte("plain"), clock, []signing.Key{k})
+	k, _ := profiles.OpenMDM.ParseKey(openmdmSecret)
+	profiles.OpenMDM.SetHeaders(h, msg.msg, []byte("plain"), clock, []signing.Key{k})
 	if res, err := lax.Verify(h, []byte("plain")); err != nil || res.MessageID != msg.msg.ID.UUID() {
 		t.Fatalf("plain body: %+v, %v", res, err)
 	}
 }
 
 func TestMender(t *testing.T) {
-	msg := render(t, signing.Mender, clock, menderSecret)
+	msg := render(t, profiles.Mender, clock, menderSecret)
 	v := newVerifier(t, verifier.Config{Profile: "mender", Keys: []string{menderSecret2, menderSecret}})
 	legacyOnly := msg.header.Clone()
 	legacyOnly.Del("X-Men-Signature")
@@ -382,7 +383,7 @@ func TestNewErrors(t *testing.T) {
 		{"no keys", verifier.Config{}, verifier.ErrNoKeys},
 		{"empty key list", verifier.Config{Keys: []string{}}, verifier.ErrNoKeys},
 		{"empty key", verifier.Config{Keys: []string{""}}, signing.ErrKeyEmpty},
-		{"unknown profile", verifier.Config{Profile: "svix", Keys: []string{secretA}}, signing.ErrProfile},
+		{"unknown profile", verifier.Config{Profile: "svix", Keys: []string{secretA}}, profiles.ErrUnknown},
 		{"private key", verifier.Config{Keys: []string{privKey}}, signing.ErrKeyPrefix},
 		{"bare secret", verifier.Config{Keys: []string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, signing.ErrKeyPrefix},
 		{"short secret", verifier.Config{Keys: []string{secretA, "whsec_AAAA"}}, signing.ErrKeyTooShort},

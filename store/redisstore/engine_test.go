@@ -17,6 +17,7 @@ import (
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/internal/testredis"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -68,7 +69,7 @@ func TestEngineChainsAcks(t *testing.T) {
 	}))
 	defer rcv.Close()
 
-	p := signing.Standard
+	p := profiles.Standard
 	secret, public, err := p.GenerateKey(signing.HMAC)
 	if err != nil {
 		t.Fatal(err)

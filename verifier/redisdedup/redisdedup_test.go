@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/webhookd/webhookd/internal/testredis"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/verifier"
 	"github.com/webhookd/webhookd/verifier/redisdedup"
@@ -160,10 +161,10 @@ func TestMiddlewareAcrossReplicas(t *testing.T) {
 	key, _ := signing.ParseKey(secret)
 	now := time.Now()
 	m := &signing.Message{ID: signing.NewMessageID(), Type: "a.b", Timestamp: now}
-	body := signing.Standard.AppendBody(nil, m)
+	body := profiles.Standard.AppendBody(nil, m)
 	for i, h := range []http.Handler{replicas[0], replicas[1], replicas[0]} {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		signing.Standard.SetHeaders(r.Header, m, body, now, []signing.Key{key})
+		profiles.Standard.SetHeaders(r.Header, m, body, now, []signing.Key{key})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {

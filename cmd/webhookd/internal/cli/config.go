@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/tenants"
 )
@@ -249,7 +250,7 @@ func (e *fileEndpoint) desired() endpoints.Endpoint {
 		URL:         e.URL,
 		Description: e.Description,
 		Events:      events,
-		Profile:     cmp.Or(e.Profile, signing.Standard.Name()),
+		Profile:     cmp.Or(e.Profile, profiles.Standard.Name()),
 		Algorithm:   e.algorithm(),
 		Headers:     e.Headers,
 		RateLimit:   e.RateLimit,
@@ -264,7 +265,7 @@ func (e *fileEndpoint) algorithm() string {
 		return e.Signing
 	}
 	if e.secret != "" {
-		if p, err := signing.ProfileByName(e.Profile); err == nil {
+		if p, err := profiles.Lookup(e.Profile); err == nil {
 			if k, err := p.ParseKey(e.secret); err == nil {
 				return k.Algorithm().String()
 			}
@@ -282,7 +283,7 @@ func (e *fileEndpoint) checkScheme() error {
 	if e.secret == "" {
 		return nil
 	}
-	p, _ := signing.ProfileByName(want.Profile)
+	p, _ := profiles.Lookup(want.Profile)
 	k, err := p.ParseKey(e.secret)
 	if err != nil {
 		return fmt.Errorf("secret_env: the value of %s is not a %s secret: %w", e.SecretEnv, want.Profile, err)

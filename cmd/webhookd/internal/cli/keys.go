@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -42,7 +43,7 @@ func runKeys(_ context.Context, args []string, stdio IO) int {
 		return 2
 	}
 	kind := fs.String("kind", "hmac", "hmac or ed25519 (ed25519: standard profile only)")
-	profile := fs.String("profile", "standard", "standard, openmdm or mender")
+	profile := fs.String("profile", profiles.Default().Name(), profiles.Names())
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -61,7 +62,7 @@ func runKeys(_ context.Context, args []string, stdio IO) int {
 	if err != nil {
 		return usageErr(err)
 	}
-	p, err := signing.ProfileByName(*profile)
+	p, err := profiles.Lookup(*profile)
 	if err != nil {
 		return usageErr(err)
 	}

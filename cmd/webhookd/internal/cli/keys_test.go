@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -21,14 +22,14 @@ func run(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestKeysNew(t *testing.T) {
 	tests := []struct {
 		args    []string
-		profile signing.Profile
+		profile profiles.Profile
 		lines   int
 	}{
-		{[]string{"keys", "new"}, signing.Standard, 1},
-		{[]string{"keys", "new", "--kind", "hmac", "--profile", "standard"}, signing.Standard, 1},
-		{[]string{"keys", "new", "--kind", "ed25519"}, signing.Standard, 2},
-		{[]string{"keys", "new", "--profile", "openmdm"}, signing.OpenMDM, 1},
-		{[]string{"keys", "new", "--profile", "mender"}, signing.Mender, 1},
+		{[]string{"keys", "new"}, profiles.Standard, 1},
+		{[]string{"keys", "new", "--kind", "hmac", "--profile", "standard"}, profiles.Standard, 1},
+		{[]string{"keys", "new", "--kind", "ed25519"}, profiles.Standard, 2},
+		{[]string{"keys", "new", "--profile", "openmdm"}, profiles.OpenMDM, 1},
+		{[]string{"keys", "new", "--profile", "mender"}, profiles.Mender, 1},
 	}
 	for _, tt := range tests {
 		code, out, errOut := run(t, "", tt.args...)
@@ -67,7 +68,7 @@ func TestKeysNewJSON(t *testing.T) {
 	if _, hasPublic := m["public"]; hasPublic || m["kind"] != "hmac" || m["profile"] != "mender" {
 		t.Fatalf("mender JSON %v", m)
 	}
-	if _, err := signing.Mender.ParseKey(m["secret"]); err != nil {
+	if _, err := profiles.Mender.ParseKey(m["secret"]); err != nil {
 		t.Fatal(err)
 	}
 }

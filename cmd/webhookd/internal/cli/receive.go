@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/verifier"
 )
 
@@ -33,7 +34,7 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 	)
 	fs := newFlagSet("receive --key KEY [flags]", "Listens for webhooks, verifies each with the verifier package, and prints one JSON line per\nmessage on stdout. It answers the endpoint handshake (OPTIONS) as webhookd requires.", stdio.Err)
 	fs.StringVar(&listen, "listen", "127.0.0.1:9000", "address to listen on")
-	fs.StringVar(&profile, "profile", "standard", "sender profile: standard, openmdm or mender")
+	fs.StringVar(&profile, "profile", profiles.Default().Name(), "sender profile: "+profiles.Names())
 	fs.Var(&keys, "key", "trusted key (whsec_ secret or whpk_ public key for standard; repeat for several)")
 	fs.IntVar(&status, "status", http.StatusNoContent, "status to answer verified messages with (try 500 to watch retries)")
 	if err := parseWithEnv(fs, args); err != nil {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/secrets"
 	"github.com/webhookd/webhookd/signing"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
@@ -205,7 +206,7 @@ func (h *hook) next(t *testing.T, what string) map[string]any {
 
 func newSecret(t *testing.T) string {
 	t.Helper()
-	s, _, err := signing.Standard.GenerateKey(signing.HMAC)
+	s, _, err := profiles.Standard.GenerateKey(signing.HMAC)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/verifier"
 )
 
@@ -50,7 +51,7 @@ func runVerify(_ context.Context, args []string, stdio IO) int {
 	}
 	var keys stringsFlag
 	fs.Var(&keys, "key", "a trusted key; repeat for several (standard: whsec_… or whpk_…; openmdm: the secret; mender: hex)")
-	profile := fs.String("profile", "standard", "the sender's profile: standard, openmdm or mender")
+	profile := fs.String("profile", profiles.Default().Name(), "the sender's profile: "+profiles.Names())
 	headersPath := fs.String("headers", "", "file of \"Name: value\" header lines, or - for standard input")
 	bodyPath := fs.String("body", "-", "file holding the raw body, or - for standard input")
 	tolerance := fs.Duration("tolerance", verifier.DefaultTolerance, "how far the timestamp may be from now; for openmdm, setting it turns the timestamp check on")
@@ -86,8 +87,8 @@ func runVerify(_ context.Context, args []string, stdio IO) int {
 		return usageErr("--tolerance and --no-timestamp-check contradict each other")
 	case *noTS:
 		cfg.Timestamps = verifier.TimestampSkip
-	case toleranceSet && *profile == "mender":
-		return usageErr("the mender profile carries no timestamp; drop --tolerance")
+	case toleranceSet && carriesNoTimestamp(*profile):
+		return usageErr("the %s profile carries no timestamp; drop --tolerance", *profile)
 	case toleranceSet:
 		cfg.Timestamps = verifier.TimestampEnforce
 	}
@@ -228,4 +229,10 @@ func splitRequest(raw []byte) (http.Header, []byte, error) {
 		start = next
 	}
 	return nil, nil, errors.New("no blank line between headers and body (or use --headers)")
+}
+
+// carriesNoTimestamp reports whether the named profile's requests carry no time to check.
+func carriesNoTimestamp(profile string) bool {
+	p, err := profiles.Lookup(profile)
+	return err == nil && p.Timestamp() == profiles.NoTimestamp
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -22,7 +23,7 @@ const (
 
 // signed renders one message under profile p at time at, signed with keys, and writes its headers (curl -D style,
 // with a status line and CRLF) and body to files. It returns the two paths and the message.
-func signed(t *testing.T, p signing.Profile, at time.Time, keys ...string) (headers, body string, m *signing.Message) {
+func signed(t *testing.T, p profiles.Profile, at time.Time, keys ...string) (headers, body string, m *signing.Message) {
 	t.Helper()
 	parsed := make([]signing.Key, len(keys))
 	for i, s := range keys {
@@ -90,7 +91,7 @@ func assertNoKeys(t *testing.T, out string, keys ...string) {
 
 func TestVerifyStandard(t *testing.T) {
 	now := time.Now()
-	headers, body, m := signed(t, signing.Standard, now, testSecret2, testPriv)
+	headers, body, m := signed(t, profiles.Standard, now, testSecret2, testPriv)
 
 	code, out, errOut := run(t, "", "verify", "--key", testSecret, "--key", testSecret2, "--headers", headers, "--body", body)
 	if code != 0 {
@@ -120,7 +121,7 @@ func TestVerifyStandard(t *testing.T) {
 }
 
 func TestVerifyTimestamps(t *testing.T) {
-	headers, body, _ := signed(t, signing.Standard, time.Now().Add(-10*time.Minute), testSecret)
+	headers, body, _ := signed(t, profiles.Standard, time.Now().Add(-10*time.Minute), testSecret)
 	base := []string{"verify", "--key", testSecret, "--headers", headers, "--body", body}
 
 	code, out, _ := run(t, "", base...)
@@ -140,7 +141,7 @@ func TestVerifyTimestamps(t *testing.T) {
 
 func TestVerifyWholeRequest(t *testing.T) {
 	at := time.Now()
-	headers, body, _ := signed(t, signing.Standard, at, testSecret)
+	headers, body, _ := signed(t, profiles.Standard, at, testSecret)
 	for name, eol := range map[string]string{"CRLF": "\r\n", "LF": "\n"} {
 		// The headers file ends with a blank line; drop it, the request below adds its own.
 		rawHeaders := strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(readFile(t, headers), "HTTP/1.1 200 OK\r\n"), "\r\n"), "\r\n", eol)
@@ -155,7 +156,7 @@ func TestVerifyWholeRequest(t *testing.T) {
 func TestVerifyOpenMDMAndMender(t *testing.T) {
 	const omSecret = "openmdm-secret-0123456789"
 	old := time.Now().Add(-time.Hour)
-	headers, body, m := signed(t, signing.OpenMDM, old, omSecret)
+	headers, body, m := signed(t, profiles.OpenMDM, old, omSecret)
 	code, out, _ := run(t, "", "verify", "--profile", "openmdm", "--key", omSecret, "--headers", headers, "--body", body)
 	if code != 0 || !strings.Contains(out, "(sha256) matches --key #1") || !strings.Contains(out, m.ID.UUID()) {
 		t.Fatalf("openmdm: exit %d, %q", code, out)
@@ -183,7 +184,7 @@ func TestVerifyOpenMDMAndMender(t *testing.T) {
 }
 
 func TestVerifyUsage(t *testing.T) {
-	headers, body, _ := signed(t, signing.Standard, time.Now(), testSecret)
+	headers, body, _ := signed(t, profiles.Standard, time.Now(), testSecret)
 	dir := t.TempDir()
 	badHeaders := filepath.Join(dir, "bad")
 	writeFile(t, badHeaders, "webhook-id msg_x\n")
