@@ -55,7 +55,6 @@ type Deps struct {
 	Doorbell *Doorbell
 }
 
-
 // ErrRunning is returned by Run when the engine is already running.
 var ErrRunning = errors.New("delivery: engine already running")
 
