@@ -225,7 +225,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 	// Everything reads and writes endpoints through the sealing decorator; the backend only sees sealed secrets. Its
 	// read cache spares the engine a load and decrypt per attempt; this process sees its own writes at once, other
 	// replicas' (Redis) within a second.
-	eps := secrets.NewEndpoints(store, keyring).CacheReads(time.Second)
+	eps := endpoints.NewCachedStore(secrets.NewEndpoints(store, keyring), time.Second)
 
 	if file != nil {
 		es := endpoints.NewService(eps, endpoints.Config{
