@@ -393,4 +393,3 @@ func TestConformance(t *testing.T) {
 		})
 	})
 }
-
