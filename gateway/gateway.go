@@ -128,13 +128,13 @@ type Gateway struct {
 	ln        net.Listener // nil without one
 	stopPprof func()
 	engineUp  atomic.Bool
-	running   atomic.Bool
+	ran       atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// ErrRunning is returned by Run when the gateway is already running.
-var ErrRunning = errors.New("gateway: already running")
+// ErrRunning is returned by Run when Run was called before: a gateway runs once.
+var ErrRunning = errors.New("gateway: Run called twice")
 
 // New builds a gateway: it resolves the operator token, reads the config file (a bad one fails before anything is
 // opened), opens the store, checks the secrets at rest, builds the services, applies the config file, builds the
@@ -274,12 +274,12 @@ func (g *Gateway) OperatorToken() string { return g.token }
 
 // Run serves the API on the gateway's listener (if any) and runs the delivery engine and the retention service
 // until ctx ends or the HTTP server fails. Then it stops taking requests (in-flight requests finish, so a 202 is never
-// half-written), then the engine, each within the engine's ShutdownTimeout, and returns. Call Close afterwards.
+// half-written), then the engine, each within the engine's ShutdownTimeout, and returns. A gateway runs once; call
+// Close afterwards.
 func (g *Gateway) Run(ctx context.Context) error {
-	if !g.running.CompareAndSwap(false, true) {
+	if !g.ran.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
-	defer g.running.Store(false)
 	shutdownTimeout := g.engine.Config().ShutdownTimeout
 	var srv *http.Server
 	if g.ln != nil {

@@ -52,6 +52,6 @@ func operatorToken(cfg Config, logger *slog.Logger) (string, error) {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("operator token: %w", err)
 	}
-	logger.Warn("created an operator token; read it with: cat "+path, "file", path)
+	logger.Warn("created an operator token in its file; read it from there", "file", path)
 	return tok, nil
 }
