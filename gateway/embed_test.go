@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -75,4 +76,18 @@ func TestEmbedListener(t *testing.T) {
 	}
 	g.call(200, "GET", "/healthz", "", nil)
 	g.call(201, "POST", "/v1/tenants", g.token, map[string]any{"id": "acme", "name": "Acme"})
+}
+
+// TestNewRefusesNegative: a negative size or duration is refused before anything is opened.
+func TestNewRefusesNegative(t *testing.T) {
+	dir := t.TempDir()
+	for _, cfg := range []Config{{HandshakeTimeout: -1}, {RotationGrace: -1}, {MaxEventBytes: -1}} {
+		cfg.Data, cfg.OperatorToken = dir, "operator-token-0123456789abcdef"
+		if g, err := New(context.Background(), cfg); !errors.Is(err, ErrConfig) {
+			if g != nil {
+				g.Close()
+			}
+			t.Errorf("%+v: %v, want ErrConfig", cfg, err)
+		}
+	}
 }

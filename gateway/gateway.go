@@ -133,6 +133,9 @@ type Gateway struct {
 	closeErr  error
 }
 
+// ErrConfig is returned by New for an unusable Config.
+var ErrConfig = errors.New("gateway: invalid configuration")
+
 // ErrRunning is returned by Run when Run was called before: a gateway runs once.
 var ErrRunning = errors.New("gateway: Run called twice")
 
@@ -142,6 +145,10 @@ var ErrRunning = errors.New("gateway: Run called twice")
 // opened is closed again.
 func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	cfg = cfg.withDefaults()
+	if cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0 || cfg.IdempotencyWindow < 0 || cfg.ReadyTimeout < 0 ||
+		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
+		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
+	}
 	logger := cfg.Logger
 	token, err := operatorToken(cfg, logger)
 	if err != nil {
