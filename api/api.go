@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/webhookd/webhookd/delivery"
-	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/tenants"
@@ -38,15 +37,6 @@ type Config struct {
 	MaxBatchBytes int64
 	// MaxBodyBytes bounds every other request body. Defaults to 64 KiB.
 	MaxBodyBytes int64
-	// URLPolicy decides which endpoint URLs may be registered; the handshake client enforces it too. Defaults to the
-	// zero egress.Policy: https only, public addresses only.
-	URLPolicy egress.Policy
-	// HandshakeTimeout bounds the OPTIONS handshake an endpoint URL must pass. Defaults to 1s.
-	HandshakeTimeout time.Duration
-	// RotationGrace is how long a rotated-out key keeps signing when the rotation names no grace. Defaults to 24h.
-	RotationGrace time.Duration
-	// IdempotencyWindow is how long a producer's event id is remembered. Defaults to 24h.
-	IdempotencyWindow time.Duration
 	// Logger receives the access log and internal errors. Defaults to slog.Default().
 	Logger *slog.Logger
 	// ReadyChecks are what GET /readyz checks (the store, the delivery engine); with none it always answers 200.
@@ -68,18 +58,14 @@ type DeliveryLog interface {
 	ListAttempts(ctx context.Context, tenantID, deliveryID string) ([]delivery.Attempt, error)
 }
 
-// Deps are the stores and collaborators the API works on. One store (for example boltstore.Store) usually fills every
-// store field.
+// Deps are the services the API works on, built by the caller (gateway.New builds each once, for the API and for
+// everything else in the process). Each service carries its own settings: the URL policy, handshake timeout and
+// rotation grace of endpoints.Config, the idempotency window and the engine's doorbell of events.Config.
 type Deps struct {
-	Tenants   tenants.Store   // required
-	Endpoints endpoints.Store // required
-	Events    events.Store    // required
-	Log       DeliveryLog     // required
-	Queue     events.Enqueuer // required: takes replayed deliveries
-	// Waker, if set, is woken when deliveries are due at once (a publish, a test, a replay). *delivery.Engine is one.
-	Waker events.Waker
-	// HandshakeClient sends the endpoint handshake. Defaults to an egress client with Config.URLPolicy.
-	HandshakeClient *http.Client
+	Tenants   *tenants.Service   // required
+	Endpoints *endpoints.Service // required
+	Events    *events.Service    // required
+	Log       DeliveryLog        // required: the delivery log the API reads
 }
 
 // ErrConfig is returned by New for an unusable Config or Deps.
@@ -112,16 +98,14 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	switch {
 	case cfg.OperatorToken == "":
 		return nil, errors.Join(ErrConfig, errors.New("OperatorToken is required"))
-	case deps.Tenants == nil || deps.Endpoints == nil || deps.Events == nil || deps.Log == nil || deps.Queue == nil:
-		return nil, errors.Join(ErrConfig, errors.New("Deps: Tenants, Endpoints, Events, Log and Queue are required"))
-	case cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBodyBytes < 0 || cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0:
+	case deps.Tenants == nil || deps.Endpoints == nil || deps.Events == nil || deps.Log == nil:
+		return nil, errors.Join(ErrConfig, errors.New("Deps: Tenants, Endpoints, Events and Log are required"))
+	case cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBodyBytes < 0 || cfg.ReadyTimeout < 0:
 		return nil, errors.Join(ErrConfig, errors.New("sizes and durations must not be negative"))
 	}
 	cfg.MaxEventBytes = cmp.Or(cfg.MaxEventBytes, DefaultMaxEventBytes)
 	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
-	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Second)
-	cfg.RotationGrace = cmp.Or(cfg.RotationGrace, 24*time.Hour)
 	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, 2*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -136,25 +120,14 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		obs = nopObserver{}
 	}
 	s := &server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		opHash:  sha256.Sum256([]byte(cfg.OperatorToken)),
-		tenants: tenants.NewService(deps.Tenants, tenants.ServiceConfig{}),
-		endpoints: endpoints.NewService(deps.Endpoints, endpoints.Config{
-			Policy:           cfg.URLPolicy,
-			Client:           deps.HandshakeClient,
-			HandshakeTimeout: cfg.HandshakeTimeout,
-			RotationGrace:    cfg.RotationGrace,
-		}),
-		events: events.NewService(deps.Events, events.Config{
-			Endpoints:         deps.Endpoints,
-			Log:               deps.Log,
-			Queue:             deps.Queue,
-			Waker:             deps.Waker,
-			IdempotencyWindow: cfg.IdempotencyWindow,
-		}),
-		dlog: deps.Log,
-		obs:  obs,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		opHash:    sha256.Sum256([]byte(cfg.OperatorToken)),
+		tenants:   deps.Tenants,
+		endpoints: deps.Endpoints,
+		events:    deps.Events,
+		dlog:      deps.Log,
+		obs:       obs,
 		ready: &readiness{checks: cfg.ReadyChecks, timeout: cfg.ReadyTimeout, log: cfg.Logger,
 			failed: make(map[string]bool)},
 	}

@@ -490,8 +490,7 @@ func TestDeliveredEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newServer(Config{OperatorToken: opToken, URLPolicy: testPolicy, Logger: st.s.log},
-		Deps{Tenants: st.store, Endpoints: st.store, Events: st.store, Log: st.store, Queue: st.store, Waker: eng})
+	s, err := newServer(Config{OperatorToken: opToken, Logger: st.s.log}, testDeps(st.store, testPolicy, eng))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,7 @@ func TestURLPolicy(t *testing.T) {
 		{"https only (default)", egress.Policy{}, "forbidden_url"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, func(cfg *Config) { cfg.URLPolicy = c.policy })
+			e := newEnv(t, func(cfg *testConfig) { cfg.URLPolicy = c.policy })
 			tok := e.tenant("acme")
 			status, body := e.do("POST", "/v1/tenants/acme/endpoints", tok, map[string]any{"url": rc.URL})
 			code, field, _ := errorOf(t, body)

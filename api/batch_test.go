@@ -29,7 +29,7 @@ func (e *env) deliveryCount(tenant string) int {
 
 func TestPublishBatch(t *testing.T) {
 	obs := &recObserver{}
-	e := newEnv(t, func(c *Config) { c.Observer = obs })
+	e := newEnv(t, func(c *testConfig) { c.Observer = obs })
 	tok := e.tenant("acme")
 	url := okReceiver(t).URL
 	e.endpoint("acme", tok, map[string]any{"url": url, "events": []string{"*"}})
@@ -104,7 +104,7 @@ func TestPublishBatchDuplicateIDs(t *testing.T) {
 }
 
 func TestPublishBatchRefused(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.MaxBatchBytes = 1 << 10 })
+	e := newEnv(t, func(c *testConfig) { c.MaxBatchBytes = 1 << 10 })
 	tokA := e.tenant("acme")
 	tokB := e.tenant("other")
 	e.endpoint("acme", tokA, map[string]any{"url": okReceiver(t).URL})
@@ -177,7 +177,7 @@ func TestMaxBatchBytesConfig(t *testing.T) {
 	if e.s.cfg.MaxBatchBytes != DefaultMaxBatchBytes {
 		t.Errorf("MaxBatchBytes defaults to %d", e.s.cfg.MaxBatchBytes)
 	}
-	deps := Deps{Tenants: e.store, Endpoints: e.store, Events: e.store, Log: e.store, Queue: e.store}
+	deps := testDeps(e.store, testPolicy, nil)
 	if _, err := New(Config{OperatorToken: "x", MaxBatchBytes: -1}, deps); !errors.Is(err, ErrConfig) {
 		t.Errorf("negative MaxBatchBytes: %v", err)
 	}

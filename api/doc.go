@@ -4,10 +4,10 @@
 //
 // # Tour
 //
-// [New] takes a [Config] (the operator token, body limits, the URL policy, handshake and rotation settings, a
-// logger) and [Deps] (the stores; one boltstore.Store fills them all, plus the delivery engine as Waker) and returns
-// an http.Handler. It builds the domain services itself — tenants.Service, endpoints.Service, events.Service — so the
-// rules live there and this package only speaks HTTP.
+// [New] takes a [Config] (the operator token, body limits, a logger, probes and metrics) and [Deps] (the domain
+// services — tenants.Service, endpoints.Service, events.Service — and the delivery log, built by the caller: the
+// gateway package builds each once per process) and returns an http.Handler. The rules and their settings (URL
+// policy, handshake timeout, rotation grace, idempotency window) live in the services; this package only speaks HTTP.
 //
 // The route table is in routes.go, one documented row per route; every request goes through the same chain: request
 // id (X-Request-Id, taken when sane, generated otherwise, echoed), access log (one slog line: method, path, status,
@@ -56,7 +56,8 @@
 //
 //   - Endpoint updates read, change and write the whole record; an engine health change (a disable) landing between
 //     the read and the write of a PATCH, enable or rotate can be overwritten. The store has no compare-and-swap yet.
-//   - The handshake runs inside the create or update request, so those requests take up to HandshakeTimeout longer.
+//   - The handshake runs inside the create or update request, so those requests take up to the endpoints
+//     service's HandshakeTimeout longer.
 //   - Content-Type is not checked: any body that parses as JSON is accepted.
 //   - GET .../messages/{msg} lists at most 1000 deliveries; use GET .../deliveries?message= to page through more.
 package api

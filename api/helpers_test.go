@@ -12,7 +12,10 @@ import (
 	"testing"
 
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
+	"github.com/webhookd/webhookd/tenants"
 )
 
 const opToken = "operator-token-for-tests-0123456789"
@@ -28,22 +31,38 @@ type env struct {
 // testPolicy lets tests register httptest receivers (http on 127.0.0.1).
 var testPolicy = egress.Policy{AllowHTTP: true, AllowPrivate: true}
 
-func newEnv(t *testing.T, mutate ...func(*Config)) *env {
+// testConfig is what newEnv's options may change: the API's Config, and the settings of the services it is given.
+type testConfig struct {
+	Config
+	URLPolicy egress.Policy // of the endpoints service; defaults to testPolicy
+	Waker     events.Waker  // of the events service; defaults to none
+}
+
+// testDeps builds the services over st as the gateway does, each with its own settings.
+func testDeps(st *boltstore.Store, policy egress.Policy, waker events.Waker) Deps {
+	return Deps{
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
+		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
+		Log:       st,
+	}
+}
+
+func newEnv(t *testing.T, mutate ...func(*testConfig)) *env {
 	t.Helper()
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cfg := Config{
-		OperatorToken: opToken,
-		URLPolicy:     testPolicy,
-		Logger:        slog.New(slog.DiscardHandler),
+	cfg := testConfig{
+		Config:    Config{OperatorToken: opToken, Logger: slog.New(slog.DiscardHandler)},
+		URLPolicy: testPolicy,
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	s, err := newServer(cfg, Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st})
+	s, err := newServer(cfg.Config, testDeps(st, cfg.URLPolicy, cfg.Waker))
 	if err != nil {
 		t.Fatal(err)
 	}

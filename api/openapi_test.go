@@ -35,8 +35,11 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/metrics"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
+	"github.com/webhookd/webhookd/tenants"
 )
 
 const (
@@ -602,7 +605,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 
 	policy := egress.Policy{AllowHTTP: true, AllowPrivate: true}
 	logger := slog.New(slog.DiscardHandler)
-	deps := api.Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st}
+	var waker events.Waker
 	if withEngine {
 		eng, err := delivery.NewEngine(delivery.Config{
 			Retry:  delivery.Retry{Initial: 10 * time.Millisecond, Cap: 50 * time.Millisecond, Jitter: -1},
@@ -620,11 +623,17 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 				t.Errorf("engine: %v", err)
 			}
 		})
-		deps.Waker = eng
+		waker = eng
+	}
+	deps := api.Deps{
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
+		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
+		Log:       st,
 	}
 	m := metrics.New(metrics.Config{Queue: st})
 	h, router, err := api.NewWithRouter(api.Config{
-		OperatorToken: opToken, URLPolicy: policy, Logger: logger, Metrics: m.Handler(), Observer: m,
+		OperatorToken: opToken, Logger: logger, Metrics: m.Handler(), Observer: m,
 		ReadyChecks: []api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error {
 			_, err := st.ListTenants(ctx, "", 1)
 			return err

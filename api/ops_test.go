@@ -37,7 +37,7 @@ func (o *recObserver) get() []string {
 
 func TestProbes(t *testing.T) {
 	var storeDown atomic.Bool
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *testConfig) {
 		c.ReadyChecks = []ReadyCheck{
 			{Name: "store", Check: func(ctx context.Context) error {
 				if storeDown.Load() {
@@ -94,7 +94,7 @@ func TestProbesWithoutMetrics(t *testing.T) {
 
 func TestObserverHooks(t *testing.T) {
 	obs := &recObserver{}
-	e := newEnv(t, func(c *Config) { c.Observer = obs })
+	e := newEnv(t, func(c *testConfig) { c.Observer = obs })
 	tok := e.tenant("acme")
 	e.must(202, "POST", "/v1/tenants/acme/events", opToken, map[string]any{"type": "device.enrolled", "id": "e1"})
 	e.must(202, "POST", "/v1/tenants/acme/events", opToken, map[string]any{"type": "device.enrolled", "id": "e1"})

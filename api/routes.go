@@ -101,7 +101,7 @@ func (s *server) routes() []route {
 		// POST → 200 endpoint, disabled with reason "manual".
 		{http.MethodPost, endpoint + "/disable", accessTenant, s.disableEndpoint},
 		// POST {"secret"?, "grace"?: "24h"} (body optional) → 200 endpoint. The new key signs first; the old one
-		// keeps signing until now+grace (default Config.RotationGrace; 0 drops it at once).
+		// keeps signing until now+grace (default endpoints.Config.RotationGrace; 0 drops it at once).
 		{http.MethodPost, endpoint + "/rotate", accessTenant, s.rotateEndpoint},
 		// POST {"data"?: {...}} (body optional) → 202 {"message_id", "delivery_id"}: a webhookd.test event to this
 		// endpoint alone, whatever its filters.

@@ -9,11 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 
-	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/client"
-	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
-	"github.com/webhookd/webhookd/store/boltstore"
+	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/wire"
 )
 
@@ -72,45 +70,37 @@ func Example() {
 	// not found: true
 }
 
-// startServer starts the webhookd API and its delivery engine over the embedded store in a temporary directory, and
-// a receiver that accepts every delivery. It returns their URLs and a function that stops everything.
+// startServer starts webhookd in-process (package gateway, the embedded store in a temporary directory) and a
+// receiver that accepts every delivery. It returns their URLs and a function that stops everything.
 func startServer() (serverURL, receiverURL string, stop func()) {
 	dir, err := os.MkdirTemp("", "webhookd-client-example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := boltstore.Open(dir, boltstore.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	policy := egress.Policy{AllowHTTP: true, AllowPrivate: true} // the receiver is http on 127.0.0.1
-	logger := slog.New(slog.DiscardHandler)
-	eng, err := delivery.NewEngine(delivery.Config{Logger: logger}, delivery.Deps{Queue: st, Messages: st, Endpoints: st,
-		Client: egress.NewClient(egress.ClientConfig{Policy: policy})})
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := api.New(api.Config{OperatorToken: operatorToken, URLPolicy: policy, Logger: logger},
-		api.Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st, Waker: eng})
+	g, err := gateway.New(context.Background(), gateway.Config{
+		Listen:        "127.0.0.1:0",
+		Data:          dir,
+		OperatorToken: operatorToken,
+		Egress:        egress.Policy{AllowHTTP: true, AllowPrivate: true}, // the receiver is http on 127.0.0.1
+		Logger:        slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	srv := httptest.NewServer(h)
+	go func() { done <- g.Run(ctx) }()
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions { // the handshake every endpoint URL must pass
 			w.Header().Set("Allow", "POST, OPTIONS")
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	return srv.URL, rcv.URL, func() {
-		srv.Close()
+	return "http://" + g.Addr(), rcv.URL, func() {
 		cancel()
 		<-done
+		g.Close()
 		rcv.Close()
-		st.Close()
 		os.RemoveAll(dir)
 	}
 }

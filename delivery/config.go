@@ -53,10 +53,10 @@ type Config struct {
 	ResponseLimit int64
 	// ResponseKeep is how many leading bytes of a response body are kept in the attempt record. Defaults to 1 KiB.
 	ResponseKeep int
-	// UserAgent is the User-Agent header of every attempt whose endpoint's custom headers set none. Empty leaves
-	// it to the Client (egress.NewClient sets its own default, by cloning the request). Serve sets
-	// egress.DefaultUserAgent, so that the client has nothing to clone. Every request shares one slice for the value:
-	// the Client's transport must not modify request headers in place (net/http's does not).
+	// UserAgent is the User-Agent header of every attempt whose endpoint's custom headers set none. Empty takes the
+	// one an egress client sets (egress.UserAgent), so that the client has nothing to clone, and leaves it to any
+	// other Client. Every request shares one slice for the value: the Client's transport must not modify request
+	// headers in place (net/http's does not).
 	UserAgent string
 	// MessageCache is how many recently loaded messages the engine keeps (also bounded to 16 MiB of data), so that
 	// a fan-out or a retry does not load its message from the store again; negative disables it. Messages are

@@ -24,6 +24,13 @@
 //	st.Publish(ctx, msg, deliveries, since)
 //	eng.Wake()        // the new deliveries go out now, not at the next poll
 //
+// A Doorbell lets whoever makes work due ring the engine without holding it: build one first, give it to the events
+// service (as its Waker) and to NewEngine (Deps.Doorbell), so neither needs the other to exist first (the engine's
+// Notifier publishes through that events service).
+//
+// Retention is the log's maintenance service: NewRetention(log, RetentionConfig{Keep: ...}).Run(ctx) prunes finished
+// deliveries, their attempts and messages older than Keep, at start and then periodically, beside the engine.
+//
 // Run claims due tasks in batches of ClaimBatch, never more than Workers attempts at once and never more than
 // MaxInFlightPerEndpoint to one endpoint (Claim enforces that across every process sharing the queue, so a slow
 // endpoint holds at most that many workers). When nothing is due it sleeps until the queue's next due time, at most

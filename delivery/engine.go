@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 )
 
@@ -48,6 +50,9 @@ type Deps struct {
 	Client   *http.Client
 	Notifier Notifier // optional
 	Observer Observer // optional: told of every attempt, disable and store error (metrics)
+	// Doorbell, if set, is the doorbell the engine listens on (see Doorbell); Engine.Wake rings it too. Defaults to
+	// one of the engine's own.
+	Doorbell *Doorbell
 }
 
 // ErrRunning is returned by Run when the engine is already running.
@@ -69,7 +74,7 @@ type Engine struct {
 
 	ua []string // the User-Agent header's value (Config.UserAgent), or nil
 
-	wake    chan struct{} // Wake: a new task may be due now
+	bell    *Doorbell     // Wake: a new task may be due now
 	freed   chan struct{} // a worker finished: a slot, and perhaps an endpoint's in-flight cap, is free
 	running atomic.Bool
 	stopped atomic.Bool  // dispatch has returned: workers take no chained task
@@ -106,8 +111,12 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 	chain, _ := d.Queue.(Chainer)
 	holder, _ := d.Queue.(SlowHolder)
 	var ua []string
-	if cfg.UserAgent != "" {
-		ua = []string{cfg.UserAgent}
+	if agent := cmp.Or(cfg.UserAgent, egress.UserAgent(d.Client)); agent != "" {
+		ua = []string{agent}
+	}
+	bell := d.Doorbell
+	if bell == nil {
+		bell = NewDoorbell()
 	}
 	return &Engine{
 		cfg:      cfg,
@@ -120,7 +129,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		notifier: d.Notifier,
 		obs:      obs,
 		log:      cfg.Logger,
-		wake:     make(chan struct{}, 1),
+		bell:     bell,
 		freed:    make(chan struct{}, 1),
 		states:   epStates{m: make(map[epKey]*epState)},
 		ua:       ua,
@@ -138,14 +147,8 @@ func (e *Engine) InFlight() int { return int(e.busy.Load()) }
 
 // Wake tells a running engine that a task may be due now (ingest calls it after a publish), ending its idle sleep.
 // It never blocks and is safe to call at any time, from any goroutine.
-func (e *Engine) Wake() { signal(e.wake) }
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+// It rings the engine's Doorbell.
+func (e *Engine) Wake() { e.bell.Wake() }
 
 // Run delivers until ctx is cancelled. Then it stops claiming, gives in-flight attempts up to ShutdownTimeout to
 // finish and record their outcome, aborts the rest and releases their tasks unspent, and returns nil. Store errors
@@ -203,7 +206,7 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-e.wake:
+		case <-e.bell.c:
 		case <-free:
 		case <-idle.C:
 		}

@@ -103,3 +103,38 @@ func TestReclaimBacksOffWhileIdle(t *testing.T) {
 	}
 	t.Logf("%d reclaim rounds in 720ms idle (ReclaimEvery 20ms)", n)
 }
+
+// TestDoorbellEndsIdleSleep: with a 10s idle bound, a ring of the doorbell the engine was given (as the events
+// service rings it after a publish) sends the work at once, though nobody holds the engine itself.
+func TestDoorbellEndsIdleSleep(t *testing.T) {
+	h := newHarness(t, delivery.Config{})
+	bell := delivery.NewDoorbell()
+	client := egress.NewClient(egress.ClientConfig{Policy: egress.Policy{AllowHTTP: true, AllowPrivate: true}})
+	eng, err := delivery.NewEngine(delivery.Config{IdleMax: 10 * time.Second, Retry: fastRetry,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))},
+		delivery.Deps{Queue: h.store, Messages: h.store, Endpoints: h.store, Client: client, Doorbell: bell})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eng = eng
+	got := make(chan string, 16)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) { got <- r.Header.Get("User-Agent") })
+	ep := h.endpoint(rc.srv.URL, "standard")
+	h.start()
+	for i := range 3 {
+		m, ds := newMessage(ep, i)
+		if _, _, _, err := h.store.Publish(context.Background(), m, ds, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		bell.Wake()
+		select {
+		case ua := <-got:
+			if ua != egress.DefaultUserAgent {
+				t.Errorf("User-Agent %q, want the egress client's %q", ua, egress.DefaultUserAgent)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("event not delivered within 5s of the doorbell (idle bound is 10s)")
+		}
+		h.waitStatus(delivery.StatusSucceeded, ds[0].ID)
+	}
+}

@@ -95,6 +95,19 @@ func (t *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return t.base.RoundTrip(req)
 }
 
+// UserAgent returns the User-Agent header c sets on requests that set none: that of its ClientConfig when c was made
+// by NewClient, else "". A caller that sets the header itself (the delivery engine, which shares one value between
+// requests so that the client has nothing to clone) asks here, so that the client stays its one owner.
+func UserAgent(c *http.Client) string {
+	if c == nil {
+		return ""
+	}
+	if t, ok := c.Transport.(*userAgentTransport); ok {
+		return t.userAgent
+	}
+	return ""
+}
+
 // CloseIdleConnections lets [http.Client.CloseIdleConnections] reach the
 // underlying transport.
 func (t *userAgentTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }

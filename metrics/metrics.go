@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,8 @@ type Config struct {
 	// Queue, if set, gives webhookd_queue_lag_seconds; if it also implements delivery.QueueStatsReporter, the
 	// webhookd_queue_deliveries gauges. Defaults to none.
 	Queue QueueDepth
-	// InFlight, if set, gives webhookd_delivery_in_flight: attempts under way in this process. Defaults to none.
+	// InFlight, if set, gives webhookd_delivery_in_flight: attempts under way in this process. Defaults to none; see
+	// also WatchInFlight, for an engine built after the Metrics (it takes them as its Observer).
 	InFlight func() int
 	// ScrapeTimeout bounds the store reads of one scrape. Defaults to 2s.
 	ScrapeTimeout time.Duration
@@ -77,6 +79,7 @@ type Metrics struct {
 	queue           *prometheus.GaugeVec
 	queueLag        prometheus.Gauge
 	inFlight        prometheus.Gauge
+	inFlightOf      atomic.Pointer[func() int]
 
 	handler http.Handler
 }
@@ -161,10 +164,22 @@ func New(cfg Config) *Metrics {
 		m.reg.MustRegister(m.queueLag)
 	}
 	if cfg.InFlight != nil {
-		m.reg.MustRegister(m.inFlight)
+		m.WatchInFlight(cfg.InFlight)
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
+}
+
+// WatchInFlight makes f the source of webhookd_delivery_in_flight, read at every scrape: the delivery engine's
+// InFlight. The engine takes the Metrics as its Observer, so it is built after them and attached here. A later call
+// replaces f.
+func (m *Metrics) WatchInFlight(f func() int) {
+	if f == nil {
+		return
+	}
+	if m.inFlightOf.Swap(&f) == nil {
+		m.reg.MustRegister(m.inFlight)
+	}
 }
 
 // Registry returns the registry every metric is on.
@@ -183,8 +198,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // refresh reads the gauges that come from the store and the engine.
 func (m *Metrics) refresh(ctx context.Context) {
-	if m.cfg.InFlight != nil {
-		m.inFlight.Set(float64(m.cfg.InFlight()))
+	if f := m.inFlightOf.Load(); f != nil {
+		m.inFlight.Set(float64((*f)()))
 	}
 	if m.cfg.Queue == nil {
 		return

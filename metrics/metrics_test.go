@@ -187,3 +187,20 @@ func TestQueueGauges(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchInFlight: the in-flight gauge is absent until an engine is attached, then read at every scrape.
+func TestWatchInFlight(t *testing.T) {
+	m := metrics.New(metrics.Config{})
+	if out := scrape(t, m); strings.Contains(out, "webhookd_delivery_in_flight") {
+		t.Fatal("in-flight gauge exported with no source")
+	}
+	n := 2
+	m.WatchInFlight(func() int { return n })
+	if out := scrape(t, m); !strings.Contains(out, "webhookd_delivery_in_flight 2\n") {
+		t.Fatalf("scrape lacks the in-flight gauge:\n%s", out)
+	}
+	m.WatchInFlight(func() int { return 5 }) // a second call replaces the source, registering nothing twice
+	if out := scrape(t, m); !strings.Contains(out, "webhookd_delivery_in_flight 5\n") {
+		t.Fatal("in-flight gauge not read from the new source")
+	}
+}

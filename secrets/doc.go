@@ -28,8 +28,6 @@
 //     would read back as a sealed value.
 //   - Reseal replaces each endpoint record it rewrites with the version it read; run it while no other process writes
 //     the store (the embedded store's file lock guarantees that for bbolt).
-//   - CacheReads keeps opened endpoints in memory for a TTL (the gateway uses 1 s): writes through the same decorator
-//     are seen at once, writes by another process sharing the backend (a Redis replica) only after the TTL.
 //   - A lost operator key cannot be recovered: the endpoints whose secrets it sealed no longer load, and can only be
 //     deleted and registered again (with new secrets for their receivers).
 package secrets

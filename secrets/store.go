@@ -11,7 +11,10 @@ import (
 	"github.com/webhookd/webhookd/tenants"
 )
 
-var _ endpoints.Store = (*Endpoints)(nil)
+var (
+	_ endpoints.Store        = (*Endpoints)(nil)
+	_ endpoints.FanoutLister = (*Endpoints)(nil)
+)
 
 // Endpoints is an endpoints.Store that seals every key's Secret before it reaches the store it wraps and opens it on
 // the way back, so that the store (and its files, backups and replicas) never holds a secret in the clear. Callers see
@@ -22,29 +25,11 @@ var _ endpoints.Store = (*Endpoints)(nil)
 type Endpoints struct {
 	inner endpoints.Store
 	kr    *Keyring
-	cache *readCache // nil unless CacheReads
 }
 
 // NewEndpoints wraps inner; kr may be nil (no encryption).
 func NewEndpoints(inner endpoints.Store, kr *Keyring) *Endpoints {
 	return &Endpoints{inner: inner, kr: kr}
-}
-
-// CacheReads returns a decorator over the same store and keyring whose GetEndpoint answers from a cache of endpoints
-// read less than ttl ago (each caller gets its own copy). Writes made through that decorator drop their endpoint's
-// entry, so the process sees its own writes at once; writes by another process sharing the backend (Redis replicas)
-// are seen within ttl. Use one such decorator for everything in a process that reads and writes endpoints.
-func (s *Endpoints) CacheReads(ttl time.Duration) *Endpoints {
-	c := *s
-	c.cache = &readCache{ttl: ttl, m: make(map[cacheKey]cacheEntry), lists: make(map[string]listEntry)}
-	return &c
-}
-
-// written drops a written endpoint from the cache.
-func (s *Endpoints) written(tenantID, id string) {
-	if s.cache != nil {
-		s.cache.invalidate(tenantID, id)
-	}
 }
 
 // ad is the associated data of an endpoint's secrets: a sealed secret opens only for the endpoint it was sealed for.
@@ -91,7 +76,6 @@ func (s *Endpoints) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) e
 	if err != nil {
 		return err
 	}
-	defer s.written(e.TenantID, e.ID)
 	return s.inner.CreateEndpoint(ctx, sealed)
 }
 
@@ -102,28 +86,17 @@ func (s *Endpoints) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) e
 	if err != nil {
 		return err
 	}
-	defer s.written(e.TenantID, e.ID)
 	return s.inner.UpdateEndpoint(ctx, sealed)
 }
 
-// GetEndpoint returns the endpoint with its secrets opened (from the cache, with CacheReads).
+// GetEndpoint returns the endpoint with its secrets opened.
 func (s *Endpoints) GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error) {
-	var gen uint64
-	if s.cache != nil {
-		var e *endpoints.Endpoint
-		if e, gen = s.cache.get(tenantID, id); e != nil {
-			return e, ctx.Err()
-		}
-	}
 	e, err := s.inner.GetEndpoint(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.open(e); err != nil {
 		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.put(e, gen)
 	}
 	return e, nil
 }
@@ -145,19 +118,9 @@ func (s *Endpoints) ListEndpoints(ctx context.Context, tenantID, after string, l
 // fanoutPage is how many endpoints ListFanout reads per store call.
 const fanoutPage = 100
 
-// ListFanout returns every endpoint of the tenant in id order for fan-out: without their keys and headers (no secret
-// is opened), shared between callers and not to be changed. With CacheReads the list is served from a per-tenant
-// cache for ttl; every write through this decorator to one of the tenant's endpoints drops it, so this process sees
-// its own writes at once, and endpoints written by another process sharing the backend are seen within ttl.
+// ListFanout returns every endpoint of the tenant in id order for fan-out, without their keys and headers: no secret
+// is opened. endpoints.CachedStore lists through it when it wraps this decorator.
 func (s *Endpoints) ListFanout(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error) {
-	var gen uint64
-	if s.cache != nil {
-		es, g, ok := s.cache.getList(tenantID)
-		if ok {
-			return es, ctx.Err()
-		}
-		gen = g
-	}
 	var all []*endpoints.Endpoint
 	for after := ""; ; {
 		page, err := s.inner.ListEndpoints(ctx, tenantID, after, fanoutPage)
@@ -169,25 +132,19 @@ func (s *Endpoints) ListFanout(ctx context.Context, tenantID string) ([]*endpoin
 			all = append(all, e)
 		}
 		if len(page) < fanoutPage {
-			break
+			return all, nil
 		}
 		after = page[len(page)-1].ID
 	}
-	if s.cache != nil {
-		s.cache.putList(tenantID, all, gen)
-	}
-	return all, nil
 }
 
 // DeleteEndpoint deletes the endpoint.
 func (s *Endpoints) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
-	defer s.written(tenantID, id)
 	return s.inner.DeleteEndpoint(ctx, tenantID, id)
 }
 
 // SetEndpointHealth records a health transition; the stored secrets are left as they are.
 func (s *Endpoints) SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error {
-	defer s.written(tenantID, id)
 	return s.inner.SetEndpointHealth(ctx, tenantID, id, failingSince, disable, reason)
 }
 

@@ -35,6 +35,11 @@ var (
 	_ events.Store    = (*Store)(nil)
 	_ delivery.Queue  = (*Store)(nil)
 	_ delivery.Log    = (*Store)(nil)
+
+	// The optional capabilities it has (a Chainer, WakeSource or events.ManyPublisher it is not: one process, one
+	// write transaction per publish).
+	_ delivery.SlowHolder         = (*Store)(nil)
+	_ delivery.QueueStatsReporter = (*Store)(nil)
 )
 
 // Options tune a Store. The zero value is ready to use.

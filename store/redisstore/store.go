@@ -29,6 +29,12 @@ var (
 	_ events.Store    = (*Store)(nil)
 	_ delivery.Queue  = (*Store)(nil)
 	_ delivery.Log    = (*Store)(nil)
+
+	// The optional capabilities it has (it does not count its queue cheaply: no delivery.QueueStatsReporter).
+	_ delivery.Chainer     = (*Store)(nil)
+	_ delivery.SlowHolder  = (*Store)(nil)
+	_ delivery.WakeSource  = (*Store)(nil)
+	_ events.ManyPublisher = (*Store)(nil)
 )
 
 // ErrShardMismatch is returned by Open when Redis was set up with another shard count than Options.Shards.

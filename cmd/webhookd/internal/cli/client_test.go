@@ -20,7 +20,10 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
+	"github.com/webhookd/webhookd/tenants"
 )
 
 const clOperatorToken = "client-test-operator-token-0123456789"
@@ -77,8 +80,12 @@ func newClAPI(t *testing.T) *clAPI {
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	h, err := api.New(api.Config{OperatorToken: clOperatorToken, URLPolicy: policy, Logger: logger},
-		api.Deps{Tenants: st, Endpoints: st, Events: st, Log: st, Queue: st, Waker: eng})
+	h, err := api.New(api.Config{OperatorToken: clOperatorToken, Logger: logger}, api.Deps{
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
+		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: eng}),
+		Log:       st,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

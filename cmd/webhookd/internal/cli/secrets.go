@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/secrets"
 )
 
@@ -157,7 +158,7 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 		fmt.Fprintf(stdio.Err, "webhookd secrets rotate-key: no operator key: set %s (new key first, then the old ones)\n", envSecretKeys)
 		return 2
 	}
-	store, where, err := openStore(ctx, cfg)
+	store, where, err := gateway.OpenStore(ctx, cfg.Store, cfg.Data)
 	if err != nil {
 		return fail(fmt.Errorf("open store: %w", err))
 	}

@@ -2,37 +2,16 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"maps"
-	"net"
-	"net/http"
-	"net/http/pprof"
-	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
-	"github.com/webhookd/webhookd/endpoints"
-	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
-	"github.com/webhookd/webhookd/secrets"
-	boltstore "github.com/webhookd/webhookd/store/boltstore"
-	redisstore "github.com/webhookd/webhookd/store/redisstore"
-	"github.com/webhookd/webhookd/tenants"
 )
 
 func init() {
@@ -76,7 +55,7 @@ type serveConfig struct {
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
-	fs.StringVar(&c.Data, "data", "./data", "directory of the embedded store")
+	fs.StringVar(&c.Data, "data", gateway.DefaultData, "directory of the embedded store")
 	fs.StringVar(&c.Store, "store", "", "storage: empty for the embedded store under --data, or redis://host:port/db, rediss://…, redis+cluster://host:port,host:port")
 	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from --operator-token-file, else from (or created in) <data>/operator-token")
 	fs.StringVar(&c.OperatorTokenF, "operator-token-file", "", "file holding the operator bearer token (a mounted secret); used when --operator-token is empty")
@@ -90,7 +69,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Retries, "retries", delivery.DefaultRetryCount, "retries after the first attempt before a delivery is dead")
 	fs.Float64Var(&c.RetryJitter, "retry-jitter", delivery.DefaultRetryJitter, "random fraction by which a retry wait moves either way")
 	fs.DurationVar(&c.HealthSpan, "health-span", delivery.DefaultHealthSpan, "disable an endpoint that fails this long without a success")
-	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long finished deliveries, their attempts and messages are kept")
+	fs.DurationVar(&c.Retention, "retention", delivery.DefaultRetention, "how long finished deliveries, their attempts and messages are kept")
 	fs.Int64Var(&c.MaxEventBytes, "max-event-bytes", 256<<10, "largest event request body accepted")
 	fs.Int64Var(&c.MaxBatchBytes, "max-batch-bytes", 8<<20, "largest batch publish request body accepted")
 	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
@@ -104,7 +83,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SecretKeysFile, "secret-keys-file", "", "file holding the operator keys that seal endpoint secrets at rest, as "+envSecretKeys)
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the API listener (no token)")
 	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
-	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 2*time.Second, "time each /readyz check (store ping) may take")
+	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", gateway.DefaultReadyTimeout, "time each /readyz check (store ping) may take")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 }
 
@@ -153,394 +132,74 @@ func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) 
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-// gatewayStore is what serve needs of a backend.
-type gatewayStore interface {
-	tenants.Store
-	endpoints.Store
-	events.Store
-	delivery.Queue
-	delivery.Log
-	Close() error
-}
-
-// openStore opens the backend --store names: empty for the embedded store under --data; redis://, rediss://, or
-// redis+cluster://host:port,host:port (rediss+cluster:// with TLS) for Redis. The description it returns, for the
-// log, never holds a password.
-func openStore(ctx context.Context, cfg serveConfig) (gatewayStore, string, error) {
-	switch {
-	case cfg.Store == "" || cfg.Store == "bolt" || cfg.Store == "embedded":
-		s, err := boltstore.Open(cfg.Data, boltstore.Options{})
-		if err != nil {
-			return nil, "", err
-		}
-		return s, "embedded:" + cfg.Data, nil
-	case strings.HasPrefix(cfg.Store, "redis://"), strings.HasPrefix(cfg.Store, "rediss://"),
-		strings.HasPrefix(cfg.Store, "redis+cluster://"), strings.HasPrefix(cfg.Store, "rediss+cluster://"):
-		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		s, err := redisstore.Open(octx, cfg.Store, redisstore.Options{})
-		if err != nil {
-			return nil, "", err
-		}
-		return s, redactURL(cfg.Store), nil
-	}
-	return nil, "", fmt.Errorf("--store %q: want empty (embedded), redis://, rediss:// or redis+cluster://", redactURL(cfg.Store))
-}
-
-// redactURL hides the password of a store URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
+// gatewayConfig maps serve's flags onto the gateway's configuration. Where a flag's 0 means "none" and the
+// gateway's 0 means "default", it passes -1.
+func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error) {
+	keyring, err := loadKeyring(cfg.SecretKeysFile)
 	if err != nil {
-		return "(unparseable store URL)"
+		return gateway.Config{}, err
 	}
-	return u.Redacted()
+	return gateway.Config{
+		Listen:            cfg.Listen,
+		Data:              cfg.Data,
+		Store:             cfg.Store,
+		OperatorToken:     cfg.OperatorToken,
+		OperatorTokenFile: cfg.OperatorTokenF,
+		Keyring:           keyring,
+		Egress:            egress.Policy{AllowHTTP: cfg.AllowHTTP, AllowPrivate: cfg.AllowPrivate},
+		HandshakeTimeout:  cfg.HandshakeTO,
+		RotationGrace:     cfg.RotationGrace,
+		Delivery: delivery.Config{
+			Workers:                cfg.Workers,
+			ClaimBatch:             cfg.ClaimBatch,
+			MaxInFlightPerEndpoint: cfg.MaxInFlight,
+			Retry: delivery.Retry{
+				Initial: cfg.RetryInitial, Cap: cfg.RetryCap,
+				Count: orNone(cfg.Retries), Jitter: orNone(cfg.RetryJitter),
+			},
+			HealthSpan:      cfg.HealthSpan,
+			ShutdownTimeout: cfg.ShutdownTimeout,
+			Lease:           cfg.Lease,
+			ReclaimEvery:    cfg.ReclaimEvery,
+			Logger:          logger,
+		},
+		Retention:           orNone(cfg.Retention),
+		MaxEventBytes:       cfg.MaxEventBytes,
+		MaxBatchBytes:       cfg.MaxBatchBytes,
+		ReadyTimeout:        cfg.ReadyTimeout,
+		DisableMetrics:      !cfg.Metrics,
+		MetricsTenantLabels: cfg.TenantLabels,
+		ConfigFile:          cfg.ConfigFile,
+		PprofListen:         cfg.PprofListen,
+		Logger:              logger,
+	}, nil
+}
+
+// orNone maps a flag's 0 ("none": no retries, no jitter, no pruning) to -1, which the gateway reads as none; its 0
+// means the default.
+func orNone[T int | float64 | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // serve runs the gateway until ctx ends. ready, when not nil, receives the API's address once it listens.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func(addr string)) error {
-	token, err := operatorToken(cfg)
+	gcfg, err := gatewayConfig(cfg, logger)
 	if err != nil {
 		return err
 	}
-	keyring, err := loadKeyring(cfg.SecretKeysFile)
+	g, err := gateway.New(ctx, gcfg)
+	if errors.Is(err, gateway.ErrNoKeyring) {
+		return fmt.Errorf("%w: set %s, %s or --secret-keys-file", err, envSecretKeys, envSecretKey)
+	}
 	if err != nil {
 		return err
 	}
-	policy := egress.Policy{AllowHTTP: cfg.AllowHTTP, AllowPrivate: cfg.AllowPrivate}
-	var file *fileConfig
-	if cfg.ConfigFile != "" {
-		// Read before the store opens: a bad file fails the start before anything else happens.
-		if file, err = loadConfigFile(cfg.ConfigFile, policy, os.LookupEnv); err != nil {
-			return err
-		}
-	}
-	store, where, err := openStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer store.Close()
-	if err := checkSecretsAtRest(ctx, store, keyring, logger); err != nil {
-		return err
-	}
-	// Everything reads and writes endpoints through the sealing decorator; the backend only sees sealed secrets. Its
-	// read cache spares the engine a load and decrypt per attempt; this process sees its own writes at once, other
-	// replicas' (Redis) within a second.
-	eps := secrets.NewEndpoints(store, keyring).CacheReads(time.Second)
-
-	if file != nil {
-		es := endpoints.NewService(eps, endpoints.Config{
-			Policy: policy, HandshakeTimeout: cfg.HandshakeTO, RotationGrace: cfg.RotationGrace,
-		})
-		res, err := applyConfig(ctx, file, tenants.NewService(store, tenants.ServiceConfig{}), es, logger)
-		if err != nil {
-			return fmt.Errorf("config file %s: %w", cfg.ConfigFile, err)
-		}
-		logger.Info("config file applied", "file", cfg.ConfigFile, "tenants_created", res.TenantsCreated,
-			"endpoints_created", res.EndpointsCreated, "endpoints_updated", res.EndpointsUpdated,
-			"endpoints_rotated", res.EndpointsRotated, "endpoints_unchanged", res.Unchanged)
-	}
-
-	client := egress.NewClient(egress.ClientConfig{Policy: policy})
-	var engine *delivery.Engine
-	mx := metrics.New(metrics.Config{
-		MaxTenantLabels: cfg.TenantLabels,
-		Queue:           store,
-		InFlight:        func() int { return engine.InFlight() },
-	})
-
-	notifier := &disabledNotifier{}
-	engine, err = delivery.NewEngine(delivery.Config{
-		Workers:                cfg.Workers,
-		ClaimBatch:             cfg.ClaimBatch,
-		MaxInFlightPerEndpoint: cfg.MaxInFlight,
-		Retry: delivery.Retry{
-			Initial: cfg.RetryInitial, Cap: cfg.RetryCap,
-			Count: retriesOrNone(cfg.Retries), Jitter: jitterOrNone(cfg.RetryJitter),
-		},
-		HealthSpan:      cfg.HealthSpan,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Lease:           cfg.Lease,
-		ReclaimEvery:    cfg.ReclaimEvery,
-		UserAgent:       egress.DefaultUserAgent,
-		Logger:          logger,
-	}, delivery.Deps{Queue: store, Messages: store, Endpoints: eps, Client: client, Notifier: notifier, Observer: mx})
-	if err != nil {
-		return fmt.Errorf("delivery engine: %w", err)
-	}
-	notifier.events = events.NewService(store, events.Config{Endpoints: eps, Log: store, Queue: store, Waker: engine})
-	notifier.logger = logger
-
-	var engineUp atomic.Bool
-	checks := []api.ReadyCheck{{Name: "engine", Check: func(context.Context) error {
-		if !engineUp.Load() {
-			return errors.New("the delivery engine is not running")
-		}
-		return nil
-	}}}
-	if p, ok := store.(interface{ Ping(context.Context) error }); ok {
-		checks = append([]api.ReadyCheck{{Name: "store", Check: func(ctx context.Context) error {
-			err := p.Ping(ctx)
-			if err != nil {
-				mx.StoreError("ping")
-			}
-			return err
-		}}}, checks...)
-	}
-	var metricsHandler http.Handler
-	if cfg.Metrics {
-		metricsHandler = mx.Handler()
-	}
-	handler, err := api.New(api.Config{
-		OperatorToken:    token,
-		MaxEventBytes:    cfg.MaxEventBytes,
-		MaxBatchBytes:    cfg.MaxBatchBytes,
-		URLPolicy:        policy,
-		HandshakeTimeout: cfg.HandshakeTO,
-		RotationGrace:    cfg.RotationGrace,
-		Logger:           logger,
-		ReadyChecks:      checks,
-		ReadyTimeout:     cfg.ReadyTimeout,
-		Metrics:          metricsHandler,
-		Observer:         mx,
-	}, api.Deps{Tenants: store, Endpoints: eps, Events: store, Log: store, Queue: store, Waker: engine})
-	if err != nil {
-		return fmt.Errorf("api: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	logger.Info("webhookd serving", "addr", ln.Addr().String(), "store", where,
-		"allow_private_endpoints", cfg.AllowPrivate, "allow_http_endpoints", cfg.AllowHTTP,
-		"secrets_at_rest", secretsMode(keyring), "metrics", cfg.Metrics)
-
-	if cfg.PprofListen != "" {
-		addr, stop, err := servePprof(cfg.PprofListen)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		logger.Warn("pprof profiles served without a token", "addr", addr)
-	}
-
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	}()
-	engineUp.Store(true) // Run starts at once below; /readyz fails again when it returns
-	go func() {
-		defer wg.Done()
-		defer engineUp.Store(false)
-		if err := engine.Run(runCtx); err != nil {
-			errc <- fmt.Errorf("delivery engine: %w", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		pruneLoop(runCtx, store, cfg.Retention, logger, mx)
-	}()
+	defer g.Close()
 	if ready != nil {
-		ready(ln.Addr().String())
+		ready(g.Addr())
 	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	case runErr = <-errc:
-	}
-	// Stop taking requests first (in-flight requests finish, so a 202 is never half-written), then the engine.
-	shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer shCancel()
-	if err := srv.Shutdown(shCtx); err != nil {
-		logger.Warn("http shutdown", "err", err)
-	}
-	cancel()
-	wg.Wait()
-	logger.Info("webhookd stopped")
-	return runErr
-}
-
-// Sampling of the blocking and mutex profiles while --pprof-listen is on (both are off otherwise, and empty): a
-// blocking event of blockProfileRate ns or more is always recorded, a shorter one with probability d/rate; one mutex
-// contention in mutexProfileFraction.
-const (
-	blockProfileRate     = 10_000
-	mutexProfileFraction = 100
-)
-
-// servePprof serves the runtime profiles (net/http/pprof) on their own listener, never the API's, for profiling under
-// load, and turns on the blocking and mutex profiles. It returns the address it listens on and a function that
-// closes the listener and turns those profiles off again.
-func servePprof(addr string) (string, func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("--pprof-listen: %w", err)
-	}
-	runtime.SetBlockProfileRate(blockProfileRate)
-	runtime.SetMutexProfileFraction(mutexProfileFraction)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return ln.Addr().String(), func() {
-		srv.Close()
-		runtime.SetBlockProfileRate(0)
-		runtime.SetMutexProfileFraction(0)
-	}, nil
-}
-
-func secretsMode(kr *secrets.Keyring) string {
-	if kr == nil {
-		return "plaintext"
-	}
-	return "sealed:" + kr.CurrentID()
-}
-
-// checkSecretsAtRest runs at start. Without a keyring it refuses a store holding sealed secrets (they could not be
-// opened) and warns that secrets are kept in plaintext. With one, it opens every sealed secret (a missing or wrong
-// key fails the start now, naming the endpoint, rather than every delivery later) and seals those still in
-// plaintext.
-func checkSecretsAtRest(ctx context.Context, store gatewayStore, kr *secrets.Keyring, logger *slog.Logger) error {
-	if kr == nil {
-		c, err := secrets.Count(ctx, store, store)
-		if err != nil {
-			return fmt.Errorf("secrets at rest: %w", err)
-		}
-		if n := len(c.Sealed); n > 0 {
-			ids := slices.Sorted(maps.Keys(c.Sealed))
-			return fmt.Errorf("secrets at rest: the store holds endpoint secrets sealed under operator key ids %s, but neither %s, %s nor --secret-keys-file is set",
-				strings.Join(ids, ", "), envSecretKeys, envSecretKey)
-		}
-		logger.Warn("no operator key: endpoint secrets are stored in plaintext; set "+envSecretKey+
-			" (webhookd secrets new-key) to seal them at rest", "plaintext_secrets", c.Plain)
-		return nil
-	}
-	n, err := secrets.Reseal(ctx, store, store, kr, secrets.SealPlain)
-	if err != nil {
-		return fmt.Errorf("secrets at rest: %w", err)
-	}
-	if n > 0 {
-		logger.Info("sealed plaintext endpoint secrets under the operator key", "endpoints", n, "key_id", kr.CurrentID())
-	}
-	return nil
-}
-
-func retriesOrNone(n int) int {
-	if n == 0 {
-		return -1 // the engine reads 0 as "default"; the flag's 0 means no retries
-	}
-	return n
-}
-
-func jitterOrNone(j float64) float64 {
-	if j == 0 {
-		return -1
-	}
-	return j
-}
-
-// pruneLoop enforces retention: every hour (or sooner for short retentions) it deletes what finished before the cutoff.
-func pruneLoop(ctx context.Context, log delivery.Log, retention time.Duration, logger *slog.Logger, mx *metrics.Metrics) {
-	if retention <= 0 {
-		return
-	}
-	every := min(time.Hour, max(retention/24, time.Second))
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		n, err := log.Prune(ctx, time.Now().Add(-retention))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			mx.StoreError("prune")
-			logger.Warn("retention prune failed", "err", err)
-		case n > 0:
-			logger.Info("retention pruned deliveries", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// operatorToken returns the configured token, or the one kept in <data>/operator-token, creating it on first start.
-// The token itself is never logged: the log names the file.
-func operatorToken(cfg serveConfig) (string, error) {
-	if cfg.OperatorToken != "" {
-		if len(cfg.OperatorToken) < 16 {
-			return "", errors.New("--operator-token must be at least 16 characters")
-		}
-		return cfg.OperatorToken, nil
-	}
-	if cfg.OperatorTokenF != "" {
-		b, err := os.ReadFile(cfg.OperatorTokenF)
-		if err != nil {
-			return "", fmt.Errorf("--operator-token-file: %w", err)
-		}
-		t := strings.TrimSpace(string(b))
-		if len(t) < 16 {
-			return "", fmt.Errorf("--operator-token-file %s: the token must be at least 16 characters", cfg.OperatorTokenF)
-		}
-		return t, nil
-	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return "", fmt.Errorf("data dir: %w", err)
-	}
-	path := filepath.Join(cfg.Data, "operator-token")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if t := strings.TrimSpace(string(b)); t != "" {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("operator token: %w", err)
-	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	tok := "whop_" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("operator token: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "webhookd: created an operator token in %s (read it with: cat %s)\n", path, path)
-	return tok, nil
-}
-
-// disabledNotifier publishes endpoint.disabled to the tenant's endpoints that subscribe to it.
-type disabledNotifier struct {
-	events *events.Service
-	logger *slog.Logger
-}
-
-func (n *disabledNotifier) EndpointDisabled(ctx context.Context, ep *endpoints.Endpoint, reason string) {
-	if n.events == nil {
-		return
-	}
-	data, _ := json.Marshal(map[string]any{
-		"endpoint_id": ep.ID, "url": ep.URL, "reason": reason, "failing_since": ep.FailingSince,
-	})
-	if _, _, _, err := n.events.Publish(ctx, ep.TenantID, events.PublishInput{Type: "endpoint.disabled", Data: data}); err != nil {
-		n.logger.Warn("publish endpoint.disabled", "tenant", ep.TenantID, "endpoint_id", ep.ID, "err", err)
-	}
+	return g.Run(ctx)
 }

@@ -1,6 +1,7 @@
-package cli
+package gateway
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,19 +19,19 @@ func TestOperatorTokenSources(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		cfg     serveConfig
+		cfg     Config
 		want    string
 		wantErr string
 	}{
-		{"flag wins", serveConfig{OperatorToken: "from-flag-0123456789", OperatorTokenF: file, Data: dir}, "from-flag-0123456789", ""},
-		{"flag too short", serveConfig{OperatorToken: "short", Data: dir}, "", "at least 16"},
-		{"file", serveConfig{OperatorTokenF: file, Data: dir}, "from-file-0123456789", ""},
-		{"file too short", serveConfig{OperatorTokenF: short, Data: dir}, "", "at least 16"},
-		{"file missing", serveConfig{OperatorTokenF: filepath.Join(dir, "nope"), Data: dir}, "", "--operator-token-file"},
+		{"flag wins", Config{OperatorToken: "from-flag-0123456789", OperatorTokenFile: file, Data: dir}, "from-flag-0123456789", ""},
+		{"flag too short", Config{OperatorToken: "short", Data: dir}, "", "at least 16"},
+		{"file", Config{OperatorTokenFile: file, Data: dir}, "from-file-0123456789", ""},
+		{"file too short", Config{OperatorTokenFile: short, Data: dir}, "", "at least 16"},
+		{"file missing", Config{OperatorTokenFile: filepath.Join(dir, "nope"), Data: dir}, "", "operator token file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := operatorToken(tt.cfg)
+			got, err := operatorToken(tt.cfg, slog.New(slog.DiscardHandler))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("operatorToken = %q, %v; want an error containing %q", got, err, tt.wantErr)
@@ -45,7 +46,7 @@ func TestOperatorTokenSources(t *testing.T) {
 
 	// Neither set: a token is created once in <data>/operator-token (0600) and read back on the next start.
 	data := filepath.Join(dir, "data")
-	first, err := operatorToken(serveConfig{Data: data})
+	first, err := operatorToken(Config{Data: data}, slog.New(slog.DiscardHandler))
 	if err != nil || !strings.HasPrefix(first, "whop_") {
 		t.Fatalf("generated token = %q, %v", first, err)
 	}
@@ -53,7 +54,7 @@ func TestOperatorTokenSources(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("operator-token file: %v, mode %v", err, st.Mode())
 	}
-	again, err := operatorToken(serveConfig{Data: data})
+	again, err := operatorToken(Config{Data: data}, slog.New(slog.DiscardHandler))
 	if err != nil || again != first {
 		t.Fatalf("second start read %q, %v; want the first token", again, err)
 	}

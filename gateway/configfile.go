@@ -1,4 +1,4 @@
-package cli
+package gateway
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 	"github.com/webhookd/webhookd/tenants"
 )
 
-// The declarative config file (--config) declares tenants and their endpoints, so that a sidecar can be set up with
+// The declarative config file (Config.ConfigFile, serve --config) declares tenants and their endpoints, so that a sidecar can be set up with
 // no API calls. It is JSON (no extra dependency; comments are not allowed), read strictly: an unknown field is an
 // error. Example:
 //
@@ -56,7 +56,7 @@ import (
 // update: a different name is reported and left). An endpoint is matched by its file id, kept in its metadata under
 // configIDKey: created when missing, updated when a field differs, never deleted when the file no longer mentions it,
 // never enabled or disabled. A secret_env whose value differs from the endpoint's current key rotates the key (the
-// old one keeps signing for --rotation-grace); without secret_env a key is generated at creation and left alone.
+// old one keeps signing for Config.RotationGrace); without secret_env a key is generated at creation and left alone.
 
 // configIDKey is the metadata key that ties an endpoint to its entry in the config file.
 const configIDKey = "webhookd.config_id"

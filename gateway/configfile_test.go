@@ -1,4 +1,4 @@
-package cli
+package gateway
 
 import (
 	"context"
@@ -265,38 +265,29 @@ func TestConfigHandshakeFailureNamesEntry(t *testing.T) {
 	}
 }
 
-// TestServeConfigFile runs serve with --config: the file is applied at start, and a bad one stops the start.
-func TestServeConfigFile(t *testing.T) {
+// TestNewConfigFile: the config file is applied when the gateway is built, and a bad one stops the start before
+// anything listens.
+func TestNewConfigFile(t *testing.T) {
 	rc := handshakeOK(t)
 	c := newConfigEnv(t)
-	t.Setenv("ACME_SECRET", newSecret(t))
-	t.Setenv(envSecretKey, "")
-	t.Setenv(envSecretKeys, "")
-	dir := t.TempDir()
-	args := []string{"--listen", "127.0.0.1:0", "--data", dir, "--operator-token", "operator-token-0123456789abcdef",
-		"--allow-private-endpoints", "--allow-http-endpoints"}
+	secret := newSecret(t)
+	env := func(name string) (string, bool) { return secret, name == "ACME_SECRET" }
+	cfg := Config{Listen: "127.0.0.1:0", Data: t.TempDir(), OperatorToken: "operator-token-0123456789abcdef",
+		Egress: testPolicy, Getenv: env, Logger: slog.New(slog.DiscardHandler)}
 
-	bad := testServeConfig(t, append(args, "--config", c.write(doc(rc.URL, func(ep map[string]any) { ep["events"] = []string{"bad type"} })))...)
-	err := serve(context.Background(), bad, slog.New(slog.DiscardHandler), func(string) { t.Error("a bad config file did not stop the start") })
-	if err == nil || !strings.Contains(err.Error(), "tenants[acme].endpoints[billing]") {
-		t.Fatalf("serve with a bad file: %v", err)
+	bad := cfg
+	bad.ConfigFile = c.write(doc(rc.URL, func(ep map[string]any) { ep["events"] = []string{"bad type"} }))
+	if g, err := New(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "tenants[acme].endpoints[billing]") {
+		if g != nil {
+			g.Close()
+		}
+		t.Fatalf("New with a bad file: %v", err)
 	}
 
-	cfg := testServeConfig(t, append(args, "--config", c.write(doc(rc.URL)))...)
-	g := startServe(t, cfg, &lockedBuffer{})
+	cfg.ConfigFile = c.write(doc(rc.URL))
+	g := startGateway(t, cfg)
 	list := g.call(200, "GET", "/v1/tenants/acme/endpoints", cfg.OperatorToken, nil)["data"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["url"] != rc.URL {
 		t.Fatalf("endpoints after start %v", list)
 	}
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// seedEndpoint returns a valid standard endpoint with one key, for seeding a store directly.
-func seedEndpoint(t *testing.T, tenant, id, secret string) *endpoints.Endpoint {
-	t.Helper()
-	now := time.Now().UTC()
-	return &endpoints.Endpoint{ID: id, TenantID: tenant, URL: "https://example.com/hook", Events: []string{"*"},
-		Profile: "standard", Algorithm: "hmac", Keys: []endpoints.Key{{Secret: secret, CreatedAt: now}},
-		Timeout: time.Second, CreatedAt: now, UpdatedAt: now}
 }

@@ -1,0 +1,357 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/secrets"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Defaults of Config.
+const (
+	DefaultData         = "./data"
+	DefaultReadyTimeout = 2 * time.Second
+)
+
+// Config configures a Gateway. The zero value runs the embedded store under ./data with the production URL policy
+// (https endpoints on public addresses), serves no HTTP listener of its own (mount Handler), and keeps the operator
+// token in <Data>/operator-token.
+type Config struct {
+	// Listen is the TCP address the API listens on, e.g. "127.0.0.1:8080" (":0" picks a free port; see Addr). Empty
+	// with no Listener means no listener: serve Handler yourself.
+	Listen string
+	// Listener, if set, is where the API is served instead of Listen. Close (or the end of Run) closes it.
+	Listener net.Listener
+
+	// Data is the directory of the embedded store and of the operator-token file. Defaults to DefaultData.
+	Data string
+	// Store selects the backend: empty for the embedded store under Data; redis://host:port/db, rediss://…,
+	// redis+cluster://host:port,host:port for Redis (see OpenStore).
+	Store string
+
+	// OperatorToken is the operator's bearer token (at least 16 characters). When empty it is read from
+	// OperatorTokenFile, else from <Data>/operator-token, which is created on first start.
+	OperatorToken     string
+	OperatorTokenFile string
+	// Keyring seals endpoint secrets at rest. Nil stores them in plaintext, and refuses to start on a store that
+	// holds sealed ones (ErrNoKeyring).
+	Keyring *secrets.Keyring
+
+	// Egress decides which endpoint URLs may be registered and which addresses deliveries may reach. Defaults to the
+	// zero egress.Policy: https only, public addresses only.
+	Egress egress.Policy
+	// HandshakeTimeout bounds the OPTIONS handshake of a new or changed endpoint URL. Defaults to 1s.
+	HandshakeTimeout time.Duration
+	// RotationGrace is how long a rotated-out key keeps signing when the rotation names no grace. Defaults to 24h.
+	RotationGrace time.Duration
+	// IdempotencyWindow is how long a producer's event id is remembered. Defaults to 24h.
+	IdempotencyWindow time.Duration
+	// Delivery configures the delivery engine (workers, retries, leases, health, shutdown timeout); every field has
+	// its default. Its Logger defaults to Logger. Its ShutdownTimeout also bounds the HTTP server's shutdown.
+	Delivery delivery.Config
+	// Retention is how long finished deliveries, their attempts and messages are kept. Defaults to 7 days; negative
+	// keeps them for ever.
+	Retention time.Duration
+
+	// MaxEventBytes and MaxBatchBytes bound the bodies of a publish and of a batch publish (api defaults).
+	MaxEventBytes int64
+	MaxBatchBytes int64
+	// ReadyTimeout bounds each /readyz check. Defaults to 2s.
+	ReadyTimeout time.Duration
+	// DisableMetrics turns off GET /metrics (Prometheus, served on the API listener without a token).
+	DisableMetrics bool
+	// MetricsTenantLabels is how many tenants get their own metrics label. Defaults to metrics.DefaultMaxTenantLabels.
+	MetricsTenantLabels int
+
+	// ConfigFile, if set, is a JSON file declaring tenants and endpoints, applied at start (see configfile.go and
+	// docs/operations.md). Its secret_env entries are read with Getenv.
+	ConfigFile string
+	// Getenv reads the config file's secret variables. Defaults to os.LookupEnv.
+	Getenv func(string) (string, bool)
+
+	// PprofListen, if set, serves net/http/pprof on this separate address (no token) and samples the blocking and
+	// mutex profiles while the gateway runs.
+	PprofListen string
+
+	// Logger receives every log line of the gateway. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	c.Data = cmp.Or(c.Data, DefaultData)
+	c.ReadyTimeout = cmp.Or(c.ReadyTimeout, DefaultReadyTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Delivery.Logger == nil {
+		c.Delivery.Logger = c.Logger
+	}
+	if c.Getenv == nil {
+		c.Getenv = os.LookupEnv
+	}
+	return c
+}
+
+// Gateway is one webhookd: the store, the domain services (each built once), the delivery engine, the retention
+// service and the HTTP API over them. Build it with New, run it with Run, then Close it.
+type Gateway struct {
+	cfg   Config
+	log   *slog.Logger
+	store Store
+	where string
+
+	tenants   *tenants.Service
+	endpoints *endpoints.Service
+	events    *events.Service
+	engine    *delivery.Engine
+	retention *delivery.Retention
+	metrics   *metrics.Metrics
+	handler   http.Handler
+	token     string
+
+	ln        net.Listener // nil without one
+	stopPprof func()
+	engineUp  atomic.Bool
+	ran       atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ErrConfig is returned by New for an unusable Config.
+var ErrConfig = errors.New("gateway: invalid configuration")
+
+// ErrRunning is returned by Run when Run was called before: a gateway runs once.
+var ErrRunning = errors.New("gateway: Run called twice")
+
+// New builds a gateway: it resolves the operator token, reads the config file (a bad one fails before anything is
+// opened), opens the store, checks the secrets at rest, builds the services, applies the config file, builds the
+// engine, the retention service and the API, and binds the listeners. Nothing runs until Run. On error, whatever was
+// opened is closed again.
+func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
+	cfg = cfg.withDefaults()
+	if cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0 || cfg.IdempotencyWindow < 0 || cfg.ReadyTimeout < 0 ||
+		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
+		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
+	}
+	logger := cfg.Logger
+	token, err := operatorToken(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	var file *fileConfig
+	if cfg.ConfigFile != "" {
+		if file, err = loadConfigFile(cfg.ConfigFile, cfg.Egress, cfg.Getenv); err != nil {
+			return nil, err
+		}
+	}
+	store, where, err := OpenStore(ctx, cfg.Store, cfg.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	g := &Gateway{cfg: cfg, log: logger, store: store, where: where, token: token}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	if err := checkSecretsAtRest(ctx, store, cfg.Keyring, logger); err != nil {
+		return nil, err
+	}
+
+	// Everything reads and writes endpoints through the read cache over the sealing decorator: the backend only sees
+	// sealed secrets, and the engine does not load and decrypt its endpoint on every attempt. This process sees its
+	// own writes at once, other replicas' (Redis) within a second.
+	eps := endpoints.NewCachedStore(secrets.NewEndpoints(store, cfg.Keyring), time.Second)
+	client := egress.NewClient(egress.ClientConfig{Policy: cfg.Egress})
+	bell := delivery.NewDoorbell()
+
+	g.tenants = tenants.NewService(store, tenants.ServiceConfig{})
+	g.endpoints = endpoints.NewService(eps, endpoints.Config{
+		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
+	})
+	g.events = events.NewService(store, events.Config{
+		Endpoints: eps, Log: store, Queue: store, Waker: bell, IdempotencyWindow: cfg.IdempotencyWindow,
+	})
+
+	if file != nil {
+		res, err := applyConfig(ctx, file, g.tenants, g.endpoints, logger)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", cfg.ConfigFile, err)
+		}
+		logger.Info("config file applied", "file", cfg.ConfigFile, "tenants_created", res.TenantsCreated,
+			"endpoints_created", res.EndpointsCreated, "endpoints_updated", res.EndpointsUpdated,
+			"endpoints_rotated", res.EndpointsRotated, "endpoints_unchanged", res.Unchanged)
+	}
+
+	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store})
+	g.engine, err = delivery.NewEngine(cfg.Delivery, delivery.Deps{
+		Queue: store, Messages: store, Endpoints: eps, Client: client, Doorbell: bell,
+		Notifier: events.NewDisabledNotifier(g.events, logger), Observer: g.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery engine: %w", err)
+	}
+	g.metrics.WatchInFlight(g.engine.InFlight)
+	g.retention = delivery.NewRetention(store, delivery.RetentionConfig{
+		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
+	})
+
+	checks := []api.ReadyCheck{
+		{Name: "store", Check: func(ctx context.Context) error {
+			err := store.Ping(ctx)
+			if err != nil {
+				g.metrics.StoreError("ping")
+			}
+			return err
+		}},
+		{Name: "engine", Check: func(context.Context) error {
+			if !g.engineUp.Load() {
+				return errors.New("the delivery engine is not running")
+			}
+			return nil
+		}},
+	}
+	var metricsHandler http.Handler
+	if !cfg.DisableMetrics {
+		metricsHandler = g.metrics.Handler()
+	}
+	g.handler, err = api.New(api.Config{
+		OperatorToken: token,
+		MaxEventBytes: cfg.MaxEventBytes,
+		MaxBatchBytes: cfg.MaxBatchBytes,
+		Logger:        logger,
+		ReadyChecks:   checks,
+		ReadyTimeout:  cfg.ReadyTimeout,
+		Metrics:       metricsHandler,
+		Observer:      g.metrics,
+	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+
+	switch {
+	case cfg.Listener != nil:
+		g.ln = cfg.Listener
+	case cfg.Listen != "":
+		if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	if cfg.PprofListen != "" {
+		addr, stop, err := servePprof(cfg.PprofListen)
+		if err != nil {
+			return nil, err
+		}
+		g.stopPprof = stop
+		logger.Warn("pprof profiles served without a token", "addr", addr)
+	}
+	return g, nil
+}
+
+// Handler returns the HTTP API (/v1, /healthz, /readyz and, unless disabled, /metrics), for a caller that serves it
+// on its own server. /readyz reports the engine not ready until Run runs it.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Addr returns the address the API listens on ("" without a listener).
+func (g *Gateway) Addr() string {
+	if g.ln == nil {
+		return ""
+	}
+	return g.ln.Addr().String()
+}
+
+// OperatorToken returns the operator's bearer token, as configured or read from (or created in) its file.
+func (g *Gateway) OperatorToken() string { return g.token }
+
+// Run serves the API on the gateway's listener (if any) and runs the delivery engine and the retention service
+// until ctx ends or the HTTP server fails. Then it stops taking requests (in-flight requests finish, so a 202 is never
+// half-written), then the engine, each within the engine's ShutdownTimeout, and returns. A gateway runs once; call
+// Close afterwards.
+func (g *Gateway) Run(ctx context.Context) error {
+	if !g.ran.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	shutdownTimeout := g.engine.Config().ShutdownTimeout
+	var srv *http.Server
+	if g.ln != nil {
+		srv = &http.Server{
+			Handler:           g.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		}
+	}
+	g.log.Info("webhookd serving", "addr", g.Addr(), "store", g.where,
+		"allow_private_endpoints", g.cfg.Egress.AllowPrivate, "allow_http_endpoints", g.cfg.Egress.AllowHTTP,
+		"secrets_at_rest", secretsMode(g.cfg.Keyring), "metrics", !g.cfg.DisableMetrics)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	if srv != nil {
+		wg.Go(func() {
+			if err := srv.Serve(g.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		})
+	}
+	g.engineUp.Store(true) // Run starts at once below; /readyz fails again when it returns
+	wg.Go(func() {
+		defer g.engineUp.Store(false)
+		if err := g.engine.Run(runCtx); err != nil {
+			errc <- fmt.Errorf("delivery engine: %w", err)
+		}
+	})
+	wg.Go(func() { g.retention.Run(runCtx) })
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		g.log.Info("shutting down", "timeout", shutdownTimeout)
+	case runErr = <-errc:
+	}
+	if srv != nil {
+		shCtx, shCancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer shCancel()
+		if err := srv.Shutdown(shCtx); err != nil {
+			g.log.Warn("http shutdown", "err", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	g.log.Info("webhookd stopped")
+	return runErr
+}
+
+// Close releases what New opened: the listeners and the store. Call it after Run has returned (or instead of Run).
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		if g.stopPprof != nil {
+			g.stopPprof()
+		}
+		if g.ln != nil {
+			g.ln.Close() // already closed by Run's shutdown, or never served
+		}
+		g.closeErr = g.store.Close()
+	})
+	return g.closeErr
+}

@@ -1,0 +1,65 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
+	boltstore "github.com/webhookd/webhookd/store/boltstore"
+	redisstore "github.com/webhookd/webhookd/store/redisstore"
+	"github.com/webhookd/webhookd/tenants"
+)
+
+// Store is what the gateway needs of a backend: every domain's store, the queue and the log, a ping for /readyz.
+type Store interface {
+	tenants.Store
+	endpoints.Store
+	events.Store
+	delivery.Queue
+	delivery.Log
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ Store = (*boltstore.Store)(nil)
+	_ Store = (*redisstore.Store)(nil)
+)
+
+// OpenStore opens the backend spec names: empty (or "bolt", "embedded") for the embedded store under dataDir;
+// redis://, rediss://, or redis+cluster://host:port,host:port (rediss+cluster:// with TLS) for Redis. The
+// description it returns, for logs, never holds a password.
+func OpenStore(ctx context.Context, spec, dataDir string) (Store, string, error) {
+	switch {
+	case spec == "" || spec == "bolt" || spec == "embedded":
+		s, err := boltstore.Open(dataDir, boltstore.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "embedded:" + dataDir, nil
+	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"),
+		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := redisstore.Open(octx, spec, redisstore.Options{})
+		if err != nil {
+			return nil, "", err
+		}
+		return s, redactURL(spec), nil
+	}
+	return nil, "", fmt.Errorf("store %q: want empty (embedded), redis://, rediss:// or redis+cluster://", redactURL(spec))
+}
+
+// redactURL hides the password of a store URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable store URL)"
+	}
+	return u.Redacted()
+}
