@@ -32,7 +32,7 @@ type Endpoint struct {
 	URL         string            `json:"url"`
 	Description string            `json:"description"`
 	Events      []string          `json:"events"`     // exact types, "*", or "prefix.*"
-	Profile     string            `json:"profile"`    // standard, openmdm or mender
+	Profile     string            `json:"profile"`    // a name registered in package profiles
 	Algorithm   string            `json:"signing"`    // hmac or ed25519
 	Keys        []Key             `json:"keys"`       // newest first
 	Headers     map[string]string `json:"headers"`    // custom request headers

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/wire"
 )
 
@@ -92,7 +93,7 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 	}
 	events := fs.String("events", "", `comma-separated filters: "*", an event type, or "prefix.*" (default on create: *)`)
 	desc := fs.String("description", "", "a description")
-	profile := fs.String("profile", "", "header profile: standard, openmdm or mender (default on create: standard)")
+	profile := fs.String("profile", "", "header profile: "+profiles.Names()+" (default on create: "+profiles.Default().Name()+")")
 	signing := fs.String("signing", "", "hmac or ed25519 (ed25519: standard profile only; default on create: hmac)")
 	secret := fs.String("secret", "", "the key in the profile's form (webhookd keys new makes one); generated when absent")
 	fs.Var(&headers, "header", `a custom header sent with every delivery, "Name: value" (repeat for several)`)
