@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/webhookd/webhookd/signing"
 )
@@ -22,20 +21,6 @@ type vectors struct {
 	PublicKeys []struct {
 		Private, Public string
 	} `json:"public_keys"`
-	Profiles []struct {
-		Name    string
-		Profile string
-		Keys    []string
-		Message *struct {
-			UUID      string
-			Type      string
-			Timestamp time.Time
-			Data      json.RawMessage
-		}
-		Now     int64
-		Body    string
-		Headers map[string]string
-	}
 }
 
 func loadVectors(t testing.TB) *vectors {
@@ -48,7 +33,7 @@ func loadVectors(t testing.TB) *vectors {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatalf("testdata/vectors.json: %v", err)
 	}
-	if len(v.Signatures) == 0 || len(v.PublicKeys) == 0 || len(v.Profiles) == 0 {
+	if len(v.Signatures) == 0 || len(v.PublicKeys) == 0 {
 		t.Fatal("testdata/vectors.json has an empty section")
 	}
 	return &v
