@@ -129,7 +129,7 @@ func (c *CachedStore) ListFanout(ctx context.Context, tenantID string) ([]*Endpo
 	gen := c.gen
 	c.mu.Unlock()
 
-	all, err := listFanout(ctx, c.inner, tenantID)
+	all, err := ListFanout(ctx, c.inner, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +150,10 @@ func (c *CachedStore) ListFanout(ctx context.Context, tenantID string) ([]*Endpo
 	return all, nil
 }
 
-// listFanout lists the tenant's endpoints for fan-out from s: through its ListFanout when it has one, else page by
+// ListFanout lists the tenant's endpoints for fan-out from s, without keys or headers: through its ListFanout when
+// it has one, else page by
 // page with keys and headers dropped.
-func listFanout(ctx context.Context, s Store, tenantID string) ([]*Endpoint, error) {
+func ListFanout(ctx context.Context, s Store, tenantID string) ([]*Endpoint, error) {
 	if fl, ok := s.(FanoutLister); ok {
 		return fl.ListFanout(ctx, tenantID)
 	}

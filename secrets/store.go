@@ -115,27 +115,10 @@ func (s *Endpoints) ListEndpoints(ctx context.Context, tenantID, after string, l
 	return es, nil
 }
 
-// fanoutPage is how many endpoints ListFanout reads per store call.
-const fanoutPage = 100
-
 // ListFanout returns every endpoint of the tenant in id order for fan-out, without their keys and headers: no secret
 // is opened. endpoints.CachedStore lists through it when it wraps this decorator.
 func (s *Endpoints) ListFanout(ctx context.Context, tenantID string) ([]*endpoints.Endpoint, error) {
-	var all []*endpoints.Endpoint
-	for after := ""; ; {
-		page, err := s.inner.ListEndpoints(ctx, tenantID, after, fanoutPage)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page {
-			e.Keys, e.Headers = nil, nil
-			all = append(all, e)
-		}
-		if len(page) < fanoutPage {
-			return all, nil
-		}
-		after = page[len(page)-1].ID
-	}
+	return endpoints.ListFanout(ctx, s.inner, tenantID)
 }
 
 // DeleteEndpoint deletes the endpoint.
