@@ -151,8 +151,7 @@ func (c *CachedStore) ListFanout(ctx context.Context, tenantID string) ([]*Endpo
 }
 
 // ListFanout lists the tenant's endpoints for fan-out from s, without keys or headers: through its ListFanout when
-// it has one, else page by
-// page with keys and headers dropped.
+// it has one, else page by page with keys and headers dropped.
 func ListFanout(ctx context.Context, s Store, tenantID string) ([]*Endpoint, error) {
 	if fl, ok := s.(FanoutLister); ok {
 		return fl.ListFanout(ctx, tenantID)
