@@ -325,22 +325,44 @@ func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit
 	return out, nil
 }
 
-// UpdateEndpoint replaces a stored endpoint; endpoints.ErrNotFound when there is none.
+// UpdateEndpoint replaces a stored endpoint whose version is still e.Version (read under WATCH, written in MULTI)
+// and bumps the version; endpoints.ErrNotFound when there is none, endpoints.ErrConflict when another write came in
+// between.
 func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	if !validID(e.TenantID) || !validID(e.ID) {
 		return endpoints.ErrNotFound
 	}
-	v, err := encodeEndpoint(e)
+	next := *e
+	next.Version = e.Version + 1
+	v, err := encodeEndpoint(&next)
 	if err != nil {
 		return fmt.Errorf("redisstore: encode endpoint: %w", err)
 	}
-	n, err := replaceIfExistsScript.Run(ctx, s.rdb, []string{s.k.endpoint(e.TenantID, e.ID)}, v).Int()
+	key := s.k.endpoint(e.TenantID, e.ID)
+	err = s.update(ctx, key, func(tx *redis.Tx) (func(redis.Pipeliner), error) {
+		cur, err := tx.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, endpoints.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		old, err := decodeEndpoint(cur)
+		if err != nil {
+			return nil, err
+		}
+		if old.Version != e.Version {
+			return nil, fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, old.Version, endpoints.ErrConflict)
+		}
+		return func(p redis.Pipeliner) { p.Set(ctx, key, v, 0) }, nil
+	})
 	if err != nil {
+		if errors.Is(err, endpoints.ErrNotFound) || errors.Is(err, endpoints.ErrConflict) {
+			return err
+		}
 		return fmt.Errorf("redisstore: update endpoint %s: %w", e.ID, err)
 	}
-	if n == 0 {
-		return endpoints.ErrNotFound
-	}
+	e.Version = next.Version
 	return s.writeRate(ctx, e)
 }
 
@@ -369,7 +391,8 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
-// SetEndpointHealth records a health transition without touching the rest of the record.
+// SetEndpointHealth records a health transition without touching the rest of the record (a disable also sets
+// UpdatedAt), and bumps the version.
 func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error {
 	if !validID(tenantID) || !validID(id) {
 		return endpoints.ErrNotFound
@@ -389,8 +412,9 @@ func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, fail
 		}
 		e.FailingSince = failingSince
 		if disable {
-			e.Disabled, e.DisabledReason = true, reason
+			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, time.Now().UTC()
 		}
+		e.Version++
 		nv, err := encodeEndpoint(e)
 		if err != nil {
 			return nil, err

@@ -720,17 +720,6 @@ end
 return {n, removed}
 `)
 
-// replaceIfExistsScript replaces a STRING only if it exists (UpdateEndpoint).
-//
-//	KEYS[1] the key
-//	ARGV[1] the new value
-//	Reply: 1 when replaced, 0 when the key does not exist.
-var replaceIfExistsScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`)
-
 // publishScript is the whole of a Publish in one atomic script, for a single Redis server, where a script may touch
 // keys of any slot (Publish, publish.go). It stores nothing when the idempotency key names a message created after
 // since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it

@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EndpointTenantScope", testEndpointTenantScope},
 		{"EndpointListPaging", testEndpointListPaging},
 		{"EndpointHealth", testEndpointHealth},
+		{"EndpointConditionalWrite", testEndpointConditionalWrite},
+		{"EndpointWriteRace", testEndpointWriteRace},
 		{"EventTypes", testEventTypes},
 		{"PublishStoresAndQueues", testPublishStoresAndQueues},
 		{"PublishNoDeliveries", testPublishNoDeliveries},
