@@ -52,6 +52,10 @@ type Endpoint struct {
 	// Version counts the writes to the stored record: every store write (create, update, health) bumps it, and
 	// UpdateEndpoint writes only over the version the caller read, so that no concurrent write is lost.
 	Version int64 `json:"version,omitempty"`
+	// URLRefused is why the URL policy in force refuses URL (an http URL once plain http is no longer allowed, an
+	// address the policy now refuses), though it was accepted when registered: the Service's reads set it, it is
+	// never stored. Every delivery attempt to such an endpoint fails with the same rule.
+	URLRefused string `json:"-"`
 }
 
 // SigningKeys returns the secrets that sign at now: the current key and rotated keys not yet expired, newest first.

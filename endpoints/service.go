@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/egress"
@@ -140,7 +142,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	if err := s.store.CreateEndpoint(ctx, e); err != nil {
 		return nil, fmt.Errorf("create endpoint: %w", err)
 	}
-	return e, nil
+	return s.annotate(e), nil
 }
 
 // Get returns one endpoint.
@@ -149,7 +151,23 @@ func (s *Service) Get(ctx context.Context, tenantID, id string) (*Endpoint, erro
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
 	}
-	return e, nil
+	return s.annotate(e), nil
+}
+
+// annotate sets e.URLRefused from the URL policy in force: the rules of CheckURL that need no I/O (syntax, scheme,
+// an IP literal's address). A name is not resolved here; the dialler checks its addresses on every attempt.
+func (s *Service) annotate(e *Endpoint) *Endpoint {
+	e.URLRefused = ""
+	u, err := s.cfg.Policy.CheckURL(e.URL)
+	if err == nil {
+		if a, perr := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); perr == nil {
+			err = s.cfg.Policy.Allowed(a)
+		}
+	}
+	if err != nil {
+		e.URLRefused = err.Error() + "; every delivery attempt fails"
+	}
+	return e
 }
 
 // List returns up to limit endpoints after the cursor after ("" for the first page), and the cursor of the next page
@@ -164,6 +182,9 @@ func (s *Service) List(ctx context.Context, tenantID, after string, limit int) (
 	if len(es) > limit {
 		es = es[:limit]
 		next = es[limit-1].ID
+	}
+	for _, e := range es {
+		s.annotate(e)
 	}
 	return es, next, nil
 }
@@ -448,7 +469,7 @@ func (s *Service) save(ctx context.Context, e *Endpoint, now time.Time) (*Endpoi
 	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 		return nil, fmt.Errorf("update endpoint %s: %w", e.ID, err)
 	}
-	return e, nil
+	return s.annotate(e), nil
 }
 
 // validateFields checks the fields that need no I/O and no signing scheme.
