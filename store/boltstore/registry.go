@@ -203,7 +203,8 @@ func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit
 }
 
 // UpdateEndpoint replaces a stored endpoint whose version is still e.Version, in one transaction, and bumps the
-// version; endpoints.ErrNotFound when absent, endpoints.ErrConflict when another write came in between.
+// version; endpoints.ErrNotFound when absent, endpoints.ErrConflict when another write came in between. A change of
+// its rate limit re-times the deliveries held back under the old one (retime).
 func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	if e == nil {
 		return fmt.Errorf("update endpoint: nil: %w", endpoints.ErrInvalid)
@@ -214,6 +215,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 	if err != nil {
 		return err
 	}
+	rateChanged := false
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		cur, err := getEndpoint(tx, e.TenantID, e.ID)
 		if err != nil {
@@ -222,12 +224,19 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		if cur.Version != e.Version {
 			return fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, cur.Version, endpoints.ErrConflict)
 		}
+		rateChanged = cur.RateLimit != e.RateLimit
 		return tx.Bucket(bEndpoints).Put(key(e.TenantID, e.ID), v)
 	})
-	if err == nil {
-		e.Version = next.Version
+	if err != nil {
+		return err
 	}
-	return err
+	e.Version = next.Version
+	if rateChanged {
+		if _, err := s.retime(ctx, e.TenantID, e.ID, e.RateLimit); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteEndpoint deletes a tenant's endpoint; endpoints.ErrNotFound when absent. Its deliveries stay in the log and

@@ -327,7 +327,7 @@ func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit
 
 // UpdateEndpoint replaces a stored endpoint whose version is still e.Version (read under WATCH, written in MULTI)
 // and bumps the version; endpoints.ErrNotFound when there is none, endpoints.ErrConflict when another write came in
-// between.
+// between. A change of its rate limit re-times its queued deliveries (retime).
 func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	if !validID(e.TenantID) || !validID(e.ID) {
 		return endpoints.ErrNotFound
@@ -339,6 +339,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		return fmt.Errorf("redisstore: encode endpoint: %w", err)
 	}
 	key := s.k.endpoint(e.TenantID, e.ID)
+	oldRate := 0.0
 	err = s.update(ctx, key, func(tx *redis.Tx) (func(redis.Pipeliner), error) {
 		cur, err := tx.Get(ctx, key).Result()
 		if errors.Is(err, redis.Nil) {
@@ -354,6 +355,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		if old.Version != e.Version {
 			return nil, fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, old.Version, endpoints.ErrConflict)
 		}
+		oldRate = old.RateLimit
 		return func(p redis.Pipeliner) { p.Set(ctx, key, v, 0) }, nil
 	})
 	if err != nil {
@@ -363,7 +365,33 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		return fmt.Errorf("redisstore: update endpoint %s: %w", e.ID, err)
 	}
 	e.Version = next.Version
-	return s.writeRate(ctx, e)
+	if err := s.writeRate(ctx, e); err != nil {
+		return err
+	}
+	if oldRate != e.RateLimit {
+		return s.retime(ctx, e.ID, e.RateLimit)
+	}
+	return nil
+}
+
+// retimeMax bounds how many queued deliveries of one endpoint a re-time looks at.
+const retimeMax = 100000
+
+// retime re-times the endpoint's queued deliveries after a change of its rate limit (retimeScript): the deliveries
+// held back under the old rate are spaced by the new one from now, and the old rate's wait is dropped.
+func (s *Store) retime(ctx context.Context, endpointID string, rate float64) error {
+	sk := s.k.shardOf(endpointID)
+	step := 0.0
+	if rate > 0 && !math.IsInf(rate, 0) {
+		step = 1000 / rate
+	}
+	now := ms(s.now())
+	if err := retimeScript.Run(ctx, s.rdb, sk.queue(sk.gcra), endpointID, now, strconv.FormatFloat(step, 'f', -1, 64),
+		sk.recordPrefix(), retimeMax).Err(); err != nil {
+		return fmt.Errorf("redisstore: endpoint %s: re-time: %w", endpointID, err)
+	}
+	s.madeDue(sk.num, now, true)
+	return nil
 }
 
 // DeleteEndpoint removes a tenant's endpoint and its rate state; endpoints.ErrNotFound when there is none. Its
