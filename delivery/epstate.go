@@ -103,6 +103,8 @@ func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Tim
 	r := ep.RateLimit
 	if r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		r = 0
+	} else {
+		r = min(max(r, endpoints.MinRateLimit), endpoints.MaxRateLimit) // a record stored before the API bounded it
 	}
 	if r != st.rate {
 		// The limit changed (or was removed): the slots reserved under the old one are void, and the store has

@@ -316,6 +316,17 @@ func TestAdmitRateChangeVoidsReservations(t *testing.T) {
 	}
 }
 
+// TestAdmitLegacyTinyRate: an endpoint stored with a rate below one per hour (accepted before the API bounded it)
+// is limited to one per hour, not scheduled centuries ahead.
+func TestAdmitLegacyTinyRate(t *testing.T) {
+	st := &epState{}
+	ep := &endpoints.Endpoint{RateLimit: 1e-300}
+	st.admit(ep, "a", t0)
+	if d := st.admit(ep, "b", t0); d > time.Hour+time.Second {
+		t.Fatalf("second at 1e-300/s: wait %v, want at most an hour", d)
+	}
+}
+
 func TestSigningKeysCache(t *testing.T) {
 	s1, _ := signing.GenerateSecret(0)
 	s2, _ := signing.GenerateSecret(0)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/webhookd/webhookd/endpoints"
 )
 
 // retime moves an endpoint's deferred deliveries (held back unspent by a Release: rate limit, slow endpoint) that
@@ -40,7 +42,7 @@ func (s *Store) retime(ctx context.Context, tenantID, endpointID string, rate fl
 	for i := range moves {
 		to := now
 		if rate > 0 {
-			to = now.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			to = now.Add(time.Duration(float64(i) / max(rate, endpoints.MinRateLimit) * float64(time.Second)))
 		}
 		moves[i].to = to.Truncate(time.Millisecond)
 		if moves[i].from.Before(moves[i].to) {

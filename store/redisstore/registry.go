@@ -261,11 +261,12 @@ func (s *Store) writeRate(ctx context.Context, e *endpoints.Endpoint) error {
 	sk := s.k.shardOf(e.ID)
 	var err error
 	if e.RateLimit > 0 && !math.IsInf(e.RateLimit, 0) {
+		r := max(e.RateLimit, endpoints.MinRateLimit) // a record stored before the API bounded it
 		burst := s.opt.RateBurst
 		if burst == 0 {
-			burst = int(max(1, math.Min(math.Ceil(e.RateLimit), 1e6)))
+			burst = int(max(1, math.Min(math.Ceil(r), 1e6)))
 		}
-		err = s.rdb.HSet(ctx, sk.rates, e.ID, strconv.FormatFloat(e.RateLimit, 'g', -1, 64)+","+strconv.Itoa(burst)).Err()
+		err = s.rdb.HSet(ctx, sk.rates, e.ID, strconv.FormatFloat(r, 'g', -1, 64)+","+strconv.Itoa(burst)).Err()
 	} else {
 		err = s.rdb.HDel(ctx, sk.rates, e.ID).Err()
 	}
@@ -383,7 +384,7 @@ func (s *Store) retime(ctx context.Context, endpointID string, rate float64) err
 	sk := s.k.shardOf(endpointID)
 	step := 0.0
 	if rate > 0 && !math.IsInf(rate, 0) {
-		step = 1000 / rate
+		step = 1000 / max(rate, endpoints.MinRateLimit)
 	}
 	now := ms(s.now())
 	if err := retimeScript.Run(ctx, s.rdb, sk.queue(sk.gcra), endpointID, now, strconv.FormatFloat(step, 'f', -1, 64),
