@@ -117,6 +117,8 @@ func TestBadInput(t *testing.T) {
 		{"ep header value type", "POST", eps, tokA, url(`,"headers":{"X-A":1}`), 400, "invalid_json", "headers"},
 		{"ep too many headers", "POST", eps, tokA, map[string]any{"url": good.URL, "headers": manyHeaders}, 422, "validation_failed", "headers"},
 		{"ep rate negative", "POST", eps, tokA, url(`,"rate_limit":-1`), 422, "validation_failed", "rate_limit"},
+		{"ep rate below one per hour", "POST", eps, tokA, url(`,"rate_limit":1e-300`), 422, "validation_failed", "rate_limit"},
+		{"ep rate above max", "POST", eps, tokA, url(`,"rate_limit":10001`), 422, "validation_failed", "rate_limit"},
 		{"ep rate type", "POST", eps, tokA, url(`,"rate_limit":"fast"`), 400, "invalid_json", "rate_limit"},
 		{"ep timeout small", "POST", eps, tokA, url(`,"timeout":"10ms"`), 422, "validation_failed", "timeout"},
 		{"ep timeout large", "POST", eps, tokA, url(`,"timeout":31000`), 422, "validation_failed", "timeout"},

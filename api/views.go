@@ -47,6 +47,7 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		FailingSince:   e.FailingSince,
 		CreatedAt:      e.CreatedAt,
 		UpdatedAt:      e.UpdatedAt,
+		URLRefused:     e.URLRefused,
 	}
 	for _, k := range e.Keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {

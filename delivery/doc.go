@@ -81,7 +81,9 @@
 //   - The rate limit is per process. With several replicas sharing a queue an endpoint can receive up to the limit
 //     times the number of replicas; the in-flight cap, enforced by the queue, is global.
 //   - A task the limiter holds back keeps the token it reserved; a backlog is spread over future slots at the rate in
-//     force when each task was first seen, so a raised limit speeds up new work first.
+//     force when each task was first seen. When the endpoint's rate changes (or is removed) the stores re-time the
+//     tasks held back (released unspent, not retries waiting for their backoff) to the new rate from now, and the
+//     engine drops the slots reserved under the old rate when it first sees the new one.
 //   - An endpoint's timeout covers the whole exchange, reading the (bounded) response body included, and is cut to
 //     MaxEndpointTimeout and to half the Lease, so that the result is written while the lease holds. Leases are not
 //     extended.

@@ -40,7 +40,7 @@ type epState struct {
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
 	limiter  *rate.Limiter
-	rate     float64
+	rate     float64 // the limit limiter and reserved were made under; 0 for none
 	reserved map[string]time.Time
 
 	// Parsed signing keys, valid while profile and every secret are unchanged.
@@ -100,6 +100,24 @@ func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Tim
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
+	r := ep.RateLimit
+	if r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		r = 0
+	} else {
+		r = min(max(r, endpoints.MinRateLimit), endpoints.MaxRateLimit) // a record stored before the API bounded it
+	}
+	if r != st.rate {
+		// The limit changed (or was removed): the slots reserved under the old one are void, and the store has
+		// re-timed the tasks that held them (the stores re-time an endpoint's held-back deliveries when its rate
+		// changes). The limiter carries on at the new rate from now, with what it has accrued.
+		st.reserved, st.rate = nil, r
+		if r == 0 {
+			st.limiter = nil
+		} else if st.limiter != nil {
+			st.limiter.SetLimitAt(now, rate.Limit(r))
+			st.limiter.SetBurstAt(now, max(1, int(math.Min(math.Ceil(r), math.MaxInt32))))
+		}
+	}
 	if at, ok := st.reserved[deliveryID]; ok {
 		if d := at.Sub(now); d > reservationSlack {
 			return d
@@ -107,19 +125,11 @@ func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Tim
 		delete(st.reserved, deliveryID)
 		return 0
 	}
-	if ep.RateLimit <= 0 || math.IsNaN(ep.RateLimit) || math.IsInf(ep.RateLimit, 0) {
-		st.limiter = nil
+	if r == 0 {
 		return 0
 	}
-	burst := max(1, int(math.Min(math.Ceil(ep.RateLimit), math.MaxInt32)))
-	switch {
-	case st.limiter == nil:
-		st.limiter = rate.NewLimiter(rate.Limit(ep.RateLimit), burst)
-		st.rate = ep.RateLimit
-	case st.rate != ep.RateLimit:
-		st.limiter.SetLimitAt(now, rate.Limit(ep.RateLimit))
-		st.limiter.SetBurstAt(now, burst)
-		st.rate = ep.RateLimit
+	if st.limiter == nil {
+		st.limiter = rate.NewLimiter(rate.Limit(r), max(1, int(math.Min(math.Ceil(r), math.MaxInt32))))
 	}
 	d := st.limiter.ReserveN(now, 1).DelayFrom(now)
 	if d <= 0 {

@@ -257,16 +257,19 @@ func TestAdmitRateLimit(t *testing.T) {
 	if d := st.admit(ep, "new", t0.Add(200*time.Millisecond)); d != 600*time.Millisecond {
 		t.Fatalf("new task: wait %v, want 600ms", d)
 	}
-	// Unlimited: always admitted, and reservations made under a limit are still honoured.
-	if d := st.admit(&endpoints.Endpoint{}, "x", t0); d != 0 {
-		t.Fatalf("unlimited endpoint told to wait %v", d)
-	}
 	// Pruning drops reservations whose tasks never came back.
 	var s epStates
 	s.m = map[epKey]*epState{{"t", "e"}: st}
+	if len(st.reserved) == 0 {
+		t.Fatal("no reservation to prune")
+	}
 	s.prune(t0.Add(time.Hour), time.Minute)
 	if len(st.reserved) != 0 {
 		t.Fatalf("%d stale reservations kept", len(st.reserved))
+	}
+	// Unlimited: always admitted.
+	if d := st.admit(&endpoints.Endpoint{}, "x", t0); d != 0 {
+		t.Fatalf("unlimited endpoint told to wait %v", d)
 	}
 	s.prune(t0.Add(3*time.Hour), time.Minute)
 	if len(s.m) != 0 {
@@ -288,6 +291,39 @@ func TestAdmitFractionalRate(t *testing.T) {
 	ep.RateLimit = 2
 	if d := st.admit(ep, "c", t0.Add(3*time.Second)); d != 250*time.Millisecond {
 		t.Fatalf("after raise: wait %v, want 250ms", d)
+	}
+}
+
+// TestAdmitRateChangeVoidsReservations: slots reserved under an old rate are void once the rate changes or is
+// removed (the store re-timed their tasks): a task coming back is judged at the new rate.
+func TestAdmitRateChangeVoidsReservations(t *testing.T) {
+	st := &epState{}
+	ep := &endpoints.Endpoint{RateLimit: 0.01} // one per 100 s
+	st.admit(ep, "a", t0)
+	if d := st.admit(ep, "b", t0); d != 100*time.Second {
+		t.Fatalf("second at 0.01/s: wait %v", d)
+	}
+	if d := st.admit(&endpoints.Endpoint{}, "b", t0.Add(time.Second)); d != 0 {
+		t.Fatalf("after the limit was removed: wait %v, want none", d)
+	}
+	st.admit(ep, "c", t0.Add(2*time.Second))
+	if d := st.admit(ep, "d", t0.Add(2*time.Second)); d <= 0 {
+		t.Fatal("limit back: no wait")
+	}
+	// Raised: the old slot (98 s away) is void; the tokens the old rate lent are repaid at the new one.
+	if d := st.admit(&endpoints.Endpoint{RateLimit: 1000}, "d", t0.Add(3*time.Second)); d > 10*time.Millisecond {
+		t.Fatalf("after the limit was raised to 1000/s: wait %v, want at most a few ms", d)
+	}
+}
+
+// TestAdmitLegacyTinyRate: an endpoint stored with a rate below one per hour (accepted before the API bounded it)
+// is limited to one per hour, not scheduled centuries ahead.
+func TestAdmitLegacyTinyRate(t *testing.T) {
+	st := &epState{}
+	ep := &endpoints.Endpoint{RateLimit: 1e-300}
+	st.admit(ep, "a", t0)
+	if d := st.admit(ep, "b", t0); d > time.Hour+time.Second {
+		t.Fatalf("second at 1e-300/s: wait %v, want at most an hour", d)
 	}
 }
 

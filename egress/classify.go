@@ -126,9 +126,13 @@ var (
 //
 // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are unmapped and classified
 // as the IPv4 address they are. For NAT64 (64:ff9b::/96, 64:ff9b:1::/48,
-// taking the last 32 bits), 6to4 (2002::/16) and Teredo (2001::/32, client
-// address inverted in the last 32 bits) the embedded IPv4 address is
-// classified too; if it is not [Public], Classify returns [Translated].
+// taking the last 32 bits), 6to4 (2002::/16), Teredo (2001::/32, client
+// address inverted in the last 32 bits) and the deprecated IPv4-compatible
+// form (::a.b.c.d) the embedded IPv4 address is classified too; if it is
+// not [Public], Classify returns [Translated]. [Policy] refuses a
+// Translated address whose inner address it would refuse whatever the
+// flags (metadata, unspecified, multicast, broadcast), and otherwise
+// treats it as private.
 // An IPv6 zone is ignored. The invalid zero [netip.Addr] is [Unspecified].
 func Classify(a netip.Addr) Class {
 	if !a.IsValid() {
@@ -144,6 +148,9 @@ func Classify(a netip.Addr) Class {
 			return Translated
 		}
 		return Public
+	}
+	if inner, ok := compatV4(a); ok && lookup(v4Ranges, inner, Public) != Public {
+		return Translated // a deprecated IPv4-compatible address of a non-public IPv4 address
 	}
 	def := Reserved
 	if globalUnicast.Contains(a) {
@@ -176,11 +183,37 @@ func embeddedV4(a netip.Addr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// compatV4 returns the IPv4 address of a deprecated IPv4-compatible
+// address (::a.b.c.d, RFC 4291 2.5.5.1), other than :: and ::1. a must be
+// an unmapped IPv6 address without zone.
+func compatV4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	if !ipv4Compat.Contains(a) || a == netip.IPv6Unspecified() || a == netip.IPv6Loopback() {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(b[12:16])), true
+}
+
+var ipv4Compat = netip.MustParsePrefix("::/96")
+
+// innerV4 returns the IPv4 address a translated (NAT64, 6to4, Teredo) or
+// IPv4-compatible IPv6 address embeds.
+func innerV4(a netip.Addr) (netip.Addr, bool) {
+	a = a.WithZone("").Unmap()
+	if !a.Is6() {
+		return netip.Addr{}, false
+	}
+	if inner, ok := embeddedV4(a); ok {
+		return inner, true
+	}
+	return compatV4(a)
+}
+
 // describe renders the class of a for an error message, naming the inner
 // address of a translated form.
 func describe(a netip.Addr, c Class) string {
 	if c == Translated {
-		if inner, ok := embeddedV4(a.WithZone("").Unmap()); ok {
+		if inner, ok := innerV4(a); ok {
 			return fmt.Sprintf("%s, embeds %s which is %s", c, inner, Classify(inner))
 		}
 	}

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -37,6 +38,8 @@ const (
 // dedicated transport (never [http.DefaultTransport]) that:
 //
 //   - checks every dialled IP address against cfg.Policy ([Policy.Control]),
+//   - refuses, before dialling, a request whose scheme the policy refuses
+//     (http without AllowHTTP) with an error wrapping [ErrScheme],
 //   - ignores proxy environment variables (a proxy would dial on our behalf
 //     and bypass the address check),
 //   - requires TLS 1.2 or later and negotiates HTTP/2 when offered,
@@ -44,7 +47,7 @@ const (
 //   - never follows redirects: a 3xx response is returned as is.
 //
 // Client.Timeout is not set: bound each request with its context.
-// The client does not check URLs; run [Policy.CheckURL] first.
+// The client checks the scheme of each request but not the rest of the URL; run [Policy.CheckURL] first.
 func NewClient(cfg ClientConfig) *http.Client {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = defaultMaxIdleConnsPerHost
@@ -70,20 +73,32 @@ func NewClient(cfg ClientConfig) *http.Client {
 		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{
-		Transport: &userAgentTransport{base: transport, userAgent: cfg.UserAgent},
+		Transport: &userAgentTransport{base: transport, userAgent: cfg.UserAgent, allowHTTP: cfg.Policy.AllowHTTP},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
 }
 
-// userAgentTransport sets a default User-Agent header.
+// userAgentTransport sets a default User-Agent header, and applies the policy's scheme rule to every request.
 type userAgentTransport struct {
 	base      *http.Transport
 	userAgent string
+	allowHTTP bool
 }
 
 func (t *userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL != nil && req.URL.Scheme != "https" && (req.URL.Scheme != "http" || !t.allowHTTP) {
+		// The scheme rule holds at send time as the address rule does: a URL registered while http was allowed is
+		// not sent to once it is not.
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		if req.URL.Scheme == "http" {
+			return nil, fmt.Errorf("%w: plain http is not allowed (the gateway runs without --allow-http-endpoints); use an https URL", ErrScheme)
+		}
+		return nil, fmt.Errorf("%w: scheme %q", ErrScheme, req.URL.Scheme)
+	}
 	if _, ok := req.Header["User-Agent"]; !ok {
 		// A RoundTripper must not modify the caller's request.
 		req = req.Clone(req.Context())

@@ -40,7 +40,9 @@ type Policy struct {
 	// AllowPrivate accepts every address class except [Unspecified],
 	// [Multicast] and [Broadcast], which are never valid destinations for
 	// a unicast TCP connection, and [Metadata], the classic SSRF target,
-	// which no webhook receiver legitimately lives at. It includes
+	// which no webhook receiver legitimately lives at; nor a [Translated]
+	// address (NAT64, 6to4, Teredo, IPv4-compatible) that embeds one of
+	// those. It includes
 	// [Loopback]: use it for development and tests, or for deployments
 	// whose network is trusted.
 	AllowPrivate bool
@@ -109,6 +111,16 @@ func (p Policy) allowed(a netip.Addr) (Class, bool) {
 		return c, true
 	case Unspecified, Multicast, Broadcast, Metadata:
 		return c, false
+	case Translated:
+		// A translator or relay would deliver to the inner address: never to one refused whatever the flags (the
+		// metadata address inside NAT64, say); to a private or loopback one only as a private address.
+		if inner, ok := innerV4(a); ok {
+			switch Classify(inner) {
+			case Unspecified, Multicast, Broadcast, Metadata:
+				return c, false
+			}
+		}
+		return c, p.AllowPrivate
 	default:
 		return c, p.AllowPrivate
 	}

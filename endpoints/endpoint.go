@@ -13,6 +13,9 @@ import (
 var (
 	ErrNotFound = errors.New("endpoint not found")
 	ErrInvalid  = errors.New("invalid endpoint")
+	// ErrConflict is returned by Store.UpdateEndpoint when the stored record's Version is not the one the caller
+	// read: another write came in between. Read again and reapply the change.
+	ErrConflict = errors.New("endpoint changed concurrently")
 )
 
 // Key is one signing key of an endpoint. Secret is the private material in the profile's form (whsec_/whsk_ for
@@ -46,6 +49,13 @@ type Endpoint struct {
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Version counts the writes to the stored record: every store write (create, update, health) bumps it, and
+	// UpdateEndpoint writes only over the version the caller read, so that no concurrent write is lost.
+	Version int64 `json:"version,omitempty"`
+	// URLRefused is why the URL policy in force refuses URL (an http URL once plain http is no longer allowed, an
+	// address the policy now refuses), though it was accepted when registered: the Service's reads set it, it is
+	// never stored. Every delivery attempt to such an endpoint fails with the same rule.
+	URLRefused string `json:"-"`
 }
 
 // SigningKeys returns the secrets that sign at now: the current key and rotated keys not yet expired, newest first.
@@ -87,9 +97,12 @@ type Store interface {
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
 	GetEndpoint(ctx context.Context, tenantID, id string) (*Endpoint, error)
 	ListEndpoints(ctx context.Context, tenantID, after string, limit int) ([]*Endpoint, error)
-	UpdateEndpoint(ctx context.Context, e *Endpoint) error // replaces the stored record; ErrNotFound if absent
+	// UpdateEndpoint replaces the stored record (ErrNotFound if absent) when its Version is still e.Version, and
+	// then sets e.Version to the new one; ErrConflict when another write came in between. SetEndpointHealth bumps
+	// the stored Version too.
+	UpdateEndpoint(ctx context.Context, e *Endpoint) error
 	DeleteEndpoint(ctx context.Context, tenantID, id string) error
 	// SetEndpointHealth records a health transition without rewriting the rest of the record: failingSince (zero when
-	// healthy) and, when disable is true, Disabled with reason.
+	// healthy) and, when disable is true, Disabled with reason and UpdatedAt the store's clock.
 	SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error
 }

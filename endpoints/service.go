@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd/egress"
@@ -139,7 +142,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	if err := s.store.CreateEndpoint(ctx, e); err != nil {
 		return nil, fmt.Errorf("create endpoint: %w", err)
 	}
-	return e, nil
+	return s.annotate(e), nil
 }
 
 // Get returns one endpoint.
@@ -148,7 +151,23 @@ func (s *Service) Get(ctx context.Context, tenantID, id string) (*Endpoint, erro
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
 	}
-	return e, nil
+	return s.annotate(e), nil
+}
+
+// annotate sets e.URLRefused from the URL policy in force: the rules of CheckURL that need no I/O (syntax, scheme,
+// an IP literal's address). A name is not resolved here; the dialler checks its addresses on every attempt.
+func (s *Service) annotate(e *Endpoint) *Endpoint {
+	e.URLRefused = ""
+	u, err := s.cfg.Policy.CheckURL(e.URL)
+	if err == nil {
+		if a, perr := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); perr == nil {
+			err = s.cfg.Policy.Allowed(a)
+		}
+	}
+	if err != nil {
+		e.URLRefused = err.Error() + "; every delivery attempt fails"
+	}
+	return e
 }
 
 // List returns up to limit endpoints after the cursor after ("" for the first page), and the cursor of the next page
@@ -164,51 +183,87 @@ func (s *Service) List(ctx context.Context, tenantID, after string, limit int) (
 		es = es[:limit]
 		next = es[limit-1].ID
 	}
+	for _, e := range es {
+		s.annotate(e)
+	}
 	return es, next, nil
 }
 
 // Update applies the non-nil fields of in. A new URL must pass the URL policy and the handshake before anything is
 // written; on any error the endpoint is unchanged.
 func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInput) (*Endpoint, error) {
-	cur, err := s.Get(ctx, tenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	now := s.cfg.Now().UTC()
-	e := clone(cur)
-	if in.URL != nil {
-		e.URL = *in.URL
-	}
-	if in.Description != nil {
-		e.Description = *in.Description
-	}
-	if in.Events != nil {
-		e.Events = slices.Clone(*in.Events)
-	}
-	if in.Headers != nil {
-		e.Headers = copyMap(*in.Headers)
-	}
-	if in.RateLimit != nil {
-		e.RateLimit = *in.RateLimit
-	}
-	if in.Timeout != nil {
-		e.Timeout = cmp.Or(*in.Timeout, DefaultTimeout)
-	}
-	if in.Metadata != nil {
-		e.Metadata = copyMap(*in.Metadata)
-	}
-	if err := validateFields(e); err != nil {
-		return nil, err
-	}
-	if err := s.changeScheme(e, in, now); err != nil {
-		return nil, err
-	}
-	if e.URL != cur.URL {
-		if err := s.CheckURL(ctx, e.URL); err != nil {
+	checked := "" // a URL that passed CheckURL, not checked again when a conflict makes the change run again
+	return s.modify(ctx, tenantID, id, func(cur *Endpoint, now time.Time) (*Endpoint, error) {
+		e := clone(cur)
+		if in.URL != nil {
+			e.URL = *in.URL
+		}
+		if in.Description != nil {
+			e.Description = *in.Description
+		}
+		if in.Events != nil {
+			e.Events = slices.Clone(*in.Events)
+		}
+		if in.Headers != nil {
+			e.Headers = copyMap(*in.Headers)
+		}
+		if in.RateLimit != nil {
+			e.RateLimit = *in.RateLimit
+		}
+		if in.Timeout != nil {
+			e.Timeout = cmp.Or(*in.Timeout, DefaultTimeout)
+		}
+		if in.Metadata != nil {
+			e.Metadata = copyMap(*in.Metadata)
+		}
+		if err := validateFields(e); err != nil {
 			return nil, err
 		}
+		if err := s.changeScheme(e, in, now); err != nil {
+			return nil, err
+		}
+		if e.URL != cur.URL && e.URL != checked {
+			if err := s.CheckURL(ctx, e.URL); err != nil {
+				return nil, err
+			}
+			checked = e.URL
+		}
+		return e, nil
+	})
+}
+
+// maxConflicts bounds how many times modify reapplies a change that lost a race with another write.
+const maxConflicts = 64
+
+// modify is a conditional read-modify-write of one endpoint: it reads the endpoint, lets change build the new record
+// from it (change must not alter cur), and writes it over the version it read. When another write (a health change
+// by the engine, another API call) came in between, the store answers ErrConflict and modify starts again from a
+// fresh read, so that no write is lost.
+func (s *Service) modify(ctx context.Context, tenantID, id string, change func(cur *Endpoint, now time.Time) (*Endpoint, error)) (*Endpoint, error) {
+	for try := 0; ; try++ {
+		cur, err := s.Get(ctx, tenantID, id)
+		if err != nil {
+			return nil, err
+		}
+		now := s.cfg.Now().UTC()
+		e, err := change(cur, now)
+		if err != nil {
+			return nil, err
+		}
+		e, err = s.save(ctx, e, now)
+		if errors.Is(err, ErrConflict) && try < maxConflicts {
+			// Back off a little, more after each loss, so that a burst of writes to the endpoint lets this one in.
+			t := time.NewTimer(time.Duration(rand.Int64N(int64(min(try+1, 20)) * int64(100*time.Microsecond))))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
+		return e, err
 	}
-	return s.save(ctx, e, now)
 }
 
 // changeScheme applies in.Profile, in.Signing, in.Secret and in.Grace to e (see UpdateInput).
@@ -285,25 +340,27 @@ func (s *Service) Delete(ctx context.Context, tenantID, id string) error {
 // Enable turns deliveries back on. Since the endpoint may have been disabled because its receiver went away, the URL
 // is checked again (policy and handshake) first; the health record is reset.
 func (s *Service) Enable(ctx context.Context, tenantID, id string) (*Endpoint, error) {
-	e, err := s.Get(ctx, tenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.CheckURL(ctx, e.URL); err != nil {
-		return nil, err
-	}
-	e.Disabled, e.DisabledReason, e.FailingSince = false, "", time.Time{}
-	return s.save(ctx, e, s.cfg.Now().UTC())
+	checked := false
+	return s.modify(ctx, tenantID, id, func(cur *Endpoint, _ time.Time) (*Endpoint, error) {
+		if !checked {
+			if err := s.CheckURL(ctx, cur.URL); err != nil {
+				return nil, err
+			}
+			checked = true
+		}
+		e := clone(cur)
+		e.Disabled, e.DisabledReason, e.FailingSince = false, "", time.Time{}
+		return e, nil
+	})
 }
 
 // Disable stops deliveries to an endpoint, with reason "manual".
 func (s *Service) Disable(ctx context.Context, tenantID, id string) (*Endpoint, error) {
-	e, err := s.Get(ctx, tenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	e.Disabled, e.DisabledReason = true, "manual"
-	return s.save(ctx, e, s.cfg.Now().UTC())
+	return s.modify(ctx, tenantID, id, func(cur *Endpoint, _ time.Time) (*Endpoint, error) {
+		e := clone(cur)
+		e.Disabled, e.DisabledReason = true, "manual"
+		return e, nil
+	})
 }
 
 // Rotate makes a new current key (given or generated). The old current key keeps signing beside it until now+grace
@@ -316,25 +373,23 @@ func (s *Service) Rotate(ctx context.Context, tenantID, id string, in RotateInpu
 	if err := ValidateGrace(grace); err != nil {
 		return nil, err
 	}
-	e, err := s.Get(ctx, tenantID, id)
-	if err != nil {
-		return nil, err
-	}
-	p, err := profileByName(e.Profile)
-	if err != nil {
-		return nil, err
-	}
-	alg, err := algorithmFor(p, e.Algorithm)
-	if err != nil {
-		return nil, err
-	}
-	now := s.cfg.Now().UTC()
-	k, err := newKey(p, alg, in.Secret, now)
-	if err != nil {
-		return nil, err
-	}
-	e.Keys = rotate(e.Keys, k, now, grace)
-	return s.save(ctx, e, now)
+	return s.modify(ctx, tenantID, id, func(cur *Endpoint, now time.Time) (*Endpoint, error) {
+		p, err := profileByName(cur.Profile)
+		if err != nil {
+			return nil, err
+		}
+		alg, err := algorithmFor(p, cur.Algorithm)
+		if err != nil {
+			return nil, err
+		}
+		k, err := newKey(p, alg, in.Secret, now)
+		if err != nil {
+			return nil, err
+		}
+		e := clone(cur)
+		e.Keys = rotate(e.Keys, k, now, grace)
+		return e, nil
+	})
 }
 
 // rotate returns the key list after making next current at now: next first, then the keys still signing at now,
@@ -414,7 +469,7 @@ func (s *Service) save(ctx context.Context, e *Endpoint, now time.Time) (*Endpoi
 	if err := s.store.UpdateEndpoint(ctx, e); err != nil {
 		return nil, fmt.Errorf("update endpoint %s: %w", e.ID, err)
 	}
-	return e, nil
+	return s.annotate(e), nil
 }
 
 // validateFields checks the fields that need no I/O and no signing scheme.

@@ -26,6 +26,12 @@ const (
 	MinTimeout     = 100 * time.Millisecond
 	MaxTimeout     = 30 * time.Second
 
+	// MinRateLimit and MaxRateLimit bound an endpoint's rate_limit (deliveries per second) other than 0 (unlimited):
+	// at least one delivery per hour, so that a backlog is never scheduled years ahead, and at most 10,000 per
+	// second, beyond which a limit limits nothing an endpoint's in-flight cap does not.
+	MinRateLimit = 1.0 / 3600
+	MaxRateLimit = 10000.0
+
 	// MaxGrace bounds how long a rotated-out key keeps signing.
 	MaxGrace = 30 * 24 * time.Hour
 	// MaxKeys bounds the keys an endpoint holds; rotating beyond it drops the oldest rotated-out key early.
@@ -118,10 +124,15 @@ func ValidateTimeout(d time.Duration) error {
 	return nil
 }
 
-// ValidateRateLimit checks a rate limit in deliveries per second: 0 (unlimited) or more.
+// ValidateRateLimit checks a rate limit in deliveries per second: 0 (unlimited), or MinRateLimit (one per hour) to
+// MaxRateLimit.
 func ValidateRateLimit(r float64) error {
-	if r < 0 || r != r || r > 1e9 { // r != r: NaN
-		return fieldErr("rate_limit", "must be 0 (unlimited) or a positive number of deliveries per second")
+	if r == 0 {
+		return nil
+	}
+	if !(r >= MinRateLimit && r <= MaxRateLimit) { // also refuses NaN
+		return fieldErr("rate_limit", "must be 0 (unlimited) or from 1/3600 (one delivery per hour) to %g deliveries per second, got %g",
+			MaxRateLimit, r)
 	}
 	return nil
 }

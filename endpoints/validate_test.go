@@ -3,6 +3,7 @@ package endpoints
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,12 @@ func TestValidateScalars(t *testing.T) {
 		{"rate 0", ValidateRateLimit(0), false},
 		{"rate 0.5", ValidateRateLimit(0.5), false},
 		{"rate negative", ValidateRateLimit(-0.1), true},
+		{"rate one per hour", ValidateRateLimit(MinRateLimit), false},
+		{"rate max", ValidateRateLimit(MaxRateLimit), false},
+		{"rate below one per hour", ValidateRateLimit(0.0002), true},
+		{"rate tiny", ValidateRateLimit(1e-300), true},
+		{"rate above max", ValidateRateLimit(10001), true},
+		{"rate NaN", ValidateRateLimit(math.NaN()), true},
 		{"grace 0", ValidateGrace(0), false},
 		{"grace negative", ValidateGrace(-time.Second), true},
 		{"grace huge", ValidateGrace(MaxGrace + 1), true},

@@ -170,9 +170,10 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			g.Close()
 		}
 	}()
-	if err := checkSecretsAtRest(ctx, store, cfg.Keyring, logger); err != nil {
+	if err := g.checkSecretsAtRest(ctx); err != nil {
 		return nil, err
 	}
+	store = g.store // rewritten into a fresh file when it sealed secrets
 
 	// Everything reads and writes endpoints through the read cache over the sealing decorator: the backend only sees
 	// sealed secrets, and the engine does not load and decrypt its endpoint on every attempt. This process sees its

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -80,13 +81,17 @@ func (s *Endpoints) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) e
 }
 
 // UpdateEndpoint replaces the stored endpoint, its secrets sealed under the current key (whatever key sealed them
-// before); e itself keeps its plaintext.
+// before); e itself keeps its plaintext and takes the new Version.
 func (s *Endpoints) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	sealed, err := s.seal(e)
 	if err != nil {
 		return err
 	}
-	return s.inner.UpdateEndpoint(ctx, sealed)
+	if err := s.inner.UpdateEndpoint(ctx, sealed); err != nil {
+		return err
+	}
+	e.Version = sealed.Version
+	return nil
 }
 
 // GetEndpoint returns the endpoint with its secrets opened.
@@ -210,15 +215,16 @@ const (
 // error naming the endpoint and wrapping ErrNoKey or ErrOpen; endpoints rewritten before stay rewritten (running it
 // again is safe).
 //
-// Each rewrite replaces the whole record as read a moment before: a change made in between by another process (an
-// API call, a health change) is lost. Run it with no other gateway writing the same store.
+// Each rewrite is conditional on the record's version (endpoints.ErrConflict): an endpoint changed by another
+// process between the read and the write is read again and resealed, so no change is lost.
 func Reseal(ctx context.Context, tl TenantLister, raw endpoints.Store, kr *Keyring, mode ResealMode) (int, error) {
 	if kr == nil {
 		return 0, fmt.Errorf("%w: reseal needs a keyring", ErrNoKey)
 	}
 	s := NewEndpoints(raw, kr)
 	n := 0
-	err := Walk(ctx, tl, raw, func(e *endpoints.Endpoint) error {
+	var one func(e *endpoints.Endpoint, tries int) error
+	one = func(e *endpoints.Endpoint, tries int) error {
 		rewrite := false
 		for _, k := range e.Keys {
 			switch {
@@ -235,11 +241,24 @@ func Reseal(ctx context.Context, tl TenantLister, raw endpoints.Store, kr *Keyri
 		if !rewrite {
 			return nil
 		}
-		if err := s.UpdateEndpoint(ctx, e); err != nil {
+		err := s.UpdateEndpoint(ctx, e)
+		if errors.Is(err, endpoints.ErrConflict) && tries < 8 {
+			// Changed since it was read: read it again and redo it, so that nothing written in between is lost.
+			fresh, gerr := raw.GetEndpoint(ctx, e.TenantID, e.ID)
+			if errors.Is(gerr, endpoints.ErrNotFound) {
+				return nil
+			}
+			if gerr != nil {
+				return fmt.Errorf("endpoint %s of tenant %s: %w", e.ID, e.TenantID, gerr)
+			}
+			return one(fresh, tries+1)
+		}
+		if err != nil {
 			return fmt.Errorf("endpoint %s of tenant %s: %w", e.ID, e.TenantID, err)
 		}
 		n++
 		return nil
-	})
+	}
+	err := Walk(ctx, tl, raw, func(e *endpoints.Endpoint) error { return one(e, 0) })
 	return n, err
 }

@@ -138,6 +138,9 @@ type Endpoint struct {
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
+	// URLRefused says why the gateway's URL policy refuses the endpoint's URL now (an http URL while plain http is
+	// not allowed, say), though it was accepted when registered: every delivery attempt to it fails. Empty otherwise.
+	URLRefused string `json:"url_refused,omitempty"`
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.

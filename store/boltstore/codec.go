@@ -97,6 +97,26 @@ func decodeAttempt(b []byte) (*delivery.Attempt, error)   { return decode[delive
 func encodeIdem(r *idemRec) ([]byte, error)               { return encode(r) }
 func decodeIdem(b []byte) (*idemRec, error)               { return decode[idemRec](b) }
 
+// deliveryRec is a delivery as stored, with what the API form does not show: Deferred is set while its due time was
+// set by a Release (held back unspent: rate limit, slow endpoint) rather than by a retry's backoff, so that a change
+// of its endpoint's rate re-times it (retime.go). Every other write of the record clears it.
+type deliveryRec struct {
+	delivery.Delivery
+	Deferred bool `json:"deferred,omitempty"`
+}
+
+func encodeDeferred(d *delivery.Delivery) ([]byte, error) {
+	return encode(&deliveryRec{Delivery: *d, Deferred: true})
+}
+
+func decodeDeliveryRec(b []byte) (*delivery.Delivery, bool, error) {
+	r, err := decode[deliveryRec](b)
+	if err != nil {
+		return nil, false, err
+	}
+	return &r.Delivery, r.Deferred, nil
+}
+
 // A message is stored as its JSON without Data, a newline, then Data's raw bytes: the producer's bytes are what
 // profiles render and sign, so they must come back exactly as given (json.Marshal would compact and HTML-escape them).
 // Encoded JSON never holds a raw newline, so the first one is the separator.

@@ -60,8 +60,15 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 			return err
 		}
 		d.NextAttemptAt = at
-		return putDelivery(tx, d)
-	}, func(it *item) { s.sched.requeue(it, at, attempts) })
+		v, err := encodeDeferred(d)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bDeliveries).Put(key(d.TenantID, d.ID), v) // still pending: the indexes stand
+	}, func(it *item) {
+		s.sched.requeue(it, at, attempts)
+		it.deferred = true
+	})
 }
 
 // Extend pushes a task's lease to until; a lease never moves earlier. Leases live in memory only.

@@ -202,22 +202,41 @@ func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit
 	return out, err
 }
 
-// UpdateEndpoint replaces a stored endpoint; endpoints.ErrNotFound when absent.
+// UpdateEndpoint replaces a stored endpoint whose version is still e.Version, in one transaction, and bumps the
+// version; endpoints.ErrNotFound when absent, endpoints.ErrConflict when another write came in between. A change of
+// its rate limit re-times the deliveries held back under the old one (retime).
 func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	if e == nil {
 		return fmt.Errorf("update endpoint: nil: %w", endpoints.ErrInvalid)
 	}
-	v, err := encodeEndpoint(e)
+	next := *e
+	next.Version = e.Version + 1
+	v, err := encodeEndpoint(&next)
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *bolt.Tx) error {
-		b, k := tx.Bucket(bEndpoints), key(e.TenantID, e.ID)
-		if b.Get(k) == nil {
-			return fmt.Errorf("endpoint %s: %w", e.ID, endpoints.ErrNotFound)
+	rateChanged := false
+	err = s.write(ctx, func(tx *bolt.Tx) error {
+		cur, err := getEndpoint(tx, e.TenantID, e.ID)
+		if err != nil {
+			return err
 		}
-		return b.Put(k, v)
+		if cur.Version != e.Version {
+			return fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, cur.Version, endpoints.ErrConflict)
+		}
+		rateChanged = cur.RateLimit != e.RateLimit
+		return tx.Bucket(bEndpoints).Put(key(e.TenantID, e.ID), v)
 	})
+	if err != nil {
+		return err
+	}
+	e.Version = next.Version
+	if rateChanged {
+		if _, err := s.retime(ctx, e.TenantID, e.ID, e.RateLimit); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteEndpoint deletes a tenant's endpoint; endpoints.ErrNotFound when absent. Its deliveries stay in the log and
@@ -232,8 +251,10 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	})
 }
 
-// SetEndpointHealth records failingSince and, when disable is true, disables the endpoint with reason.
+// SetEndpointHealth records failingSince and, when disable is true, disables the endpoint with reason (UpdatedAt
+// now). It bumps the version, so a read-modify-write that read before it fails with endpoints.ErrConflict.
 func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error {
+	now := time.Now().UTC()
 	return s.write(ctx, func(tx *bolt.Tx) error {
 		e, err := getEndpoint(tx, tenantID, id)
 		if err != nil {
@@ -241,8 +262,9 @@ func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, fail
 		}
 		e.FailingSince = failingSince
 		if disable {
-			e.Disabled, e.DisabledReason = true, reason
+			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, now
 		}
+		e.Version++
 		v, err := encodeEndpoint(e)
 		if err != nil {
 			return err

@@ -38,6 +38,9 @@ type item struct {
 	claimedAt       time.Time // now of the claim that leased it
 	state           itemState
 	idx             int // position in lane.items while queued
+	// deferred is set while the item's due time was set by a Release (held back unspent), not by a retry's backoff:
+	// a change of its endpoint's rate re-times it (retime.go).
+	deferred bool
 }
 
 // lane is one endpoint's queue.
@@ -96,7 +99,7 @@ func (s *sched) add(tenant, endpoint, id, msg string, due time.Time, attempts in
 // down here (a new item never pushes a lane behind others).
 func (s *sched) queue(it *item, due time.Time) {
 	l := it.lane
-	it.due, it.state, it.fence, it.leaseUntil = due, queued, 0, time.Time{}
+	it.due, it.state, it.fence, it.leaseUntil, it.deferred = due, queued, 0, time.Time{}, false
 	heap.Push(&l.items, it)
 	switch {
 	case l.parked:

@@ -142,11 +142,14 @@ func (s *Store) init() error {
 			if v == nil {
 				return fmt.Errorf("pending delivery %q has no record", k)
 			}
-			d, err := decodeDelivery(v)
+			d, deferred, err := decodeDeliveryRec(v)
 			if err != nil {
 				return err
 			}
 			s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.NextAttemptAt, d.Attempts)
+			if it := s.sched.items[d.ID]; it != nil {
+				it.deferred = deferred
+			}
 			return nil
 		})
 	})

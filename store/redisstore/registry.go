@@ -261,11 +261,12 @@ func (s *Store) writeRate(ctx context.Context, e *endpoints.Endpoint) error {
 	sk := s.k.shardOf(e.ID)
 	var err error
 	if e.RateLimit > 0 && !math.IsInf(e.RateLimit, 0) {
+		r := max(e.RateLimit, endpoints.MinRateLimit) // a record stored before the API bounded it
 		burst := s.opt.RateBurst
 		if burst == 0 {
-			burst = int(max(1, math.Min(math.Ceil(e.RateLimit), 1e6)))
+			burst = int(max(1, math.Min(math.Ceil(r), 1e6)))
 		}
-		err = s.rdb.HSet(ctx, sk.rates, e.ID, strconv.FormatFloat(e.RateLimit, 'g', -1, 64)+","+strconv.Itoa(burst)).Err()
+		err = s.rdb.HSet(ctx, sk.rates, e.ID, strconv.FormatFloat(r, 'g', -1, 64)+","+strconv.Itoa(burst)).Err()
 	} else {
 		err = s.rdb.HDel(ctx, sk.rates, e.ID).Err()
 	}
@@ -325,23 +326,73 @@ func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit
 	return out, nil
 }
 
-// UpdateEndpoint replaces a stored endpoint; endpoints.ErrNotFound when there is none.
+// UpdateEndpoint replaces a stored endpoint whose version is still e.Version (read under WATCH, written in MULTI)
+// and bumps the version; endpoints.ErrNotFound when there is none, endpoints.ErrConflict when another write came in
+// between. A change of its rate limit re-times its queued deliveries (retime).
 func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error {
 	if !validID(e.TenantID) || !validID(e.ID) {
 		return endpoints.ErrNotFound
 	}
-	v, err := encodeEndpoint(e)
+	next := *e
+	next.Version = e.Version + 1
+	v, err := encodeEndpoint(&next)
 	if err != nil {
 		return fmt.Errorf("redisstore: encode endpoint: %w", err)
 	}
-	n, err := replaceIfExistsScript.Run(ctx, s.rdb, []string{s.k.endpoint(e.TenantID, e.ID)}, v).Int()
+	key := s.k.endpoint(e.TenantID, e.ID)
+	oldRate := 0.0
+	err = s.update(ctx, key, func(tx *redis.Tx) (func(redis.Pipeliner), error) {
+		cur, err := tx.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, endpoints.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		old, err := decodeEndpoint(cur)
+		if err != nil {
+			return nil, err
+		}
+		if old.Version != e.Version {
+			return nil, fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, old.Version, endpoints.ErrConflict)
+		}
+		oldRate = old.RateLimit
+		return func(p redis.Pipeliner) { p.Set(ctx, key, v, 0) }, nil
+	})
 	if err != nil {
+		if errors.Is(err, endpoints.ErrNotFound) || errors.Is(err, endpoints.ErrConflict) {
+			return err
+		}
 		return fmt.Errorf("redisstore: update endpoint %s: %w", e.ID, err)
 	}
-	if n == 0 {
-		return endpoints.ErrNotFound
+	e.Version = next.Version
+	if err := s.writeRate(ctx, e); err != nil {
+		return err
 	}
-	return s.writeRate(ctx, e)
+	if oldRate != e.RateLimit {
+		return s.retime(ctx, e.ID, e.RateLimit)
+	}
+	return nil
+}
+
+// retimeMax bounds how many queued deliveries of one endpoint a re-time looks at.
+const retimeMax = 100000
+
+// retime re-times the endpoint's queued deliveries after a change of its rate limit (retimeScript): the deliveries
+// held back under the old rate are spaced by the new one from now, and the old rate's wait is dropped.
+func (s *Store) retime(ctx context.Context, endpointID string, rate float64) error {
+	sk := s.k.shardOf(endpointID)
+	step := 0.0
+	if rate > 0 && !math.IsInf(rate, 0) {
+		step = 1000 / max(rate, endpoints.MinRateLimit)
+	}
+	now := ms(s.now())
+	if err := retimeScript.Run(ctx, s.rdb, sk.queue(sk.gcra), endpointID, now, strconv.FormatFloat(step, 'f', -1, 64),
+		sk.recordPrefix(), retimeMax).Err(); err != nil {
+		return fmt.Errorf("redisstore: endpoint %s: re-time: %w", endpointID, err)
+	}
+	s.madeDue(sk.num, now, true)
+	return nil
 }
 
 // DeleteEndpoint removes a tenant's endpoint and its rate state; endpoints.ErrNotFound when there is none. Its
@@ -369,7 +420,8 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	return nil
 }
 
-// SetEndpointHealth records a health transition without touching the rest of the record.
+// SetEndpointHealth records a health transition without touching the rest of the record (a disable also sets
+// UpdatedAt), and bumps the version.
 func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, failingSince time.Time, disable bool, reason string) error {
 	if !validID(tenantID) || !validID(id) {
 		return endpoints.ErrNotFound
@@ -389,8 +441,9 @@ func (s *Store) SetEndpointHealth(ctx context.Context, tenantID, id string, fail
 		}
 		e.FailingSince = failingSince
 		if disable {
-			e.Disabled, e.DisabledReason = true, reason
+			e.Disabled, e.DisabledReason, e.UpdatedAt = true, reason, time.Now().UTC()
 		}
+		e.Version++
 		nv, err := encodeEndpoint(e)
 		if err != nil {
 			return nil, err

@@ -11,7 +11,7 @@ import "github.com/redis/go-redis/v9"
 //
 //	KEYS[1] ready, KEYS[2] turns, KEYS[3] lanes, KEYS[4] leases, KEYS[5] busy, KEYS[6] parked
 //
-// Exceptions to "every key in KEYS": the claim and finish scripts find a delivery's id in a lane and build its record
+// Exceptions to "every key in KEYS": the claim, finish and retime scripts find a delivery's id in a lane and build its record
 // key from the record prefix they are given, which carries the shard's hash tag, so the key is in the slot of the
 // script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). And on a single server
 // only, where a script may touch any key, the finish script reads the message of a task it chains through a key it
@@ -151,7 +151,8 @@ return out
 //     ARGV[4], so that the unparking above leaves it be;
 //   - else its first items, up to the quantum, in lane order: an item not due yet stops the turn and the endpoint
 //     goes back to ready at that item's due time; an item without a record is dropped; when its rate (rates, GCRA
-//     state in gcra) says wait, the turn stops and it goes back to ready at the time it may go (the item stays);
+//     state in gcra) says wait, the turn stops and it goes back to ready at the time it may go (the item stays, its
+//     record's next set to that time);
 //     else the item is leased: attempt att + 1, fence = max(fence + 1, now ms × 1000) written to its record,
 //     lease = now + lease ms, busy +1;
 //   - then, unless the turn stopped: no item left → it leaves turns; at the cap → parked; next item not due →
@@ -291,6 +292,8 @@ while got < max and skips < max_skips do
           wait = math.ceil(wait)
           if wait < now + 1 then wait = now + 1 end
           stop = wait
+          -- The item goes when the rate lets it, not at its due time: its record says so, for the delivery log.
+          redis.call('HSET', rec, 'next', string.format('%014d', wait) .. '000000')
           break
         end
         local att, fence = new_lease(rec, r, now)
@@ -527,6 +530,7 @@ local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
 redis.call('HSET', KEYS[7], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
   'updated', ARGV[7])
+redis.call('HDEL', KEYS[7], 'held') -- due by its backoff, not held back
 redis.call('RPUSH', KEYS[8], ARGV[8])
 if woke then return 2 end
 return 1
@@ -546,7 +550,7 @@ local at = tonumber(ARGV[3])
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, at) end
-redis.call('HSET', KEYS[7], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5])
+redis.call('HSET', KEYS[7], 'status', 'pending', 'next', ARGV[4], 'updated', ARGV[5], 'held', '1')
 if woke then return 2 end
 return 1
 `)
@@ -720,17 +724,6 @@ end
 return {n, removed}
 `)
 
-// replaceIfExistsScript replaces a STRING only if it exists (UpdateEndpoint).
-//
-//	KEYS[1] the key
-//	ARGV[1] the new value
-//	Reply: 1 when replaced, 0 when the key does not exist.
-var replaceIfExistsScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`)
-
 // publishScript is the whole of a Publish in one atomic script, for a single Redis server, where a script may touch
 // keys of any slot (Publish, publish.go). It stores nothing when the idempotency key names a message created after
 // since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it
@@ -788,4 +781,50 @@ for i = 1, (#KEYS - 5) / 6 do
   end
 end
 return ''
+`)
+
+// retimeScript re-times an endpoint's deliveries after its rate limit changed (UpdateEndpoint): it drops the
+// endpoint's GCRA state (the old rate's schedule), moves the deliveries held back unspent (record field held, set by
+// releaseScript and cleared by nackScript) that are due after now to now + i × step (the i-th in lane order; step 0
+// when the endpoint has no limit any more) unless they were due earlier, writes each moved record's next, and puts
+// the endpoint's ready score (when it is waiting there) at its first item's due time, so that no wait computed under
+// the old rate is left; the first 16 items it does not move get their record's next back to their due time (a claim
+// held back by the old rate wrote its wait there). Retries waiting for their backoff keep their time. At most ARGV[5] items are looked at.
+//
+//	KEYS[1..6] the queue keys, KEYS[7] gcra
+//	ARGV[1] endpoint, ARGV[2] now ms, ARGV[3] step ms (a float), ARGV[4] the shard's record key prefix, ARGV[5] max
+//	items
+//	Reply: how many deliveries it moved.
+var retimeScript = redis.NewScript(luaLib + `
+local ep, now, step, rprefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('HDEL', KEYS[7], ep)
+local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[5]))
+local i, moved, fixed = 0, 0, 0
+for _, item in ipairs(items) do
+  local due = due_of(ep, item)
+  local id = string.sub(item, #ep + 18)
+  local rec = rprefix .. id
+  local to = nil
+  if due > now and redis.call('HGET', rec, 'held') == '1' then
+    to = math.floor(now + i * step)
+    i = i + 1
+    if to >= due then to = nil end
+  end
+  if to then
+    redis.call('ZREM', lanes, item)
+    redis.call('ZADD', lanes, 0, lane_member(ep, to, id))
+    redis.call('HSET', rec, 'next', string.format('%014d', to) .. '000000')
+    moved = moved + 1
+  elseif fixed < 16 and redis.call('HEXISTS', rec, 'ep') == 1 then
+    -- A claim that stopped at this item for the old rate wrote the rate's time in its record's next (claimScript):
+    -- it is due again at its own time.
+    fixed = fixed + 1
+    redis.call('HSET', rec, 'next', string.format('%014d', due) .. '000000')
+  end
+end
+if redis.call('ZSCORE', ready, ep) then
+  local it = first_item(ep)
+  if it then redis.call('ZADD', ready, num(due_of(ep, it)), ep) end
+end
+return moved
 `)

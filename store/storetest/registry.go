@@ -202,17 +202,26 @@ func testEndpointHealth(t *testing.T, s Store) {
 
 	noErr(t, "SetEndpointHealth failing", s.SetEndpointHealth(ctx, "ten_a", "ep_1", at(time.Minute), false, ""))
 	want.FailingSince = at(time.Minute)
+	want.Version++ // every write bumps the version
 	got, _ := s.GetEndpoint(ctx, "ten_a", "ep_1")
 	same(t, "after failing", got, want)
 
+	// A disable is a change of the endpoint: it bumps UpdatedAt (the store's clock).
+	before := time.Now().Add(-time.Second)
 	noErr(t, "SetEndpointHealth disable", s.SetEndpointHealth(ctx, "ten_a", "ep_1", at(time.Minute), true, "failing"))
 	want.Disabled, want.DisabledReason = true, "failing"
+	want.Version++
 	got, _ = s.GetEndpoint(ctx, "ten_a", "ep_1")
+	if got == nil || got.UpdatedAt.Before(before) {
+		t.Fatalf("after disable: updated_at %v, want the store's now (after %v)", got, before)
+	}
+	want.UpdatedAt = got.UpdatedAt
 	same(t, "after disable", got, want)
 
-	// Healthy again: failingSince cleared; disable=false leaves Disabled as it was.
+	// Healthy again: failingSince cleared; disable=false leaves Disabled (and UpdatedAt) as it was.
 	noErr(t, "SetEndpointHealth healthy", s.SetEndpointHealth(ctx, "ten_a", "ep_1", time.Time{}, false, ""))
 	want.FailingSince = time.Time{}
+	want.Version++
 	got, _ = s.GetEndpoint(ctx, "ten_a", "ep_1")
 	same(t, "after healthy", got, want)
 

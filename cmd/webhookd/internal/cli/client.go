@@ -261,30 +261,37 @@ func (c *client) rawJSON() {
 	c.stdio.Out.Write(append(b, '\n'))
 }
 
-// table writes rows aligned in columns; the first row is the header.
+// table writes rows aligned in columns; the first row is the header. Every cell goes through printable.
 func (c *client) table(rows [][]string) {
 	tw := tabwriter.NewWriter(c.stdio.Out, 0, 0, 2, ' ', 0)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		for i, v := range r {
+			if i > 0 {
+				io.WriteString(tw, "\t")
+			}
+			io.WriteString(tw, printable(v))
+		}
+		io.WriteString(tw, "\n")
 	}
 	tw.Flush()
 }
 
-// fields writes name/value pairs, one per line, values aligned; pairs with an empty value are left out.
+// fields writes name/value pairs, one per line, values aligned (through printable); pairs with an empty value are
+// left out.
 func (c *client) fields(pairs ...string) {
 	tw := tabwriter.NewWriter(c.stdio.Out, 0, 0, 2, ' ', 0)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", pairs[i], pairs[i+1])
+			fmt.Fprintf(tw, "%s\t%s\n", pairs[i], printable(pairs[i+1]))
 		}
 	}
 	tw.Flush()
 }
 
-// lines writes one value per line (-q).
+// lines writes one value per line (-q), each through printable.
 func (c *client) lines(vs ...string) {
 	for _, v := range vs {
-		fmt.Fprintln(c.stdio.Out, v)
+		fmt.Fprintln(c.stdio.Out, printable(v))
 	}
 }
 
@@ -315,7 +322,7 @@ func listPage[T any](c *client, l *wire.List[T], err error, id func(T) string, h
 // more tells, on stderr, how to get the next page.
 func (c *client) more(next string) {
 	if next != "" && !c.quiet {
-		fmt.Fprintf(c.stdio.Err, "more: add --after %s\n", next)
+		fmt.Fprintf(c.stdio.Err, "more: add --after %s\n", printable(next))
 	}
 }
 

@@ -162,7 +162,7 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 	if err != nil {
 		return fail(fmt.Errorf("open store: %w", err))
 	}
-	defer store.Close()
+	defer func() { store.Close() }()
 
 	if cmd == "rotate-key" {
 		n, err := secrets.Reseal(ctx, store, store, kr, secrets.SealAll)
@@ -170,6 +170,19 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 			return fail(fmt.Errorf("after re-sealing %d endpoints: %w", n, err))
 		}
 		fmt.Fprintf(stdio.Out, "re-sealed the secrets of %d endpoints under key %s (%s)\n", n, kr.CurrentID(), where)
+		// bbolt keeps overwritten values in freed pages: rewrite the embedded store into a fresh file so that no
+		// copy sealed under an older key (or in the clear) is left in it. Every run does it, so a run that stopped
+		// after re-sealing is completed by the next.
+		rewritten, err := gateway.RewriteStore(ctx, store, cfg.Store, cfg.Data)
+		if rewritten != nil {
+			store = rewritten
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if rewritten != nil {
+			fmt.Fprintf(stdio.Out, "rewrote %s into a fresh file: no freed page keeps an older copy of a secret\n", where)
+		}
 	}
 	c, err := secrets.Count(ctx, store, store)
 	if err != nil {

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,5 +126,65 @@ func TestServeRefusesSealedWithoutKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "k1") {
 			t.Fatalf("key %q: serve: %v", strings.SplitN(key, ":", 2)[0], err)
 		}
+	}
+}
+
+// TestSecretsRotateKeyLeavesNoOldBlob: after rotate-key, the bbolt file holds no secret sealed under the retired
+// key (which would open to a live secret with that key) and no secret in the clear, not even in a freed page.
+func TestSecretsRotateKeyLeavesNoOldBlob(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k1, k2 := mustKey(t, "k1"), mustKey(t, "k2")
+	kr1, _ := secrets.ParseKeyring(k1)
+	st, err := boltstore.Open(dir, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateTenant(ctx, &tenants.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	var plain []string
+	for i := range 20 {
+		s := newSecret(t)
+		plain = append(plain, s)
+		kr := kr1
+		if i%4 == 0 {
+			kr = nil // some stored before any key was set
+		}
+		if err := secrets.NewEndpoints(st, kr).CreateEndpoint(ctx, seedEndpoint(t, "acme", fmt.Sprintf("ep_%02d", i), s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	file := filepath.Join(dir, boltstore.FileName)
+	raw := func() []byte {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Contains(raw(), []byte("enc:v1:k1:")) {
+		t.Fatal("the seeded file holds no k1 blob: the test cannot see them")
+	}
+
+	t.Setenv(envSecretKey, "")
+	t.Setenv(envSecretKeys, k2+","+k1)
+	code, out, errOut := run(t, "", "secrets", "rotate-key", "--data", dir)
+	if code != 0 || !strings.Contains(out, "rewrote embedded:"+dir+" into a fresh file") ||
+		!strings.Contains(out, "secrets in plaintext: 0; sealed under k2 (current): 20") {
+		t.Fatalf("rotate-key: %d %q %q", code, out, errOut)
+	}
+	b := raw()
+	if n := bytes.Count(b, []byte("enc:v1:k1:")); n != 0 {
+		t.Errorf("after rotate-key the file holds %d blobs sealed under the retired key k1", n)
+	}
+	for i, s := range plain {
+		if bytes.Contains(b, []byte(s)) {
+			t.Errorf("after rotate-key the file holds the secret of ep_%02d in the clear", i)
+		}
+	}
+	if n := bytes.Count(b, []byte("enc:v1:k2:")); n != 20 {
+		t.Errorf("after rotate-key the file holds %d k2 blobs, want 20", n)
 	}
 }
