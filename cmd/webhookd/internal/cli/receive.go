@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -85,11 +86,13 @@ func runReceive(ctx context.Context, args []string, stdio IO) int {
 		body, _ := io.ReadAll(r.Body)
 		res, _ := verifier.ResultFrom(r.Context())
 		line, _ := json.Marshal(struct {
-			ID        string          `json:"id"`
-			Timestamp time.Time       `json:"timestamp"`
-			Signature string          `json:"verified_with"`
-			Body      json.RawMessage `json:"body"`
-		}{res.MessageID, res.Timestamp, fmt.Sprintf("%s (key %d)", res.Version, res.KeyIndex+1), jsonOrString(body)})
+			ID        string    `json:"id"`
+			Timestamp time.Time `json:"timestamp"`
+			Signature string    `json:"verified_with"`
+		}{res.MessageID, res.Timestamp, fmt.Sprintf("%s (key %d)", res.Version, res.KeyIndex+1)})
+		// The body as it came (encoding/json would compact it and escape <, > and &), on one line.
+		line = append(append(line[:len(line)-1], `,"body":`...), oneLine(body)...)
+		line = append(line, '}')
 		if p, ok := r.Context().Value(printedKey{}).(*bool); ok {
 			*p = true
 		}
@@ -162,10 +165,18 @@ func describeAnswer(r *http.Request, a *answer) string {
 	return fmt.Sprintf("%s %s %s: rejected %d %s: %s", r.Method, r.URL.Path, id, status, e.Code, e.Message)
 }
 
-func jsonOrString(b []byte) json.RawMessage {
-	if json.Valid(b) {
-		return b
+// oneLine is a body as it came when it is JSON on one line, the same JSON compacted when it spans lines, and a JSON
+// string of it when it is not JSON.
+func oneLine(b []byte) []byte {
+	if !json.Valid(b) {
+		s, _ := json.Marshal(string(b))
+		return s
 	}
-	s, _ := json.Marshal(string(b))
-	return s
+	b = bytes.TrimSpace(b)
+	if bytes.ContainsAny(b, "\r\n") {
+		var c bytes.Buffer
+		json.Compact(&c, b)
+		return c.Bytes()
+	}
+	return b
 }
