@@ -40,7 +40,7 @@ type clAPI struct {
 func newClAPI(t *testing.T) *clAPI {
 	t.Helper()
 	// Nothing from the developer's environment may leak into the commands.
-	for _, name := range []string{"WEBHOOKD_URL", "WEBHOOKD_TOKEN", "WEBHOOKD_TOKEN_FILE", "WEBHOOKD_TENANT", "WEBHOOKD_OPERATOR_TOKEN"} {
+	for _, name := range []string{"WEBHOOKD_URL", "WEBHOOKD_TOKEN", "WEBHOOKD_TOKEN_FILE", "WEBHOOKD_TENANT", "WEBHOOKD_OPERATOR_TOKEN", "WEBHOOKD_DATA"} {
 		t.Setenv(name, "")
 	}
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
@@ -454,6 +454,18 @@ func TestClientTokenAndURLSources(t *testing.T) {
 	}
 	if code, out := list(); code != 0 {
 		t.Errorf("data/operator-token: exit %d %s", code, out)
+	}
+	// WEBHOOKD_DATA moves it, as it moves serve's data directory (the container image sets it to /data).
+	other := t.TempDir()
+	t.Setenv("WEBHOOKD_DATA", other)
+	if code, out := list(); code != 2 || !strings.Contains(out, "run where "+filepath.Join(other, "operator-token")+" is") {
+		t.Errorf("WEBHOOKD_DATA without a token file: exit %d %s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(other, "operator-token"), []byte(clOperatorToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := list(); code != 0 {
+		t.Errorf("$WEBHOOKD_DATA/operator-token: exit %d %s", code, out)
 	}
 }
 
