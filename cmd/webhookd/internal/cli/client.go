@@ -271,7 +271,7 @@ func findToken(file, fileFrom string) (tok, from string, err error) {
 		return v, "WEBHOOKD_OPERATOR_TOKEN", nil
 	}
 	file = DefaultTokenFile
-	if d := os.Getenv(envName("data")); d != "" {
+	if d := lookupEnv(envName("data")); d != "" {
 		file = filepath.Join(d, filepath.Base(DefaultTokenFile))
 	}
 	tok, err = readToken(file)
