@@ -169,7 +169,7 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, ue, name)
 		return 2
 	case errors.As(err, &ae):
-		fmt.Fprintf(stdio.Err, "error: %s: %s%s\n", ae.Code, ae.Message, c.explain(ae, noun, pos))
+		fmt.Fprintf(stdio.Err, "error: %s: %s%s\n", ae.Code, ae.Message, c.explain(ae, noun, v, pos))
 		return 1
 	case isConnRefused(err):
 		fmt.Fprintf(stdio.Err, "error: connection refused: is webhookd serve running at %s? (set --url or %s)\n",
@@ -182,7 +182,7 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 
 // explain adds to an API error what the answer alone cannot say: where a refused token came from, what was not
 // found.
-func (c *client) explain(ae *apiclient.Error, noun string, pos []string) string {
+func (c *client) explain(ae *apiclient.Error, noun string, v verb, pos []string) string {
 	switch {
 	case ae.Status == http.StatusUnauthorized:
 		return fmt.Sprintf(" (the token came from %s and was sent to %s)", c.tokenFrom, c.base)
@@ -190,7 +190,8 @@ func (c *client) explain(ae *apiclient.Error, noun string, pos []string) string 
 		return fmt.Sprintf(" (is %s webhookd's API? --url is the server's address; the client adds /v1)", c.base)
 	case ae.Code == wire.CodeNotFound:
 		var what []string
-		if thing := nounThing[noun]; thing != "" && len(pos) > 0 {
+		// The first argument is what was looked for when it is an id or a name (not, say, create's URL).
+		if thing := nounThing[noun]; thing != "" && len(pos) > 0 && (strings.Contains(v.args, "ID") || v.args == "[NAME]") {
 			what = append(what, thing+" "+pos[0])
 		}
 		if c.tenant != "" {

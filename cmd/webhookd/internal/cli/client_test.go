@@ -314,6 +314,8 @@ func TestClientErrors(t *testing.T) {
 		// not_found names what was looked for.
 		{[]string{"endpoints", "show", "--tenant", "acme", "ep_nope"}, 1, "error: not_found: endpoint not found (looked for endpoint ep_nope of tenant acme)\n"},
 		{[]string{"endpoints", "list", "--tenant", "nope"}, 1, "error: not_found: tenant not found (looked for tenant nope)\n"},
+		{[]string{"tokens", "revoke", "--tenant", "acme", "tok_nope"}, 1, "(looked for token tok_nope of tenant acme)\n"},
+		{[]string{"events", "types", "no.such"}, 1, "error: not_found: event type not found (looked for event type no.such)\n"},
 		{[]string{"events", "publish", "--tenant", "acme", "--type", "bad type!"}, 1, "error: validation_failed: type: "},
 		{[]string{"endpoints", "create", "--tenant", "acme", "http://127.0.0.1:1/hooks"}, 1, "error: handshake_failed: OPTIONS http://127.0.0.1:1/hooks"},
 		{[]string{"deliveries", "list", "--tenant", "acme", "--status", "lost"}, 1, "error: invalid_parameter: status must be"},
