@@ -6,6 +6,10 @@
 #
 #   docker build -t webhookd .
 #   docker run --rm -e WEBHOOKD_OPERATOR_TOKEN=… -p 8080:8080 -v webhookd-data:/data webhookd
+#
+# Without a token (or --operator-token-file, for a mounted secret) webhookd creates one in /data/operator-token on
+# first start. The image has no shell or cat: the client inside it reads that file by itself
+# (docker exec CONTAINER webhookd tenants list), and docker cp CONTAINER:/data/operator-token - | tar -xO prints it.
 
 ARG GO_VERSION=1.26
 

@@ -82,15 +82,17 @@ func path(elems ...string) string {
 	return b.String()
 }
 
-// do sends one request and decodes a 2xx answer into out (when not nil). body, when not nil, is sent as JSON. It
-// returns the answer's status.
+// do sends one request and decodes a 2xx answer into out (when not nil). body, when not nil, is sent as JSON; a
+// json.RawMessage is sent byte for byte. It returns the answer's status.
 func (c *Client) do(ctx context.Context, method, p string, query url.Values, body, out any) (int, error) {
 	u := c.base + p
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.(json.RawMessage); ok { // already encoded: sent as it is
+		rd = bytes.NewReader(raw)
+	} else if body != nil {
 		j, err := json.Marshal(body)
 		if err != nil {
 			return 0, fmt.Errorf("%s %s: encode the request: %w", method, p, err)

@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"iter"
 	"net/http"
 
@@ -10,9 +12,31 @@ import (
 
 // Publish publishes an event to the tenant's endpoints (operator token); the answer comes once the message and its
 // deliveries are stored. ev.ID is the idempotency key: with it set, a retry after a lost answer publishes nothing
-// new and answers the first message with Duplicate set.
+// new and answers the first message with Duplicate set. ev.Data is sent byte for byte, as given (encoding/json
+// would compact it and escape <, > and &).
 func (c *Client) Publish(ctx context.Context, tenant string, ev wire.Event) (*wire.Published, error) {
-	return call[wire.Published](ctx, c, http.MethodPost, path("tenants", tenant, "events"), nil, ev)
+	body, err := encodeEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	return call[wire.Published](ctx, c, http.MethodPost, path("tenants", tenant, "events"), nil, body)
+}
+
+// encodeEvent encodes ev with its Data spliced in unchanged.
+func encodeEvent(ev wire.Event) (json.RawMessage, error) {
+	data := ev.Data
+	ev.Data = nil
+	b, err := json.Marshal(ev)
+	if err != nil || len(data) == 0 {
+		return b, err
+	}
+	if !json.Valid(data) {
+		return nil, fmt.Errorf("publish: the event's data is not valid JSON")
+	}
+	// b is {"type":…} and never empty: the type is always there.
+	out := append(b[:len(b)-1:len(b)-1], `,"data":`...)
+	out = append(out, data...)
+	return append(out, '}'), nil
 }
 
 // PublishBatch publishes several events in one request (operator token); the answers are in the order of evs.

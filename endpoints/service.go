@@ -449,11 +449,20 @@ func (s *Service) CheckURL(ctx context.Context, raw string) error {
 	}
 	u, err := s.cfg.Policy.CheckURL(raw)
 	if err != nil {
-		return &FieldError{Field: "url", Message: err.Error(), Err: err}
+		msg := err.Error()
+		if errors.Is(err, egress.ErrScheme) && strings.HasPrefix(strings.ToLower(raw), "http:") {
+			msg += " (a gateway run with --allow-http-endpoints accepts http)"
+		}
+		return &FieldError{Field: "url", Message: msg, Err: err}
 	}
 	if err := s.cfg.Policy.Resolve(ctx, u.Hostname()); err != nil {
 		if errors.Is(err, egress.ErrForbiddenAddress) || errors.Is(err, egress.ErrURL) {
-			return &FieldError{Field: "url", Message: err.Error(), Err: err}
+			msg := err.Error()
+			if open := (egress.Policy{AllowHTTP: true, AllowPrivate: true}); errors.Is(err, egress.ErrForbiddenAddress) &&
+				open.Resolve(ctx, u.Hostname()) == nil {
+				msg += " (a gateway run with --allow-private-endpoints accepts it)"
+			}
+			return &FieldError{Field: "url", Message: msg, Err: err}
 		}
 		// A lookup failure: name the host but not the resolver's details.
 		return &FieldError{Field: "url", Message: fmt.Sprintf("host %s does not resolve", clip(u.Hostname())), Err: err}

@@ -176,7 +176,11 @@ func setupTenant(t *testing.T, g *gateway, rcv *receiver, secret string) {
 	createEndpoint(t, g, rcv.srv.URL+"/hook", secret, []string{"device.*"}, 0)
 }
 
-// publish sends events n..m-1 with 8 publishers and returns the message ids answered 202. Publishes that fail (the
+// publishers is how many publishes publish has in flight at once: when the gateway is killed, at most this many
+// stored events lose their 202 answer.
+const publishers = 8
+
+// publish sends events n..m-1 with publishers goroutines and returns the message ids answered 202. Publishes that fail (the
 // process was killed under them) are not counted: they were never acknowledged.
 func publish(t *testing.T, g *gateway, from, to int) []string {
 	var (
@@ -185,7 +189,7 @@ func publish(t *testing.T, g *gateway, from, to int) []string {
 		wg  sync.WaitGroup
 	)
 	next := make(chan int)
-	for range 8 {
+	for range publishers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -217,13 +221,17 @@ func TestKill9AndSIGTERMLoseNothing(t *testing.T) {
 	g := startGateway(t, data)
 	setupTenant(t, g, rcv, secret)
 
-	// Phase 1: publish, and kill -9 while deliveries are under way.
+	// Phase 1: publish, and kill -9 while deliveries are under way: once 200 events have arrived.
+	const killAfter = 200
 	accepted := map[string]bool{}
-	var killed sync.WaitGroup
+	var (
+		killed      sync.WaitGroup
+		killedInRun bool
+	)
 	killed.Add(1)
 	go func() {
 		defer killed.Done()
-		rcv.waitFor(t, 30*time.Second, func() bool { return rcv.distinct() >= 200 })
+		killedInRun = rcv.waitFor(t, 30*time.Second, func() bool { return rcv.distinct() >= killAfter })
 		g.cmd.Process.Signal(syscall.SIGKILL)
 	}()
 	for _, id := range publish(t, g, 0, 400) {
@@ -231,13 +239,27 @@ func TestKill9AndSIGTERMLoseNothing(t *testing.T) {
 	}
 	killed.Wait()
 	<-g.done
-	t.Logf("phase 1: %d events accepted before kill -9, %d delivered", len(accepted), rcv.distinct())
+	phase1 := len(accepted)
+	t.Logf("phase 1: %d events accepted before kill -9, %d delivered", phase1, rcv.distinct())
+	// What the test needs from phase 1: the kill landed after killAfter deliveries. Those events were stored, so
+	// each was answered 202 unless its answer was one of the publishers in flight when the kill landed.
+	if !killedInRun {
+		t.Fatalf("phase 1: only %d of %d deliveries arrived in 30s; the kill did not land mid-delivery\n%s",
+			rcv.distinct(), killAfter, g.logs)
+	}
+	if phase1 < killAfter-publishers {
+		t.Errorf("phase 1: %d events accepted, yet %d arrived before the kill and at most %d answers can be lost to it",
+			phase1, killAfter, publishers)
+	}
 
 	// Phase 2: restart on the same data; publish more; SIGTERM mid-run; it must exit cleanly.
 	g = startGateway(t, data)
 	ids := publish(t, g, 400, 600) // ids 0..399 repeated would be idempotent; new ones here
 	for _, id := range ids {
 		accepted[id] = true
+	}
+	if len(ids) != 200 { // nothing is killed under these publishes: each must be answered 202
+		t.Errorf("phase 2: %d of 200 publishes accepted\n%s", len(ids), g.logs)
 	}
 	g.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -293,7 +315,4 @@ func TestKill9AndSIGTERMLoseNothing(t *testing.T) {
 	rcv.mu.Unlock()
 	t.Logf("all %d accepted events delivered; %d redeliveries (same webhook-id); %d delivered events whose 202 was lost to the kill",
 		len(accepted), dups, extra)
-	if len(accepted) < 400 {
-		t.Errorf("only %d events accepted; the test did not exercise enough", len(accepted))
-	}
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -26,22 +28,32 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 	commands[name] = command{summary: summary, run: run}
 }
 
-// Main runs the subcommand named by args[0] and returns the process exit code: 0 success, 1 failure, 2 usage.
+// Main runs the subcommand named by args[0] and returns the process exit code: 0 success, 1 failure, 2 usage. Help
+// that was asked for goes to standard output; errors, and the usage that follows a mistake, to standard error.
 func Main(ctx context.Context, args []string, stdio IO) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stdio.Err)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if isHelp(args[0]) {
+		usage(stdio.Out)
 		return 0
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stdio.Err, "webhookd: unknown command %q\n\n", args[0])
-		usage(stdio.Err)
+		fmt.Fprintf(stdio.Err, "webhookd: unknown command %q%s\nRun 'webhookd -h' for the commands.\n", args[0],
+			didYouMean(args[0], slices.Collect(maps.Keys(commands))))
 		return 2
 	}
 	return c.run(ctx, args[1:], stdio)
+}
+
+// didYouMean is " (did you mean X?)" for the candidate nearest to s, or "" when none is near.
+func didYouMean(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
 }
 
 func usage(w io.Writer) {

@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +40,7 @@ type client struct {
 	token     string
 	tokenFile string
 	tenant    string
+	tokenFrom string // where the token came from, for the message of a 401
 	asJSON    bool
 	quiet     bool
 	stdio     IO
@@ -68,17 +71,27 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 // runNoun returns the run function of a client noun with these verbs.
 func runNoun(noun, summary string, verbs []verb) func(ctx context.Context, args []string, stdio IO) int {
 	return func(ctx context.Context, args []string, stdio IO) int {
-		if len(args) == 0 || isHelp(args[0]) {
+		if len(args) == 0 {
 			nounUsage(stdio.Err, noun, summary, verbs)
-			if len(args) == 0 {
-				return 2
-			}
+			return 2
+		}
+		if isHelp(args[0]) {
+			nounUsage(stdio.Out, noun, summary, verbs)
 			return 0
 		}
 		i := slices.IndexFunc(verbs, func(v verb) bool { return v.name == args[0] })
+		names := make([]string, len(verbs))
+		for i, v := range verbs {
+			names[i] = v.name
+		}
+		if i < 0 && strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stdio.Err, "webhookd %s: want a subcommand before the flags: %s\nRun 'webhookd %s -h' for usage.\n",
+				noun, strings.Join(names, ", "), noun)
+			return 2
+		}
 		if i < 0 {
-			fmt.Fprintf(stdio.Err, "webhookd %s: unknown subcommand %q\n\n", noun, args[0])
-			nounUsage(stdio.Err, noun, summary, verbs)
+			fmt.Fprintf(stdio.Err, "webhookd %s: unknown subcommand %q%s; want one of: %s\nRun 'webhookd %s -h' for usage.\n",
+				noun, args[0], didYouMean(args[0], names), strings.Join(names, ", "), noun)
 			return 2
 		}
 		return runVerb(ctx, noun, verbs[i], args[1:], stdio)
@@ -101,15 +114,16 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON answer instead of a table")
 	fs.BoolVar(&c.quiet, "q", false, "print only ids (or the key, or the token), one per line")
 	run := v.setup(fs, c)
-	fs.Usage = func() { verbUsage(stdio.Err, noun, v, fs) }
+	fs.Usage = func() { verbUsage(stdio.Out, noun, v, fs) }
 
 	pos, err := parseInterleaved(fs, args)
+	onCmdline := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCmdline[f.Name] = true })
 	if err == nil {
 		err = applyEnv(fs)
 	}
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.Usage()
+	case errors.Is(err, flag.ErrHelp): // parseInterleaved printed the usage
 		return 0
 	case err != nil:
 		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, err, name)
@@ -122,11 +136,24 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 		fmt.Fprintf(stdio.Err, "webhookd %s: --tenant (or WEBHOOKD_TENANT) is required\n", name)
 		return 2
 	}
-	if c.token == "" {
-		if c.token, err = findToken(c.tokenFile); err != nil {
+	switch {
+	case onCmdline["token"]:
+		c.tokenFrom = "--token"
+	case c.token != "":
+		c.tokenFrom = envName("token")
+	default:
+		fileFrom := "--token-file"
+		if !onCmdline["token-file"] {
+			fileFrom = envName("token-file")
+		}
+		if c.token, c.tokenFrom, err = findToken(c.tokenFile, fileFrom); err != nil {
 			fmt.Fprintf(stdio.Err, "webhookd %s: %v\n", name, err)
 			return 2
 		}
+	}
+	if c.base, err = baseURL(c.base); err != nil {
+		fmt.Fprintf(stdio.Err, "webhookd %s: %v\n", name, err)
+		return 2
 	}
 	c.api = apiclient.New(c.base, c.token, apiclient.WithHTTPClient(c.http),
 		apiclient.WithRawAnswers(func(b []byte) { c.raw = b }))
@@ -142,11 +169,57 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, ue, name)
 		return 2
 	case errors.As(err, &ae):
-		fmt.Fprintf(stdio.Err, "error: %s: %s\n", ae.Code, ae.Message)
+		fmt.Fprintf(stdio.Err, "error: %s: %s%s\n", ae.Code, ae.Message, c.explain(ae, noun, v, pos))
+		return 1
+	case isConnRefused(err):
+		fmt.Fprintf(stdio.Err, "error: connection refused: is webhookd serve running at %s? (set --url or %s)\n",
+			c.base, envName("url"))
 		return 1
 	}
 	fmt.Fprintf(stdio.Err, "error: %v\n", err)
 	return 1
+}
+
+// explain adds to an API error what the answer alone cannot say: where a refused token came from, what was not
+// found.
+func (c *client) explain(ae *apiclient.Error, noun string, v verb, pos []string) string {
+	switch {
+	case ae.Status == http.StatusUnauthorized:
+		return fmt.Sprintf(" (the token came from %s and was sent to %s)", c.tokenFrom, c.base)
+	case ae.Code == wire.CodeNotFound && ae.Message == "no such route":
+		return fmt.Sprintf(" (is %s webhookd's API? --url is the server's address; the client adds /v1)", c.base)
+	case ae.Code == wire.CodeNotFound:
+		var what []string
+		// The first argument is what was looked for when it is an id or a name (not, say, create's URL).
+		if thing := nounThing[noun]; thing != "" && len(pos) > 0 && (strings.Contains(v.args, "ID") || v.args == "[NAME]") {
+			what = append(what, thing+" "+pos[0])
+		}
+		if c.tenant != "" {
+			what = append(what, "tenant "+c.tenant)
+		}
+		if len(what) > 0 {
+			return " (looked for " + strings.Join(what, " of ") + ")"
+		}
+	}
+	return ""
+}
+
+// nounThing names what a noun's first argument is, for "not found".
+var nounThing = map[string]string{
+	"tenants": "tenant", "tokens": "token", "endpoints": "endpoint", "deliveries": "delivery", "events": "event type",
+}
+
+// isConnRefused reports whether err is a refused connection: nothing listens at the address.
+func isConnRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+// baseURL checks the --url value and takes off a trailing /v1 (the client adds it to every path).
+func baseURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", usagef("--url %q: want the server's address, e.g. http://127.0.0.1:8080", raw)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/v1")
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // parseInterleaved parses flags wherever they are among the arguments ("endpoints create URL --events x" works) and
@@ -154,7 +227,7 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		rest := fs.Args()
@@ -187,20 +260,26 @@ func applyEnv(fs *flag.FlagSet) error {
 	return nil
 }
 
-// findToken returns the token when --token and WEBHOOKD_TOKEN are empty: the named file if any, else
-// WEBHOOKD_OPERATOR_TOKEN, else DefaultTokenFile when it exists.
-func findToken(file string) (string, error) {
+// findToken returns the token when --token and WEBHOOKD_TOKEN are empty, and where it came from: the named file if
+// any (fileFrom names the flag or variable that named it), else WEBHOOKD_OPERATOR_TOKEN, else the operator-token
+// file of serve's data directory (WEBHOOKD_DATA, by default DefaultTokenFile) when it exists.
+func findToken(file, fileFrom string) (tok, from string, err error) {
 	if file != "" {
-		return readToken(file)
+		tok, err := readToken(file)
+		return tok, fileFrom + " " + file, err
 	}
 	if v := strings.TrimSpace(os.Getenv("WEBHOOKD_OPERATOR_TOKEN")); v != "" {
-		return v, nil
+		return v, "WEBHOOKD_OPERATOR_TOKEN", nil
 	}
-	tok, err := readToken(DefaultTokenFile)
+	file = DefaultTokenFile
+	if d := lookupEnv(envName("data")); d != "" {
+		file = filepath.Join(d, filepath.Base(DefaultTokenFile))
+	}
+	tok, err = readToken(file)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", errors.New("no token: pass --token or --token-file, set WEBHOOKD_TOKEN, or run where data/operator-token is")
+		return "", "", fmt.Errorf("no token: pass --token or --token-file, set WEBHOOKD_TOKEN, or run where %s is", file)
 	}
-	return tok, err
+	return tok, "the file " + file, err
 }
 
 func readToken(file string) (string, error) {

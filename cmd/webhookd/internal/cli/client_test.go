@@ -40,7 +40,7 @@ type clAPI struct {
 func newClAPI(t *testing.T) *clAPI {
 	t.Helper()
 	// Nothing from the developer's environment may leak into the commands.
-	for _, name := range []string{"WEBHOOKD_URL", "WEBHOOKD_TOKEN", "WEBHOOKD_TOKEN_FILE", "WEBHOOKD_TENANT", "WEBHOOKD_OPERATOR_TOKEN"} {
+	for _, name := range []string{"WEBHOOKD_URL", "WEBHOOKD_TOKEN", "WEBHOOKD_TOKEN_FILE", "WEBHOOKD_TENANT", "WEBHOOKD_OPERATOR_TOKEN", "WEBHOOKD_DATA"} {
 		t.Setenv(name, "")
 	}
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{})
@@ -311,18 +311,24 @@ func TestClientErrors(t *testing.T) {
 	}{
 		// API errors: exit 1, "error: <code>: <message>".
 		{[]string{"tenants", "create", "--id", "acme", "--name", "again"}, 1, "error: conflict: a tenant with this id exists\n"},
-		{[]string{"endpoints", "show", "--tenant", "acme", "ep_nope"}, 1, "error: not_found: endpoint not found\n"},
-		{[]string{"endpoints", "list", "--tenant", "nope"}, 1, "error: not_found: tenant not found\n"},
+		// not_found names what was looked for.
+		{[]string{"endpoints", "show", "--tenant", "acme", "ep_nope"}, 1, "error: not_found: endpoint not found (looked for endpoint ep_nope of tenant acme)\n"},
+		{[]string{"endpoints", "list", "--tenant", "nope"}, 1, "error: not_found: tenant not found (looked for tenant nope)\n"},
+		{[]string{"tokens", "revoke", "--tenant", "acme", "tok_nope"}, 1, "(looked for token tok_nope of tenant acme)\n"},
+		{[]string{"events", "types", "no.such"}, 1, "error: not_found: event type not found (looked for event type no.such)\n"},
 		{[]string{"events", "publish", "--tenant", "acme", "--type", "bad type!"}, 1, "error: validation_failed: type: "},
 		{[]string{"endpoints", "create", "--tenant", "acme", "http://127.0.0.1:1/hooks"}, 1, "error: handshake_failed: OPTIONS http://127.0.0.1:1/hooks"},
 		{[]string{"deliveries", "list", "--tenant", "acme", "--status", "lost"}, 1, "error: invalid_parameter: status must be"},
 		// Usage errors: exit 2.
-		{[]string{"endpoints"}, 2, "usage: webhookd endpoints <subcommand>"},
-		{[]string{"endpoints", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"endpoints"}, 2, "want a subcommand before the flags: create, list, "},
+		{[]string{"endpoints", "frob"}, 2, `unknown subcommand "frob"; want one of: create, list, `},
+		{[]string{"endpoints", "creat"}, 2, `unknown subcommand "creat" (did you mean "create"?)`},
 		{[]string{"endpoints", "list"}, 2, "--tenant (or WEBHOOKD_TENANT) is required"},
 		{[]string{"endpoints", "show", "--tenant", "acme"}, 2, "want ENDPOINT_ID, got 0 argument(s)"},
 		{[]string{"endpoints", "show", "--tenant", "acme", "a", "b"}, 2, "want ENDPOINT_ID, got 2 argument(s)"},
-		{[]string{"endpoints", "list", "--tenant", "acme", "--frob"}, 2, "flag provided but not defined: -frob"},
+		{[]string{"endpoints", "list", "--tenant", "acme", "--frob"}, 2, "unknown flag --frob\n"},
+		{[]string{"endpoints", "list", "--tenant", "acme", "--limt", "3"}, 2, "webhookd endpoints list: unknown flag --limt (did you mean --limit?)\nRun 'webhookd endpoints list -h' for usage.\n"},
+		{[]string{"endpoints", "list", "--tenant", "acme", "--limit", "x"}, 2, `invalid value "x" for flag --limit`},
 		{[]string{"endpoints", "update", "--tenant", "acme", "ep_x"}, 2, "nothing to change"},
 		{[]string{"endpoints", "create", "--tenant", "acme", "https://x.example", "--header", "no colon"}, 2, `--header "no colon"`},
 		{[]string{"tenants", "create"}, 2, "--name is required"},
@@ -339,11 +345,42 @@ func TestClientErrors(t *testing.T) {
 		}
 	}
 
-	// A wrong token, and nothing listening.
+	// A wrong token: the message says where it came from.
 	if code, _, errOut := run(t, "", "tenants", "list", "--url", a.url, "--token", "wrong"); code != 1 ||
-		errOut != "error: unauthorized: a valid bearer token is required\n" {
+		errOut != "error: unauthorized: a valid bearer token is required (the token came from --token and was sent to "+a.url+")\n" {
 		t.Errorf("wrong token: exit %d, %q", code, errOut)
 	}
+	t.Setenv("WEBHOOKD_TOKEN", "wrong")
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", a.url); code != 1 ||
+		!strings.Contains(errOut, "(the token came from WEBHOOKD_TOKEN and was sent to "+a.url+")") {
+		t.Errorf("wrong WEBHOOKD_TOKEN: exit %d, %q", code, errOut)
+	}
+	t.Setenv("WEBHOOKD_TOKEN", "")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", a.url, "--token-file", file); code != 1 ||
+		!strings.Contains(errOut, "(the token came from --token-file "+file+" and ") {
+		t.Errorf("wrong --token-file: exit %d, %q", code, errOut)
+	}
+
+	// A base URL ending in /v1 (or /v1/) is the server's address all the same; another path is not webhookd's API.
+	for _, u := range []string{a.url + "/v1", a.url + "/v1/", a.url + "/"} {
+		if code, _, errOut := run(t, "", "tenants", "list", "-q", "--url", u, "--token", clOperatorToken); code != 0 {
+			t.Errorf("--url %s: exit %d, %q", u, code, errOut)
+		}
+	}
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", a.url+"/api", "--token", clOperatorToken); code != 1 ||
+		!strings.Contains(errOut, "(is "+a.url+"/api webhookd's API?") {
+		t.Errorf("--url with a wrong path: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "", "tenants", "list", "--url", "127.0.0.1:8080", "--token", "x"); code != 2 ||
+		!strings.Contains(errOut, "want the server's address, e.g. http://127.0.0.1:8080") {
+		t.Errorf("--url without a scheme: exit %d, %q", code, errOut)
+	}
+
+	// Nothing listening: one line that names the URL once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +388,7 @@ func TestClientErrors(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 	if code, _, errOut := run(t, "", "tenants", "list", "--url", closed, "--token", "x"); code != 1 ||
-		!strings.HasPrefix(errOut, "error: GET "+closed+"/v1/tenants: ") {
+		errOut != "error: connection refused: is webhookd serve running at "+closed+"? (set --url or WEBHOOKD_URL)\n" {
 		t.Errorf("nothing listening: exit %d, %q", code, errOut)
 	}
 }
@@ -420,16 +457,36 @@ func TestClientTokenAndURLSources(t *testing.T) {
 	if code, out := list(); code != 0 {
 		t.Errorf("data/operator-token: exit %d %s", code, out)
 	}
+	// WEBHOOKD_DATA moves it, as it moves serve's data directory (the container image sets it to /data).
+	other := t.TempDir()
+	t.Setenv("WEBHOOKD_DATA", other)
+	if code, out := list(); code != 2 || !strings.Contains(out, "run where "+filepath.Join(other, "operator-token")+" is") {
+		t.Errorf("WEBHOOKD_DATA without a token file: exit %d %s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(other, "operator-token"), []byte(clOperatorToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := list(); code != 0 {
+		t.Errorf("$WEBHOOKD_DATA/operator-token: exit %d %s", code, out)
+	}
 }
 
+// TestClientHelp: help that was asked for is printed once, on stdout, and exits 0; nothing goes to stderr.
 func TestClientHelp(t *testing.T) {
 	for _, noun := range []string{"tenants", "tokens", "events", "endpoints", "deliveries"} {
-		code, _, errOut := run(t, "", noun, "-h")
-		if code != 0 || !strings.Contains(errOut, "usage: webhookd "+noun+" <subcommand>") {
-			t.Errorf("%s -h: exit %d\n%s", noun, code, errOut)
+		code, out, errOut := run(t, "", noun, "-h")
+		if code != 0 || errOut != "" || strings.Count(out, "usage: webhookd "+noun+" <subcommand>") != 1 {
+			t.Errorf("%s -h: exit %d, stderr %q\n%s", noun, code, errOut, out)
 		}
 	}
-	code, _, errOut := run(t, "", "endpoints", "create", "-h")
+	for _, h := range []string{"-h", "--help", "-help"} {
+		code, out, errOut := run(t, "", "endpoints", "create", h)
+		if code != 0 || errOut != "" || strings.Count(out, "usage: webhookd endpoints create") != 1 {
+			t.Errorf("endpoints create %s: exit %d, stderr %q, usage printed %d times", h, code, errOut,
+				strings.Count(out, "usage: webhookd endpoints create"))
+		}
+	}
+	code, errOut, _ := run(t, "", "endpoints", "create", "-h")
 	if code != 0 {
 		t.Errorf("endpoints create -h: exit %d", code)
 	}
@@ -438,9 +495,20 @@ func TestClientHelp(t *testing.T) {
 	if strings.Contains(errOut, "WEBHOOKD_EVENTS") {
 		t.Error("endpoints create -h: only the connection flags come from the environment")
 	}
-	_, _, errOut = run(t, "")
-	for _, noun := range []string{"tenants", "tokens", "events", "endpoints", "deliveries"} {
+	// webhookd alone is a mistake: the list of commands, on stderr, exit 2; webhookd -h is the same list on stdout.
+	code, _, errOut = run(t, "")
+	if code != 2 {
+		t.Errorf("webhookd alone: exit %d", code)
+	}
+	for _, noun := range []string{"tenants", "tokens", "events", "endpoints", "deliveries", "healthcheck"} {
 		mustContain(t, "webhookd (usage)", errOut, "  "+noun+" ")
+	}
+	if code, out, errOut := run(t, "", "-h"); code != 0 || errOut != "" || !strings.Contains(out, "  endpoints ") {
+		t.Errorf("webhookd -h: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	if code, out, errOut := run(t, "", "endpont"); code != 2 || out != "" ||
+		errOut != "webhookd: unknown command \"endpont\" (did you mean \"endpoints\"?)\nRun 'webhookd -h' for the commands.\n" {
+		t.Errorf("webhookd endpont: exit %d, stderr %q", code, errOut)
 	}
 }
 

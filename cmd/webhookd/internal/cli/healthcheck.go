@@ -22,17 +22,18 @@ const healthcheckSynopsis = `Gets --url and exits 0 when it answers 2xx, 1 other
 
 func runHealthcheck(ctx context.Context, args []string, stdio IO) int {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
 	fs.Usage = func() {
-		fmt.Fprintf(stdio.Err, "usage: webhookd healthcheck [--url URL] [--timeout D]\n\n%s\n\nflags:\n", healthcheckSynopsis)
+		fmt.Fprintf(stdio.Out, "usage: webhookd healthcheck [--url URL] [--timeout D]\n\n%s\n\nflags:\n", healthcheckSynopsis)
+		fs.SetOutput(stdio.Out)
 		fs.PrintDefaults()
 	}
 	target := fs.String("url", probeURL(os.Getenv(envName("listen"))), "URL to probe")
 	timeout := fs.Duration("timeout", 3*time.Second, "time the whole probe may take")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stdio.Err, "webhookd healthcheck: %v\nRun 'webhookd healthcheck -h' for usage.\n", err)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -30,25 +30,30 @@ flags:
 
 func runKeys(_ context.Context, args []string, stdio IO) int {
 	fs := flag.NewFlagSet("keys new", flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
 	fs.Usage = func() {
-		fmt.Fprint(stdio.Err, keysUsage)
+		fmt.Fprint(stdio.Out, keysUsage)
+		fs.SetOutput(stdio.Out)
 		fs.PrintDefaults()
 	}
-	if len(args) == 0 || args[0] != "new" {
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
 		fs.Usage()
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return 0
-		}
+		return 0
+	case len(args) == 0:
+		fmt.Fprintln(stdio.Err, "webhookd keys: want a subcommand: new\nRun 'webhookd keys -h' for usage.")
+		return 2
+	case args[0] != "new":
+		fmt.Fprintf(stdio.Err, "webhookd keys: unknown subcommand %q; want: new\nRun 'webhookd keys -h' for usage.\n", args[0])
 		return 2
 	}
 	kind := fs.String("kind", "hmac", "hmac or ed25519 (ed25519: standard profile only)")
 	profile := fs.String("profile", profiles.Default().Name(), profiles.Names())
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stdio.Err, "webhookd keys new: %v\nRun 'webhookd keys -h' for usage.\n", err)
 		return 2
 	}
 	usageErr := func(err error) int {

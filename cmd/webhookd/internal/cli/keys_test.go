@@ -89,10 +89,10 @@ func TestKeysUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, out %q, err %q; want 2, nothing on stdout, a message", args, code, out, errOut)
 		}
 	}
-	if code, _, errOut := run(t, "", "keys", "new", "-h"); code != 0 || !strings.Contains(errOut, "--kind") {
-		t.Fatalf("keys new -h: exit %d, %q", code, errOut)
+	if code, out, errOut := run(t, "", "keys", "new", "-h"); code != 0 || !strings.Contains(out, "--kind") || errOut != "" {
+		t.Fatalf("keys new -h: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if code, _, errOut := run(t, "", "help"); code != 0 || !strings.Contains(errOut, "keys") || !strings.Contains(errOut, "verify") {
-		t.Fatalf("help does not list keys and verify: %d %q", code, errOut)
+	if code, out, _ := run(t, "", "help"); code != 0 || !strings.Contains(out, "keys") || !strings.Contains(out, "verify") {
+		t.Fatalf("help does not list keys and verify: %d %q", code, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -77,8 +78,8 @@ func loadKeyring(file string) (*secrets.Keyring, error) {
 }
 
 func runSecrets(ctx context.Context, args []string, stdio IO) int {
-	usage := func() {
-		fmt.Fprintf(stdio.Err, `usage: webhookd secrets <command> [flags]
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, `usage: webhookd secrets <command> [flags]
 
 commands:
   new-key      print a new operator key ("kid:base64") for %s
@@ -90,31 +91,31 @@ commands:
 `, envSecretKeys, keyringEnvHelp)
 	}
 	if len(args) == 0 {
-		usage()
+		usage(stdio.Err)
 		return 2
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		usage()
+		usage(stdio.Out)
 		return 0
 	case "new-key":
 		return runSecretsNewKey(args[1:], stdio)
 	case "status", "rotate-key":
 		return runSecretsStore(ctx, args[0], args[1:], stdio)
 	}
-	fmt.Fprintf(stdio.Err, "webhookd secrets: unknown command %q\n\n", args[0])
-	usage()
+	fmt.Fprintf(stdio.Err, "webhookd secrets: unknown command %q; want new-key, status or rotate-key\n", args[0])
 	return 2
 }
 
 func runSecretsNewKey(args []string, stdio IO) int {
 	var id string
-	fs := newFlagSet("secrets new-key [--id ID]", "Prints a new random operator key, \"kid:base64\", for "+envSecretKeys+" or "+envSecretKey+".", stdio.Err)
+	fs := newFlagSet("secrets new-key [--id ID]", "Prints a new random operator key, \"kid:base64\", for "+envSecretKeys+" or "+envSecretKey+".", stdio.Out)
 	fs.StringVar(&id, "id", "", "key id (1 to 32 of [A-Za-z0-9_-]); empty derives one from the key")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(stdio.Err, "webhookd secrets new-key:", err)
 		return 2
 	}
 	k, err := secrets.GenerateKey(id)
@@ -135,7 +136,7 @@ func runSecretsStore(ctx context.Context, cmd string, args []string, stdio IO) i
 			"older keys with the others. Then the older keys can be dropped. Stop the gateway first when the store is\n" +
 			"the embedded one (it holds the file lock); safe to run again.\n\n" + keyringEnvHelp,
 	}[cmd]
-	fs := newFlagSet("secrets "+cmd+" [flags]", synopsis, stdio.Err)
+	fs := newFlagSet("secrets "+cmd+" [flags]", synopsis, stdio.Out)
 	fs.StringVar(&cfg.Data, "data", "./data", "directory of the embedded store")
 	fs.StringVar(&cfg.Store, "store", "", "storage, as for serve: empty for the embedded store under --data, or a redis:// URL")
 	fs.StringVar(&cfg.SecretKeysFile, "secret-keys-file", "", "file holding the operator keys, as "+envSecretKeys)

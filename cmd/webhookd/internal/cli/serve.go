@@ -96,7 +96,7 @@ them at the proxy, if they must not be public.
 
 func runServe(ctx context.Context, args []string, stdio IO) int {
 	var cfg serveConfig
-	fs := newFlagSet("serve [flags]", serveSynopsis, stdio.Err)
+	fs := newFlagSet("serve [flags]", serveSynopsis, stdio.Out)
 	cfg.flags(fs)
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -44,9 +44,9 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func runVerify(_ context.Context, args []string, stdio IO) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stdio.Err)
 	fs.Usage = func() {
-		fmt.Fprint(stdio.Err, verifyUsage)
+		fmt.Fprint(stdio.Out, verifyUsage)
+		fs.SetOutput(stdio.Out)
 		fs.PrintDefaults()
 	}
 	var keys stringsFlag
@@ -56,10 +56,11 @@ func runVerify(_ context.Context, args []string, stdio IO) int {
 	bodyPath := fs.String("body", "-", "file holding the raw body, or - for standard input")
 	tolerance := fs.Duration("tolerance", verifier.DefaultTolerance, "how far the timestamp may be from now; for openmdm, setting it turns the timestamp check on")
 	noTS := fs.Bool("no-timestamp-check", false, "do not check the timestamp (to inspect an old request)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintf(stdio.Err, "webhookd verify: %v\nRun 'webhookd verify -h' for usage.\n", err)
 		return 2
 	}
 	usageErr := func(format string, a ...any) int {
