@@ -169,14 +169,14 @@ func runVerb(ctx context.Context, noun string, v verb, args []string, stdio IO) 
 		fmt.Fprintf(stdio.Err, "webhookd %s: %v\nRun 'webhookd %s -h' for usage.\n", name, ue, name)
 		return 2
 	case errors.As(err, &ae):
-		fmt.Fprintf(stdio.Err, "error: %s: %s%s\n", ae.Code, ae.Message, c.explain(ae, noun, v, pos))
+		fmt.Fprintf(stdio.Err, "error: %s: %s%s\n", printable(ae.Code), printable(ae.Message), printable(c.explain(ae, noun, v, pos)))
 		return 1
 	case isConnRefused(err):
 		fmt.Fprintf(stdio.Err, "error: connection refused: is webhookd serve running at %s? (set --url or %s)\n",
 			c.base, envName("url"))
 		return 1
 	}
-	fmt.Fprintf(stdio.Err, "error: %v\n", err)
+	fmt.Fprintf(stdio.Err, "error: %s\n", printable(err.Error()))
 	return 1
 }
 

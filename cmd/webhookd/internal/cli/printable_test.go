@@ -76,3 +76,23 @@ func TestClientEscapesControls(t *testing.T) {
 		t.Errorf("deliveries show --json: response %q", r)
 	}
 }
+
+// TestClientEscapesControlsInErrors: an error line on stderr echoes what it was given (here the --url, and an id in a
+// not-found answer) and must not pass control characters through either.
+func TestClientEscapesControlsInErrors(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme")
+	for _, args := range [][]string{
+		{"tenants", "list", "--url", "http://127.0.0.1:1/\x1b[2J", "--token", clOperatorToken},
+		{"endpoints", "show", "--tenant", "acme", "ep_x\x1b[2J", "--url", a.url, "--token", clOperatorToken},
+	} {
+		code, _, errOut := run(t, "", args...)
+		if code == 0 {
+			t.Fatalf("webhookd %s succeeded", strings.Join(args, " "))
+		}
+		if strings.ContainsAny(errOut, "\x1b") {
+			t.Errorf("webhookd %s: the error line carries a raw escape: %q", args[0], errOut)
+		}
+		mustContain(t, args[0], errOut, `\x1b[2J`)
+	}
+}
