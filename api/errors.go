@@ -88,6 +88,7 @@ func toAPIError(err error) *apiError {
 		efe *endpoints.FieldError
 		tfe *tenants.FieldError
 		vfe *events.FieldError
+		vde *events.DataError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -115,6 +116,8 @@ func toAPIError(err error) *apiError {
 		return errValidation(tfe.Field, "%s: %s", tfe.Field, tfe.Message)
 	case errors.As(err, &vfe):
 		return errValidation(vfe.Field, "%s: %s", vfe.Field, vfe.Message)
+	case errors.As(err, &vde):
+		return errInvalidJSON(vde.Field, "%s: %s at byte %d of the data", vde.Field, vde.Message, vde.Offset)
 	case errors.Is(err, tenants.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "tenant not found")
 	case errors.Is(err, endpoints.ErrNotFound):

@@ -293,6 +293,8 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 		data = json.RawMessage(`{}`)
 	} else if !json.Valid(data) {
 		return nil, &FieldError{Field: "data", Message: "is not valid JSON"}
+	} else if err := checkData(data); err != nil {
+		return nil, err
 	}
 	ts := now
 	if in.Timestamp != nil {
