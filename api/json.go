@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		if isMaxBytes(err) {
+		if isMaxBytes(err) || errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
 		return errInvalidJSON("", "the request body could not be read: %v", err)
