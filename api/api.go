@@ -90,7 +90,8 @@ type server struct {
 	obs       Observer
 	ready     *readiness
 	router    *mux.Router
-	limits    Limits // with defaults
+	limits    Limits   // with defaults
+	suspects  suspects // addresses that failed to authenticate lately (limits.go)
 }
 
 // New returns the HTTP handler of the /v1 API (see routes.go for the table).

@@ -183,20 +183,58 @@ func (s *server) authenticateThrottled(r *http.Request) (principal, error) {
 		return s.authenticate(r)
 	}
 	rt := float64(n) / authWindow.Seconds()
-	key := "auth:" + clientKey(r.RemoteAddr)
-	wait, err := s.limits.Limiter.Reserve(r.Context(), key, rt, n, false)
-	if err != nil {
-		s.log.Warn("rate limiter failed; request let through", "key", key, "err", err)
-	} else if wait > 0 {
-		return principal{}, &rateLimitedError{wait: wait, what: "too many failed authentications from this address"}
+	addr := clientKey(r.RemoteAddr)
+	key := "auth:" + addr
+	// Only an address that failed here lately is looked up: the others cost nothing (no Redis round trip). With
+	// replicas, an address failing on several draws from one shared budget once it has failed on each.
+	if s.suspects.has(addr) {
+		wait, err := s.limits.Limiter.Reserve(r.Context(), key, rt, n, false)
+		if err != nil {
+			s.log.Warn("rate limiter failed; request let through", "key", key, "err", err)
+		} else if wait > 0 {
+			return principal{}, &rateLimitedError{wait: wait, what: "too many failed authentications from this address"}
+		}
 	}
 	who, err := s.authenticate(r)
 	if err == errUnauthorized {
+		s.suspects.add(addr)
 		if _, lerr := s.limits.Limiter.Reserve(r.Context(), key, rt, n, true); lerr != nil {
 			s.log.Warn("rate limiter failed", "key", key, "err", lerr)
 		}
 	}
 	return who, err
+}
+
+// suspects are the client addresses that failed to authenticate in the last authWindow, in this process.
+type suspects struct {
+	mu    sync.RWMutex
+	m     map[string]time.Time // address → its last failure
+	sweep time.Time
+}
+
+func (s *suspects) add(addr string) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string]time.Time)
+	}
+	if now.Sub(s.sweep) > authWindow {
+		for a, t := range s.m {
+			if now.Sub(t) > authWindow {
+				delete(s.m, a)
+			}
+		}
+		s.sweep = now
+	}
+	s.m[addr] = now
+}
+
+func (s *suspects) has(addr string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.m[addr]
+	return ok && time.Since(t) <= authWindow
 }
 
 // clientKey is the throttling key of a client address: the IP, or for IPv6 its /64 (one subscriber's usual share).

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
-	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -25,84 +23,208 @@ func checkStrict(body []byte, t reflect.Type) error {
 	if !utf8.Valid(body) {
 		return errInvalidJSON("", "the body is not valid UTF-8 at byte %d", invalidUTF8At(body))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	type frame struct {
-		obj    bool
-		typ    reflect.Type        // the Go type of the object or array; nil when free-form
-		path   string              // where it is, e.g. "events[2].data"
-		keys   map[string]struct{} // the keys of an object so far
-		key    string              // the key whose value comes next, in an object
-		index  int                 // the next element's index, in an array
-		expKey bool                // an object expects a key next
+	sc := strictScanner{b: body}
+	if err := sc.value(t); err != nil && err != errMalformed {
+		return err
 	}
-	var stack []*frame
-	// child names and types the value that comes next, in the frame on top of the stack.
-	child := func() (string, reflect.Type) {
-		if len(stack) == 0 {
-			return "", t
-		}
-		f := stack[len(stack)-1]
-		if f.obj {
-			return joinPath(f.path, f.key), fieldType(f.typ, f.key)
-		}
-		p := f.path + "[" + strconv.Itoa(f.index) + "]"
-		f.index++
-		return p, elemType(f.typ)
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(stack) == 0 {
-				return nil
-			}
-			return nil // malformed: the decoder says where
-		}
-		if len(stack) > 0 {
-			if f := stack[len(stack)-1]; f.obj && f.expKey {
-				if k, ok := tok.(string); ok {
-					path := joinPath(f.path, k)
-					if _, dup := f.keys[k]; dup {
-						return errInvalidJSON(path, "duplicate key %q", path)
-					}
-					f.keys[k] = struct{}{}
-					if name, ok := caseVariant(f.typ, k); ok {
-						return errInvalidJSON(path, "unknown field %q: names are case-sensitive; did you mean %q?",
-							path, joinPath(f.path, name))
-					}
-					f.key, f.expKey = k, false
-					continue
-				}
-			}
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			path, typ := child()
-			obj := tok == json.Delim('{')
-			f := &frame{obj: obj, typ: typ, path: path, expKey: obj}
-			if obj {
-				f.keys = make(map[string]struct{})
-			}
-			stack = append(stack, f)
+	return nil
+}
+
+// errMalformed stops the scan of malformed JSON, which the decoder reports better.
+var errMalformed = errors.New("malformed JSON")
+
+// maxScanDepth bounds the scanner's recursion; encoding/json refuses deeper nesting anyway.
+const maxScanDepth = 10000
+
+// strictScanner walks one JSON value byte by byte (encoding/json's Token API is several times slower): it checks keys
+// and skips everything else, trusting the decoder to refuse what is not JSON.
+type strictScanner struct {
+	b    []byte
+	i    int
+	path []pathElem // where the scan is, for errors
+}
+
+type pathElem struct {
+	key   string
+	index int // when key is ""
+}
+
+func (sc *strictScanner) pathString() string {
+	var sb strings.Builder
+	for _, p := range sc.path {
+		if p.key == "" {
+			sb.WriteString("[" + strconv.Itoa(p.index) + "]")
 			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(p.key)
+	}
+	return sb.String()
+}
+
+func (sc *strictScanner) ws() {
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
 		default:
-			child()
-		}
-		if len(stack) == 0 {
-			return nil // one value read; trailing data is the decoder's to refuse
-		}
-		if f := stack[len(stack)-1]; f.obj {
-			f.expKey = true
+			return
 		}
 	}
 }
 
-func joinPath(parent, key string) string {
-	if parent == "" {
-		return key
+// value scans one value that will be decoded into t.
+func (sc *strictScanner) value(t reflect.Type) error {
+	if len(sc.path) > maxScanDepth {
+		return errMalformed
 	}
-	return parent + "." + key
+	sc.ws()
+	if sc.i >= len(sc.b) {
+		return errMalformed
+	}
+	switch sc.b[sc.i] {
+	case '{':
+		return sc.object(t)
+	case '[':
+		sc.i++
+		et := elemType(t)
+		sc.ws()
+		if sc.i < len(sc.b) && sc.b[sc.i] == ']' {
+			sc.i++
+			return nil
+		}
+		for n := 0; ; n++ {
+			sc.path = append(sc.path, pathElem{index: n})
+			if err := sc.value(et); err != nil {
+				return err
+			}
+			sc.path = sc.path[:len(sc.path)-1]
+			sc.ws()
+			if sc.i >= len(sc.b) {
+				return errMalformed
+			}
+			switch sc.b[sc.i] {
+			case ',':
+				sc.i++
+			case ']':
+				sc.i++
+				return nil
+			default:
+				return errMalformed
+			}
+		}
+	case '"':
+		_, _, err := sc.str()
+		return err
+	}
+	for sc.i < len(sc.b) { // a number, true, false or null
+		switch sc.b[sc.i] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return nil
+		}
+		sc.i++
+	}
+	return nil
+}
+
+func (sc *strictScanner) object(t reflect.Type) error {
+	sc.i++ // {
+	var (
+		few  [8]string // the keys so far, while there are few
+		keys = few[:0]
+		many map[string]struct{}
+	)
+	sc.ws()
+	if sc.i < len(sc.b) && sc.b[sc.i] == '}' {
+		sc.i++
+		return nil
+	}
+	for {
+		sc.ws()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+			return errMalformed
+		}
+		raw, escaped, err := sc.str()
+		if err != nil {
+			return err
+		}
+		key := string(raw)
+		if escaped {
+			if json.Unmarshal(raw, &key) != nil {
+				return errMalformed
+			}
+		} else {
+			key = key[1 : len(key)-1]
+		}
+		sc.path = append(sc.path, pathElem{key: key})
+		dup := false
+		if many != nil {
+			_, dup = many[key]
+			many[key] = struct{}{}
+		} else {
+			for _, k := range keys {
+				dup = dup || k == key
+			}
+			if keys = append(keys, key); len(keys) > len(few) {
+				many = make(map[string]struct{}, 2*len(keys))
+				for _, k := range keys {
+					many[k] = struct{}{}
+				}
+			}
+		}
+		if dup {
+			p := sc.pathString()
+			return errInvalidJSON(p, "duplicate key %q", p)
+		}
+		if name, ok := caseVariant(t, key); ok {
+			p := sc.pathString()
+			sc.path[len(sc.path)-1].key = name
+			return errInvalidJSON(p, "unknown field %q: names are case-sensitive; did you mean %q?", p, sc.pathString())
+		}
+		sc.ws()
+		if sc.i >= len(sc.b) || sc.b[sc.i] != ':' {
+			return errMalformed
+		}
+		sc.i++
+		if err := sc.value(fieldType(t, key)); err != nil {
+			return err
+		}
+		sc.path = sc.path[:len(sc.path)-1]
+		sc.ws()
+		if sc.i >= len(sc.b) {
+			return errMalformed
+		}
+		switch sc.b[sc.i] {
+		case ',':
+			sc.i++
+		case '}':
+			sc.i++
+			return nil
+		default:
+			return errMalformed
+		}
+	}
+}
+
+// str scans a string at sc.i and returns it quoted, as in the body, and whether it holds an escape.
+func (sc *strictScanner) str() (raw []byte, escaped bool, err error) {
+	start := sc.i
+	sc.i++ // "
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case '\\':
+			escaped = true
+			sc.i += 2
+		case '"':
+			sc.i++
+			return sc.b[start:sc.i], escaped, nil
+		default:
+			sc.i++
+		}
+	}
+	return nil, false, errMalformed
 }
 
 // invalidUTF8At returns the offset of the first byte of b that does not start a valid UTF-8 sequence.
