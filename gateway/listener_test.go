@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/internal/testredis"
 )
 
 // TestSlowClientsCutOff runs the real server on a real socket with a cap of 3 connections. Three idle clients fill
@@ -89,5 +92,27 @@ func TestSlowClientsCutOff(t *testing.T) {
 	}
 	if err := get(dial(), 5*time.Second); err != nil {
 		t.Fatalf("after the dripping clients: %v", err)
+	}
+}
+
+// TestLimitsSharedOnRedis: two gateways on one Redis are two replicas; a tenant token's rate holds across them, its
+// burst spent half on each.
+func TestLimitsSharedOnRedis(t *testing.T) {
+	srv := testredis.StartServer(t) // private: the gateway's keys use the default prefix
+	cfg := func() Config {
+		return Config{Listen: "127.0.0.1:0", Data: t.TempDir(), Store: "redis://" + srv.Addr,
+			OperatorToken: "operator-token-0123456789", Limits: api.Limits{TokenRate: 2}, // bursts of 4
+			Logger: slog.New(slog.DiscardHandler)}
+	}
+	a, b := startGateway(t, cfg()), startGateway(t, cfg())
+	a.call(201, "POST", "/v1/tenants", a.token, map[string]any{"id": "acme", "name": "Acme"})
+	tok := a.call(201, "POST", "/v1/tenants/acme/tokens", a.token, map[string]any{"name": "t"})["token"].(string)
+	for i := range 4 {
+		[]*gatewayT{a, b}[i%2].call(200, "GET", "/v1/tenants/acme/endpoints", tok, nil)
+	}
+	for _, g := range []*gatewayT{a, b} {
+		if m := g.call(429, "GET", "/v1/tenants/acme/endpoints", tok, nil); m["code"] != "rate_limited" {
+			t.Errorf("over the shared rate: %v", m)
+		}
 	}
 }
