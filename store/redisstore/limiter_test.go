@@ -11,9 +11,18 @@ import (
 // shared, a look (take false) spends nothing, the wait is what refills one token, and other keys are untouched.
 func TestLimiterSharedByReplicas(t *testing.T) {
 	srv := testredis.Start(t)
-	a := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	testLimiterShared(t, redisURL(srv), srv.Prefix)
+}
+
+// TestLimiterCluster: the same on a Redis Cluster (one key per bucket, so any slot).
+func TestLimiterCluster(t *testing.T) {
+	testLimiterShared(t, startCluster(t), "")
+}
+
+func testLimiterShared(t *testing.T, url, prefix string) {
+	a := openOn(t, url, prefix, Options{})
 	defer a.Close()
-	b, err := Open(t.Context(), redisURL(srv), a.opt)
+	b, err := Open(t.Context(), url, a.opt)
 	if err != nil {
 		t.Fatal(err)
 	}
