@@ -86,7 +86,8 @@ type Config struct {
 	Getenv func(string) (string, bool)
 
 	// MaxConnections caps the connections the gateway's own listener (Listen or Listener) holds open at once; more
-	// wait to be accepted. Defaults to DefaultMaxConnections; negative: no cap.
+	// wait to be accepted. Defaults to DefaultMaxConnections; negative: no cap. A cap above half the process's
+	// descriptor limit is lowered to that half (and logged), so the store and outbound deliveries keep the rest.
 	MaxConnections int
 	// BodyReadTimeout bounds the reading of a request body once its caller is authenticated (408 beyond). Defaults
 	// to api.DefaultBodyReadTimeout; negative: only the HTTP server's 30 s read timeout.
@@ -267,7 +268,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
 	}
-	if n := cmp.Or(cfg.MaxConnections, DefaultMaxConnections); g.ln != nil && n > 0 {
+	if n := connectionCap(cfg.MaxConnections, fileLimit(), logger); g.ln != nil && n > 0 {
 		g.ln = newLimitListener(g.ln, n)
 	}
 	if cfg.PprofListen != "" {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"cmp"
+	"log/slog"
 	"net"
 	"sync"
 
@@ -64,4 +66,19 @@ func sharedLimits(l api.Limits, store Store) api.Limits {
 		}
 	}
 	return l
+}
+
+// connectionCap is the connection cap for MaxConnections n (0: the default; negative: none) under a descriptor limit
+// of files (0: unknown): at most half of it.
+func connectionCap(n, files int, log *slog.Logger) int {
+	n = cmp.Or(n, DefaultMaxConnections)
+	if n < 0 {
+		return 0
+	}
+	if half := files / 2; files > 0 && n > half {
+		log.Warn("connection cap lowered to half the open-file limit; raise ulimit -n for more",
+			"max_connections", n, "open_file_limit", files, "cap", max(half, 1))
+		return max(half, 1)
+	}
+	return n
 }

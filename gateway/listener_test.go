@@ -116,3 +116,15 @@ func TestLimitsSharedOnRedis(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionCap(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct{ n, files, want int }{
+		{0, 0, DefaultMaxConnections}, {0, 1024, 512}, {0, 1 << 20, DefaultMaxConnections}, {-1, 1024, 0},
+		{5000, 4096, 2048}, {100, 4096, 100}, {10, 1, 1},
+	} {
+		if got := connectionCap(c.n, c.files, log); got != c.want {
+			t.Errorf("connectionCap(%d, %d) = %d, want %d", c.n, c.files, got, c.want)
+		}
+	}
+}
