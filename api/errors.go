@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
@@ -102,8 +101,6 @@ func toAPIError(err error) *apiError {
 		return ae
 	case errors.As(err, &rle):
 		return rle.apiError()
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return newError(http.StatusRequestTimeout, CodeRequestTimeout, "the request body was not received in time")
 	case errors.Is(err, events.ErrRecoverPending):
 		return newError(http.StatusConflict, CodeRecoverPending,
 			"deliveries made by an earlier recover or replay of this window are still pending; try again once they have finished")

@@ -35,8 +35,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		if isMaxBytes(err) || errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case isMaxBytes(err):
 			return err
+		case errors.Is(err, os.ErrDeadlineExceeded): // the body read deadline (bodyDeadline)
+			return newError(http.StatusRequestTimeout, CodeRequestTimeout, "the request body was not received in time")
 		}
 		return errInvalidJSON("", "the request body could not be read: %v", err)
 	}
