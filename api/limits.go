@@ -76,7 +76,7 @@ func (l Limits) withDefaults() Limits {
 
 func burstOf(r float64) int { return max(1, int(math.Ceil(2*r))) }
 
-// errRateLimited is the 429 answer; wait becomes Retry-After.
+// rateLimitedError is a 429 answer; wait becomes Retry-After.
 type rateLimitedError struct {
 	wait time.Duration
 	what string
