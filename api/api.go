@@ -48,6 +48,13 @@ type Config struct {
 	Metrics http.Handler
 	// Observer, if set, hears every request, ingested event, handshake failure and internal error (metrics).
 	Observer Observer
+	// BodyReadTimeout bounds the reading of a request body once the caller is authenticated: a body not received
+	// by then is answered 408 and the connection closed. Defaults to DefaultBodyReadTimeout; negative: no bound
+	// but the HTTP server's.
+	BodyReadTimeout time.Duration
+	// Limits are the API's quotas (rates per token, tenant and operator, handshakes, endpoints per tenant, failed
+	// authentications per address); each has a default (see Limits).
+	Limits Limits
 }
 
 // DeliveryLog is what the API reads of the delivery log. delivery.Log is one.
@@ -83,6 +90,8 @@ type server struct {
 	obs       Observer
 	ready     *readiness
 	router    *mux.Router
+	limits    Limits   // with defaults
+	suspects  suspects // addresses that failed to authenticate lately (limits.go)
 }
 
 // New returns the HTTP handler of the /v1 API (see routes.go for the table).
@@ -107,6 +116,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 	cfg.MaxBatchBytes = cmp.Or(cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, 2*time.Second)
+	cfg.BodyReadTimeout = cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -128,6 +138,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		events:    deps.Events,
 		dlog:      deps.Log,
 		obs:       obs,
+		limits:    cfg.Limits.withDefaults(),
 		ready: &readiness{checks: cfg.ReadyChecks, timeout: cfg.ReadyTimeout, log: cfg.Logger,
 			failed: make(map[string]bool)},
 	}

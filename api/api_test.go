@@ -387,6 +387,11 @@ func TestReplayAndRecover(t *testing.T) {
 			}
 		}
 	}
+	// Recover again while those redeliveries are pending: refused, nothing made.
+	status, body := e.do("POST", "/v1/tenants/acme/endpoints/"+ep+"/recover", tok, map[string]any{"since": since})
+	if code, _, _ := errorOf(t, body); status != 409 || code != CodeRecoverPending {
+		t.Errorf("second recover: %d %s, want 409 recover_pending", status, body)
+	}
 	// Recover since now finds nothing.
 	if r := e.must(202, "POST", "/v1/tenants/acme/endpoints/"+ep+"/recover", tok, map[string]any{"since": time.Now().UTC().Format(time.RFC3339Nano)}); r["replayed"] != 0.0 {
 		t.Errorf("recover since now: %v", r)

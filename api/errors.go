@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
@@ -31,6 +32,10 @@ const (
 	CodeForbiddenURL     = wire.CodeForbiddenURL
 	CodeHandshakeFailed  = wire.CodeHandshakeFailed
 	CodeInternal         = wire.CodeInternal
+	CodeRateLimited      = wire.CodeRateLimited
+	CodeEndpointLimit    = wire.CodeEndpointLimit
+	CodeRecoverPending   = wire.CodeRecoverPending
+	CodeRequestTimeout   = wire.CodeRequestTimeout
 )
 
 // apiError is an error with its HTTP form. Handlers return it directly for request-level problems; domain errors
@@ -88,10 +93,17 @@ func toAPIError(err error) *apiError {
 		efe *endpoints.FieldError
 		tfe *tenants.FieldError
 		vfe *events.FieldError
+		vde *events.DataError
+		rle *rateLimitedError
 	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &rle):
+		return rle.apiError()
+	case errors.Is(err, events.ErrRecoverPending):
+		return newError(http.StatusConflict, CodeRecoverPending,
+			"deliveries made by an earlier recover or replay of this window are still pending; try again once they have finished")
 	case errors.As(err, &mbe):
 		return newError(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "request body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, egress.ErrForbiddenAddress), errors.Is(err, egress.ErrScheme):
@@ -115,6 +127,8 @@ func toAPIError(err error) *apiError {
 		return errValidation(tfe.Field, "%s: %s", tfe.Field, tfe.Message)
 	case errors.As(err, &vfe):
 		return errValidation(vfe.Field, "%s: %s", vfe.Field, vfe.Message)
+	case errors.As(err, &vde):
+		return errInvalidJSON(vde.Field, "%s: %s at byte %d of the data", vde.Field, vde.Message, vde.Offset)
 	case errors.Is(err, tenants.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "tenant not found")
 	case errors.Is(err, endpoints.ErrNotFound):
@@ -147,5 +161,23 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Log(r.Context(), level, "request failed", "request_id", requestIDFrom(r.Context()),
 			"method", r.Method, "path", r.URL.Path, "error", err.Error())
 	}
+	if rle, ok := errors.AsType[*rateLimitedError](err); ok {
+		w.Header().Set("Retry-After", retryAfter(rle.wait))
+	}
+	if closesConnection(e) {
+		// An early answer: the body is not wanted, and reading what is left of it (net/http drains up to 256 KiB
+		// to keep the connection) would let a client drip it for as long as the read timeout allows.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	writeJSON(w, e.Status, e)
+}
+
+// closesConnection: the answers given before (or instead of) reading a body close the connection.
+func closesConnection(e *apiError) bool {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		return true
+	}
+	return e == errNoRoute || e == errNoMethod
 }

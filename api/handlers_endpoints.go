@@ -45,8 +45,14 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if req.Events != nil && *req.Events == nil {
 		in.Events = []string{} // "events": [] is an error, not the default
 	}
-	e, err := s.endpoints.Create(r.Context(), c.tenant, in)
-	if err != nil {
+	if err := s.checkEndpointCap(r.Context(), c.tenant); err != nil {
+		return err
+	}
+	var e *endpoints.Endpoint
+	if err := s.handshake(r.Context(), c, func() (err error) {
+		e, err = s.endpoints.Create(r.Context(), c.tenant, in)
+		return err
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, viewEndpoint(e, now()))
@@ -89,18 +95,26 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	e, err := s.endpoints.Update(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.UpdateInput{
-		URL:         req.URL,
-		Description: req.Description,
-		Events:      req.Events,
-		Profile:     req.Profile,
-		Signing:     req.Signing,
-		Secret:      req.Secret,
-		Headers:     req.Headers,
-		RateLimit:   req.RateLimit,
-		Timeout:     timeout,
-		Metadata:    req.Metadata,
-	})
+	update := func() (*endpoints.Endpoint, error) {
+		return s.endpoints.Update(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.UpdateInput{
+			URL:         req.URL,
+			Description: req.Description,
+			Events:      req.Events,
+			Profile:     req.Profile,
+			Signing:     req.Signing,
+			Secret:      req.Secret,
+			Headers:     req.Headers,
+			RateLimit:   req.RateLimit,
+			Timeout:     timeout,
+			Metadata:    req.Metadata,
+		})
+	}
+	var e *endpoints.Endpoint
+	if req.URL == nil {
+		e, err = update() // no URL check
+	} else {
+		err = s.handshake(r.Context(), c, func() (err error) { e, err = update(); return err })
+	}
 	if err != nil {
 		return err
 	}
@@ -120,8 +134,11 @@ func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &struct{}{}, true); err != nil {
 		return err
 	}
-	e, err := s.endpoints.Enable(r.Context(), c.tenant, mux.Vars(r)["id"])
-	if err != nil {
+	var e *endpoints.Endpoint
+	if err := s.handshake(r.Context(), c, func() (err error) {
+		e, err = s.endpoints.Enable(r.Context(), c.tenant, mux.Vars(r)["id"])
+		return err
+	}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))

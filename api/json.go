@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -25,24 +26,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
 }
 
-// decodeBody reads one JSON object of at most limit bytes into dst, refusing unknown fields and trailing data. With
-// optional set, an empty body leaves dst as it is.
+// decodeBody reads one JSON object of at most limit bytes into dst, refusing unknown fields and trailing data, and
+// (checkStrict) invalid UTF-8, duplicate keys and case variants of field names. With optional set, an empty body
+// leaves dst as it is.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, optional bool) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	if r.ContentLength > limit {
+		return &http.MaxBytesError{Limit: limit} // refused before a byte is read (the connection is then closed)
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		switch {
+		case isMaxBytes(err):
+			return err
+		case errors.Is(err, os.ErrDeadlineExceeded): // the body read deadline (bodyDeadline)
+			return newError(http.StatusRequestTimeout, CodeRequestTimeout, "the request body was not received in time")
+		}
+		return errInvalidJSON("", "the request body could not be read: %v", err)
+	}
+	if optional && len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := checkStrict(raw, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		if errors.Is(err, io.EOF) && optional {
-			return nil
-		}
 		return jsonError(err)
 	}
 	var extra json.RawMessage
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
+	if err := dec.Decode(&extra); errors.Is(err, io.EOF) {
 		return nil
-	case err != nil && isMaxBytes(err):
-		return err
 	}
 	return errInvalidJSON("", "the body must hold exactly one JSON object")
 }

@@ -136,6 +136,7 @@ func (s *server) recoverPanic(next http.Handler) http.Handler {
 type principal struct {
 	operator bool
 	tenantID string // the tenant of a tenant token
+	tokenID  string // the id of a tenant token (its rate-limit key)
 }
 
 // call is what a handler gets besides the request: the caller and, on tenant-scoped routes, the tenant it may act on.
@@ -163,7 +164,7 @@ func (s *server) authenticate(r *http.Request) (principal, error) {
 	case err != nil:
 		return principal{}, err
 	}
-	return principal{tenantID: t.TenantID}, nil
+	return principal{tenantID: t.TenantID, tokenID: t.ID}, nil
 }
 
 // checkVars refuses path variables that cannot name anything (ids are ids.Valid, catalogue names event types) with
@@ -191,11 +192,16 @@ func checkVars(vars map[string]string) error {
 // other; 403 is only for an operator-only action asked by a tenant on its own scope or on a global route.
 func (s *server) guard(a access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		who, err := s.authenticate(r)
+		who, err := s.authenticateThrottled(r) // limits.go
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		if err := s.admit(r.Context(), who); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.bodyDeadline(w, r)
 		if err := checkVars(mux.Vars(r)); err != nil {
 			s.writeError(w, r, err)
 			return

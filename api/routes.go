@@ -112,7 +112,8 @@ func (s *server) routes() []route {
 		// GET ?status=&message=&since=&until=&after=&limit= → 200 {"data": [delivery], "next"} of this endpoint.
 		{http.MethodGet, endpoint + "/deliveries", accessTenant, s.listEndpointDeliveries},
 		// POST {"since": RFC 3339} → 202 {"replayed": N}: every message whose delivery here failed or died since then
-		// is delivered again (once each), with its original webhook-id.
+		// is delivered again (once each), with its original webhook-id; one that since succeeded is skipped, and while
+		// a redelivery of the window is pending the call is refused (409 recover_pending).
 		{http.MethodPost, endpoint + "/recover", accessTenant, s.recoverEndpoint},
 
 		// Messages and the delivery log (the tenant or the operator).

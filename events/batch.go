@@ -52,6 +52,8 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 		m, err := newMessage(tenantID, in, now)
 		if fe, ok := errors.AsType[*FieldError](err); ok {
 			return nil, &FieldError{Field: fmt.Sprintf("events[%d].%s", i, fe.Field), Message: fe.Message}
+		} else if de, ok := errors.AsType[*DataError](err); ok {
+			return nil, &DataError{Field: fmt.Sprintf("events[%d].%s", i, de.Field), Offset: de.Offset, Message: de.Message}
 		} else if err != nil {
 			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
 		}

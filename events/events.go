@@ -17,6 +17,9 @@ import (
 var (
 	ErrNotFound = errors.New("event type not found")
 	ErrInvalid  = errors.New("invalid event")
+	// ErrRecoverPending is returned by Recover while deliveries that an earlier recover (or replay) made of a
+	// message of the window are still pending.
+	ErrRecoverPending = errors.New("an earlier recover of this window is still pending")
 )
 
 // EventType is a catalogue entry a console publishes so tenants can choose what to subscribe to.

@@ -221,44 +221,74 @@ func (s *Service) Replay(ctx context.Context, tenantID, messageID, endpointID st
 	return d, nil
 }
 
-// Recover replays to an endpoint every message whose delivery to it failed or died, among deliveries created since
-// since (and before now). Each message is replayed once however many failed deliveries it had. It returns how many
-// deliveries it made.
+// Recover replays to an endpoint every message whose deliveries to it, among those created since since (and before
+// now), all failed or died: once each, however many failed deliveries it had. A message with a delivery there that
+// succeeded is skipped, and so is one that was already redelivered and is still pending; while any such redelivery
+// is pending, Recover refuses with ErrRecoverPending and makes nothing, so that recover called again and again does
+// not send the same messages again and again. It returns how many deliveries it made.
 func (s *Service) Recover(ctx context.Context, tenantID, endpointID string, since time.Time) (int, error) {
 	if _, err := s.cfg.Endpoints.GetEndpoint(ctx, tenantID, endpointID); err != nil {
 		return 0, fmt.Errorf("recover: %w", err)
 	}
 	now := s.cfg.Now().UTC()
 	f := delivery.Filter{EndpointID: endpointID, Since: since, Until: now, Limit: logPage}
-	seen := make(map[string]bool)
-	n := 0
+	const (
+		failed    = 1 << iota // a delivery failed or died
+		pending               // a delivery is pending
+		succeeded             // a delivery succeeded
+	)
+	state := make(map[string]uint8) // message id → what its deliveries here did
+	var order []string              // message ids in the order of their first delivery listed
 	for {
 		page, err := s.cfg.Log.ListDeliveries(ctx, tenantID, f)
 		if err != nil {
-			return n, fmt.Errorf("recover: list deliveries: %w", err)
+			return 0, fmt.Errorf("recover: list deliveries: %w", err)
 		}
-		var batch []*delivery.Delivery
-		for _, old := range page {
-			if (old.Status != delivery.StatusFailed && old.Status != delivery.StatusDead) || seen[old.MessageID] {
-				continue
+		for _, d := range page {
+			st, known := state[d.MessageID]
+			if !known {
+				order = append(order, d.MessageID)
 			}
-			seen[old.MessageID] = true
-			m, err := s.cfg.Log.GetMessage(ctx, tenantID, old.MessageID)
-			if err != nil {
-				return n, fmt.Errorf("recover: message %s: %w", old.MessageID, err)
+			switch d.Status {
+			case delivery.StatusFailed, delivery.StatusDead:
+				st |= failed
+			case delivery.StatusPending:
+				st |= pending
+			case delivery.StatusSucceeded:
+				st |= succeeded
 			}
-			batch = append(batch, newDelivery(m, endpointID, now))
-		}
-		if len(batch) > 0 {
-			if err := s.addDeliveries(ctx, batch); err != nil {
-				return n, fmt.Errorf("recover: %w", err)
-			}
-			n += len(batch)
+			state[d.MessageID] = st
 		}
 		if len(page) < logPage {
 			break
 		}
 		f.After = page[len(page)-1].ID
+	}
+	var todo []string
+	for _, id := range order {
+		switch st := state[id]; {
+		case st&failed != 0 && st&pending != 0 && st&succeeded == 0:
+			return 0, fmt.Errorf("recover: message %s: %w", id, ErrRecoverPending)
+		case st == failed:
+			todo = append(todo, id)
+		}
+	}
+	n := 0
+	for len(todo) > 0 {
+		chunk := todo[:min(len(todo), logPage)]
+		todo = todo[len(chunk):]
+		batch := make([]*delivery.Delivery, 0, len(chunk))
+		for _, id := range chunk {
+			m, err := s.cfg.Log.GetMessage(ctx, tenantID, id)
+			if err != nil {
+				return n, fmt.Errorf("recover: message %s: %w", id, err)
+			}
+			batch = append(batch, newDelivery(m, endpointID, now))
+		}
+		if err := s.addDeliveries(ctx, batch); err != nil {
+			return n, fmt.Errorf("recover: %w", err)
+		}
+		n += len(batch)
 	}
 	if n > 0 {
 		s.wake()
@@ -293,6 +323,8 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 		data = json.RawMessage(`{}`)
 	} else if !json.Valid(data) {
 		return nil, &FieldError{Field: "data", Message: "is not valid JSON"}
+	} else if err := checkData(data); err != nil {
+		return nil, err
 	}
 	ts := now
 	if in.Timestamp != nil {

@@ -219,12 +219,12 @@ func TestReplayAndRecover(t *testing.T) {
 		id := fmt.Sprintf("msg_%d", i)
 		lg.msgs[id] = &delivery.Message{ID: id, TenantID: "ten", Type: "a"}
 	}
-	// 450 deliveries to ep_1 (three pages), statuses cycling; messages repeat.
+	// 450 deliveries to ep_1 (three pages); messages repeat, each with one status (msg_4 and msg_0 succeeded).
 	statuses := []delivery.Status{delivery.StatusSucceeded, delivery.StatusFailed, delivery.StatusDead, delivery.StatusPending}
 	failedMsgs := map[string]bool{}
 	for i := range 450 {
 		d := &delivery.Delivery{ID: fmt.Sprintf("dlv_%04d", i), TenantID: "ten", EndpointID: "ep_1", MessageID: fmt.Sprintf("msg_%d", i%5),
-			Status: statuses[i%4], CreatedAt: t0.Add(-time.Duration(450-i) * time.Second)}
+			Status: statuses[i%5%4], CreatedAt: t0.Add(-time.Duration(450-i) * time.Second)}
 		if i < 100 {
 			d.CreatedAt = t0.Add(-48 * time.Hour) // before since
 		} else if d.Status == delivery.StatusFailed || d.Status == delivery.StatusDead {

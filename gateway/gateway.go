@@ -85,6 +85,18 @@ type Config struct {
 	// Getenv reads the config file's secret variables. Defaults to os.LookupEnv.
 	Getenv func(string) (string, bool)
 
+	// MaxConnections caps the connections the gateway's own listener (Listen or Listener) holds open at once; more
+	// wait to be accepted. Defaults to DefaultMaxConnections; negative: no cap. A cap above half the process's
+	// descriptor limit is lowered to that half (and logged), so the store and outbound deliveries keep the rest.
+	MaxConnections int
+	// BodyReadTimeout bounds the reading of a request body once its caller is authenticated (408 beyond). Defaults
+	// to api.DefaultBodyReadTimeout; negative: only the HTTP server's 30 s read timeout.
+	BodyReadTimeout time.Duration
+	// Limits are the API's quotas (api.Limits: request rates, handshake rate, endpoints per tenant, failed
+	// authentications per address); each has its default. Without a Limiter, replicas sharing a Redis store share
+	// its limiter, and the embedded store's gateway keeps its buckets in memory.
+	Limits api.Limits
+
 	// PprofListen, if set, serves net/http/pprof on this separate address (no token) and samples the blocking and
 	// mutex profiles while the gateway runs.
 	PprofListen string
@@ -241,6 +253,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		ReadyTimeout:  cfg.ReadyTimeout,
 		Metrics:       metricsHandler,
 		Observer:      g.metrics,
+
+		BodyReadTimeout: cfg.BodyReadTimeout,
+		Limits:          sharedLimits(cfg.Limits, store), // listener.go
 	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -253,6 +268,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
+	}
+	if n := connectionCap(cfg.MaxConnections, fileLimit(), logger); g.ln != nil && n > 0 {
+		g.ln = newLimitListener(g.ln, n)
 	}
 	if cfg.PprofListen != "" {
 		addr, stop, err := servePprof(cfg.PprofListen)

@@ -16,6 +16,10 @@ const (
 	CodeForbiddenURL     = "forbidden_url"      // 422: the URL policy refuses the endpoint URL (scheme or address)
 	CodeHandshakeFailed  = "handshake_failed"   // 422: the URL did not pass the OPTIONS handshake (see details)
 	CodeInternal         = "internal"           // 500: anything else; details are logged, not returned
+	CodeRateLimited      = "rate_limited"       // 429: a rate limit; wait Retry-After seconds (docs/security.md)
+	CodeEndpointLimit    = "endpoint_limit"     // 409: the tenant has the most endpoints it may have
+	CodeRecoverPending   = "recover_pending"    // 409: an earlier recover or replay of the window is still pending
+	CodeRequestTimeout   = "request_timeout"    // 408: the request body was not sent in time
 )
 
 // Error is the body of every error answer.

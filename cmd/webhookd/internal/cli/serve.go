@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
@@ -51,6 +52,15 @@ type serveConfig struct {
 	TenantLabels    int
 	ReadyTimeout    time.Duration
 	PprofListen     string
+
+	MaxConnections  int
+	BodyReadTimeout time.Duration
+	RateToken       float64
+	RateTenant      float64
+	RateOperator    float64
+	HandshakeRate   float64
+	MaxEndpoints    int
+	AuthFailures    int
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -84,6 +94,14 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the API listener (no token)")
 	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", gateway.DefaultReadyTimeout, "time each /readyz check (store ping) may take")
+	fs.IntVar(&c.MaxConnections, "max-connections", gateway.DefaultMaxConnections, "most connections the API listener holds open at once; more wait to be accepted (0: no cap)")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", api.DefaultBodyReadTimeout, "time an authenticated request's body has to arrive; 408 beyond (0: only the server's 30s read timeout)")
+	fs.Float64Var(&c.RateToken, "api-rate-token", api.DefaultTokenRate, "requests per second of one tenant token, bursts of twice that; 429 beyond (0: no limit)")
+	fs.Float64Var(&c.RateTenant, "api-rate-tenant", api.DefaultTenantRate, "requests per second of all tokens of one tenant together (0: no limit)")
+	fs.Float64Var(&c.RateOperator, "api-rate-operator", 0, "requests per second of the operator token (0: no limit)")
+	fs.Float64Var(&c.HandshakeRate, "handshake-rate", api.DefaultHandshakeRate, "endpoint URL checks (OPTIONS handshakes: create, URL change, enable) per second of one tenant's tokens (0: no limit)")
+	fs.IntVar(&c.MaxEndpoints, "max-endpoints-per-tenant", api.DefaultMaxEndpoints, "endpoints one tenant may have; 409 beyond (0: no cap)")
+	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", api.DefaultAuthFailures, "failed authentications one client address (IPv6: its /64) may have per minute before its requests get 429 (0: no throttle)")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 }
 
@@ -172,6 +190,17 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		ConfigFile:          cfg.ConfigFile,
 		PprofListen:         cfg.PprofListen,
 		Logger:              logger,
+
+		MaxConnections:  orNone(cfg.MaxConnections),
+		BodyReadTimeout: orNone(cfg.BodyReadTimeout),
+		Limits: api.Limits{
+			TokenRate:     orNone(cfg.RateToken),
+			TenantRate:    orNone(cfg.RateTenant),
+			OperatorRate:  cfg.RateOperator,
+			HandshakeRate: orNone(cfg.HandshakeRate),
+			MaxEndpoints:  orNone(cfg.MaxEndpoints),
+			AuthFailures:  orNone(cfg.AuthFailures),
+		},
 	}, nil
 }
 
