@@ -121,7 +121,7 @@ func (c *Client) do(ctx context.Context, method, p string, query url.Values, bod
 		return resp.StatusCode, fmt.Errorf("%s %s: read the answer: %w", method, u, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, newError(resp.StatusCode, b)
+		return resp.StatusCode, newError(resp.StatusCode, resp.Header, b)
 	}
 	if c.raw != nil {
 		c.raw(b)

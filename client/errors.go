@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/webhookd/webhookd/wire"
 )
@@ -18,12 +20,26 @@ type Error struct {
 	Message string          // for people
 	Field   string          // the request field or query parameter at fault, if any
 	Details json.RawMessage // more, for some codes: wire.HandshakeDetails for handshake_failed
+	// RetryAfter is how long the API asked the caller to wait before trying again (its Retry-After header, on a 429
+	// rate_limited answer for example); 0 when it said nothing.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// newError reads an error answer.
-func newError(status int, body []byte) *Error {
+// IsRateLimited reports whether err is the API's rate_limited (429): wait the Error's RetryAfter, then try again.
+func IsRateLimited(err error) bool { return IsCode(err, wire.CodeRateLimited) }
+
+// newError reads an error answer and its Retry-After header (delay-seconds; an HTTP date is not sent by webhookd).
+func newError(status int, h http.Header, body []byte) *Error {
+	e := parseError(status, body)
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
+}
+
+func parseError(status int, body []byte) *Error {
 	var w wire.Error
 	if json.Unmarshal(body, &w) == nil && w.Code != "" {
 		return &Error{Status: status, Code: w.Code, Message: w.Message, Field: w.Field, Details: w.Details}
