@@ -89,6 +89,9 @@ func toAPIError(err error) *apiError {
 		tfe *tenants.FieldError
 		vfe *events.FieldError
 	)
+	if ce, ok := callsAPIError(err); ok {
+		return ce
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae

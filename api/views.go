@@ -47,6 +47,8 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		FailingSince:   e.FailingSince,
 		CreatedAt:      e.CreatedAt,
 		UpdatedAt:      e.UpdatedAt,
+		Kind:           endpointKind(e),
+		Calls:          viewCallSettings(e.Calls),
 	}
 	for _, k := range e.Keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {

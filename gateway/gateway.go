@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -91,6 +92,10 @@ type Config struct {
 
 	// Logger receives every log line of the gateway. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Calls configures management calls (breaker, answer limit, log excerpts; every field has its default). Its
+	// Policy, Client, Observer and Logger are the gateway's own. The call log is kept as long as Retention says.
+	Calls calls.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -121,6 +126,8 @@ type Gateway struct {
 	events    *events.Service
 	engine    *delivery.Engine
 	retention *delivery.Retention
+	calls     *calls.Service
+	callsKeep *delivery.Retention
 	metrics   *metrics.Metrics
 	handler   http.Handler
 	token     string
@@ -212,6 +219,13 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
 	})
 
+	ccfg := cfg.Calls
+	ccfg.Policy, ccfg.Client, ccfg.Observer, ccfg.Logger = cfg.Egress, client, g.metrics.CallObserver(), logger
+	g.calls = calls.New(eps, store, ccfg)
+	g.callsKeep = delivery.NewRetention(g.calls, delivery.RetentionConfig{
+		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
+	})
+
 	checks := []api.ReadyCheck{
 		{Name: "store", Check: func(ctx context.Context) error {
 			err := store.Ping(ctx)
@@ -240,7 +254,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		ReadyTimeout:  cfg.ReadyTimeout,
 		Metrics:       metricsHandler,
 		Observer:      g.metrics,
-	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store})
+	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -322,6 +336,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { g.retention.Run(runCtx) })
+	wg.Go(func() { g.callsKeep.Run(runCtx) })
 
 	var runErr error
 	select {
@@ -350,6 +365,9 @@ func (g *Gateway) Close() error {
 		}
 		if g.ln != nil {
 			g.ln.Close() // already closed by Run's shutdown, or never served
+		}
+		if g.calls != nil {
+			g.calls.Close() // its last log entries, before the store closes
 		}
 		g.closeErr = g.store.Close()
 	})

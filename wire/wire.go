@@ -117,6 +117,8 @@ type EndpointRequest struct {
 	RateLimit   *float64           `json:"rate_limit,omitempty"`
 	Timeout     json.RawMessage    `json:"timeout,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
+	Kind        *string            `json:"kind,omitempty"`  // "events" (default) or "calls"; create only
+	Calls       *CallSettings      `json:"calls,omitempty"` // calls endpoints only
 }
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
@@ -138,6 +140,8 @@ type Endpoint struct {
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
+	Kind           string            `json:"kind"`            // "events" or "calls"
+	Calls          *CallSettings     `json:"calls,omitempty"` // calls endpoints only
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.
