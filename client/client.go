@@ -90,7 +90,9 @@ func (c *Client) do(ctx context.Context, method, p string, query url.Values, bod
 		u += "?" + query.Encode()
 	}
 	var rd io.Reader
-	if body != nil {
+	if raw, ok := body.(rawBody); ok {
+		rd = bytes.NewReader(raw) // already JSON, sent as it is (json.Marshal would compact it)
+	} else if body != nil {
 		j, err := json.Marshal(body)
 		if err != nil {
 			return 0, fmt.Errorf("%s %s: encode the request: %w", method, p, err)
