@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/calls"
+	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	boltstore "github.com/webhookd/webhookd/store/boltstore"
