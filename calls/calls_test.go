@@ -50,7 +50,7 @@ func (l *memLog) ListCalls(context.Context, string, string, string, int) ([]*Cal
 }
 func (l *memLog) PruneCalls(context.Context, time.Time) (int, error) { return 0, nil }
 
-func callsEndpoint(t *testing.T, url string) (*endpoints.Endpoint, string) {
+func callsEndpoint(t testing.TB, url string) (*endpoints.Endpoint, string) {
 	t.Helper()
 	sec, _, err := profiles.Standard.GenerateKey(signing.HMAC)
 	if err != nil {
