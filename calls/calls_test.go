@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -246,5 +247,50 @@ func TestErrorTags(t *testing.T) {
 	ep.Calls = &endpoints.CallSettings{ErrorTags: []string{"Locked"}}
 	if _, ok := errorTag([]byte(`{"_tag":"UnknownDevice"}`), ep.Tags()); ok {
 		t.Error("declared tags did not replace the defaults")
+	}
+}
+
+// gatedLog holds every AddCalls until release is closed.
+type gatedLog struct {
+	memLog
+	release chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedLog) AddCalls(ctx context.Context, cs []*Call) error {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.release
+	return g.memLog.AddCalls(ctx, cs)
+}
+
+type countDrops struct {
+	nopObserver
+	drops atomic.Int32
+}
+
+func (c *countDrops) CallLogDropped() { c.drops.Add(1) }
+
+// A store slower than the calls never holds a call up: entries beyond the queue are dropped and counted, and Close
+// writes what was queued.
+func TestLogWriterDropsAndFlushes(t *testing.T) {
+	lg := &gatedLog{release: make(chan struct{}), entered: make(chan struct{}, 1)}
+	obs := &countDrops{}
+	w := newLogWriter(lg, 2, obs, nil)
+	w.add(&Call{ID: "call_0"})
+	<-lg.entered // the writer holds call_0 in a blocked write
+	for i := 1; i <= 5; i++ {
+		w.add(&Call{ID: fmt.Sprintf("call_%d", i)}) // two fit in the queue, three are dropped
+	}
+	if n := obs.drops.Load(); n != 3 {
+		t.Fatalf("%d drops, want 3", n)
+	}
+	close(lg.release)
+	w.close()
+	w.add(&Call{ID: "call_late"}) // after close: ignored, not a panic
+	if len(lg.cs) != 3 || lg.cs[0].ID != "call_0" || lg.cs[2].ID != "call_2" {
+		t.Fatalf("written %d entries: %+v", len(lg.cs), lg.cs)
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // logWriter writes call log entries in the background, in batches, so that a call's answer never waits for the
-// store's commit. A batch is what queued while the previous one was written (at most maxBatch).
+// store's commit. A batch is what queued while the previous one was written and in the logLinger after its first
+// entry (at most maxBatch): under load one commit (an fsync on the embedded store) takes many calls.
 type logWriter struct {
 	log   Log
 	q     chan *Call
@@ -20,7 +21,10 @@ type logWriter struct {
 	close func()
 }
 
-const maxBatch = 256
+const (
+	maxBatch  = 256
+	logLinger = 5 * time.Millisecond
+)
 
 func newLogWriter(log Log, size int, obs Observer, lg *slog.Logger) *logWriter {
 	w := &logWriter{log: log, q: make(chan *Call, size), obs: obs, lg: lg, done: make(chan struct{})}
@@ -57,18 +61,20 @@ func (w *logWriter) run() {
 	batch := make([]*Call, 0, maxBatch)
 	for c := range w.q {
 		batch = append(batch[:0], c)
+		linger := time.NewTimer(logLinger)
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case c, ok := <-w.q:
 				if !ok {
-					break fill
+					break fill // closing: write what there is
 				}
 				batch = append(batch, c)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := w.log.AddCalls(ctx, batch); err != nil {
 			w.lg.Warn("call log write failed", "calls", len(batch), "err", err)
