@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -62,6 +63,7 @@ type Service struct {
 	cfg      Config
 	breakers *breakers
 	schemas  sync.Map // endpoint id + "\x00" + updated + "\x00" + path → *jsonschema.Schema
+	nschemas atomic.Int64
 	writer   *logWriter
 }
 
@@ -321,6 +323,9 @@ func errorTag(body []byte, tags []string) (string, bool) {
 	return "", false
 }
 
+// maxSchemaCache bounds the compiled schemas kept.
+const maxSchemaCache = 4096
+
 // checkSchema checks body against the schema the endpoint declares for path, if any.
 func (s *Service) checkSchema(ep *endpoints.Endpoint, path string, body []byte) error {
 	if ep.Calls == nil || ep.Calls.Schemas[path] == nil {
@@ -334,6 +339,10 @@ func (s *Service) checkSchema(ep *endpoints.Endpoint, path string, body []byte) 
 		var err error
 		if sch, err = endpoints.CompileSchema(ep.Calls.Schemas[path]); err != nil {
 			return fmt.Errorf("the schema of %s does not compile: %w", path, err)
+		}
+		if s.nschemas.Add(1) > maxSchemaCache { // endpoint updates leave stale keys behind: start afresh
+			s.schemas.Clear()
+			s.nschemas.Store(1)
 		}
 		s.schemas.Store(key, sch)
 	}
