@@ -156,6 +156,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
 	}
+	if c := cfg.Calls; c.BreakerAfter < 0 || c.BreakerCooldown < 0 || c.ResponseLimit < 0 || c.Excerpt < 0 || c.LogQueue < 0 {
+		return nil, fmt.Errorf("%w: Calls: sizes and durations must not be negative", ErrConfig)
+	}
 	logger := cfg.Logger
 	token, err := operatorToken(cfg, logger)
 	if err != nil {

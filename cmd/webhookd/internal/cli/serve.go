@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
@@ -51,6 +52,8 @@ type serveConfig struct {
 	TenantLabels    int
 	ReadyTimeout    time.Duration
 	PprofListen     string
+	CallBreaker     int
+	CallCooldown    time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -85,6 +88,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", gateway.DefaultReadyTimeout, "time each /readyz check (store ping) may take")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
+	fs.IntVar(&c.CallBreaker, "call-breaker-failures", calls.DefaultBreakerAfter, "consecutive failed management calls that open a calls endpoint's circuit")
+	fs.DurationVar(&c.CallCooldown, "call-breaker-cooldown", calls.DefaultBreakerCool, "how long an open circuit fails calls fast before one probe goes through")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -172,6 +177,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		ConfigFile:          cfg.ConfigFile,
 		PprofListen:         cfg.PprofListen,
 		Logger:              logger,
+		Calls:               calls.Config{BreakerAfter: cfg.CallBreaker, BreakerCooldown: cfg.CallCooldown},
 	}, nil
 }
 
