@@ -37,6 +37,8 @@ func (s *server) makeCall(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
+	// A call may take up to calls.MaxTimeout, as long as the server's write timeout: give the answer room.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(calls.MaxTimeout + 10*time.Second))
 	res, err := s.calls.Call(r.Context(), c.tenant, calls.Request{
 		EndpointID: req.EndpointID, Path: req.Path, Body: req.Body, Timeout: deref(timeout), Idempotent: req.Idempotent,
 	})
