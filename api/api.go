@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
@@ -73,6 +74,7 @@ type Deps struct {
 	Endpoints *endpoints.Service // required
 	Events    *events.Service    // required
 	Log       DeliveryLog        // required: the delivery log the API reads
+	Calls     *calls.Service     // optional: management calls; without it the calls routes answer 404
 }
 
 // ErrConfig is returned by New for an unusable Config or Deps.
@@ -87,6 +89,7 @@ type server struct {
 	endpoints *endpoints.Service
 	events    *events.Service
 	dlog      DeliveryLog
+	calls     *calls.Service
 	obs       Observer
 	ready     *readiness
 	router    *mux.Router
@@ -137,6 +140,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		endpoints: deps.Endpoints,
 		events:    deps.Events,
 		dlog:      deps.Log,
+		calls:     deps.Calls,
 		obs:       obs,
 		limits:    cfg.Limits.withDefaults(),
 		ready: &readiness{checks: cfg.ReadyChecks, timeout: cfg.ReadyTimeout, log: cfg.Logger,

@@ -96,6 +96,9 @@ func toAPIError(err error) *apiError {
 		vde *events.DataError
 		rle *rateLimitedError
 	)
+	if ce, ok := callsAPIError(err); ok {
+		return ce
+	}
 	switch {
 	case errors.As(err, &ae):
 		return ae

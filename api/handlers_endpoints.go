@@ -41,6 +41,8 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		RateLimit:   deref(req.RateLimit),
 		Timeout:     deref(timeout),
 		Metadata:    deref(req.Metadata),
+		Kind:        deref(req.Kind),
+		Calls:       callSettings(req.Calls),
 	}
 	if req.Events != nil && *req.Events == nil {
 		in.Events = []string{} // "events": [] is an error, not the default
@@ -95,6 +97,9 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
+	if req.Kind != nil {
+		return errValidation("kind", "kind: set at creation; it cannot change")
+	}
 	update := func() (*endpoints.Endpoint, error) {
 		return s.endpoints.Update(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.UpdateInput{
 			URL:         req.URL,
@@ -107,6 +112,7 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			RateLimit:   req.RateLimit,
 			Timeout:     timeout,
 			Metadata:    req.Metadata,
+			Calls:       callSettings(req.Calls),
 		})
 	}
 	var e *endpoints.Endpoint

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
@@ -45,6 +46,7 @@ func testDeps(st *boltstore.Store, policy egress.Policy, waker events.Waker) Dep
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
 		Log:       st,
+		Calls:     calls.New(st, st, calls.Config{Policy: policy}),
 	}
 }
 

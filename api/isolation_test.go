@@ -25,6 +25,7 @@ func TestTenantIsolation(t *testing.T) {
 	dlvA := e.must(200, "GET", "/v1/tenants/ten_a/deliveries", tokA, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	tokIDA := e.must(200, "GET", "/v1/tenants/ten_a/tokens", opToken, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	e.must(201, "POST", "/v1/event-types", opToken, map[string]any{"name": "device.enrolled"})
+	callsA := e.endpoint("ten_a", tokA, map[string]any{"url": rc.URL, "kind": "calls"})
 	secretA := e.must(200, "GET", "/v1/tenants/ten_a/endpoints/"+epA+"/secret", tokA, nil)["keys"].([]any)[0].(map[string]any)["secret"].(string)
 
 	// Make one of A's deliveries dead, so that recover would have work if it reached A.
@@ -88,6 +89,8 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/event-types/{name}":                         nil,
 		"GET /healthz":                                       nil,
 		"GET /readyz":                                        nil,
+		"POST /v1/tenants/{tenant}/calls":                    map[string]any{"endpoint_id": callsA, "path": "/checkin", "body": map[string]any{}},
+		"GET /v1/tenants/{tenant}/endpoints/{id}/calls":      nil,
 	}
 	// Expected status of B's token on a global route (no {tenant}).
 	global := map[string]int{
@@ -113,7 +116,7 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/tenants/{tenant}/endpoints":         200,
 		"GET /v1/tenants/{tenant}/deliveries":        200,
 	}
-	aIDs := []string{epA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a"}
+	aIDs := []string{epA, callsA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a"}
 
 	walked := 0
 	err = e.s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {

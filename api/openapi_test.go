@@ -33,6 +33,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -52,6 +53,8 @@ const (
 const (
 	exampleHost       = "https://hooks.example.com"
 	exampleEndpointID = "ep_01kp8w9r5h3n6q2s7t4v8x0y1z"
+	// exampleCallsID is the calls endpoint of the management-call examples.
+	exampleCallsID = "ep_01kp8w9r5h3n6q2s7t4v8xcall"
 )
 
 // opsPaths are the operations routes, which need no token.
@@ -630,7 +633,9 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
 		Log:       st,
+		Calls:     calls.New(st, st, calls.Config{Policy: policy}),
 	}
+	t.Cleanup(deps.Calls.Close)
 	m := metrics.New(metrics.Config{Queue: st})
 	h, router, err := api.NewWithRouter(api.Config{
 		OperatorToken: opToken, Logger: logger, Metrics: m.Handler(), Observer: m,
@@ -646,7 +651,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 	t.Cleanup(srv.Close)
 	return &liveAPI{t: t, spec: loadSpec(t), srv: srv, router: router, rcv: rcv, vars: map[string]string{
 		"tenant": "acme", "name": "device.enrolled",
-		"endpoint": "ep_none", "delivery": "dlv_none", "message": "msg_none", "token": "tok_none",
+		"endpoint": "ep_none", "calls_endpoint": "ep_none", "delivery": "dlv_none", "message": "msg_none", "token": "tok_none",
 	}}
 }
 
@@ -655,6 +660,9 @@ func (l *liveAPI) path(op operation) string {
 	id := l.vars["endpoint"]
 	if strings.Contains(op.path, "/deliveries/{id}") {
 		id = l.vars["delivery"]
+	}
+	if strings.HasSuffix(op.path, "/{id}/calls") {
+		id = l.vars["calls_endpoint"]
 	}
 	return strings.NewReplacer("{tenant}", l.vars["tenant"], "{id}", id, "{msg}", l.vars["message"],
 		"{token}", l.vars["token"], "{name}", l.vars["name"]).Replace(op.path)
@@ -666,7 +674,8 @@ func (l *liveAPI) body(ex example) []byte {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return []byte(strings.NewReplacer(exampleHost, l.rcv.URL, exampleEndpointID, l.vars["endpoint"]).Replace(string(b)))
+	return []byte(strings.NewReplacer(exampleHost, l.rcv.URL, exampleEndpointID, l.vars["endpoint"],
+		exampleCallsID, l.vars["calls_endpoint"]).Replace(string(b)))
 }
 
 // do sends one request; token "" sends none. A nil body sends none.
@@ -752,6 +761,7 @@ func TestOpenAPILive(t *testing.T) {
 		tenant   = "/v1/tenants/{tenant}"
 		endpoint = tenant + "/endpoints/{id}"
 		wait     = "wait for every delivery to finish"
+		callsEp  = "create a calls endpoint"
 	)
 	order := []string{
 		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant,
@@ -764,6 +774,7 @@ func TestOpenAPILive(t *testing.T) {
 		wait,
 		"GET " + tenant + "/deliveries", "GET " + endpoint + "/deliveries", "GET " + tenant + "/deliveries/{id}",
 		"GET " + tenant + "/messages/{msg}", "POST " + tenant + "/messages/{msg}/replay", "POST " + endpoint + "/recover",
+		callsEp, "POST " + tenant + "/calls", "GET " + endpoint + "/calls",
 		"DELETE " + tenant + "/tokens/{token}", "DELETE /v1/event-types/{name}", "DELETE " + endpoint,
 		"GET /healthz", "GET /readyz", "GET /metrics",
 	}
@@ -771,6 +782,16 @@ func TestOpenAPILive(t *testing.T) {
 	for _, key := range order {
 		if key == wait {
 			l.waitForDeliveries()
+			continue
+		}
+		if key == callsEp {
+			status, _, out := l.do("POST", "/v1/tenants/"+l.vars["tenant"]+"/endpoints", opToken,
+				[]byte(`{"url": "`+l.rcv.URL+`", "kind": "calls"}`))
+			var ep struct{ ID string }
+			if status != http.StatusCreated || json.Unmarshal(out, &ep) != nil {
+				t.Fatalf("create a calls endpoint: %d %s", status, out)
+			}
+			l.vars["calls_endpoint"] = ep.ID
 			continue
 		}
 		op, ok := ops[key]

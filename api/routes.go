@@ -125,6 +125,15 @@ func (s *server) routes() []route {
 		{http.MethodGet, tenant + "/deliveries", accessTenant, s.listDeliveries},
 		// GET → 200 delivery with "attempt_log": every HTTP attempt, oldest first ("attempts" is their count).
 		{http.MethodGet, tenant + "/deliveries/{id}", accessTenant, s.getDelivery},
+
+		// Management calls (the tenant or the operator; see handlers_calls.go and docs/management-calls.md).
+		// POST {"endpoint_id", "path": "/webhook/apple/checkin", "body": <JSON>, "timeout"?: "1s", "idempotent"?:
+		// false} → 200 {"id": "call_…", "outcome", "status", "body"?, "tag"?, "error"?, "latency_ms", "webhook_id",
+		// "attempts"} whatever the outcome (ok, typed_error, timeout, unreachable, bad_response, circuit_open). Body at
+		// most Config.MaxEventBytes (413). An events endpoint is 422 wrong_endpoint_kind; nothing is logged then.
+		{http.MethodPost, tenant + "/calls", accessTenant, s.makeCall},
+		// GET ?after=&limit= → 200 {"data": [call], "next"}: the call log of a calls endpoint, oldest first.
+		{http.MethodGet, endpoint + "/calls", accessTenant, s.listCalls},
 	}
 }
 

@@ -48,6 +48,8 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		CreatedAt:      e.CreatedAt,
 		UpdatedAt:      e.UpdatedAt,
 		URLRefused:     e.URLRefused,
+		Kind:           endpointKind(e),
+		Calls:          viewCallSettings(e.Calls),
 	}
 	for _, k := range e.Keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {

@@ -56,6 +56,10 @@ type Endpoint struct {
 	// address the policy now refuses), though it was accepted when registered: the Service's reads set it, it is
 	// never stored. Every delivery attempt to such an endpoint fails with the same rule.
 	URLRefused string `json:"-"`
+	// Kind is KindEvents ("" in older records) or KindCalls (kind.go); it is set at creation and never changes.
+	Kind string `json:"kind,omitempty"`
+	// Calls holds the settings of a calls endpoint (error tags, response schemas); nil for an events endpoint.
+	Calls *CallSettings `json:"calls,omitempty"`
 }
 
 // SigningKeys returns the secrets that sign at now: the current key and rotated keys not yet expired, newest first.
@@ -72,6 +76,9 @@ func (e *Endpoint) SigningKeys(now time.Time) []string {
 // Accepts reports whether the endpoint's filters select an event type: "*" selects all, "device.*" selects every
 // type under device (device.enrolled, device.status.changed) but not "device" itself, and other filters match exactly.
 func (e *Endpoint) Accepts(eventType string) bool {
+	if e.Kind == KindCalls {
+		return false // a calls endpoint receives no events
+	}
 	return MatchAny(e.Events, eventType)
 }
 

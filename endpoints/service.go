@@ -64,6 +64,10 @@ type CreateInput struct {
 	RateLimit   float64           // deliveries per second; 0 means unlimited
 	Timeout     time.Duration     // per attempt; 0 means DefaultTimeout
 	Metadata    map[string]string // free-form, see ValidateMetadata
+	// Kind is KindEvents ("" means events) or KindCalls. A calls endpoint takes no event filters (Events must be
+	// empty), signs under the standard profile, and URL is the base its call paths are appended to.
+	Kind  string
+	Calls *CallSettings // calls endpoints only: error tags and response schemas
 }
 
 // UpdateInput changes an endpoint, PATCH style: a nil field is left as it is.
@@ -86,6 +90,7 @@ type UpdateInput struct {
 	RateLimit *float64
 	Timeout   *time.Duration // 0 means DefaultTimeout
 	Metadata  *map[string]string
+	Calls     *CallSettings // calls endpoints only; replaces the settings as a whole
 }
 
 // RotateInput describes a key rotation.
@@ -111,7 +116,10 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
-	if e.Events == nil {
+	if err := setKind(e, in); err != nil {
+		return nil, err
+	}
+	if e.Events == nil && !e.IsCalls() {
 		e.Events = []string{"*"}
 	}
 	if err := validateFields(e); err != nil {
@@ -129,6 +137,9 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	}
 	alg, err := algorithmFor(p, algName)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCallsProfile(e, p); err != nil {
 		return nil, err
 	}
 	key, err := newKey(p, alg, in.Secret, now)
@@ -216,6 +227,9 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		if in.Metadata != nil {
 			e.Metadata = copyMap(*in.Metadata)
 		}
+		if err := updateCalls(e, in); err != nil {
+			return nil, err
+		}
 		if err := validateFields(e); err != nil {
 			return nil, err
 		}
@@ -281,6 +295,9 @@ func (s *Service) changeScheme(e *Endpoint, in UpdateInput, now time.Time) error
 	}
 	alg, err := algorithmFor(p, algName)
 	if err != nil {
+		return err
+	}
+	if err := checkCallsProfile(e, p); err != nil {
 		return err
 	}
 	grace := s.cfg.RotationGrace
@@ -483,9 +500,13 @@ func (s *Service) save(ctx context.Context, e *Endpoint, now time.Time) (*Endpoi
 
 // validateFields checks the fields that need no I/O and no signing scheme.
 func validateFields(e *Endpoint) error {
+	filters := ValidateFilters(e.Events)
+	if e.IsCalls() {
+		filters = ValidateCallSettings(e.Calls)
+	}
 	for _, err := range []error{
 		ValidateDescription(e.Description),
-		ValidateFilters(e.Events),
+		filters,
 		ValidateHeaders(e.Headers),
 		ValidateRateLimit(e.RateLimit),
 		ValidateTimeout(e.Timeout),
@@ -527,5 +548,6 @@ func clone(e *Endpoint) *Endpoint {
 	c.Keys = slices.Clone(e.Keys)
 	c.Headers = copyMap(e.Headers)
 	c.Metadata = copyMap(e.Metadata)
+	c.Calls = cloneCallSettings(e.Calls)
 	return &c
 }

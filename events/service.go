@@ -187,7 +187,7 @@ func (s *Service) PublishTo(ctx context.Context, tenantID, endpointID string, in
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.cfg.Endpoints.GetEndpoint(ctx, tenantID, endpointID); err != nil {
+	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return nil, nil, fmt.Errorf("publish to %s: %w", endpointID, err)
 	}
 	d := newDelivery(m, endpointID, now)
@@ -210,7 +210,7 @@ func (s *Service) Replay(ctx context.Context, tenantID, messageID, endpointID st
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
 	}
-	if _, err := s.cfg.Endpoints.GetEndpoint(ctx, tenantID, endpointID); err != nil {
+	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
 	}
 	d := newDelivery(m, endpointID, s.cfg.Now().UTC())
@@ -227,7 +227,7 @@ func (s *Service) Replay(ctx context.Context, tenantID, messageID, endpointID st
 // is pending, Recover refuses with ErrRecoverPending and makes nothing, so that recover called again and again does
 // not send the same messages again and again. It returns how many deliveries it made.
 func (s *Service) Recover(ctx context.Context, tenantID, endpointID string, since time.Time) (int, error) {
-	if _, err := s.cfg.Endpoints.GetEndpoint(ctx, tenantID, endpointID); err != nil {
+	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return 0, fmt.Errorf("recover: %w", err)
 	}
 	now := s.cfg.Now().UTC()

@@ -84,6 +84,9 @@ type fileEndpoint struct {
 	RateLimit   float64           `json:"rate_limit"`
 	Timeout     fileDuration      `json:"timeout"`
 	Metadata    map[string]string `json:"metadata"`
+	// Kind is "events" (the default) or "calls"; Calls holds a calls endpoint's error tags and response schemas.
+	Kind  string                  `json:"kind"`
+	Calls *endpoints.CallSettings `json:"calls"`
 
 	secret string // the value of SecretEnv, resolved by loadConfigFile
 }
@@ -191,9 +194,21 @@ func loadConfigFile(path string, policy egress.Policy, getenv func(string) (stri
 				return nil, fail(fmt.Errorf("url: %w", err))
 			}
 			want := e.desired()
+			filters := endpoints.ValidateFilters(want.Events)
+			if err := endpoints.ValidateKind(e.Kind); err != nil {
+				return nil, fail(err)
+			}
+			switch {
+			case want.IsCalls() && len(e.Events) > 0:
+				return nil, fail(errors.New("events: a calls endpoint receives no events"))
+			case want.IsCalls():
+				filters = endpoints.ValidateCallSettings(want.Calls)
+			case e.Calls != nil:
+				return nil, fail(errors.New(`calls: only a calls endpoint (kind "calls") takes call settings`))
+			}
 			for _, err := range []error{
 				endpoints.ValidateDescription(want.Description),
-				endpoints.ValidateFilters(want.Events),
+				filters,
 				endpoints.ValidateHeaders(want.Headers),
 				endpoints.ValidateRateLimit(want.RateLimit),
 				endpoints.ValidateTimeout(want.Timeout),
@@ -243,8 +258,15 @@ func (e *fileEndpoint) desired() endpoints.Endpoint {
 	}
 	md[configIDKey] = e.ID
 	events := slices.Clone(e.Events)
-	if events == nil {
+	switch {
+	case e.Kind == endpoints.KindCalls:
+		events = []string{}
+	case events == nil:
 		events = []string{"*"}
+	}
+	kind := ""
+	if e.Kind == endpoints.KindCalls {
+		kind = endpoints.KindCalls
 	}
 	return endpoints.Endpoint{
 		URL:         e.URL,
@@ -256,6 +278,8 @@ func (e *fileEndpoint) desired() endpoints.Endpoint {
 		RateLimit:   e.RateLimit,
 		Timeout:     cmp.Or(time.Duration(e.Timeout), endpoints.DefaultTimeout),
 		Metadata:    md,
+		Kind:        kind,
+		Calls:       e.Calls,
 	}
 }
 
@@ -374,7 +398,7 @@ func applyEndpoint(ctx context.Context, es *endpoints.Service, tenant string, fe
 		ep, err := es.Create(ctx, tenant, endpoints.CreateInput{
 			URL: want.URL, Description: want.Description, Events: want.Events, Profile: want.Profile,
 			Signing: want.Algorithm, Secret: fe.secret, Headers: want.Headers, RateLimit: want.RateLimit,
-			Timeout: want.Timeout, Metadata: want.Metadata,
+			Timeout: want.Timeout, Metadata: want.Metadata, Kind: want.Kind, Calls: want.Calls,
 		})
 		if err != nil {
 			return err
@@ -388,6 +412,13 @@ func applyEndpoint(ctx context.Context, es *endpoints.Service, tenant string, fe
 		in      endpoints.UpdateInput
 		changed []string
 	)
+	if want.IsCalls() != cur.IsCalls() {
+		return fmt.Errorf("endpoint %s: kind %q in the file, %q stored: a kind never changes, delete the endpoint first",
+			cur.ID, cmp.Or(want.Kind, endpoints.KindEvents), cmp.Or(cur.Kind, endpoints.KindEvents))
+	}
+	if want.IsCalls() && !sameCalls(want.Calls, cur.Calls) {
+		in.Calls, changed = cmp.Or(want.Calls, &endpoints.CallSettings{}), append(changed, "calls")
+	}
 	if want.URL != cur.URL {
 		in.URL, changed = &want.URL, append(changed, "url")
 	}
@@ -445,4 +476,16 @@ func applyEndpoint(ctx context.Context, es *endpoints.Service, tenant string, fe
 		res.Unchanged++
 	}
 	return nil
+}
+
+// sameCalls reports whether two call settings are the same (schemas compared as JSON text, compacted).
+func sameCalls(a, b *endpoints.CallSettings) bool {
+	norm := func(c *endpoints.CallSettings) string {
+		if c == nil {
+			c = &endpoints.CallSettings{}
+		}
+		out, _ := json.Marshal(c) // compacts the schemas; sorts the paths
+		return string(out)
+	}
+	return norm(a) == norm(b)
 }

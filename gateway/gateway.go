@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -103,6 +104,10 @@ type Config struct {
 
 	// Logger receives every log line of the gateway. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Calls configures management calls (breaker, answer limit, log excerpts; every field has its default). Its
+	// Policy, Client, Observer and Logger are the gateway's own. The call log is kept as long as Retention says.
+	Calls calls.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -133,6 +138,8 @@ type Gateway struct {
 	events    *events.Service
 	engine    *delivery.Engine
 	retention *delivery.Retention
+	calls     *calls.Service
+	callsKeep *delivery.Retention
 	metrics   *metrics.Metrics
 	handler   http.Handler
 	token     string
@@ -160,6 +167,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	if cfg.HandshakeTimeout < 0 || cfg.RotationGrace < 0 || cfg.IdempotencyWindow < 0 || cfg.ReadyTimeout < 0 ||
 		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
+	}
+	if c := cfg.Calls; c.BreakerAfter < 0 || c.BreakerCooldown < 0 || c.ResponseLimit < 0 || c.Excerpt < 0 || c.LogQueue < 0 {
+		return nil, fmt.Errorf("%w: Calls: sizes and durations must not be negative", ErrConfig)
 	}
 	logger := cfg.Logger
 	token, err := operatorToken(cfg, logger)
@@ -225,6 +235,13 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
 	})
 
+	ccfg := cfg.Calls
+	ccfg.Policy, ccfg.Client, ccfg.Observer, ccfg.Logger = cfg.Egress, client, g.metrics.CallObserver(), logger
+	g.calls = calls.New(eps, store, ccfg)
+	g.callsKeep = delivery.NewRetention(g.calls, delivery.RetentionConfig{
+		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
+	})
+
 	checks := []api.ReadyCheck{
 		{Name: "store", Check: func(ctx context.Context) error {
 			err := store.Ping(ctx)
@@ -256,7 +273,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		Limits:          sharedLimits(cfg.Limits, store), // listener.go
-	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store})
+	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -341,6 +358,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { g.retention.Run(runCtx) })
+	wg.Go(func() { g.callsKeep.Run(runCtx) })
 
 	var runErr error
 	select {
@@ -369,6 +387,9 @@ func (g *Gateway) Close() error {
 		}
 		if g.ln != nil {
 			g.ln.Close() // already closed by Run's shutdown, or never served
+		}
+		if g.calls != nil {
+			g.calls.Close() // its last log entries, before the store closes
 		}
 		g.closeErr = g.store.Close()
 	})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
@@ -22,6 +23,7 @@ type Store interface {
 	events.Store
 	delivery.Queue
 	delivery.Log
+	calls.Log
 	Ping(ctx context.Context) error
 	Close() error
 }

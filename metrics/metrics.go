@@ -80,6 +80,7 @@ type Metrics struct {
 	queueLag        prometheus.Gauge
 	inFlight        prometheus.Gauge
 	inFlightOf      atomic.Pointer[func() int]
+	calls           callMetrics // management calls (calls.go)
 
 	handler http.Handler
 }

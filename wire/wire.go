@@ -117,6 +117,8 @@ type EndpointRequest struct {
 	RateLimit   *float64           `json:"rate_limit,omitempty"`
 	Timeout     json.RawMessage    `json:"timeout,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
+	Kind        *string            `json:"kind,omitempty"`  // "events" (default) or "calls"; create only
+	Calls       *CallSettings      `json:"calls,omitempty"` // calls endpoints only
 }
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
@@ -140,7 +142,9 @@ type Endpoint struct {
 	UpdatedAt      time.Time         `json:"updated_at"`
 	// URLRefused says why the gateway's URL policy refuses the endpoint's URL now (an http URL while plain http is
 	// not allowed, say), though it was accepted when registered: every delivery attempt to it fails. Empty otherwise.
-	URLRefused string `json:"url_refused,omitempty"`
+	URLRefused string        `json:"url_refused,omitempty"`
+	Kind       string        `json:"kind"`            // "events" or "calls"
+	Calls      *CallSettings `json:"calls,omitempty"` // calls endpoints only
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.

@@ -75,6 +75,11 @@ type options struct {
 	backlog        int
 	backlogDue     int
 	backlogTimeout time.Duration
+
+	callsRate        int
+	callsDuration    time.Duration
+	callsWorkers     int
+	callsSatDuration time.Duration
 }
 
 var allScenarios = []string{"saturation", "steady", "fanout", "isolation", "backlog", "cost"}
@@ -173,6 +178,10 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.backlog, "backlog", 0, "backlog: deliveries scheduled in Redis (default 1000000, quick 20000)")
 	fs.IntVar(&o.backlogDue, "backlog-due", 0, "backlog: how many of them are due now (default 10000, quick 2000)")
 	fs.DurationVar(&o.backlogTimeout, "backlog-timeout", 15*time.Minute, "backlog: the scenario's time bound")
+	fs.IntVar(&o.callsRate, "calls-rate", 500, "calls (--scenarios calls, not in the default set): offered calls/s")
+	fs.DurationVar(&o.callsDuration, "calls-duration", 0, "calls: seconds at --calls-rate, directly and through webhookd (default 30s, quick 2s)")
+	fs.IntVar(&o.callsWorkers, "calls-workers", 32, "calls: closed loops of the saturation run")
+	fs.DurationVar(&o.callsSatDuration, "calls-sat-duration", 0, "calls: length of the saturation run (default 10s, quick 2s)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -213,6 +222,8 @@ func parseFlags(args []string) (options, error) {
 	setD(&o.isoDuration, 20*time.Second, 500*time.Millisecond)
 	setI(&o.backlog, 1000000, 20000)
 	setI(&o.backlogDue, 10000, 2000)
+	setD(&o.callsDuration, 30*time.Second, 2*time.Second)
+	setD(&o.callsSatDuration, 10*time.Second, 2*time.Second)
 	planned := false
 	fs.Visit(func(f *flag.Flag) { planned = planned || f.Name == "plot-rates" })
 	if o.quick && !planned {
@@ -225,7 +236,7 @@ func parseFlags(args []string) (options, error) {
 		o.scenarios = nil
 	}
 	for _, s := range o.scenarios {
-		if !slices.Contains(allScenarios, s) {
+		if !slices.Contains(allScenarios, s) && s != "calls" {
 			return o, fmt.Errorf("--scenarios: unknown scenario %q (want %s)", s, strings.Join(allScenarios, ","))
 		}
 	}
@@ -317,6 +328,13 @@ func run(args []string) int {
 			return 1
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if b.has("calls") { // its own report: docs/benchmarks.md does not hold it (see calls.go)
+		fmt.Print(b.runCalls(ctx).markdown())
+		b.opt.scenarios = slices.DeleteFunc(b.opt.scenarios, func(s string) bool { return s == "calls" })
+		if len(b.opt.scenarios) == 0 {
+			return 0
+		}
 	}
 	rep := b.runAll(ctx)
 	rep.machine = machineInfo(b)

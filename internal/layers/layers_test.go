@@ -33,6 +33,7 @@ var ranks = map[string]int{
 	"delivery":            4,
 	"secrets":             4,
 	"verifier/redisdedup": 4,
+	"calls":               4, // management calls: signs like delivery, beside it
 
 	"events": 5,
 

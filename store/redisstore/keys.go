@@ -49,6 +49,9 @@ import (
 //	P{t:<tenant>}:eps                 ZSET    endpoint ids, scores 0
 //	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index
 //	P{t:<tenant>}:idem:<sha256 hex>   STRING  "<message id> <created ns>", TTL ≥ Options.IdempotencyTTL (24h)
+//	P{t:<tenant>}:calls:<endpoint>    ZSET    the endpoint's call ids, scores 0 (the call log, calls.go)
+//	P{t:<tenant>}:call:<call>         STRING  call JSON
+//	P{t:<tenant>}:callsbytime         ZSET    "<endpoint> <call>" → created ms (what PruneCalls walks)
 //	P{catalogue}:types / :names       HASH / ZSET   event type name → JSON / names, scores 0
 //	P wake                            pub/sub channel (not a key): "<store instance> <shard>:<ms> …", work made due
 //

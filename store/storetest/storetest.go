@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
@@ -32,6 +33,7 @@ type Store interface {
 	delivery.Queue
 	delivery.SlowHolder
 	delivery.Log
+	calls.Log
 	Close() error
 }
 
@@ -87,6 +89,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"LogTenantScope", testLogTenantScope},
 		{"ListAttempts", testListAttempts},
 		{"Prune", testPrune},
+		{"CallsEndpointRoundTrip", testCallsEndpointRoundTrip},
+		{"CallLog", testCallLog},
+		{"CallLogPrune", testCallLogPrune},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

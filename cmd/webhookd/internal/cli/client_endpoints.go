@@ -48,7 +48,7 @@ func (c *client) showEndpoint(e *wire.Endpoint, err error) error {
 	}
 	pairs := []string{
 		"id", e.ID, "url", e.URL, "description", e.Description, "events", strings.Join(e.Events, ", "),
-		"profile", e.Profile, "signing", e.Signing,
+		"profile", e.Profile, "signing", e.Signing, "kind", e.Kind,
 	}
 	for i, k := range e.Keys {
 		v := "created " + when(k.CreatedAt)
@@ -171,9 +171,13 @@ It must be https and resolve to a public address unless the server runs with --a
 --allow-private-endpoints (make run does). Read the endpoint's secret with: webhookd endpoints secret ID.`,
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			fields := endpointFields(fs, false)
+			callsFields := callsFlags(fs, c)
 			return func(ctx context.Context, args []string) error {
 				req, _, err := fields()
 				if err != nil {
+					return err
+				}
+				if err := callsFields(&req); err != nil {
 					return err
 				}
 				req.URL = &args[0]

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -85,6 +86,7 @@ func newClAPI(t *testing.T) *clAPI {
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: eng}),
 		Log:       st,
+		Calls:     calls.New(st, st, calls.Config{Policy: policy}),
 	})
 	if err != nil {
 		t.Fatal(err)

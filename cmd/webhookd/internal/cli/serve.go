@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
@@ -61,6 +62,8 @@ type serveConfig struct {
 	HandshakeRate   float64
 	MaxEndpoints    int
 	AuthFailures    int
+	CallBreaker     int
+	CallCooldown    time.Duration
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -103,6 +106,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxEndpoints, "max-endpoints-per-tenant", api.DefaultMaxEndpoints, "endpoints one tenant may have; 409 beyond (0: no cap)")
 	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", api.DefaultAuthFailures, "failed authentications one client address (IPv6: its /64) may have per minute before its requests get 429 (0: no throttle)")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
+	fs.IntVar(&c.CallBreaker, "call-breaker-failures", calls.DefaultBreakerAfter, "consecutive failed management calls that open a calls endpoint's circuit")
+	fs.DurationVar(&c.CallCooldown, "call-breaker-cooldown", calls.DefaultBreakerCool, "how long an open circuit fails calls fast before one probe goes through")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -201,6 +206,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 			MaxEndpoints:  orNone(cfg.MaxEndpoints),
 			AuthFailures:  orNone(cfg.AuthFailures),
 		},
+		Calls: calls.Config{BreakerAfter: cfg.CallBreaker, BreakerCooldown: cfg.CallCooldown},
 	}, nil
 }
 
