@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TenantCreateGet", testTenantCreateGet},
 		{"TenantListPaging", testTenantListPaging},
 		{"Tokens", testTokens},
+		{"PortalSessions", testPortalSessions},
 		{"EndpointCRUD", testEndpointCRUD},
 		{"EndpointTenantScope", testEndpointTenantScope},
 		{"EndpointListPaging", testEndpointListPaging},
