@@ -48,6 +48,9 @@ type Config struct {
 	Metrics http.Handler
 	// Observer, if set, hears every request, ingested event, handshake failure and internal error (metrics).
 	Observer Observer
+	// ConsoleURL is the console's public address put in a portal session's URL, e.g.
+	// "https://hooks.example.com/console/". Defaults to ConsolePath on the host a request came to.
+	ConsoleURL string
 }
 
 // DeliveryLog is what the API reads of the delivery log. delivery.Log is one.

@@ -25,6 +25,7 @@ func TestTenantIsolation(t *testing.T) {
 	dlvA := e.must(200, "GET", "/v1/tenants/ten_a/deliveries", tokA, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	tokIDA := e.must(200, "GET", "/v1/tenants/ten_a/tokens", opToken, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	e.must(201, "POST", "/v1/event-types", opToken, map[string]any{"name": "device.enrolled"})
+	psA := e.must(201, "POST", "/v1/tenants/ten_a/portal-sessions", opToken, nil)["id"].(string)
 	secretA := e.must(200, "GET", "/v1/tenants/ten_a/endpoints/"+epA+"/secret", tokA, nil)["keys"].([]any)[0].(map[string]any)["secret"].(string)
 
 	// Make one of A's deliveries dead, so that recover would have work if it reached A.
@@ -88,6 +89,10 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/event-types/{name}":                         nil,
 		"GET /healthz":                                       nil,
 		"GET /readyz":                                        nil,
+
+		// Console sessions.
+		"POST /v1/tenants/{tenant}/portal-sessions":             map[string]any{},
+		"DELETE /v1/tenants/{tenant}/portal-sessions/{session}": nil,
 	}
 	// Expected status of B's token on a global route (no {tenant}).
 	global := map[string]int{
@@ -112,8 +117,10 @@ func TestTenantIsolation(t *testing.T) {
 		"POST /v1/tenants/{tenant}/endpoints":        201,
 		"GET /v1/tenants/{tenant}/endpoints":         200,
 		"GET /v1/tenants/{tenant}/deliveries":        200,
+
+		"POST /v1/tenants/{tenant}/portal-sessions": 201, // B's own session
 	}
-	aIDs := []string{epA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a"}
+	aIDs := []string{epA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a", psA}
 
 	walked := 0
 	err = e.s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -139,7 +146,7 @@ func TestTenantIsolation(t *testing.T) {
 					id = dlvA
 				}
 				return strings.NewReplacer("{tenant}", tenant, "{id}", id, "{msg}", msgA, "{token}", tokIDA,
-					"{name}", "device.enrolled").Replace(tpl)
+					"{name}", "device.enrolled", "{session}", psA).Replace(tpl)
 			}
 			if !strings.Contains(tpl, "{tenant}") {
 				want, ok := global[key]

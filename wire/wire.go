@@ -251,3 +251,22 @@ type Message struct {
 type Replay struct {
 	EndpointID string `json:"endpoint_id"`
 }
+
+// CreatePortalSession is the body of POST /v1/tenants/{tenant}/portal-sessions (optional). TTL is a duration (see
+// [Duration]): default 1h, at most 24h.
+type CreatePortalSession struct {
+	TTL      json.RawMessage `json:"ttl,omitempty"`
+	ReadOnly bool            `json:"read_only,omitempty"`
+}
+
+// PortalSession is a console session. Token and URL (the console's address with the token in its fragment) are in
+// the answer to its creation only.
+type PortalSession struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	ReadOnly  bool      `json:"read_only"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Token     string    `json:"token,omitempty"`
+	URL       string    `json:"url,omitempty"`
+}
