@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -91,6 +92,14 @@ type Config struct {
 
 	// Logger receives every log line of the gateway. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Console brands and frames the tenant console served at /console/ (title, accent colour, frame ancestors).
+	Console console.Config
+	// ConsoleURL is the console's public address in portal-session URLs; defaults to /console/ on the host the
+	// request came to (api.Config.ConsoleURL).
+	ConsoleURL string
+	// DisableConsole stops serving /console/ (portal sessions still work, for a console served elsewhere).
+	DisableConsole bool
 }
 
 func (c Config) withDefaults() Config {
@@ -240,9 +249,15 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		ReadyTimeout:  cfg.ReadyTimeout,
 		Metrics:       metricsHandler,
 		Observer:      g.metrics,
+		ConsoleURL:    cfg.ConsoleURL,
 	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if !cfg.DisableConsole {
+		if g.handler, err = withConsole(g.handler, cfg.Console); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 
 	switch {
@@ -264,7 +279,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	return g, nil
 }
 
-// Handler returns the HTTP API (/v1, /healthz, /readyz and, unless disabled, /metrics), for a caller that serves it
+// Handler returns the HTTP API (/v1, /healthz, /readyz and, unless disabled, /metrics and /console/), for a caller that serves it
 // on its own server. /readyz reports the engine not ready until Run runs it.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 

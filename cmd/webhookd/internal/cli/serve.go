@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
@@ -51,6 +52,12 @@ type serveConfig struct {
 	TenantLabels    int
 	ReadyTimeout    time.Duration
 	PprofListen     string
+
+	ConsoleTitle          string
+	ConsoleAccent         string
+	ConsoleFrameAncestors string
+	ConsoleURL            string
+	Console               bool
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -85,6 +92,12 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.TenantLabels, "metrics-tenant-labels", metrics.DefaultMaxTenantLabels, `tenants that get their own metrics label; later ones count as "other"`)
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", gateway.DefaultReadyTimeout, "time each /readyz check (store ping) may take")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
+
+	fs.BoolVar(&c.Console, "console", true, "serve the tenant console at /console/ on the API listener")
+	fs.StringVar(&c.ConsoleTitle, "console-title", console.DefaultTitle, "the tenant console's title, e.g. your EMM console's name")
+	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
+	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
+	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -172,6 +185,11 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		ConfigFile:          cfg.ConfigFile,
 		PprofListen:         cfg.PprofListen,
 		Logger:              logger,
+		Console: console.Config{
+			Title: cfg.ConsoleTitle, Accent: cfg.ConsoleAccent, FrameAncestors: cfg.ConsoleFrameAncestors,
+		},
+		ConsoleURL:     cfg.ConsoleURL,
+		DisableConsole: !cfg.Console,
 	}, nil
 }
 
