@@ -56,6 +56,10 @@ function nav(active) {
 
 async function route() {
   if (over) return;
+  if (location.hash.includes('token=')) {
+    location.reload(); // a new session URL pasted into this tab
+    return;
+  }
   stop();
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const [sec, id, sub] = parts;

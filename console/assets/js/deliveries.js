@@ -19,7 +19,7 @@ export function deliveryTable(path, withEndpoint) {
   const type = h('input', { type: 'text', placeholder: 'device.*' });
   const since = h('input', { type: 'datetime-local' });
   const until = h('input', { type: 'datetime-local' });
-  const body = h('tbody');
+  const body = h('tbody', { role: 'rowgroup' });
   const note = h('p', { class: 'muted', role: 'status' });
   const cols = ['Created', 'Event type', withEndpoint ? 'Endpoint' : null, 'Status', 'Attempts', 'Last result'].filter(Boolean);
   let seen = '';
@@ -38,13 +38,13 @@ export function deliveryTable(path, withEndpoint) {
     seen = sig;
     const frag = document.createDocumentFragment();
     for (const d of rows) {
-      frag.append(h('tr', null,
-        h('td', { 'data-label': 'Created' }, h('a', { href: '#/deliveries/' + encodeURIComponent(d.id) }, when(d.created_at))),
-        h('td', { 'data-label': 'Event type' }, h('code', null, d.event_type)),
-        withEndpoint ? h('td', { 'data-label': 'Endpoint' }, h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, d.endpoint_id)) : null,
-        h('td', { 'data-label': 'Status' }, statusBadge(d.status)),
-        h('td', { 'data-label': 'Attempts' }, String(d.attempts)),
-        h('td', { 'data-label': 'Last result' }, d.last_status_code ? 'HTTP ' + d.last_status_code : '', d.last_error ? ' ' + d.last_error : '')));
+      frag.append(h('tr', { role: 'row' },
+        h('td', { role: 'cell', 'data-label': 'Created' }, h('a', { href: '#/deliveries/' + encodeURIComponent(d.id) }, when(d.created_at))),
+        h('td', { role: 'cell', 'data-label': 'Event type' }, h('code', null, d.event_type)),
+        withEndpoint ? h('td', { role: 'cell', 'data-label': 'Endpoint' }, h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, d.endpoint_id)) : null,
+        h('td', { role: 'cell', 'data-label': 'Status' }, statusBadge(d.status)),
+        h('td', { role: 'cell', 'data-label': 'Attempts' }, String(d.attempts)),
+        h('td', { role: 'cell', 'data-label': 'Last result' }, d.last_status_code ? 'HTTP ' + d.last_status_code : '', d.last_error ? ' ' + d.last_error : '')));
     }
     clear(body).append(frag);
     note.textContent = rows.length ? rows.length + ' deliveries' : 'No deliveries match.';
@@ -57,8 +57,8 @@ export function deliveryTable(path, withEndpoint) {
   return h('div', { class: 'log' },
     h('div', { class: 'filters' }, field('Status', status), field('Event type', type), field('Since', since), field('Until', until)),
     note,
-    h('table', { class: 'list' }, h('caption', { class: 'sr-only' }, 'Deliveries'),
-      h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c)))), body));
+    h('table', { class: 'list', role: 'table' }, h('caption', { class: 'sr-only' }, 'Deliveries'),
+      h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, cols.map((c) => h('th', { scope: 'col', role: 'columnheader' }, c)))), body));
 }
 
 export async function deliveriesView(view) {
