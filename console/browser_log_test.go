@@ -74,6 +74,10 @@ func TestBrowserFailingReceiver(t *testing.T) {
 		chromedp.Click(xp("a", "Deliveries")),
 		chromedp.WaitVisible(xp("h1", "Deliveries")),
 		chromedp.WaitVisible(xp("span", "dead")))
+	noScriptRan(t, ctx, "delivery log")
+	if got := text(t, ctx, chromedp.Search(`//tbody/tr[1]/td[3]`)); !strings.Contains(got, "<script>") {
+		t.Errorf("the log names the endpoint %q, want its description as text", got)
+	}
 	shot(t, ctx, "deliveries")
 	do(t, ctx, "one delivery's attempts",
 		chromedp.Click(chromedp.Search(`//tbody/tr[1]/td[1]/a`)),

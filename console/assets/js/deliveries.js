@@ -14,7 +14,8 @@ function isoOf(input) {
 }
 
 // deliveryTable lists the deliveries under path (a tenant's or an endpoint's), newest first, and polls for new ones.
-export function deliveryTable(path, withEndpoint) {
+// names maps endpoint ids to what the list shows for them (when withEndpoint).
+export function deliveryTable(path, withEndpoint, names = new Map()) {
   const status = h('select', null, h('option', { value: '' }, 'Any'), STATUSES.map((s) => h('option', { value: s }, s)));
   const type = h('input', { type: 'text', placeholder: 'device.*' });
   const since = h('input', { type: 'datetime-local' });
@@ -41,7 +42,7 @@ export function deliveryTable(path, withEndpoint) {
       frag.append(h('tr', { role: 'row' },
         h('td', { role: 'cell', 'data-label': 'Created' }, h('a', { href: '#/deliveries/' + encodeURIComponent(d.id) }, when(d.created_at))),
         h('td', { role: 'cell', 'data-label': 'Event type' }, h('code', null, d.event_type)),
-        withEndpoint ? h('td', { role: 'cell', 'data-label': 'Endpoint' }, h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, d.endpoint_id)) : null,
+        withEndpoint ? h('td', { role: 'cell', 'data-label': 'Endpoint' }, h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, names.get(d.endpoint_id) || d.endpoint_id)) : null,
         h('td', { role: 'cell', 'data-label': 'Status' }, statusBadge(d.status)),
         h('td', { role: 'cell', 'data-label': 'Attempts' }, String(d.attempts)),
         h('td', { role: 'cell', 'data-label': 'Last result' }, d.last_status_code ? 'HTTP ' + d.last_status_code : '', d.last_error ? ' ' + d.last_error : '')));
@@ -62,9 +63,11 @@ export function deliveryTable(path, withEndpoint) {
 }
 
 export async function deliveriesView(view) {
+  const eps = await api.all('/endpoints').catch(() => []);
+  const names = new Map(eps.map((e) => [e.id, e.description || e.url]));
   view.append(h('h1', null, 'Deliveries'),
     h('p', { class: 'muted' }, 'Every delivery of your events, newest first. New ones appear by themselves.'),
-    deliveryTable('/deliveries', true));
+    deliveryTable('/deliveries', true, names));
 }
 
 export async function deliveryView(view, id) {
