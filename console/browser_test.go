@@ -87,9 +87,39 @@ func TestBrowserEndpointLifecycle(t *testing.T) {
 	}
 	shot(t, ctx, "rotation")
 
+	do(t, ctx, "edit",
+		chromedp.Click(xp("a", "Edit")),
+		chromedp.WaitVisible(xp("h1", "Edit endpoint")),
+		chromedp.Clear(labelled("Description")),
+		chromedp.SendKeys(labelled("Description"), "Fleet alerts (EU)"),
+		chromedp.SendKeys(labelled("Custom headers"), "X-Fleet: eu"),
+		chromedp.Click(xp("button", "Save")),
+		chromedp.WaitVisible(xp("h1", "Fleet alerts (EU)")),
+		chromedp.WaitVisible(xp("code", "X-Fleet: eu")))
+	do(t, ctx, "disable and enable",
+		chromedp.Click(xp("button", "Disable")),
+		chromedp.WaitVisible(xp("span", "disabled by hand")),
+		chromedp.Click(xp("button", "Enable")),
+		chromedp.WaitVisible(xp("span", "enabled")))
+
 	do(t, ctx, "back to the list",
 		chromedp.Click(xp("a", "Endpoints")),
 		chromedp.WaitVisible(xp("p", "1 of 1 endpoints")),
 		chromedp.WaitVisible(xp("td", "100 % of 1")))
 	shot(t, ctx, "endpoints")
+
+	do(t, ctx, "delete, after a confirmation",
+		chromedp.Click(xp("a", "Fleet alerts (EU)")),
+		chromedp.WaitVisible(xp("h1", "Fleet alerts (EU)")),
+		chromedp.Click(xp("button", "Delete…")),
+		chromedp.WaitVisible(xp("p", "Delete this endpoint?")))
+	if got := eval[string](t, ctx, `document.activeElement.textContent`); got != "Delete endpoint" {
+		t.Errorf("the confirmation focuses %q", got)
+	}
+	do(t, ctx, "confirm",
+		chromedp.Click(xp("button", "Delete endpoint")),
+		chromedp.WaitVisible(xp("p", "No endpoints yet")))
+	if n := len(g.do("GET", "/v1/tenants/acme/endpoints", g.token, nil, 200)["data"].([]any)); n != 0 {
+		t.Errorf("%d endpoints after delete", n)
+	}
 }
