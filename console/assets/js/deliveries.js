@@ -4,6 +4,12 @@ import { h, add, clear, field, when, say, badge, alertBox } from './dom.js';
 import { state, every } from './state.js';
 
 const STATUSES = ['pending', 'succeeded', 'failed', 'dead'];
+const MAX = 1000; // deliveries a list reads
+
+// localTime is the value of a datetime-local input for t.
+export function localTime(t) {
+  return new Date(t.getTime() - t.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+}
 
 function statusBadge(s) {
   return badge(s, s === 'succeeded' ? 'ok' : s === 'pending' ? '' : 'off');
@@ -18,7 +24,8 @@ function isoOf(input) {
 export function deliveryTable(path, withEndpoint, names = new Map()) {
   const status = h('select', null, h('option', { value: '' }, 'Any'), STATUSES.map((s) => h('option', { value: s }, s)));
   const type = h('input', { type: 'text', placeholder: 'device.*' });
-  const since = h('input', { type: 'datetime-local' });
+  // The API lists oldest first, so the page reads a range and shows it newest first: the last 24 hours by default.
+  const since = h('input', { type: 'datetime-local', value: localTime(new Date(Date.now() - 24 * 3600e3)) });
   const until = h('input', { type: 'datetime-local' });
   const body = h('tbody', { role: 'rowgroup' });
   const note = h('p', { class: 'muted', role: 'status' });
@@ -29,7 +36,7 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
     if (status.value) q.set('status', status.value);
     if (since.value) q.set('since', isoOf(since));
     if (until.value) q.set('until', isoOf(until));
-    const list = await api.all(path + '?' + q, 1000);
+    const list = await api.all(path + '?' + q, MAX);
     const want = type.value.trim();
     const match = (t) => !want || (want.endsWith('*') ? t.startsWith(want.slice(0, -1)) : t === want);
     const rows = list.filter((d) => match(d.event_type)).reverse();
@@ -48,10 +55,11 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
         h('td', { role: 'cell', 'data-label': 'Last result' }, d.last_status_code ? 'HTTP ' + d.last_status_code : '', d.last_error ? ' ' + d.last_error : '')));
     }
     clear(body).append(frag);
-    note.textContent = rows.length ? rows.length + ' deliveries' : 'No deliveries match.';
+    note.textContent = (rows.length ? rows.length + ' deliveries' : 'No deliveries match.') +
+      (list.length >= MAX ? ' These are the oldest ' + MAX + ' of the range: set a later Since to see newer ones.' : '');
     if (fresh) say('Deliveries updated');
   };
-  const refresh = () => load().catch((err) => { note.textContent = err.message; });
+  const refresh = () => document.hidden ? null : load().catch((err) => { note.textContent = err.message; });
   for (const c of [status, type, since, until]) c.addEventListener('change', () => { seen = ''; refresh(); });
   refresh();
   every(2000, refresh);

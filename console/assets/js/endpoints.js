@@ -4,7 +4,7 @@ import * as api from './api.js';
 import { h, add, clear, field, when, say, copy, badge, alertBox } from './dom.js';
 import { state, every } from './state.js';
 import { snippet } from './snippets.js';
-import { deliveryTable } from './deliveries.js';
+import { deliveryTable, localTime } from './deliveries.js';
 
 const PROFILES = ['standard', 'openmdm', 'mender'];
 
@@ -335,8 +335,7 @@ function deliveriesSection(path, ro) {
   const sec = h('section', { 'aria-labelledby': 'sec-dlv' }, h('h2', { id: 'sec-dlv' }, 'Deliveries'));
   if (!ro) {
     const since = h('input', { type: 'datetime-local', required: true });
-    const d = new Date(Date.now() - 24 * 3600e3);
-    since.value = new Date(d.getTime() - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+    since.value = localTime(new Date(Date.now() - 24 * 3600e3));
     const rmsg = h('div', { 'aria-live': 'polite' });
     sec.append(h('form', { class: 'inline', onsubmit: async (ev) => {
       ev.preventDefault();
