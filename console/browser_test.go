@@ -87,15 +87,21 @@ func TestBrowserEndpointLifecycle(t *testing.T) {
 	}
 	shot(t, ctx, "rotation")
 
-	do(t, ctx, "edit",
-		chromedp.Click(xp("a", "Edit")),
-		chromedp.WaitVisible(xp("h1", "Edit endpoint")),
-		chromedp.Clear(labelled("Description")),
+	do(t, ctx, "edit", chromedp.Click(xp("a", "Edit")), chromedp.WaitVisible(xp("h1", "Edit endpoint")))
+	eval[bool](t, ctx, `(() => {
+		const e = document.evaluate('`+string(labelled("Description"))+`', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+		e.value = "";
+		return true;
+	})()`)
+	do(t, ctx, "edit the description and headers",
 		chromedp.SendKeys(labelled("Description"), "Fleet alerts (EU)"),
 		chromedp.SendKeys(labelled("Custom headers"), "X-Fleet: eu"),
 		chromedp.Click(xp("button", "Save")),
 		chromedp.WaitVisible(xp("h1", "Fleet alerts (EU)")),
 		chromedp.WaitVisible(xp("code", "X-Fleet: eu")))
+	if h1 := text(t, ctx, chromedp.CSS("h1")); h1 != "Fleet alerts (EU)" {
+		t.Errorf("after the edit the heading is %q", h1)
+	}
 	do(t, ctx, "disable and enable",
 		chromedp.Click(xp("button", "Disable")),
 		chromedp.WaitVisible(xp("span", "disabled by hand")),
