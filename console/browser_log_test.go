@@ -92,6 +92,10 @@ func TestBrowserFailingReceiver(t *testing.T) {
 	if got := text(t, ctx, chromedp.CSS("li.attempt")); !strings.Contains(got, "HTTP 500") {
 		t.Errorf("attempt shows %q", got)
 	}
+	do(t, ctx, "the request headers", chromedp.Click(xp("summary", "Request headers")), chromedp.WaitVisible(chromedp.CSS("pre.headers")))
+	if got := text(t, ctx, chromedp.CSS("pre.headers")); !strings.Contains(got, "Webhook-Signature: v1,") || !strings.Contains(got, "Webhook-Id: msg_") {
+		t.Errorf("request headers shown: %q", got)
+	}
 	noScriptRan(t, ctx, "delivery attempts")
 	shot(t, ctx, "delivery-attempts")
 

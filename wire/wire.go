@@ -233,6 +233,8 @@ type Attempt struct {
 	Error      string    `json:"error,omitempty"`
 	Response   string    `json:"response,omitempty"`
 	Outcome    string    `json:"outcome"`
+	// Request is the headers the attempt's profile set (message id, timestamp, signatures); never custom headers.
+	Request map[string]string `json:"request,omitempty"`
 }
 
 // Message is a published event with the status of each of its deliveries.

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ListDeliveriesFilters", testListDeliveriesFilters},
 		{"LogTenantScope", testLogTenantScope},
 		{"ListAttempts", testListAttempts},
+		{"AttemptRequest", testAttemptRequest},
 		{"Prune", testPrune},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -106,6 +106,8 @@ export async function deliveryView(view, id) {
     h('p', null, h('strong', null, 'Attempt ' + a.attempt), ' at ' + when(a.at) + ' — ', statusBadge(a.outcome),
       a.status_code ? ' HTTP ' + a.status_code : '', ' in ' + a.latency_ms + ' ms'),
     a.error ? h('p', null, 'Error: ', h('code', null, a.error)) : null,
+    a.request ? h('details', null, h('summary', null, 'Request headers'),
+      h('pre', { class: 'headers' }, Object.entries(a.request).map(([k, v]) => k + ': ' + v).join('\n'))) : null,
     a.response ? [h('p', { class: 'muted' }, 'Response body (first KiB):'), h('pre', { class: 'body' }, a.response)] : null))));
   if (d.status === 'pending') every(2000, async () => {
     const n = await api.get('/deliveries/' + encodeURIComponent(id)).catch(() => null);
