@@ -80,12 +80,14 @@ export async function deliveriesView(view) {
 
 export async function deliveryView(view, id) {
   const d = await api.get('/deliveries/' + encodeURIComponent(id));
+  const ep = await api.get('/endpoints/' + encodeURIComponent(d.endpoint_id)).catch(() => null);
   view.append(h('div', { class: 'head' }, h('h1', null, 'Delivery of ', h('code', null, d.event_type)), statusBadge(d.status)));
   const props = h('dl', { class: 'props' });
   const row = (k, v) => add(props, [h('dt', null, k), h('dd', null, v)]);
   row('Delivery', h('code', null, d.id));
   row('Message (webhook-id)', h('code', null, d.message_id));
-  row('Endpoint', h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, d.endpoint_id));
+  row('Endpoint', ep ? h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, ep.description || ep.url)
+    : h('code', null, d.endpoint_id + ' (deleted)'));
   row('Created', when(d.created_at));
   if (d.status === 'pending' && d.next_attempt_at) row('Next attempt', when(d.next_attempt_at));
   view.append(props);

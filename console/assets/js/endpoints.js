@@ -40,15 +40,17 @@ export async function endpointsView(view) {
   const body = h('tbody', { role: 'rowgroup' });
   const table = h('table', { class: 'list endpoints', role: 'table' },
     h('caption', { class: 'sr-only' }, 'Endpoints'),
-    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ['Endpoint', 'Status', 'Profile', 'Events', 'Success', 'Last delivery']
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, ['Endpoint', 'Status', 'Profile', 'Events', 'Success (24 h)', 'Last delivery']
       .map((c) => h('th', { scope: 'col', role: 'columnheader' }, c)))),
     body);
   view.append(head,
     h('div', { class: 'filters', role: 'search' }, field('Search', q), field('Status', st), field('Profile', pr)),
     count, table);
 
-  const [eps, recent] = await Promise.all([api.all('/endpoints'), api.get('/deliveries?limit=200')
-    .then((r) => r.data).catch(() => [])]);
+  // Success rate and last delivery come from the tenant's deliveries of the last 24 hours (at most 1,000 read).
+  const day = new Date(Date.now() - 24 * 3600e3).toISOString();
+  const [eps, recent] = await Promise.all([api.all('/endpoints'),
+    api.all('/deliveries?since=' + encodeURIComponent(day), 1000).catch(() => [])]);
   const byEp = stats(recent);
   const render = () => {
     const text = q.value.trim().toLowerCase();
@@ -68,7 +70,7 @@ export async function endpointsView(view) {
         h('td', { role: 'cell', 'data-label': 'Status' }, statusOf(e)),
         h('td', { role: 'cell', 'data-label': 'Profile' }, e.profile + ' · ' + e.signing),
         h('td', { role: 'cell', 'data-label': 'Events' }, e.events.join(', ')),
-        h('td', { role: 'cell', 'data-label': 'Success' }, s && s.done ? Math.round((100 * s.ok) / s.done) + ' % of ' + s.done : '—'),
+        h('td', { role: 'cell', 'data-label': 'Success (24 h)' }, s && s.done ? Math.round((100 * s.ok) / s.done) + ' % of ' + s.done : '—'),
         h('td', { role: 'cell', 'data-label': 'Last delivery' }, s && s.last ? [when(s.last.created_at), ' ', s.last.status] : '—')));
     }
     clear(body).append(rows);
