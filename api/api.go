@@ -56,6 +56,9 @@ type Config struct {
 	// Limits are the API's quotas (rates per token, tenant and operator, handshakes, endpoints per tenant, failed
 	// authentications per address); each has a default (see Limits).
 	Limits Limits
+	// ConsoleURL is the console's public address put in a portal session's URL, e.g.
+	// "https://hooks.example.com/console/". Defaults to ConsolePath on the host a request came to.
+	ConsoleURL string
 }
 
 // DeliveryLog is what the API reads of the delivery log. delivery.Log is one.

@@ -26,6 +26,7 @@ func TestTenantIsolation(t *testing.T) {
 	tokIDA := e.must(200, "GET", "/v1/tenants/ten_a/tokens", opToken, nil)["data"].([]any)[0].(map[string]any)["id"].(string)
 	e.must(201, "POST", "/v1/event-types", opToken, map[string]any{"name": "device.enrolled"})
 	callsA := e.endpoint("ten_a", tokA, map[string]any{"url": rc.URL, "kind": "calls"})
+	psA := e.must(201, "POST", "/v1/tenants/ten_a/portal-sessions", opToken, nil)["id"].(string)
 	secretA := e.must(200, "GET", "/v1/tenants/ten_a/endpoints/"+epA+"/secret", tokA, nil)["keys"].([]any)[0].(map[string]any)["secret"].(string)
 
 	// Make one of A's deliveries dead, so that recover would have work if it reached A.
@@ -91,6 +92,10 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /readyz":                                        nil,
 		"POST /v1/tenants/{tenant}/calls":                    map[string]any{"endpoint_id": callsA, "path": "/checkin", "body": map[string]any{}},
 		"GET /v1/tenants/{tenant}/endpoints/{id}/calls":      nil,
+
+		// Console sessions.
+		"POST /v1/tenants/{tenant}/portal-sessions":             map[string]any{},
+		"DELETE /v1/tenants/{tenant}/portal-sessions/{session}": nil,
 	}
 	// Expected status of B's token on a global route (no {tenant}).
 	global := map[string]int{
@@ -115,8 +120,10 @@ func TestTenantIsolation(t *testing.T) {
 		"POST /v1/tenants/{tenant}/endpoints":        201,
 		"GET /v1/tenants/{tenant}/endpoints":         200,
 		"GET /v1/tenants/{tenant}/deliveries":        200,
+
+		"POST /v1/tenants/{tenant}/portal-sessions": 201, // B's own session
 	}
-	aIDs := []string{epA, callsA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a"}
+	aIDs := []string{epA, callsA, msgA, dlvA, tokIDA, secretA, "evt-a", "owner\":\"a", psA}
 
 	walked := 0
 	err = e.s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -142,7 +149,7 @@ func TestTenantIsolation(t *testing.T) {
 					id = dlvA
 				}
 				return strings.NewReplacer("{tenant}", tenant, "{id}", id, "{msg}", msgA, "{token}", tokIDA,
-					"{name}", "device.enrolled").Replace(tpl)
+					"{name}", "device.enrolled", "{session}", psA).Replace(tpl)
 			}
 			if !strings.Contains(tpl, "{tenant}") {
 				want, ok := global[key]

@@ -136,7 +136,9 @@ func (s *server) recoverPanic(next http.Handler) http.Handler {
 type principal struct {
 	operator bool
 	tenantID string // the tenant of a tenant token
-	tokenID  string // the id of a tenant token (its rate-limit key)
+	tokenID  string // the id of a tenant token or console session (its rate-limit key)
+	portal   bool   // a console session (portal.go): tenant-scoped, never operator, maybe read-only
+	readOnly bool
 }
 
 // call is what a handler gets besides the request: the caller and, on tenant-scoped routes, the tenant it may act on.
@@ -156,6 +158,9 @@ func (s *server) authenticate(r *http.Request) (principal, error) {
 	sum := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(sum[:], s.opHash[:]) == 1 {
 		return principal{operator: true}, nil
+	}
+	if tenants.IsPortalToken(token) {
+		return s.authenticatePortal(r.Context(), token)
 	}
 	t, err := s.tenants.Authenticate(r.Context(), token)
 	switch {
@@ -194,6 +199,10 @@ func (s *server) guard(a access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		who, err := s.authenticateThrottled(r) // limits.go
 		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := who.allows(r.Method); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -655,6 +655,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 	return &liveAPI{t: t, spec: loadSpec(t), srv: srv, router: router, rcv: rcv, vars: map[string]string{
 		"tenant": "acme", "name": "device.enrolled",
 		"endpoint": "ep_none", "calls_endpoint": "ep_none", "delivery": "dlv_none", "message": "msg_none", "token": "tok_none",
+		"session": "ps_none",
 	}}
 }
 
@@ -668,7 +669,7 @@ func (l *liveAPI) path(op operation) string {
 		id = l.vars["calls_endpoint"]
 	}
 	return strings.NewReplacer("{tenant}", l.vars["tenant"], "{id}", id, "{msg}", l.vars["message"],
-		"{token}", l.vars["token"], "{name}", l.vars["name"]).Replace(op.path)
+		"{token}", l.vars["token"], "{name}", l.vars["name"], "{session}", l.vars["session"]).Replace(op.path)
 }
 
 // body turns an example into a request body aimed at this test's receiver and objects.
@@ -769,6 +770,7 @@ func TestOpenAPILive(t *testing.T) {
 	order := []string{
 		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant,
 		"POST " + tenant + "/tokens", "GET " + tenant + "/tokens",
+		"POST " + tenant + "/portal-sessions", "DELETE " + tenant + "/portal-sessions/{session}",
 		"POST /v1/event-types", "GET /v1/event-types", "GET /v1/event-types/{name}",
 		"POST " + tenant + "/endpoints", "GET " + tenant + "/endpoints", "GET " + endpoint,
 		"PATCH " + endpoint, "POST " + endpoint + "/rotate", "GET " + endpoint + "/secret",
@@ -845,6 +847,8 @@ func (l *liveAPI) learn(op operation, body []byte) {
 	switch op.String() {
 	case "POST /v1/tenants/{tenant}/tokens":
 		l.vars["token"] = v.ID
+	case "POST /v1/tenants/{tenant}/portal-sessions":
+		l.vars["session"] = v.ID
 	case "POST /v1/tenants/{tenant}/endpoints":
 		if v.Profile == "standard" && v.Signing == "hmac" {
 			l.vars["endpoint"] = v.ID // the rotate and replay examples fit this one

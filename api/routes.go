@@ -59,6 +59,13 @@ func (s *server) routes() []route {
 		// DELETE → 204; the token stops authenticating at once.
 		{http.MethodDelete, tenant + "/tokens/{token}", accessTenantOperator, s.revokeToken},
 
+		// Console sessions (portal.go): the operator or a tenant token, never a console session itself.
+		// POST {"ttl"?: "1h" (at most 24h), "read_only"?: bool} (body optional) → 201 {"id", "tenant_id", "read_only",
+		// "created_at", "expires_at", "token": "whp_…", "url": "<console>#tenant=…&token=whp_…"}; the token only here.
+		{http.MethodPost, tenant + "/portal-sessions", accessTenant, s.createPortalSession},
+		// DELETE → 204; the session stops working at once.
+		{http.MethodDelete, tenant + "/portal-sessions/{session}", accessTenant, s.revokePortalSession},
+
 		// Events (operator).
 		// POST {"type": "device.enrolled", "data"?: {...}, "id"?: "<idempotency key>", "timestamp"?: RFC 3339} →
 		// 202 {"id": "msg_…", "fanout": N, "duplicate": bool}. Body at most Config.MaxEventBytes (413 beyond). A

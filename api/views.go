@@ -90,7 +90,7 @@ func viewDelivery(d *delivery.Delivery) wire.Delivery {
 
 func viewAttempt(a delivery.Attempt) wire.Attempt {
 	return wire.Attempt{N: a.N, At: a.At, StatusCode: a.StatusCode, LatencyMS: a.Latency.Milliseconds(), Error: a.Error,
-		Response: a.Response, Outcome: a.Outcome}
+		Response: a.Response, Outcome: a.Outcome, Request: a.Request}
 }
 
 func viewMessage(m *delivery.Message) wire.Message {

@@ -47,6 +47,7 @@ type result struct {
 	err     error // transport error, or a RetryAfterError
 	resp    string
 	latency time.Duration
+	sent    map[string]string // the profile's headers of the request (Attempt.Request)
 }
 
 // attempt runs one task to its recorded outcome, and returns the task the queue chained to its ack, if any. ctx is
@@ -102,7 +103,7 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
 		return nil
 	}
-	a := Attempt{N: t.Attempt, At: now, StatusCode: res.code, Latency: res.latency, Response: res.resp}
+	a := Attempt{N: t.Attempt, At: now, StatusCode: res.code, Latency: res.latency, Response: res.resp, Request: res.sent}
 	terr, wait := res.err, time.Duration(0)
 	if ra, ok := errors.AsType[*RetryAfterError](res.err); ok {
 		terr, wait = nil, ra.Delay // it describes a response, not a failure to get one
@@ -203,9 +204,10 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 		return result{}, err // a profile that never sends unsigned, and no key signs
 	}
 
+	sent := profileHeaders(req.Header, ep.Headers)
 	resp, err := e.client.Do(req)
 	if err != nil {
-		var res result
+		res := result{sent: sent}
 		res.latency = time.Since(start)
 		switch {
 		case actx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
@@ -215,7 +217,7 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 		}
 		return res, nil
 	}
-	res := result{code: resp.StatusCode, latency: time.Since(start)}
+	res := result{code: resp.StatusCode, latency: time.Since(start), sent: sent}
 	res.resp = e.readResponse(sc, resp.Body)
 	if honoursRetryAfter(resp.StatusCode) {
 		if wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
@@ -223,6 +225,25 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 		}
 	}
 	return res, nil
+}
+
+// profileHeaders returns the headers of h that the profile set: all but the User-Agent and the endpoint's custom
+// headers (a custom header the profile replaced counts as the profile's).
+func profileHeaders(h http.Header, custom map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+next:
+	for k, vs := range h {
+		if k == "User-Agent" || len(vs) == 0 {
+			continue
+		}
+		for ck, cv := range custom {
+			if strings.EqualFold(ck, k) && cv == vs[0] {
+				continue next
+			}
+		}
+		out[k] = strings.Join(vs, ", ")
+	}
+	return out
 }
 
 // readResponse reads up to ResponseLimit bytes of body (so the connection can be reused), closes it, and returns the

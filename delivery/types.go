@@ -77,6 +77,10 @@ type Attempt struct {
 	Error      string        `json:"error,omitempty"`
 	Response   string        `json:"response,omitempty"` // the first 1 KiB of the response body
 	Outcome    string        `json:"outcome"`            // success, retry, failed, dead, gone
+	// Request holds the headers the attempt's profile set (content type, message id, timestamp, signatures), so a
+	// tenant can compare them with what its receiver saw. The endpoint's custom headers are left out: they may carry
+	// credentials.
+	Request map[string]string `json:"request,omitempty"`
 }
 
 // Task is one claimed attempt: a delivery leased to one worker. The fence is the lease's identity; a result carrying

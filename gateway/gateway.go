@@ -15,6 +15,7 @@ import (
 
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/calls"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
@@ -108,6 +109,13 @@ type Config struct {
 	// Calls configures management calls (breaker, answer limit, log excerpts; every field has its default). Its
 	// Policy, Client, Observer and Logger are the gateway's own. The call log is kept as long as Retention says.
 	Calls calls.Config
+	// Console brands and frames the tenant console served at /console/ (title, accent colour, frame ancestors).
+	Console console.Config
+	// ConsoleURL is the console's public address in portal-session URLs; defaults to /console/ on the host the
+	// request came to (api.Config.ConsoleURL).
+	ConsoleURL string
+	// DisableConsole stops serving /console/ (portal sessions still work, for a console served elsewhere).
+	DisableConsole bool
 }
 
 func (c Config) withDefaults() Config {
@@ -273,9 +281,15 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		Limits:          sharedLimits(cfg.Limits, store), // listener.go
+		ConsoleURL:      cfg.ConsoleURL,
 	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if !cfg.DisableConsole {
+		if g.handler, err = withConsole(g.handler, cfg.Console); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
 	}
 
 	switch {
@@ -300,7 +314,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	return g, nil
 }
 
-// Handler returns the HTTP API (/v1, /healthz, /readyz and, unless disabled, /metrics), for a caller that serves it
+// Handler returns the HTTP API (/v1, /healthz, /readyz and, unless disabled, /metrics and /console/), for a caller that serves it
 // on its own server. /readyz reports the engine not ready until Run runs it.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 

@@ -43,4 +43,10 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash [32]byte) (*Token, error) // ErrToken when unknown or revoked
 	ListTokens(ctx context.Context, tenantID string) ([]*Token, error)
 	RevokeToken(ctx context.Context, tenantID, tokenID string, at time.Time) error // ErrNotFound when not the tenant's
+
+	// Portal sessions (portal.go). A store may forget a session once it has expired; PortalSessionByHash returns
+	// revoked and expired sessions it still holds (the service tells them apart), ErrToken when it holds none.
+	CreatePortalSession(ctx context.Context, p *PortalSession) error // ErrExists when the hash or id is taken
+	PortalSessionByHash(ctx context.Context, hash [32]byte) (*PortalSession, error)
+	RevokePortalSession(ctx context.Context, tenantID, id string, at time.Time) error // ErrNotFound when not the tenant's
 }

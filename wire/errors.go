@@ -38,3 +38,9 @@ type HandshakeDetails struct {
 	Allow  string `json:"allow,omitempty"`
 	Error  string `json:"error,omitempty"`
 }
+
+// Error codes of the console's portal sessions: a 401 that says why the session no longer works.
+const (
+	CodeSessionExpired = "session_expired" // 401: the portal session has expired
+	CodeSessionRevoked = "session_revoked" // 401: the portal session was revoked
+)

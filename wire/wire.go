@@ -240,6 +240,8 @@ type Attempt struct {
 	Error      string    `json:"error,omitempty"`
 	Response   string    `json:"response,omitempty"`
 	Outcome    string    `json:"outcome"`
+	// Request is the headers the attempt's profile set (message id, timestamp, signatures); never custom headers.
+	Request map[string]string `json:"request,omitempty"`
 }
 
 // Message is a published event with the status of each of its deliveries.
@@ -257,4 +259,23 @@ type Message struct {
 // Replay is the body of POST .../messages/{msg}/replay.
 type Replay struct {
 	EndpointID string `json:"endpoint_id"`
+}
+
+// CreatePortalSession is the body of POST /v1/tenants/{tenant}/portal-sessions (optional). TTL is a duration (see
+// [Duration]): default 1h, at most 24h.
+type CreatePortalSession struct {
+	TTL      json.RawMessage `json:"ttl,omitempty"`
+	ReadOnly bool            `json:"read_only,omitempty"`
+}
+
+// PortalSession is a console session. Token and URL (the console's address with the token in its fragment) are in
+// the answer to its creation only.
+type PortalSession struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	ReadOnly  bool      `json:"read_only"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Token     string    `json:"token,omitempty"`
+	URL       string    `json:"url,omitempty"`
 }

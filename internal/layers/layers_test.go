@@ -45,6 +45,7 @@ var ranks = map[string]int{
 	"api":              7,
 	"client":           7,
 	"metrics":          7,
+	"console":          7, // the tenant console's page (embedded assets), mounted by gateway beside api
 
 	"gateway": 8, // the one composition root
 

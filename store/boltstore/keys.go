@@ -27,10 +27,13 @@ var (
 	bPending       = []byte("pending")                // tenant 0 dlv → nil: rebuilds the lanes at Open
 	bTerminal      = []byte("terminal")               // timeKey(created) tenant 0 dlv → nil (retention)
 	bAttempts      = []byte("attempts")               // tenant 0 dlv 0 seq(8) → Attempt
+	bPortal        = []byte("portal_sessions")        // sha256 → portalRec
+	bPortalByTen   = []byte("portal_by_tenant")       // tenant 0 session → sha256
 )
 
 var allBuckets = [][]byte{bMeta, bTenants, bTokens, bTokensByTen, bEndpoints, bEventTypes, bMessages, bMsgByTime,
-	bIdem, bDeliveries, bDlvByEndpoint, bDlvByMessage, bPending, bTerminal, bAttempts}
+	bIdem, bDeliveries, bDlvByEndpoint, bDlvByMessage, bPending, bTerminal, bAttempts,
+	bPortal, bPortalByTen}
 
 const formatVersion = "1"
 

@@ -45,6 +45,8 @@ import (
 //	P{t:<tenant>}:tenant              STRING  tenant JSON
 //	P{t:<tenant>}:tokens              HASH    token id → token JSON with its SHA-256 (never the token text)
 //	P token:<sha256 hex>              STRING  "<tenant> <token id>"
+//	P{t:<tenant>}:ps:<session>        STRING  portal session JSON with its SHA-256; expires a day after the session
+//	P portal:<sha256 hex>             STRING  "<tenant> <session id>", same expiry
 //	P{t:<tenant>}:ep:<endpoint>       STRING  endpoint JSON with its key secrets (sealed when an operator key is set)
 //	P{t:<tenant>}:eps                 ZSET    endpoint ids, scores 0
 //	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index
@@ -123,6 +125,12 @@ func (k *keys) tenantList() string { return k.prefix + "tenants" }
 // tokenByHash is a STRING "<tenant id> <token id>" under the hex SHA-256 of a token.
 func (k *keys) tokenByHash(hash [32]byte) string {
 	return k.prefix + "token:" + hex.EncodeToString(hash[:])
+}
+
+// portalSession is a STRING: a portal session's JSON with its hash; portalByHash a STRING "<tenant> <session>".
+func (k *keys) portalSession(tenantID, id string) string { return k.tenantTag(tenantID) + "ps:" + id }
+func (k *keys) portalByHash(hash [32]byte) string {
+	return k.prefix + "portal:" + hex.EncodeToString(hash[:])
 }
 
 // eventTypes is a HASH name → event type JSON; eventNames a ZSET of the names (scores 0) in the same slot.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/calls"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
@@ -54,16 +55,21 @@ type serveConfig struct {
 	ReadyTimeout    time.Duration
 	PprofListen     string
 
-	MaxConnections  int
-	BodyReadTimeout time.Duration
-	RateToken       float64
-	RateTenant      float64
-	RateOperator    float64
-	HandshakeRate   float64
-	MaxEndpoints    int
-	AuthFailures    int
-	CallBreaker     int
-	CallCooldown    time.Duration
+	MaxConnections        int
+	BodyReadTimeout       time.Duration
+	RateToken             float64
+	RateTenant            float64
+	RateOperator          float64
+	HandshakeRate         float64
+	MaxEndpoints          int
+	AuthFailures          int
+	CallBreaker           int
+	CallCooldown          time.Duration
+	ConsoleTitle          string
+	ConsoleAccent         string
+	ConsoleFrameAncestors string
+	ConsoleURL            string
+	Console               bool
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -108,6 +114,12 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	fs.IntVar(&c.CallBreaker, "call-breaker-failures", calls.DefaultBreakerAfter, "consecutive failed management calls that open a calls endpoint's circuit")
 	fs.DurationVar(&c.CallCooldown, "call-breaker-cooldown", calls.DefaultBreakerCool, "how long an open circuit fails calls fast before one probe goes through")
+
+	fs.BoolVar(&c.Console, "console", true, "serve the tenant console at /console/ on the API listener")
+	fs.StringVar(&c.ConsoleTitle, "console-title", console.DefaultTitle, "the tenant console's title, e.g. your EMM console's name")
+	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
+	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
+	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -207,6 +219,11 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 			AuthFailures:  orNone(cfg.AuthFailures),
 		},
 		Calls: calls.Config{BreakerAfter: cfg.CallBreaker, BreakerCooldown: cfg.CallCooldown},
+		Console: console.Config{
+			Title: cfg.ConsoleTitle, Accent: cfg.ConsoleAccent, FrameAncestors: cfg.ConsoleFrameAncestors,
+		},
+		ConsoleURL:     cfg.ConsoleURL,
+		DisableConsole: !cfg.Console,
 	}, nil
 }
 
