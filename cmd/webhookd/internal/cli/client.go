@@ -61,6 +61,25 @@ type verb struct {
 	longHelp string
 }
 
+// removeVerb is a verb that ends one object of the tenant by id (delete, revoke) and says so in one line, unless
+// --json or -q asks for silence: do is the client's method, done the past tense it prints.
+func removeVerb(name, args, summary, done string, do func(*apiclient.Client) func(ctx context.Context, tenant, id string) error) verb {
+	return verb{
+		name: name, args: args, summary: summary, nargs: [2]int{1, 1}, tenant: true,
+		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
+			return func(ctx context.Context, args []string) error {
+				if err := do(c.api)(ctx, c.tenant, args[0]); err != nil {
+					return err
+				}
+				if !c.asJSON && !c.quiet {
+					c.lines(done + " " + args[0])
+				}
+				return nil
+			}
+		},
+	}
+}
+
 // usageError is a mistake in the command line: exit status 2.
 type usageError struct{ msg string }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	apiclient "github.com/webhookd/webhookd/client"
 	"sort"
 	"strings"
 
@@ -226,20 +227,8 @@ or --signing; to change the key of the same scheme, use rotate.`,
 			}
 		},
 	},
-	{
-		name: "delete", args: "ENDPOINT_ID", summary: "delete an endpoint", nargs: [2]int{1, 1}, tenant: true,
-		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := c.api.DeleteEndpoint(ctx, c.tenant, args[0]); err != nil {
-					return err
-				}
-				if !c.asJSON && !c.quiet {
-					c.lines("deleted " + args[0])
-				}
-				return nil
-			}
-		},
-	},
+	removeVerb("delete", "ENDPOINT_ID", "delete an endpoint", "deleted",
+		func(a *apiclient.Client) func(context.Context, string, string) error { return a.DeleteEndpoint }),
 	{
 		name: "enable", args: "ENDPOINT_ID", summary: "enable an endpoint (its URL is checked again)", nargs: [2]int{1, 1}, tenant: true,
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {

@@ -49,18 +49,6 @@ var portalVerbs = []verb{
 			}
 		},
 	},
-	{
-		name: "revoke", args: "SESSION_ID", summary: "revoke a console session: it stops working at once", nargs: [2]int{1, 1}, tenant: true,
-		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := c.api.RevokePortal(ctx, c.tenant, args[0]); err != nil {
-					return err
-				}
-				if !c.asJSON && !c.quiet {
-					c.lines("revoked " + args[0])
-				}
-				return nil
-			}
-		},
-	},
+	removeVerb("revoke", "SESSION_ID", "revoke a console session: it stops working at once", "revoked",
+		func(a *apiclient.Client) func(context.Context, string, string) error { return a.RevokePortal }),
 }

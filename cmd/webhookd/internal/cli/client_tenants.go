@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"flag"
+	apiclient "github.com/webhookd/webhookd/client"
 
 	"github.com/webhookd/webhookd/wire"
 )
@@ -117,18 +118,6 @@ var tokenVerbs = []verb{
 			}
 		},
 	},
-	{
-		name: "revoke", args: "TOKEN_ID", summary: "revoke a token: it stops working at once", nargs: [2]int{1, 1}, tenant: true,
-		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
-			return func(ctx context.Context, args []string) error {
-				if err := c.api.RevokeToken(ctx, c.tenant, args[0]); err != nil {
-					return err
-				}
-				if !c.asJSON && !c.quiet {
-					c.lines("revoked " + args[0])
-				}
-				return nil
-			}
-		},
-	},
+	removeVerb("revoke", "TOKEN_ID", "revoke a token: it stops working at once", "revoked",
+		func(a *apiclient.Client) func(context.Context, string, string) error { return a.RevokeToken }),
 }
