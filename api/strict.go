@@ -101,18 +101,8 @@ func (sc *strictScanner) value(t reflect.Type) error {
 				return err
 			}
 			sc.path = sc.path[:len(sc.path)-1]
-			sc.ws()
-			if sc.i >= len(sc.b) {
-				return errMalformed
-			}
-			switch sc.b[sc.i] {
-			case ',':
-				sc.i++
-			case ']':
-				sc.i++
-				return nil
-			default:
-				return errMalformed
+			if end, err := sc.next(']'); end || err != nil {
+				return err
 			}
 		}
 	case '"':
@@ -192,20 +182,27 @@ func (sc *strictScanner) object(t reflect.Type) error {
 			return err
 		}
 		sc.path = sc.path[:len(sc.path)-1]
-		sc.ws()
-		if sc.i >= len(sc.b) {
-			return errMalformed
-		}
-		switch sc.b[sc.i] {
-		case ',':
-			sc.i++
-		case '}':
-			sc.i++
-			return nil
-		default:
-			return errMalformed
+		if end, err := sc.next('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows a member of an array or object: a comma (another member comes, end false) or the closing
+// byte (end true); anything else is malformed.
+func (sc *strictScanner) next(closing byte) (end bool, err error) {
+	sc.ws()
+	switch {
+	case sc.i >= len(sc.b):
+		return false, errMalformed
+	case sc.b[sc.i] == ',':
+		sc.i++
+		return false, nil
+	case sc.b[sc.i] == closing:
+		sc.i++
+		return true, nil
+	}
+	return false, errMalformed
 }
 
 // str scans a string at sc.i and returns it quoted, as in the body, and whether it holds an escape.
