@@ -25,7 +25,12 @@ func viewToken(t *tenants.Token) wire.Token {
 }
 
 func viewEventType(t *events.EventType) wire.EventType {
-	return wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v := wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		SchemaMode: string(t.SchemaMode)}
+	for _, sv := range t.Schemas {
+		v.Versions = append(v.Versions, wire.SchemaVersion{Version: sv.Version, Schema: sv.Schema, CreatedAt: sv.CreatedAt})
+	}
+	return v
 }
 
 func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
