@@ -133,6 +133,8 @@ func toAPIError(err error) *apiError {
 		return errValidation(vfe.Field, "%s: %s", vfe.Field, vfe.Message)
 	case errors.As(err, &vse):
 		return schemaAPIError(vse)
+	case errors.Is(err, events.ErrExpunged):
+		return newError(http.StatusConflict, CodeMessageExpunged, "the message's payload was expunged: it is never sent again")
 	case errors.As(err, &vde):
 		return errInvalidJSON(vde.Field, "%s: %s at byte %d of the data", vde.Field, vde.Message, vde.Offset)
 	case errors.Is(err, tenants.ErrNotFound):

@@ -100,5 +100,5 @@ func viewAttempt(a delivery.Attempt) wire.Attempt {
 
 func viewMessage(m *delivery.Message) wire.Message {
 	return wire.Message{ID: m.ID, TenantID: m.TenantID, Type: m.Type, Timestamp: m.Timestamp, Data: m.Data,
-		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}}
+		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}, ExpungedAt: m.ExpungedAt}
 }

@@ -230,6 +230,9 @@ func (s *Service) Replay(ctx context.Context, tenantID, messageID, endpointID st
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
 	}
+	if !m.ExpungedAt.IsZero() {
+		return nil, fmt.Errorf("replay %s: %w", messageID, ErrExpunged)
+	}
 	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
 	}
@@ -303,7 +306,13 @@ func (s *Service) Recover(ctx context.Context, tenantID, endpointID string, sinc
 			if err != nil {
 				return n, fmt.Errorf("recover: message %s: %w", id, err)
 			}
+			if !m.ExpungedAt.IsZero() {
+				continue // its payload is gone: never sent again
+			}
 			batch = append(batch, newDelivery(m, endpointID, now))
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		if err := s.addDeliveries(ctx, batch); err != nil {
 			return n, fmt.Errorf("recover: %w", err)

@@ -278,6 +278,8 @@ type Message struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	Deliveries     []Delivery      `json:"deliveries"`
+	// ExpungedAt is set once the payload was expunged (DELETE .../messages/{msg}/payload): Data is then null.
+	ExpungedAt time.Time `json:"expunged_at,omitzero"`
 }
 
 // Replay is the body of POST .../messages/{msg}/replay.
