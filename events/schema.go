@@ -111,9 +111,13 @@ type compiled struct {
 	read     time.Time
 }
 
+// maxSchemaCache bounds the entries a schemaCache holds (types published, known or not); beyond it the cache starts
+// again empty.
+const maxSchemaCache = 10_000
+
 // schemaCache keeps compiled catalogue entries by name.
 type schemaCache struct {
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	entries  map[string]*compiled
 	warnings atomic.Int64
 }
@@ -272,9 +276,9 @@ func (s *Service) policy(tenantID string, t *EventType) (SchemaMode, UnknownType
 func (s *Service) entry(ctx context.Context, name string) (*compiled, error) {
 	now := time.Now()
 	c := &s.schemas
-	c.mu.Lock()
+	c.mu.RLock()
 	e, ok := c.entries[name]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok && now.Sub(e.read) < s.schemaTTL() {
 		return e, nil
 	}
@@ -303,7 +307,7 @@ func (s *Service) entry(ctx context.Context, name string) (*compiled, error) {
 		}
 	}
 	c.mu.Lock()
-	if c.entries == nil {
+	if c.entries == nil || len(c.entries) >= maxSchemaCache {
 		c.entries = map[string]*compiled{}
 	}
 	c.entries[name] = e

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
@@ -205,5 +206,35 @@ func TestBadSchemaRefusedAtRegistration(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != "schema" || !strings.Contains(fe.Message, c.want) {
 			t.Errorf("%s: got %v, want a field error on schema mentioning %q", c.schema, err, c.want)
 		}
+	}
+}
+
+// TestSchemaCache: a Service uses the catalogue entry it compiled until its cache TTL runs out, and then sees a
+// change another Service (another replica) made.
+func TestSchemaCache(t *testing.T) {
+	ctx := context.Background()
+	cached, st := newSchemaService(t, events.Config{SchemaCacheTTL: time.Hour})
+	fresh := events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, SchemaCacheTTL: time.Nanosecond})
+	other := events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, SchemaCacheTTL: time.Hour})
+	data := `{"device_id":"d","os":"ios"}`
+	for _, s := range []*events.Service{cached, fresh, other} {
+		if err := publish(s, "ten", "device.enrolled", data, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v3 := `{"type":"object","required":["device_id","os","serial"]}`
+	if _, _, err := other.PutEventType(ctx, events.EventTypeInput{Name: "device.enrolled", Schema: json.RawMessage(v3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(cached, "ten", "device.enrolled", data, 0); err != nil {
+		t.Fatalf("within its TTL the cached entry (v2) is used: %v", err)
+	}
+	var se *events.SchemaError
+	if err := publish(fresh, "ten", "device.enrolled", data, 0); !errors.As(err, &se) || se.Version != 3 {
+		t.Fatalf("after its TTL v3 is used: %v", err)
+	}
+	// The Service that made the change sees it at once.
+	if err := publish(other, "ten", "device.enrolled", data, 0); !errors.As(err, &se) {
+		t.Fatalf("the writer: %v", err)
 	}
 }
