@@ -94,6 +94,7 @@ func toAPIError(err error) *apiError {
 		tfe *tenants.FieldError
 		vfe *events.FieldError
 		vde *events.DataError
+		vse *events.SchemaError
 		rle *rateLimitedError
 	)
 	if ce, ok := callsAPIError(err); ok {
@@ -130,6 +131,10 @@ func toAPIError(err error) *apiError {
 		return errValidation(tfe.Field, "%s: %s", tfe.Field, tfe.Message)
 	case errors.As(err, &vfe):
 		return errValidation(vfe.Field, "%s: %s", vfe.Field, vfe.Message)
+	case errors.As(err, &vse):
+		return schemaAPIError(vse)
+	case errors.Is(err, events.ErrExpunged):
+		return newError(http.StatusConflict, CodeMessageExpunged, "the message's payload was expunged: it is never sent again")
 	case errors.As(err, &vde):
 		return errInvalidJSON(vde.Field, "%s: %s at byte %d of the data", vde.Field, vde.Message, vde.Offset)
 	case errors.Is(err, tenants.ErrNotFound):

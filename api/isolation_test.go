@@ -92,6 +92,7 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /readyz":                                        nil,
 		"POST /v1/tenants/{tenant}/calls":                    map[string]any{"endpoint_id": callsA, "path": "/checkin", "body": map[string]any{}},
 		"GET /v1/tenants/{tenant}/endpoints/{id}/calls":      nil,
+		"DELETE /v1/tenants/{tenant}/messages/{msg}/payload": nil,
 
 		// Console sessions.
 		"POST /v1/tenants/{tenant}/portal-sessions":             map[string]any{},

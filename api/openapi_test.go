@@ -779,6 +779,7 @@ func TestOpenAPILive(t *testing.T) {
 		wait,
 		"GET " + tenant + "/deliveries", "GET " + endpoint + "/deliveries", "GET " + tenant + "/deliveries/{id}",
 		"GET " + tenant + "/messages/{msg}", "POST " + tenant + "/messages/{msg}/replay", "POST " + endpoint + "/recover",
+		"DELETE " + tenant + "/messages/{msg}/payload",
 		callsEp, "POST " + tenant + "/calls", "GET " + endpoint + "/calls",
 		"DELETE " + tenant + "/tokens/{token}", "DELETE /v1/event-types/{name}", "DELETE " + endpoint,
 		"GET /healthz", "GET /readyz", "GET /metrics",

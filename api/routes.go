@@ -128,6 +128,9 @@ func (s *server) routes() []route {
 		{http.MethodGet, tenant + "/messages/{msg}", accessTenant, s.getMessage},
 		// POST {"endpoint_id"} → 202 delivery: the message again to that endpoint, same webhook-id.
 		{http.MethodPost, tenant + "/messages/{msg}/replay", accessTenant, s.replayMessage},
+		// DELETE → 200 message: its payload is expunged for good (data null, expunged_at set); the log keeps ids,
+		// times and statuses, replays answer 409 message_expunged, pending deliveries of it end failed unsent.
+		{http.MethodDelete, tenant + "/messages/{msg}/payload", accessTenant, s.expungeMessage},
 		// GET ?endpoint=&message=&status=&since=&until=&after=&limit= → 200 {"data": [delivery], "next"}.
 		{http.MethodGet, tenant + "/deliveries", accessTenant, s.listDeliveries},
 		// GET → 200 delivery with "attempt_log": every HTTP attempt, oldest first ("attempts" is their count).

@@ -25,7 +25,12 @@ func viewToken(t *tenants.Token) wire.Token {
 }
 
 func viewEventType(t *events.EventType) wire.EventType {
-	return wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	v := wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		SchemaMode: string(t.SchemaMode)}
+	for _, sv := range t.Schemas {
+		v.Versions = append(v.Versions, wire.SchemaVersion{Version: sv.Version, Schema: sv.Schema, CreatedAt: sv.CreatedAt})
+	}
+	return v
 }
 
 func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
@@ -95,5 +100,5 @@ func viewAttempt(a delivery.Attempt) wire.Attempt {
 
 func viewMessage(m *delivery.Message) wire.Message {
 	return wire.Message{ID: m.ID, TenantID: m.TenantID, Type: m.Type, Timestamp: m.Timestamp, Data: m.Data,
-		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}}
+		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}, ExpungedAt: m.ExpungedAt}
 }

@@ -28,6 +28,7 @@ const (
 	errEndpointDeleted  = "endpoint deleted"
 	errEndpointDisabled = "endpoint disabled"
 	errMessageNotFound  = "message not found"
+	errMessageExpunged  = "message payload expunged"
 )
 
 // scratch is per-attempt working memory, recycled.
@@ -87,6 +88,9 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		return nil
 	case err != nil:
 		e.retryLater(ctx, t, now, "load message", err)
+		return nil
+	case !m.ExpungedAt.IsZero():
+		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errMessageExpunged}, OutcomeFailed)
 		return nil
 	}
 

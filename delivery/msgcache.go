@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"time"
 )
 
 // msgCache keeps recently loaded messages, so that the attempts of one message (a fan-out to N endpoints, retries)
@@ -29,7 +30,12 @@ type msgEntry struct {
 	key  msgKey
 	m    *Message
 	size int
+	at   time.Time // when loaded: an entry older than MessageCacheTTL is loaded again
 }
+
+// MessageCacheTTL bounds how long a cached message is used: a message's payload may be expunged, and every replica's
+// engine must stop sending it within this time.
+const MessageCacheTTL = 5 * time.Second
 
 // msgLoad is one load in flight; waiters block on done.
 type msgLoad struct {
@@ -54,11 +60,13 @@ func newMsgCache(src MessageSource, maxItems, maxBytes int) *msgCache {
 func (c *msgCache) GetMessage(ctx context.Context, tenantID, id string) (*Message, error) {
 	k := msgKey{tenantID, id}
 	c.mu.Lock()
-	if el, ok := c.items[k]; ok {
+	if el, ok := c.items[k]; ok && time.Since(el.Value.(*msgEntry).at) < MessageCacheTTL {
 		c.lru.MoveToFront(el)
 		m := el.Value.(*msgEntry).m
 		c.mu.Unlock()
 		return m, nil
+	} else if ok {
+		c.remove(el)
 	}
 	if l, ok := c.loading[k]; ok {
 		c.mu.Unlock()
@@ -99,7 +107,7 @@ func (c *msgCache) add(k msgKey, m *Message) {
 	if _, ok := c.items[k]; ok {
 		return
 	}
-	c.items[k] = c.lru.PushFront(&msgEntry{key: k, m: m, size: size})
+	c.items[k] = c.lru.PushFront(&msgEntry{key: k, m: m, size: size, at: time.Now()})
 	c.bytes += size
 	for c.lru.Len() > c.maxItems || c.bytes > c.maxBytes {
 		el := c.lru.Back()
@@ -108,6 +116,14 @@ func (c *msgCache) add(k msgKey, m *Message) {
 		delete(c.items, e.key)
 		c.bytes -= e.size
 	}
+}
+
+// remove drops one entry. c.mu is held.
+func (c *msgCache) remove(el *list.Element) {
+	e := el.Value.(*msgEntry)
+	c.lru.Remove(el)
+	delete(c.items, e.key)
+	c.bytes -= e.size
 }
 
 // len returns the number of cached messages and their accounted bytes.

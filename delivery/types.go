@@ -27,6 +27,9 @@ type Message struct {
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"` // the producer's id, if it gave one
 	CreatedAt      time.Time       `json:"created_at"`
+
+	// ExpungedAt is when the payload was expunged: Data is then null, and the message is never sent again.
+	ExpungedAt time.Time `json:"expunged_at,omitzero"`
 }
 
 // Signing returns the message in the form profiles render.

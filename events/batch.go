@@ -57,6 +57,9 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 		} else if err != nil {
 			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
 		}
+		if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
+			return nil, batchSchemaError(i, err)
+		}
 		msgs[i], first[i] = m, i
 		if in.ID == "" {
 			continue

@@ -26,9 +26,14 @@ var (
 type EventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
-	Schema      json.RawMessage `json:"schema,omitempty"` // optional JSON Schema of data
+	Schema      json.RawMessage `json:"schema,omitempty"` // optional JSON Schema of data: the latest version
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+
+	// Schemas are the schema versions kept, oldest first; the last is Schema. An event may name its version.
+	Schemas []SchemaVersion `json:"schemas,omitempty"`
+	// SchemaMode, if set, overrides the tenant's and the operator's mode for this type.
+	SchemaMode SchemaMode `json:"schema_mode,omitempty"`
 }
 
 // Store keeps messages with their deliveries, idempotency keys and the catalogue.

@@ -83,13 +83,25 @@ type Config struct {
 	IdempotencyWindow time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+
+	// SchemaMode is the operator's default schema mode. Defaults to SchemaEnforce.
+	SchemaMode SchemaMode
+	// UnknownTypes is the operator's default for types not in the catalogue. Defaults to UnknownAllow.
+	UnknownTypes UnknownTypes
+	// Policies, if set, gives each tenant's overrides of the two defaults above.
+	Policies Policies
+	// SchemaCacheTTL is how long a catalogue entry read for enforcement is used. Defaults to DefaultSchemaCacheTTL.
+	SchemaCacheTTL time.Duration
+	// OnSchemaWarning, if set, is called for each event accepted in warn mode though its data fails its schema.
+	OnSchemaWarning func(SchemaWarning)
 }
 
 // Service takes events in: validation, idempotency, fan-out to the endpoints whose filters select them, replays, and
 // the event-type catalogue.
 type Service struct {
-	store Store
-	cfg   Config
+	store   Store
+	cfg     Config
+	schemas schemaCache
 }
 
 // NewService returns a Service over store.
@@ -112,6 +124,8 @@ type PublishInput struct {
 	ID string
 	// Timestamp is when the event happened; nil means now.
 	Timestamp *time.Time
+	// SchemaVersion names the version of the type's schema data meets; 0 means the latest.
+	SchemaVersion int
 }
 
 // Publish validates in, fans it out to the tenant's enabled endpoints whose filters accept its type, and stores the
@@ -122,6 +136,9 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	now := s.cfg.Now().UTC()
 	m, err := newMessage(tenantID, in, now)
 	if err != nil {
+		return nil, 0, false, err
+	}
+	if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
 		return nil, 0, false, err
 	}
 	es, err := s.fanoutEndpoints(ctx, tenantID)
@@ -187,6 +204,9 @@ func (s *Service) PublishTo(ctx context.Context, tenantID, endpointID string, in
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
+		return nil, nil, err
+	}
 	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return nil, nil, fmt.Errorf("publish to %s: %w", endpointID, err)
 	}
@@ -209,6 +229,9 @@ func (s *Service) Replay(ctx context.Context, tenantID, messageID, endpointID st
 	m, err := s.cfg.Log.GetMessage(ctx, tenantID, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
+	}
+	if !m.ExpungedAt.IsZero() {
+		return nil, fmt.Errorf("replay %s: %w", messageID, ErrExpunged)
 	}
 	if err := s.eventsEndpoint(ctx, tenantID, endpointID); err != nil {
 		return nil, fmt.Errorf("replay %s: %w", messageID, err)
@@ -283,7 +306,13 @@ func (s *Service) Recover(ctx context.Context, tenantID, endpointID string, sinc
 			if err != nil {
 				return n, fmt.Errorf("recover: message %s: %w", id, err)
 			}
+			if !m.ExpungedAt.IsZero() {
+				continue // its payload is gone: never sent again
+			}
 			batch = append(batch, newDelivery(m, endpointID, now))
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		if err := s.addDeliveries(ctx, batch); err != nil {
 			return n, fmt.Errorf("recover: %w", err)
@@ -317,6 +346,9 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	}
 	if err := validIdempotencyKey(in.ID); err != nil {
 		return nil, err
+	}
+	if in.SchemaVersion < 0 {
+		return nil, &FieldError{Field: "schema_version", Message: "must be a positive version, or 0 for the latest"}
 	}
 	data := in.Data
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -386,6 +418,7 @@ type EventTypeInput struct {
 	Name        string          // required; the syntax of an event type
 	Description string          // at most MaxDescription bytes
 	Schema      json.RawMessage // optional JSON Schema of data; must be a JSON object
+	SchemaMode  SchemaMode      // optional: enforce, warn or off for this type, overriding the tenant's
 }
 
 // PutEventType creates or replaces a catalogue entry, keeping the creation time of an entry it replaces. It reports
@@ -404,15 +437,25 @@ func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventTy
 	if len(schema) > 0 && (schema[0] != '{' || !json.Valid(schema)) {
 		return nil, false, &FieldError{Field: "schema", Message: "must be a JSON object"}
 	}
+	if in.SchemaMode != "" && !ValidSchemaMode(in.SchemaMode) {
+		return nil, false, &FieldError{Field: "schema_mode", Message: "must be enforce, warn or off"}
+	}
 	now := s.cfg.Now().UTC()
-	t := &EventType{Name: in.Name, Description: in.Description, Schema: bytes.Clone(schema), CreatedAt: now, UpdatedAt: now}
+	t := &EventType{Name: in.Name, Description: in.Description, Schema: bytes.Clone(schema), SchemaMode: in.SchemaMode, CreatedAt: now, UpdatedAt: now}
 	created := true
-	switch old, err := s.store.GetEventType(ctx, in.Name); {
+	old, err := s.store.GetEventType(ctx, in.Name)
+	switch {
 	case err == nil:
 		t.CreatedAt, created = old.CreatedAt, false
 	case !isNotFound(err):
 		return nil, false, fmt.Errorf("put event type %s: %w", in.Name, err)
+	default:
+		old = nil
 	}
+	if t.Schemas, err = putSchema(old, schema, now); err != nil {
+		return nil, false, err
+	}
+	defer s.forget(in.Name)
 	if err := s.store.PutEventType(ctx, t); err != nil {
 		return nil, false, fmt.Errorf("put event type %s: %w", in.Name, err)
 	}
@@ -446,6 +489,7 @@ func (s *Service) ListEventTypes(ctx context.Context, after string, limit int) (
 
 // DeleteEventType removes a catalogue entry, or returns ErrNotFound.
 func (s *Service) DeleteEventType(ctx context.Context, name string) error {
+	defer s.forget(name)
 	if err := s.store.DeleteEventType(ctx, name); err != nil {
 		return fmt.Errorf("delete event type %s: %w", name, err)
 	}

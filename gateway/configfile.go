@@ -17,6 +17,7 @@ import (
 
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/profiles"
 	"github.com/webhookd/webhookd/signing"
@@ -70,6 +71,9 @@ type fileTenant struct {
 	ID        string         `json:"id"`
 	Name      string         `json:"name"`
 	Endpoints []fileEndpoint `json:"endpoints"`
+
+	SchemaMode        events.SchemaMode   `json:"schema_mode"`         // overrides --schema-mode
+	UnknownEventTypes events.UnknownTypes `json:"unknown_event_types"` // overrides --unknown-event-types
 }
 
 type fileEndpoint struct {
@@ -167,6 +171,10 @@ func loadConfigFile(path string, policy egress.Policy, getenv func(string) (stri
 			return nil, fail("declared twice")
 		case strings.TrimSpace(t.Name) == "":
 			return nil, fail("name is required")
+		case t.SchemaMode != "" && !events.ValidSchemaMode(t.SchemaMode):
+			return nil, fail("schema_mode must be enforce, warn or off")
+		case t.UnknownEventTypes != "" && !events.ValidUnknownTypes(t.UnknownEventTypes):
+			return nil, fail("unknown_event_types must be allow or refuse")
 		}
 		seenTenant[t.ID] = true
 		seenEP := map[string]bool{}

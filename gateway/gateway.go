@@ -116,6 +116,13 @@ type Config struct {
 	ConsoleURL string
 	// DisableConsole stops serving /console/ (portal sessions still work, for a console served elsewhere).
 	DisableConsole bool
+
+	// SchemaMode is what publishing does with data that breaks its type's schema, unless the tenant (config file) or
+	// the event type says otherwise. Defaults to events.SchemaEnforce.
+	SchemaMode events.SchemaMode
+	// UnknownEventTypes is what publishing does with a type not in the catalogue, unless the tenant (config file)
+	// says otherwise. Defaults to events.UnknownAllow.
+	UnknownEventTypes events.UnknownTypes
 }
 
 func (c Config) withDefaults() Config {
@@ -179,6 +186,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	if c := cfg.Calls; c.BreakerAfter < 0 || c.BreakerCooldown < 0 || c.ResponseLimit < 0 || c.Excerpt < 0 || c.LogQueue < 0 {
 		return nil, fmt.Errorf("%w: Calls: sizes and durations must not be negative", ErrConfig)
 	}
+	if err := checkSchemaConfig(cfg); err != nil {
+		return nil, err
+	}
 	logger := cfg.Logger
 	token, err := operatorToken(cfg, logger)
 	if err != nil {
@@ -218,6 +228,8 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	})
 	g.events = events.NewService(store, events.Config{
 		Endpoints: eps, Log: store, Queue: store, Waker: bell, IdempotencyWindow: cfg.IdempotencyWindow,
+		SchemaMode: cfg.SchemaMode, UnknownTypes: cfg.UnknownEventTypes, Policies: file.schemaPolicies(),
+		OnSchemaWarning: g.schemaWarning,
 	})
 
 	if file != nil {

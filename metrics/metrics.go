@@ -82,6 +82,8 @@ type Metrics struct {
 	inFlightOf      atomic.Pointer[func() int]
 	calls           callMetrics // management calls (calls.go)
 
+	schemas schemaMetrics // events accepted in warn mode (schemas.go)
+
 	handler http.Handler
 }
 

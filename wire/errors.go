@@ -21,6 +21,8 @@ const (
 	CodeRecoverPending   = "recover_pending"     // 409: an earlier recover or replay of the window is still pending
 	CodeRequestTimeout   = "request_timeout"     // 408: the request body was not sent in time
 	CodeEndpointKind     = "wrong_endpoint_kind" // 422: an events endpoint named in a call, or a calls endpoint sent an event
+	CodeSchemaViolation  = "schema_violation"    // 422: event data breaks its type's schema (details: SchemaDetails)
+	CodeMessageExpunged  = "message_expunged"    // 409: a replay of a message whose payload was expunged
 )
 
 // Error is the body of every error answer.

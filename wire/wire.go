@@ -72,6 +72,8 @@ type Event struct {
 	Data      json.RawMessage `json:"data,omitempty"`
 	ID        string          `json:"id,omitempty"`
 	Timestamp *string         `json:"timestamp,omitempty"`
+	// SchemaVersion names the version of the type's schema Data meets; absent or 0 means the latest.
+	SchemaVersion int `json:"schema_version,omitempty"`
 }
 
 // Batch is the body of POST /v1/tenants/{tenant}/events/batch.
@@ -86,11 +88,31 @@ type Published struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
-// PutEventType is the body of POST /v1/event-types. Schema is a JSON Schema object the events' data must meet.
+// PutEventType is the body of POST /v1/event-types. Schema is a JSON Schema object the events' data must meet; a
+// schema different from the entry's latest is kept as its next version. SchemaMode ("enforce", "warn" or "off")
+// overrides the tenant's mode for this type.
 type PutEventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	Schema      json.RawMessage `json:"schema,omitempty"`
+	SchemaMode  string          `json:"schema_mode,omitempty"`
+}
+
+// SchemaVersion is one version of an event type's schema.
+type SchemaVersion struct {
+	Version   int             `json:"version"`
+	Schema    json.RawMessage `json:"schema"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// SchemaDetails are the details of a schema_violation error: which rule the event's data broke, and where.
+type SchemaDetails struct {
+	Type           string `json:"type"`
+	Version        int    `json:"version"`
+	Path           string `json:"path"`            // JSON pointer to the failing value in the data, "" for the data
+	Rule           string `json:"rule"`            // the failing keyword, e.g. "required"
+	Message        string `json:"message"`         // what the validator says
+	SchemaLocation string `json:"schema_location"` // JSON pointer to the keyword in the schema
 }
 
 // EventType is one entry of the event-type catalogue.
@@ -100,6 +122,8 @@ type EventType struct {
 	Schema      json.RawMessage `json:"schema,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	Versions    []SchemaVersion `json:"schema_versions,omitempty"` // oldest first; the last is Schema
+	SchemaMode  string          `json:"schema_mode,omitempty"`
 }
 
 // Endpoints.
@@ -254,6 +278,8 @@ type Message struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	Deliveries     []Delivery      `json:"deliveries"`
+	// ExpungedAt is set once the payload was expunged (DELETE .../messages/{msg}/payload): Data is then null.
+	ExpungedAt time.Time `json:"expunged_at,omitzero"`
 }
 
 // Replay is the body of POST .../messages/{msg}/replay.

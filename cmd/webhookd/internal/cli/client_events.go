@@ -24,11 +24,12 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 			typ := fs.String("type", "", "the event type, e.g. device.enrolled (required)")
 			id := fs.String("id", "", "the producer's id for the event: repeating it within 24h publishes nothing new")
 			ts := fs.String("timestamp", "", "when the event happened, RFC 3339 (default: now)")
+			version := fs.Int("schema-version", 0, "the version of the type's schema DATA meets (default: the latest)")
 			return func(ctx context.Context, args []string) error {
 				if *typ == "" {
 					return usagef("--type is required")
 				}
-				ev := wire.Event{Type: *typ, ID: *id}
+				ev := wire.Event{Type: *typ, ID: *id, SchemaVersion: *version}
 				if len(args) == 1 {
 					data, err := c.jsonArg("DATA", args[0])
 					if err != nil {
@@ -91,6 +92,41 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 						}
 						return []string{t.Name, cmp.Or(t.Description, "-"), schema, when(t.UpdatedAt)}
 					})
+			}
+		},
+	},
+	{
+		name: "put-type", args: "NAME", summary: "add an event type to the catalogue or replace it (operator)", nargs: [2]int{1, 1},
+		longHelp: `--schema is the JSON Schema (draft 2020-12) the type's data must meet: inline or @file. A schema
+different from the type's latest becomes its next version; one that does not compile is refused with the
+compiler's error. --schema-mode (enforce, warn or off) overrides the tenant's mode for this type.`,
+		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
+			desc := fs.String("description", "", "what the event means")
+			schema := fs.String("schema", "", "the JSON Schema of the data: inline or @file")
+			mode := fs.String("schema-mode", "", "enforce, warn or off for this type (default: the tenant's)")
+			return func(ctx context.Context, args []string) error {
+				in := wire.PutEventType{Name: args[0], Description: *desc, SchemaMode: *mode}
+				if *schema != "" {
+					raw, err := c.jsonArg("--schema", *schema)
+					if err != nil {
+						return err
+					}
+					in.Schema = raw
+				}
+				t, _, err := c.api.PutEventType(ctx, in)
+				if err != nil {
+					return err
+				}
+				switch {
+				case c.asJSON:
+					c.rawJSON()
+				case c.quiet:
+					c.lines(t.Name)
+				default:
+					c.fields("name", t.Name, "description", t.Description, "schema versions", fmt.Sprint(len(t.Versions)),
+						"schema mode", t.SchemaMode, "updated", when(t.UpdatedAt))
+				}
+				return nil
 			}
 		},
 	},

@@ -13,6 +13,7 @@ import (
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
 )
@@ -70,6 +71,8 @@ type serveConfig struct {
 	ConsoleFrameAncestors string
 	ConsoleURL            string
 	Console               bool
+	SchemaMode            string
+	UnknownEventTypes     string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -120,6 +123,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
 	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
+
+	fs.StringVar(&c.SchemaMode, "schema-mode", string(events.SchemaEnforce), "what publishing does with data that breaks its type's schema: enforce (422), warn (accept, count, log) or off; a tenant (config file) or an event type may override it")
+	fs.StringVar(&c.UnknownEventTypes, "unknown-event-types", string(events.UnknownAllow), "what publishing does with a type not in the catalogue: allow or refuse; a tenant (config file) may override it")
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -224,6 +230,9 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		},
 		ConsoleURL:     cfg.ConsoleURL,
 		DisableConsole: !cfg.Console,
+
+		SchemaMode:        events.SchemaMode(cfg.SchemaMode),
+		UnknownEventTypes: events.UnknownTypes(cfg.UnknownEventTypes),
 	}, nil
 }
 

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestClientMessages(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	msg := strings.TrimSpace(a.ok(t, "events", "publish", "--tenant", "acme", "--type", "device.located", `{"lat": 48.85}`, "-q"))
+	wantFields(t, "messages show", a.ok(t, "messages", "show", "--tenant", "acme", msg), "id", msg, "type", "device.located",
+		"data", `{"lat":48.85}`)
+	out := a.ok(t, "messages", "expunge", "--tenant", "acme", msg)
+	if f := fieldsOf(out); f["id"] != msg || f["expunged"] == "" || f["data"] != "null" {
+		t.Errorf("messages expunge: %q", out)
+	}
+	m := a.okJSON(t, "messages", "show", "--tenant", "acme", msg)
+	if m["data"] != nil || m["expunged_at"] == nil {
+		t.Errorf("messages show --json after expunge: %v", m)
+	}
+	if strings.Contains(a.ok(t, "messages", "show", "--tenant", "acme", msg), "48.85") {
+		t.Error("the payload is still shown")
+	}
+}
+
+func TestClientSchemas(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	out := a.ok(t, "events", "put-type", "device.located", "--schema", `{"type":"object","required":["lat"]}`)
+	wantFields(t, "events put-type", out, "name", "device.located", "schema versions", "1")
+	a.ok(t, "events", "put-type", "device.located", "--schema", `{"type":"object","required":["lat","lon"]}`, "--schema-mode", "enforce")
+	code, _, errOut := a.wh(t, "events", "publish", "--tenant", "acme", "--type", "device.located", `{"lat": 1}`)
+	if code == 0 || !strings.Contains(errOut, "schema_violation") && !strings.Contains(errOut, "required") {
+		t.Errorf("a publish breaking the schema: exit %d, %s", code, errOut)
+	}
+	a.ok(t, "events", "publish", "--tenant", "acme", "--type", "device.located", "--schema-version", "1", `{"lat": 1}`)
+	if code, _, errOut := a.wh(t, "events", "put-type", "bad.one", "--schema", `{"type": 5}`); code == 0 || !strings.Contains(errOut, "schema") {
+		t.Errorf("a bad schema: exit %d, %s", code, errOut)
+	}
+}
