@@ -124,6 +124,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	if err != nil {
 		return nil, 0, false, err
 	}
+	m.TraceParent = traceParent(ctx)
 	es, err := s.fanoutEndpoints(ctx, tenantID)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("publish: %w", err)

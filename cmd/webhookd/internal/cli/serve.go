@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/webhookd/webhookd/api"
@@ -15,6 +16,7 @@ import (
 	"github.com/webhookd/webhookd/egress"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/tracing"
 )
 
 func init() {
@@ -70,6 +72,9 @@ type serveConfig struct {
 	ConsoleFrameAncestors string
 	ConsoleURL            string
 	Console               bool
+	Tracing               bool
+	TracePropagate        bool
+	EndpointLabels        int
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -120,6 +125,10 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
 	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
+
+	fs.BoolVar(&c.Tracing, "tracing", false, "export OpenTelemetry spans of publishes and attempts over OTLP/HTTP, configured by the OTEL_* variables; also on when OTEL_TRACES_EXPORTER=otlp or an OTLP endpoint variable is set")
+	fs.BoolVar(&c.TracePropagate, "trace-propagate", false, "send each attempt's W3C traceparent header to the receiver (with tracing on)")
+	fs.IntVar(&c.EndpointLabels, "metrics-endpoint-labels", metrics.DefaultMaxEndpointLabels, `endpoints that get their own label in the per-endpoint metrics; later ones count as "other" (0: no per-endpoint metrics)`)
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -224,6 +233,10 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		},
 		ConsoleURL:     cfg.ConsoleURL,
 		DisableConsole: !cfg.Console,
+
+		Tracing:               cfg.Tracing || tracing.Enabled(os.Getenv),
+		TracePropagate:        cfg.TracePropagate,
+		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
 	}, nil
 }
 
