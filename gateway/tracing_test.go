@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -205,6 +206,24 @@ func TestTracingSpanTree(t *testing.T) {
 	want := []row{{okID, 1, 204, "success"}, {flakyID, 1, 500, "retry"}, {flakyID, 2, 204, "success"}}
 	if !slices.Equal(rows, want) {
 		t.Errorf("attempts %v, want %v", rows, want)
+	}
+	// The per-endpoint metrics count the same attempts.
+	wantMetrics := []string{
+		`webhookd_endpoint_attempts_total{endpoint="` + okID + `",result="success"} 1`,
+		`webhookd_endpoint_attempts_total{endpoint="` + flakyID + `",result="failure"} 1`,
+		`webhookd_endpoint_attempts_total{endpoint="` + flakyID + `",result="success"} 1`,
+		`webhookd_endpoint_attempt_duration_seconds_count{endpoint="` + flakyID + `"} 2`,
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		text, _ := g.call(200, "GET", "/metrics", "", nil)["text"].(string)
+		missing := slices.DeleteFunc(slices.Clone(wantMetrics), func(w string) bool { return strings.Contains(text, w) })
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q", missing)
+		}
+		time.Sleep(10 * time.Millisecond) // polling: the engine counts an attempt after the receiver answered
 	}
 	for _, tp := range sent {
 		tid, sid := "", ""
