@@ -94,16 +94,22 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		return nil
 	}
 
+	var span AttemptSpan
+	if e.tracer != nil {
+		ctx, span = e.tracer.StartAttempt(ctx, t, ep, m)
+	}
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	res, err := e.send(ctx, sc, st, ep, m, now)
 	if err != nil {
 		// Not the receiver's doing (a bad key or message id): spend the attempt, leave health alone.
+		endSpan(span, 0, OutcomeRetry, err)
 		e.record(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: err.Error()}, OutcomeRetry, 0, false)
 		return nil
 	}
 	if ctx.Err() != nil && res.code == 0 {
 		// Shutdown aborted the request: the attempt is not spent (the receiver may still have seen it).
+		endSpan(span, 0, OutcomeRetry, res.err)
 		e.release(context.WithoutCancel(ctx), t, now, "shutdown")
 		return nil
 	}
@@ -116,6 +122,10 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		a.Error = res.err.Error()
 	}
 	o := classify(ep.Profile, res.code, terr)
+	endSpan(span, res.code, o, res.err)
+	if e.epObs != nil {
+		e.epObs.EndpointAttempt(t.TenantID, t.EndpointID, o, res.latency)
+	}
 	// The hold goes to the queue before the attempt is recorded: recording frees the endpoint's slot, and the next
 	// claim should find the endpoint held already.
 	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
@@ -125,6 +135,13 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		e.holdSlow(ctx, t, time.Time{})
 	}
 	return e.record(ctx, t, ep, a, o, wait, true)
+}
+
+// endSpan ends an attempt's span, if it has one.
+func endSpan(s AttemptSpan, status int, o Outcome, err error) {
+	if s != nil {
+		s.End(status, o, err)
+	}
 }
 
 // slowHold is how long a timed-out attempt holds its endpoint to one task in flight in a queue that can
@@ -201,6 +218,9 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 	}
 	if _, ok := req.Header["User-Agent"]; !ok && e.ua != nil {
 		req.Header["User-Agent"] = e.ua // shared: the transport only reads it
+	}
+	if e.tracer != nil {
+		e.tracer.Inject(actx, req.Header)
 	}
 	err = p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
 	clear(sc.keys) // drop key references from the pooled scratch

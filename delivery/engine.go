@@ -50,6 +50,7 @@ type Deps struct {
 	Client   *http.Client
 	Notifier Notifier // optional
 	Observer Observer // optional: told of every attempt, disable and store error (metrics)
+	Tracer   Tracer   // optional: a span per attempt (tracing)
 	// Doorbell, if set, is the doorbell the engine listens on (see Doorbell); Engine.Wake rings it too. Defaults to
 	// one of the engine's own.
 	Doorbell *Doorbell
@@ -70,6 +71,8 @@ type Engine struct {
 	client   *http.Client
 	notifier Notifier
 	obs      Observer
+	epObs    EndpointObserver // obs, when it hears endpoints; else nil
+	tracer   Tracer
 	log      *slog.Logger
 
 	ua []string // the User-Agent header's value (Config.UserAgent), or nil
@@ -104,6 +107,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	epObs, _ := obs.(EndpointObserver)
 	msgs := d.Messages
 	if cfg.MessageCache > 0 {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
@@ -128,6 +132,8 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		client:   d.Client,
 		notifier: d.Notifier,
 		obs:      obs,
+		epObs:    epObs,
+		tracer:   d.Tracer,
 		log:      cfg.Logger,
 		bell:     bell,
 		freed:    make(chan struct{}, 1),

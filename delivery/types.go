@@ -26,7 +26,10 @@ type Message struct {
 	Timestamp      time.Time       `json:"timestamp"`
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"` // the producer's id, if it gave one
-	CreatedAt      time.Time       `json:"created_at"`
+	// TraceParent is the W3C traceparent of the publish request's span, when tracing was on: each attempt's span
+	// continues that trace.
+	TraceParent string    `json:"traceparent,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 
 	// ExpungedAt is when the payload was expunged: Data is then null, and the message is never sent again.
 	ExpungedAt time.Time `json:"expunged_at,omitzero"`

@@ -57,6 +57,7 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 		} else if err != nil {
 			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
 		}
+		m.TraceParent = traceParent(ctx)
 		if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
 			return nil, batchSchemaError(i, err)
 		}

@@ -138,6 +138,7 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	if err != nil {
 		return nil, 0, false, err
 	}
+	m.TraceParent = traceParent(ctx)
 	if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
 		return nil, 0, false, err
 	}

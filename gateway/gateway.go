@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/console"
@@ -80,6 +82,17 @@ type Config struct {
 	DisableMetrics bool
 	// MetricsTenantLabels is how many tenants get their own metrics label. Defaults to metrics.DefaultMaxTenantLabels.
 	MetricsTenantLabels int
+	// MetricsEndpointLabels is how many endpoints get their own label in the per-endpoint metrics; negative leaves
+	// them out. Defaults to metrics.DefaultMaxEndpointLabels.
+	MetricsEndpointLabels int
+	// Tracing exports OpenTelemetry spans (a publish request's, and each attempt's) over OTLP/HTTP, configured by
+	// the standard OTEL_* environment variables. Off by default.
+	Tracing bool
+	// TracePropagate sends each attempt's W3C traceparent to the receiver (when spans are made). Off by default.
+	TracePropagate bool
+	// TracerProvider, if set, makes the spans instead of an OTLP exporter (tests use an in-memory one); it turns
+	// tracing on whatever Tracing says.
+	TracerProvider trace.TracerProvider
 
 	// ConfigFile, if set, is a JSON file declaring tenants and endpoints, applied at start (see configfile.go and
 	// docs/operations.md). Its secret_env entries are read with Getenv.
@@ -159,12 +172,13 @@ type Gateway struct {
 	handler   http.Handler
 	token     string
 
-	ln        net.Listener // nil without one
-	stopPprof func()
-	engineUp  atomic.Bool
-	ran       atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
+	ln          net.Listener // nil without one
+	stopPprof   func()
+	stopTracing func(context.Context) error // flushes and stops the OTLP exporter; nil without one
+	engineUp    atomic.Bool
+	ran         atomic.Bool
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // ErrConfig is returned by New for an unusable Config.
@@ -242,11 +256,20 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			"endpoints_rotated", res.EndpointsRotated, "endpoints_unchanged", res.Unchanged)
 	}
 
-	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store})
-	g.engine, err = delivery.NewEngine(cfg.Delivery, delivery.Deps{
+	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store,
+		MaxEndpointLabels: cfg.MetricsEndpointLabels})
+	tracer, err := g.setupTracing(ctx) // tracing.go
+	if err != nil {
+		return nil, err
+	}
+	deps := delivery.Deps{
 		Queue: store, Messages: store, Endpoints: eps, Client: client, Doorbell: bell,
 		Notifier: events.NewDisabledNotifier(g.events, logger), Observer: g.metrics,
-	})
+	}
+	if tracer != nil {
+		deps.Tracer = tracer
+	}
+	g.engine, err = delivery.NewEngine(cfg.Delivery, deps)
 	if err != nil {
 		return nil, fmt.Errorf("delivery engine: %w", err)
 	}
@@ -297,6 +320,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if tracer != nil {
+		g.handler = tracer.Handler(g.handler)
 	}
 	if !cfg.DisableConsole {
 		if g.handler, err = withConsole(g.handler, cfg.Console); err != nil {
@@ -418,6 +444,13 @@ func (g *Gateway) Close() error {
 			g.calls.Close() // its last log entries, before the store closes
 		}
 		g.closeErr = g.store.Close()
+		if g.stopTracing != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := g.stopTracing(ctx); err != nil {
+				g.log.Warn("tracing: flush spans", "error", err)
+			}
+		}
 	})
 	return g.closeErr
 }

@@ -49,6 +49,9 @@ type QueueDepth interface {
 type Config struct {
 	// MaxTenantLabels is how many tenants get their own label value; the rest are "other". Defaults to 100.
 	MaxTenantLabels int
+	// MaxEndpointLabels is how many endpoints get their own label value in the per-endpoint metrics; the rest are
+	// "other". Negative leaves the per-endpoint metrics out. Defaults to 100.
+	MaxEndpointLabels int
 	// Queue, if set, gives webhookd_queue_lag_seconds; if it also implements delivery.QueueStatsReporter, the
 	// webhookd_queue_deliveries gauges. Defaults to none.
 	Queue QueueDepth
@@ -63,9 +66,10 @@ type Config struct {
 
 // Metrics holds webhookd's registry and implements delivery.Observer and api.Observer. It is safe for concurrent use.
 type Metrics struct {
-	cfg     Config
-	reg     *prometheus.Registry
-	tenants boundedSet
+	cfg       Config
+	reg       *prometheus.Registry
+	tenants   boundedSet
+	endpoints *endpointMetrics // nil when MaxEndpointLabels < 0
 
 	eventsIngested  *prometheus.CounterVec
 	eventDuplicates prometheus.Counter
@@ -163,6 +167,10 @@ func New(cfg Config) *Metrics {
 		m.eventsIngested, m.eventDuplicates, m.attempts, m.attemptLatency, m.disables, m.handshakes, m.storeErrors,
 		m.requests, m.requestLatency, m.queue,
 	)
+	if cfg.MaxEndpointLabels >= 0 {
+		m.endpoints = newEndpointMetrics(cmp.Or(cfg.MaxEndpointLabels, DefaultMaxEndpointLabels))
+		m.reg.MustRegister(m.endpoints.attempts, m.endpoints.latency)
+	}
 	if cfg.Queue != nil {
 		m.reg.MustRegister(m.queueLag)
 	}

@@ -46,6 +46,7 @@ var ranks = map[string]int{
 	"client":           7,
 	"metrics":          7,
 	"console":          7, // the tenant console's page (embedded assets), mounted by gateway beside api
+	"tracing":          7, // OpenTelemetry behind delivery.Tracer and the publish middleware, wired by gateway
 
 	"gateway": 8, // the one composition root
 

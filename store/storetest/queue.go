@@ -15,6 +15,7 @@ func testPublishStoresAndQueues(t *testing.T, s Store) {
 	ctx := t.Context()
 	m := message("ten_a", base)
 	m.IdempotencyKey = "order-1"
+	m.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" // kept for the attempts' spans
 	ds := []*delivery.Delivery{deliveryOf(m, "ep_1", base), deliveryOf(m, "ep_2", base)}
 	stored, fanout, existing, err := s.Publish(ctx, m, ds, base.Add(-time.Hour))
 	noErr(t, "Publish", err)

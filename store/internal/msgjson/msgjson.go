@@ -28,7 +28,7 @@ func Decode(js string, m *delivery.Message) error {
 // else; where it reports true it gives json.Unmarshal's result (FuzzFast).
 func fast(js string, m *delivery.Message) bool {
 	rest, ok := strings.CutPrefix(js, "{")
-	var id, tenant, typ, ts, k, created string
+	var id, tenant, typ, ts, k, tp, created string
 	if id, rest, ok = cutField(rest, `"id":`, ok); !ok {
 		return false
 	}
@@ -44,6 +44,9 @@ func fast(js string, m *delivery.Message) bool {
 	if strings.HasPrefix(rest, `,"idempotency_key":`) {
 		k, rest, ok = cutField(rest, `,"idempotency_key":`, ok)
 	}
+	if strings.HasPrefix(rest, `,"traceparent":`) {
+		tp, rest, ok = cutField(rest, `,"traceparent":`, ok)
+	}
 	if created, rest, ok = cutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
 		return false
 	}
@@ -53,7 +56,7 @@ func fast(js string, m *delivery.Message) bool {
 		return false
 	}
 	*m = delivery.Message{ID: id, TenantID: tenant, Type: typ, Timestamp: t1, Data: json.RawMessage("null"),
-		IdempotencyKey: k, CreatedAt: t2}
+		IdempotencyKey: k, TraceParent: tp, CreatedAt: t2}
 	return true
 }
 

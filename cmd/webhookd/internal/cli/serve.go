@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/webhookd/webhookd/api"
@@ -16,6 +17,7 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/tracing"
 )
 
 func init() {
@@ -73,6 +75,9 @@ type serveConfig struct {
 	Console               bool
 	SchemaMode            string
 	UnknownEventTypes     string
+	Tracing               bool
+	TracePropagate        bool
+	EndpointLabels        int
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -126,6 +131,9 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 
 	fs.StringVar(&c.SchemaMode, "schema-mode", string(events.SchemaEnforce), "what publishing does with data that breaks its type's schema: enforce (422), warn (accept, count, log) or off; a tenant (config file) or an event type may override it")
 	fs.StringVar(&c.UnknownEventTypes, "unknown-event-types", string(events.UnknownAllow), "what publishing does with a type not in the catalogue: allow or refuse; a tenant (config file) may override it")
+	fs.BoolVar(&c.Tracing, "tracing", false, "export OpenTelemetry spans of publishes and attempts over OTLP/HTTP, configured by the OTEL_* variables; also on when OTEL_TRACES_EXPORTER=otlp or an OTLP endpoint variable is set")
+	fs.BoolVar(&c.TracePropagate, "trace-propagate", false, "send each attempt's W3C traceparent header to the receiver (with tracing on)")
+	fs.IntVar(&c.EndpointLabels, "metrics-endpoint-labels", metrics.DefaultMaxEndpointLabels, `endpoints that get their own label in the per-endpoint metrics; later ones count as "other" (0: no per-endpoint metrics)`)
 }
 
 // serveSynopsis is the help text of serve above its flags.
@@ -231,8 +239,11 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		ConsoleURL:     cfg.ConsoleURL,
 		DisableConsole: !cfg.Console,
 
-		SchemaMode:        events.SchemaMode(cfg.SchemaMode),
-		UnknownEventTypes: events.UnknownTypes(cfg.UnknownEventTypes),
+		SchemaMode:            events.SchemaMode(cfg.SchemaMode),
+		UnknownEventTypes:     events.UnknownTypes(cfg.UnknownEventTypes),
+		Tracing:               cfg.Tracing || tracing.Enabled(os.Getenv),
+		TracePropagate:        cfg.TracePropagate,
+		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
 	}, nil
 }
 
