@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // fakes: small in-memory stores that record what the service hands them.
 
 type fakeStore struct {
+	mu        sync.Mutex // a batch publishes from several goroutines
 	published []*delivery.Message
 	ds        [][]*delivery.Delivery
 	idemSince time.Time
@@ -24,6 +26,8 @@ type fakeStore struct {
 }
 
 func (f *fakeStore) Publish(_ context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (*delivery.Message, int, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.idemSince = idemSince
 	if f.existing != nil {
 		return f.existing, 1, true, nil
