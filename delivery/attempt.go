@@ -275,7 +275,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	var retryAt time.Time
 	if o == OutcomeRetry {
 		var ok bool
-		if retryAt, ok = e.cfg.Retry.Next(e.cfg.Now(), a.N, wait, rand.Float64()); !ok {
+		if retryAt, ok = e.retryFor(ep).Next(e.cfg.Now(), a.N, wait, rand.Float64()); !ok {
 			o = OutcomeDead
 		}
 	}
@@ -285,6 +285,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	if health {
 		// Before settling the delivery, so that whoever sees it settled also sees what it did to the endpoint.
 		e.updateHealth(wctx, ep, o, now)
+		e.notifyFailing(wctx, ep, o, a)
 	}
 	var (
 		err  error
@@ -308,6 +309,9 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	}
 	if err != nil && !errors.Is(err, ErrLeaseLost) {
 		e.obs.StoreError(op)
+	}
+	if err == nil && op == "fail" {
+		e.notifyExhausted(wctx, ep, t, a, o, health)
 	}
 	profile := ""
 	if ep != nil {
@@ -389,6 +393,9 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 		return
 	}
 	if !c.Disable {
+		if c.FailingSince.IsZero() {
+			e.notifyRecovered(ctx, ep, now)
+		}
 		return
 	}
 	e.obs.EndpointDisabled(c.Reason)

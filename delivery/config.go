@@ -38,6 +38,9 @@ type Config struct {
 	// HealthSpan is how long an endpoint may fail with no success in between before it is disabled with reason
 	// "failing". Defaults to 24h.
 	HealthSpan time.Duration
+	// FailingAfter is how long an endpoint may fail with no success before a HealthNotifier hears it is failing (and,
+	// after a success, recovered). Negative: never. Defaults to DefaultFailingAfter (5 minutes).
+	FailingAfter time.Duration
 	// IdleMax bounds the sleep when nothing is due; Wake, a finished attempt or the next due time end it sooner.
 	// Defaults to 1s.
 	IdleMax time.Duration
@@ -137,6 +140,7 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.withDefaults()
 	c.RetryAfterCap = cmp.Or(c.RetryAfterCap, DefaultRetryAfterCap)
 	c.HealthSpan = cmp.Or(c.HealthSpan, DefaultHealthSpan)
+	c.FailingAfter = cmp.Or(c.FailingAfter, DefaultFailingAfter)
 	c.IdleMax = cmp.Or(c.IdleMax, DefaultIdleMax)
 	c.ReclaimEvery = cmp.Or(c.ReclaimEvery, DefaultReclaimEvery)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)

@@ -112,6 +112,8 @@ type PublishInput struct {
 	ID string
 	// Timestamp is when the event happened; nil means now.
 	Timestamp *time.Time
+
+	ops bool // an operational event (ops.go): its reserved type is allowed
 }
 
 // Publish validates in, fans it out to the tenant's enabled endpoints whose filters accept its type, and stores the
@@ -315,6 +317,9 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	if err := ValidateType("type", in.Type); err != nil {
 		return nil, err
 	}
+	if err := reservedErr("type", in.Type); err != nil && !in.ops {
+		return nil, err
+	}
 	if err := validIdempotencyKey(in.ID); err != nil {
 		return nil, err
 	}
@@ -392,6 +397,9 @@ type EventTypeInput struct {
 // whether the entry is new.
 func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventType, bool, error) {
 	if err := ValidateType("name", in.Name); err != nil {
+		return nil, false, err
+	}
+	if err := reservedErr("name", in.Name); err != nil {
 		return nil, false, err
 	}
 	if len(in.Description) > MaxDescription || !utf8.ValidString(in.Description) {

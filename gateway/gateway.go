@@ -116,6 +116,15 @@ type Config struct {
 	ConsoleURL string
 	// DisableConsole stops serving /console/ (portal sessions still work, for a console served elsewhere).
 	DisableConsole bool
+
+	// OperatorTenant, if set, names the tenant whose subscribed endpoints hear of every tenant's operational events
+	// (webhookd.*; see events.OpsNotifier). Its endpoints subscribe to them like any tenant's.
+	OperatorTenant string
+	// Recheck configures the periodic re-check of endpoint URLs (Every, PerHost, DisableAfter; each has its default,
+	// a negative Every turns it off). Tenants, OnFailure and Logger are the gateway's own.
+	Recheck endpoints.RecheckConfig
+	// RetryLimits bound the retry schedule an endpoint may set (endpoints.RetryLimits).
+	RetryLimits endpoints.RetryLimits
 }
 
 func (c Config) withDefaults() Config {
@@ -148,6 +157,7 @@ type Gateway struct {
 	retention *delivery.Retention
 	calls     *calls.Service
 	callsKeep *delivery.Retention
+	recheck   *endpoints.Rechecker
 	metrics   *metrics.Metrics
 	handler   http.Handler
 	token     string
@@ -215,10 +225,18 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	g.tenants = tenants.NewService(store, tenants.ServiceConfig{})
 	g.endpoints = endpoints.NewService(eps, endpoints.Config{
 		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
+		RetryLimits: cfg.RetryLimits,
 	})
 	g.events = events.NewService(store, events.Config{
 		Endpoints: eps, Log: store, Queue: store, Waker: bell, IdempotencyWindow: cfg.IdempotencyWindow,
 	})
+	if err := g.events.SeedOpsEventTypes(ctx); err != nil {
+		return nil, err
+	}
+	ops := events.NewOpsNotifier(g.events, cfg.OperatorTenant, logger)
+	rcfg := cfg.Recheck
+	rcfg.Tenants, rcfg.OnFailure, rcfg.Logger = g.tenantIDs, ops.HandshakeFailed, logger
+	g.recheck = g.endpoints.NewRechecker(rcfg)
 
 	if file != nil {
 		res, err := applyConfig(ctx, file, g.tenants, g.endpoints, logger)
@@ -233,7 +251,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store})
 	g.engine, err = delivery.NewEngine(cfg.Delivery, delivery.Deps{
 		Queue: store, Messages: store, Endpoints: eps, Client: client, Doorbell: bell,
-		Notifier: events.NewDisabledNotifier(g.events, logger), Observer: g.metrics,
+		Notifier: ops, Observer: g.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delivery engine: %w", err)
@@ -373,6 +391,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { g.retention.Run(runCtx) })
 	wg.Go(func() { g.callsKeep.Run(runCtx) })
+	wg.Go(func() { g.recheck.Run(runCtx) })
 
 	var runErr error
 	select {

@@ -13,6 +13,7 @@ import (
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
 )
@@ -70,6 +71,11 @@ type serveConfig struct {
 	ConsoleFrameAncestors string
 	ConsoleURL            string
 	Console               bool
+
+	OperatorTenant      string
+	FailingAfter        time.Duration
+	RecheckEvery        time.Duration
+	RecheckDisableAfter int
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -119,6 +125,10 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleTitle, "console-title", console.DefaultTitle, "the tenant console's title, e.g. your EMM console's name")
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
+	fs.StringVar(&c.OperatorTenant, "operator-tenant", "", "tenant whose subscribed endpoints hear of every tenant's operational events (webhookd.*); none when empty")
+	fs.DurationVar(&c.FailingAfter, "failing-after", delivery.DefaultFailingAfter, "send webhookd.endpoint.failing for an endpoint that fails this long without a success (0: never)")
+	fs.DurationVar(&c.RecheckEvery, "recheck-every", endpoints.DefaultRecheckEvery, "how often every enabled endpoint's URL is checked again (OPTIONS handshake), jittered (0: never)")
+	fs.IntVar(&c.RecheckDisableAfter, "recheck-disable-after", endpoints.DefaultRecheckDisable, "failed re-checks in a row that disable an endpoint (0: never)")
 	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
 }
 
@@ -193,6 +203,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 				Count: orNone(cfg.Retries), Jitter: orNone(cfg.RetryJitter),
 			},
 			HealthSpan:      cfg.HealthSpan,
+			FailingAfter:    orNone(cfg.FailingAfter),
 			ShutdownTimeout: cfg.ShutdownTimeout,
 			Lease:           cfg.Lease,
 			ReclaimEvery:    cfg.ReclaimEvery,
@@ -224,6 +235,9 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		},
 		ConsoleURL:     cfg.ConsoleURL,
 		DisableConsole: !cfg.Console,
+
+		OperatorTenant: cfg.OperatorTenant,
+		Recheck:        endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
 	}, nil
 }
 
