@@ -105,19 +105,18 @@ const (
 	DefaultResponseKeep    = 1 << 10
 )
 
-// withDefaults returns r with zero fields set to their defaults and "none" (negative) fields set to zero.
+// withDefaults returns r with zero fields set to their defaults. "None" (negative) fields stay negative, so that
+// defaulting again (a Retry taken from a Config that has its defaults) keeps them none; users read them as zero.
 func (r Retry) withDefaults() Retry {
 	r.Initial = cmp.Or(r.Initial, DefaultRetryInitial)
 	r.Cap = cmp.Or(r.Cap, DefaultRetryCap)
 	r.Count = cmp.Or(r.Count, DefaultRetryCount)
 	r.Jitter = cmp.Or(r.Jitter, DefaultRetryJitter)
-	r.Count = max(r.Count, 0)
-	r.Jitter = max(r.Jitter, 0)
 	return r
 }
 
 // MaxAttempts is the number of attempts a delivery gets: Count+1.
-func (r Retry) MaxAttempts() int { return r.withDefaults().Count + 1 }
+func (r Retry) MaxAttempts() int { return max(r.withDefaults().Count, 0) + 1 }
 
 func (r Retry) validate() error {
 	switch {
