@@ -43,7 +43,8 @@ type Endpoint struct {
 	Timeout     time.Duration     `json:"timeout"`    // per attempt; Defaults to 1s, at most 30s
 	Metadata    map[string]string `json:"metadata"`
 	Disabled    bool              `json:"disabled"`
-	// DisabledReason says why: "manual", "gone" (the receiver answered 410), "failing" (health span exceeded).
+	// DisabledReason says why: "manual", "gone" (the receiver answered 410), "failing" (health span exceeded),
+	// "handshake" (failed the periodic re-check, recheck.go).
 	DisabledReason string `json:"disabled_reason,omitempty"`
 	// FailingSince is the first failure after the last success; zero while healthy.
 	FailingSince time.Time `json:"failing_since,omitzero"`
