@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,7 +110,7 @@ func TestOperationalEventsOncePerTransition(t *testing.T) {
 		},
 		Recheck: endpoints.RecheckConfig{Every: -1},
 	})
-	flaky, watch, legacy, opsWatch := newRecorder(t), newRecorder(t), newRecorder(t), newRecorder(t)
+	flaky, watch, legacy, opsWatch, all := newRecorder(t), newRecorder(t), newRecorder(t), newRecorder(t), newRecorder(t)
 	g.call(201, "POST", "/v1/tenants", g.token, map[string]any{"id": "acme", "name": "Acme"})
 	g.call(201, "POST", "/v1/tenants", g.token, map[string]any{"id": "ops", "name": "Operator"})
 	create := func(tenant string, r *recorder, events ...string) string {
@@ -119,6 +120,7 @@ func TestOperationalEventsOncePerTransition(t *testing.T) {
 	epFlaky := create("acme", flaky, "device.*", "webhookd.*")
 	epWatch := create("acme", watch, "webhookd.*")
 	epLegacy := create("acme", legacy, "endpoint.*")
+	epAll := create("acme", all, "*") // "*" selects endpoint.disabled, not the webhookd.* events
 	epOps := create("ops", opsWatch, "webhookd.endpoint.*", "webhookd.delivery.exhausted")
 	publish := func(typ string) {
 		g.call(202, "POST", "/v1/tenants/acme/events", g.token, map[string]any{"type": typ, "data": map[string]any{}})
@@ -151,6 +153,7 @@ func TestOperationalEventsOncePerTransition(t *testing.T) {
 	watch.waitCount(t, "webhookd.endpoint.disabled", 1)
 	watch.waitCount(t, "webhookd.delivery.exhausted", 3)
 	legacy.waitCount(t, "endpoint.disabled", 1)
+	all.waitCount(t, "endpoint.disabled", 1)
 	opsWatch.waitCount(t, "webhookd.endpoint.disabled", 1)
 	opsWatch.waitCount(t, "webhookd.delivery.exhausted", 3)
 
@@ -169,6 +172,11 @@ func TestOperationalEventsOncePerTransition(t *testing.T) {
 	}
 	if got := deliveryTypes(g, "acme", epLegacy); got["endpoint.disabled"] != 1 || len(got) != 1 {
 		t.Errorf("legacy subscriber's deliveries: %v, want one endpoint.disabled", got)
+	}
+	for typ := range deliveryTypes(g, "acme", epAll) {
+		if strings.HasPrefix(typ, "webhookd.") {
+			t.Errorf("an endpoint subscribed to * was sent %s", typ)
+		}
 	}
 	// No loop: the endpoint the events are about got none of them.
 	for typ := range deliveryTypes(g, "acme", epFlaky) {
