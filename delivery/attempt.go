@@ -28,6 +28,7 @@ const (
 	errEndpointDeleted  = "endpoint deleted"
 	errEndpointDisabled = "endpoint disabled"
 	errMessageNotFound  = "message not found"
+	errScheduleSpent    = "retry schedule spent"
 )
 
 // scratch is per-attempt working memory, recycled.
@@ -72,6 +73,10 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		return nil
 	case ep.Disabled:
 		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errEndpointDisabled}, OutcomeFailed)
+		return nil
+	case t.Attempt > e.retryFor(ep).MaxAttempts():
+		// Reclaimed past the endpoint's schedule (Reclaim allows the longest any endpoint may have): dead, unsent.
+		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errScheduleSpent}, OutcomeDead)
 		return nil
 	}
 
