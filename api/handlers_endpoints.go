@@ -30,6 +30,10 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
+	sched, err := parseSchedule(req)
+	if err != nil {
+		return err
+	}
 	in := endpoints.CreateInput{
 		URL:         deref(req.URL),
 		Description: deref(req.Description),
@@ -43,6 +47,10 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		Metadata:    deref(req.Metadata),
 		Kind:        deref(req.Kind),
 		Calls:       callSettings(req.Calls),
+
+		Retries:      req.Retries,
+		RetryInitial: deref(sched.initial),
+		RetryCap:     deref(sched.cap),
 	}
 	if req.Events != nil && *req.Events == nil {
 		in.Events = []string{} // "events": [] is an error, not the default
@@ -100,6 +108,10 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if req.Kind != nil {
 		return errValidation("kind", "kind: set at creation; it cannot change")
 	}
+	sched, err := parseSchedule(req)
+	if err != nil {
+		return err
+	}
 	update := func() (*endpoints.Endpoint, error) {
 		return s.endpoints.Update(r.Context(), c.tenant, mux.Vars(r)["id"], endpoints.UpdateInput{
 			URL:         req.URL,
@@ -113,6 +125,10 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			Timeout:     timeout,
 			Metadata:    req.Metadata,
 			Calls:       callSettings(req.Calls),
+
+			Retries:      req.Retries,
+			RetryInitial: sched.initial,
+			RetryCap:     sched.cap,
 		})
 	}
 	var e *endpoints.Endpoint

@@ -55,6 +55,13 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		URLRefused:     e.URLRefused,
 		Kind:           endpointKind(e),
 		Calls:          viewCallSettings(e.Calls),
+
+		Retries:            e.Retries,
+		RetryInitial:       durationOrEmpty(e.RetryInitial),
+		RetryCap:           durationOrEmpty(e.RetryCap),
+		HandshakeFailures:  e.HandshakeFailures,
+		HandshakeError:     e.HandshakeError,
+		HandshakeCheckedAt: e.HandshakeCheckedAt,
 	}
 	for _, k := range e.Keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {

@@ -190,8 +190,14 @@ func TestEventsAndCatalogue(t *testing.T) {
 	if l := must(c.ListEventTypes(ctx, client.Page{Limit: 2})).ok(t); len(l.Data) != 2 || l.Next == "" {
 		t.Fatalf("page %+v", l)
 	}
-	if all := collect(t, c.EventTypes(ctx)); len(all) != 3 {
-		t.Fatalf("iterated %d types, want 3", len(all))
+	own := 0 // the catalogue also holds webhookd's operational event types
+	for _, et := range collect(t, c.EventTypes(ctx)) {
+		if !strings.HasPrefix(et.Name, "webhookd.") {
+			own++
+		}
+	}
+	if own != 3 {
+		t.Fatalf("iterated %d types of the tenant's, want 3", own)
 	}
 
 	// Publish: the fields are checked, the id is the idempotency key, the timestamp is kept.

@@ -29,6 +29,7 @@ const (
 	errEndpointDisabled = "endpoint disabled"
 	errMessageNotFound  = "message not found"
 	errMessageExpunged  = "message payload expunged"
+	errScheduleSpent    = "retry schedule spent"
 )
 
 // scratch is per-attempt working memory, recycled.
@@ -73,6 +74,10 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 		return nil
 	case ep.Disabled:
 		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errEndpointDisabled}, OutcomeFailed)
+		return nil
+	case t.Attempt > e.retryFor(ep).MaxAttempts():
+		// Reclaimed past the endpoint's schedule (Reclaim allows the longest any endpoint may have): dead, unsent.
+		e.final(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: errScheduleSpent}, OutcomeDead)
 		return nil
 	}
 
@@ -299,7 +304,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	var retryAt time.Time
 	if o == OutcomeRetry {
 		var ok bool
-		if retryAt, ok = e.cfg.Retry.Next(e.cfg.Now(), a.N, wait, rand.Float64()); !ok {
+		if retryAt, ok = e.retryFor(ep).Next(e.cfg.Now(), a.N, wait, rand.Float64()); !ok {
 			o = OutcomeDead
 		}
 	}
@@ -309,6 +314,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	if health {
 		// Before settling the delivery, so that whoever sees it settled also sees what it did to the endpoint.
 		e.updateHealth(wctx, ep, o, now)
+		e.notifyFailing(wctx, ep, o, a)
 	}
 	var (
 		err  error
@@ -332,6 +338,9 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	}
 	if err != nil && !errors.Is(err, ErrLeaseLost) {
 		e.obs.StoreError(op)
+	}
+	if err == nil && op == "fail" {
+		e.notifyExhausted(wctx, ep, t, a, o, health)
 	}
 	profile := ""
 	if ep != nil {
@@ -413,6 +422,9 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 		return
 	}
 	if !c.Disable {
+		if c.FailingSince.IsZero() {
+			e.notifyRecovered(ctx, ep, now)
+		}
 		return
 	}
 	e.obs.EndpointDisabled(c.Reason)

@@ -38,6 +38,9 @@ type Config struct {
 	// HealthSpan is how long an endpoint may fail with no success in between before it is disabled with reason
 	// "failing". Defaults to 24h.
 	HealthSpan time.Duration
+	// FailingAfter is how long an endpoint may fail with no success before a HealthNotifier hears it is failing (and,
+	// after a success, recovered). Negative: never. Defaults to DefaultFailingAfter (5 minutes).
+	FailingAfter time.Duration
 	// IdleMax bounds the sleep when nothing is due; Wake, a finished attempt or the next due time end it sooner.
 	// Defaults to 1s.
 	IdleMax time.Duration
@@ -102,19 +105,18 @@ const (
 	DefaultResponseKeep    = 1 << 10
 )
 
-// withDefaults returns r with zero fields set to their defaults and "none" (negative) fields set to zero.
+// withDefaults returns r with zero fields set to their defaults. "None" (negative) fields stay negative, so that
+// defaulting again (a Retry taken from a Config that has its defaults) keeps them none; users read them as zero.
 func (r Retry) withDefaults() Retry {
 	r.Initial = cmp.Or(r.Initial, DefaultRetryInitial)
 	r.Cap = cmp.Or(r.Cap, DefaultRetryCap)
 	r.Count = cmp.Or(r.Count, DefaultRetryCount)
 	r.Jitter = cmp.Or(r.Jitter, DefaultRetryJitter)
-	r.Count = max(r.Count, 0)
-	r.Jitter = max(r.Jitter, 0)
 	return r
 }
 
 // MaxAttempts is the number of attempts a delivery gets: Count+1.
-func (r Retry) MaxAttempts() int { return r.withDefaults().Count + 1 }
+func (r Retry) MaxAttempts() int { return max(r.withDefaults().Count, 0) + 1 }
 
 func (r Retry) validate() error {
 	switch {
@@ -137,6 +139,7 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.withDefaults()
 	c.RetryAfterCap = cmp.Or(c.RetryAfterCap, DefaultRetryAfterCap)
 	c.HealthSpan = cmp.Or(c.HealthSpan, DefaultHealthSpan)
+	c.FailingAfter = cmp.Or(c.FailingAfter, DefaultFailingAfter)
 	c.IdleMax = cmp.Or(c.IdleMax, DefaultIdleMax)
 	c.ReclaimEvery = cmp.Or(c.ReclaimEvery, DefaultReclaimEvery)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)

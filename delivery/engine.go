@@ -30,7 +30,8 @@ type EndpointSource interface {
 
 // Notifier hears about endpoints the engine disables ("gone" or "failing"), so that their owners can be told (the
 // server publishes an endpoint.disabled event). It is called once per disable in this process, after the disable is
-// stored, with the endpoint as it now stands; it should not block for long.
+// stored, with the endpoint as it now stands; it should not block for long. A Notifier that is also a
+// HealthNotifier hears of the other transitions too.
 type Notifier interface {
 	EndpointDisabled(ctx context.Context, ep *endpoints.Endpoint, reason string)
 }
@@ -314,7 +315,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 		const batch = 1000
 		reclaimed := 0
 		for range 10 { // at most 10 batches a round, so one round stays short
-			n, err := e.q.Reclaim(ctx, now, e.cfg.Retry.MaxAttempts(), batch)
+			n, err := e.q.Reclaim(ctx, now, e.reclaimAttempts(), batch)
 			if err != nil {
 				if ctx.Err() == nil {
 					e.obs.StoreError("reclaim")

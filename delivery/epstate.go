@@ -50,6 +50,10 @@ type epState struct {
 	// disabledAt is when this process disabled the endpoint (zero if it has not): concurrent attempts that saw the
 	// endpoint enabled must not disable and notify again.
 	disabledAt time.Time
+
+	// failingNoticed and recoveredNoticed are the FailingSince of the failing spell whose failing and recovered
+	// notices this process gave (notify.go): each is given once per spell.
+	failingNoticed, recoveredNoticed time.Time
 }
 
 type cachedKey struct {

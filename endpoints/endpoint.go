@@ -43,7 +43,8 @@ type Endpoint struct {
 	Timeout     time.Duration     `json:"timeout"`    // per attempt; Defaults to 1s, at most 30s
 	Metadata    map[string]string `json:"metadata"`
 	Disabled    bool              `json:"disabled"`
-	// DisabledReason says why: "manual", "gone" (the receiver answered 410), "failing" (health span exceeded).
+	// DisabledReason says why: "manual", "gone" (the receiver answered 410), "failing" (health span exceeded),
+	// "handshake" (failed the periodic re-check, recheck.go).
 	DisabledReason string `json:"disabled_reason,omitempty"`
 	// FailingSince is the first failure after the last success; zero while healthy.
 	FailingSince time.Time `json:"failing_since,omitzero"`
@@ -60,6 +61,17 @@ type Endpoint struct {
 	Kind string `json:"kind,omitempty"`
 	// Calls holds the settings of a calls endpoint (error tags, response schemas); nil for an events endpoint.
 	Calls *CallSettings `json:"calls,omitempty"`
+
+	// Retries, RetryInitial and RetryCap override the engine's retry schedule for this endpoint (schedule.go): nil
+	// and zero keep the engine's (5 retries, 1s doubling, capped at 1h).
+	Retries      *int          `json:"retries,omitempty"`
+	RetryInitial time.Duration `json:"retry_initial,omitempty"`
+	RetryCap     time.Duration `json:"retry_cap,omitempty"`
+	// HandshakeFailures counts the periodic re-checks (recheck.go) failed in a row since the last that passed;
+	// HandshakeError is the last failure, HandshakeCheckedAt the last re-check. A passing re-check clears the first two.
+	HandshakeFailures  int       `json:"handshake_failures,omitempty"`
+	HandshakeError     string    `json:"handshake_error,omitempty"`
+	HandshakeCheckedAt time.Time `json:"handshake_checked_at,omitzero"`
 }
 
 // SigningKeys returns the secrets that sign at now: the current key and rotated keys not yet expired, newest first.

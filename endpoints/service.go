@@ -30,6 +30,8 @@ type Config struct {
 	RotationGrace time.Duration
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// RetryLimits bound the retry schedule an endpoint may set (schedule.go); zero fields take their defaults.
+	RetryLimits RetryLimits
 }
 
 // Service applies the endpoint rules on top of a Store: validation, the URL policy and handshake, key generation and
@@ -46,6 +48,7 @@ func NewService(store Store, cfg Config) *Service {
 	}
 	cfg.HandshakeTimeout = cmp.Or(cfg.HandshakeTimeout, time.Second)
 	cfg.RotationGrace = cmp.Or(cfg.RotationGrace, 24*time.Hour)
+	cfg.RetryLimits = cfg.RetryLimits.withDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -68,6 +71,11 @@ type CreateInput struct {
 	// empty), signs under the standard profile, and URL is the base its call paths are appended to.
 	Kind  string
 	Calls *CallSettings // calls endpoints only: error tags and response schemas
+	// Retries (0 to RetryLimits.MaxRetries), RetryInitial and RetryCap override the engine's retry schedule; nil and
+	// zero keep it.
+	Retries      *int
+	RetryInitial time.Duration
+	RetryCap     time.Duration
 }
 
 // UpdateInput changes an endpoint, PATCH style: a nil field is left as it is.
@@ -91,6 +99,11 @@ type UpdateInput struct {
 	Timeout   *time.Duration // 0 means DefaultTimeout
 	Metadata  *map[string]string
 	Calls     *CallSettings // calls endpoints only; replaces the settings as a whole
+	// Retries, RetryInitial and RetryCap change the retry schedule; a negative Retries or a zero duration goes back
+	// to the engine's.
+	Retries      *int
+	RetryInitial *time.Duration
+	RetryCap     *time.Duration
 }
 
 // RotateInput describes a key rotation.
@@ -115,8 +128,15 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		Metadata:    copyMap(in.Metadata),
 		CreatedAt:   now,
 		UpdatedAt:   now,
+
+		Retries:      cloneInt(in.Retries),
+		RetryInitial: in.RetryInitial,
+		RetryCap:     in.RetryCap,
 	}
 	if err := setKind(e, in); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.RetryLimits.Validate(e); err != nil {
 		return nil, err
 	}
 	if e.Events == nil && !e.IsCalls() {
@@ -228,6 +248,10 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 			e.Metadata = copyMap(*in.Metadata)
 		}
 		if err := updateCalls(e, in); err != nil {
+			return nil, err
+		}
+		applySchedule(e, in)
+		if err := s.cfg.RetryLimits.Validate(e); err != nil {
 			return nil, err
 		}
 		if err := validateFields(e); err != nil {
@@ -549,5 +573,6 @@ func clone(e *Endpoint) *Endpoint {
 	c.Headers = copyMap(e.Headers)
 	c.Metadata = copyMap(e.Metadata)
 	c.Calls = cloneCallSettings(e.Calls)
+	c.Retries = cloneInt(e.Retries)
 	return &c
 }

@@ -1,6 +1,7 @@
 // Package events takes events from producers: validation, idempotency, fan-out to the endpoints whose filters select
-// them, and the event-type catalogue. DisabledNotifier publishes the endpoint.disabled event when the delivery engine
-// disables an endpoint; the Service rings a delivery.Doorbell (its Waker) that the engine listens on, so the notifier
+// them, and the event-type catalogue. OpsNotifier publishes the operational events (webhookd.*, ops.go) of the
+// delivery engine's transitions and the endpoint re-check (DisabledNotifier, the older, only endpoint.disabled); the
+// Service rings a delivery.Doorbell (its Waker) that the engine listens on, so the notifier
 // and the engine are built in that order with no late binding.
 package events
 

@@ -126,6 +126,8 @@ type PublishInput struct {
 	Timestamp *time.Time
 	// SchemaVersion names the version of the type's schema data meets; 0 means the latest.
 	SchemaVersion int
+
+	ops bool // an operational event (ops.go): its reserved type is allowed
 }
 
 // Publish validates in, fans it out to the tenant's enabled endpoints whose filters accept its type, and stores the
@@ -345,6 +347,9 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	if err := ValidateType("type", in.Type); err != nil {
 		return nil, err
 	}
+	if err := reservedErr("type", in.Type); err != nil && !in.ops {
+		return nil, err
+	}
 	if err := validIdempotencyKey(in.ID); err != nil {
 		return nil, err
 	}
@@ -426,6 +431,9 @@ type EventTypeInput struct {
 // whether the entry is new.
 func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventType, bool, error) {
 	if err := ValidateType("name", in.Name); err != nil {
+		return nil, false, err
+	}
+	if err := reservedErr("name", in.Name); err != nil {
 		return nil, false, err
 	}
 	if len(in.Description) > MaxDescription || !utf8.ValidString(in.Description) {

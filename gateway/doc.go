@@ -11,13 +11,13 @@
 //	endpoint reads and writes  endpoints.NewCachedStore(secrets.NewEndpoints(store, keyring), 1s)
 //	services                   tenants.Service, endpoints.Service, events.Service (rings a delivery.Doorbell)
 //	engine                     delivery.Engine: the store's queue, the egress client, the doorbell, metrics, and
-//	                           events.DisabledNotifier (publishes endpoint.disabled through the events service)
-//	maintenance                delivery.Retention (prunes the delivery log)
+//	                           events.OpsNotifier (publishes the webhookd.* operational events)
+//	maintenance                delivery.Retention (prunes the delivery log), endpoints.Rechecker (re-checks URLs)
 //	HTTP                       api.New over the three services and the log; /metrics from package metrics
 //
 // The engine and the events service meet through a delivery.Doorbell built before both: the events service rings
-// it after a publish, the engine listens on it, and the engine's Notifier (events.DisabledNotifier, which publishes
-// endpoint.disabled) is built on the events service before the engine: nothing is assigned after construction. The
+// it after a publish, the engine listens on it, and the engine's Notifier (events.OpsNotifier, which publishes
+// the operational events) is built on the events service before the engine: nothing is assigned after construction. The
 // one link made afterwards is explicit: the metrics read the engine's in-flight count once it exists
 // (metrics.WatchInFlight), since the engine reports to the metrics as its Observer.
 //

@@ -136,6 +136,14 @@ type Config struct {
 	// UnknownEventTypes is what publishing does with a type not in the catalogue, unless the tenant (config file)
 	// says otherwise. Defaults to events.UnknownAllow.
 	UnknownEventTypes events.UnknownTypes
+	// OperatorTenant, if set, names the tenant whose subscribed endpoints hear of every tenant's operational events
+	// (webhookd.*; see events.OpsNotifier). Its endpoints subscribe to them like any tenant's.
+	OperatorTenant string
+	// Recheck configures the periodic re-check of endpoint URLs (Every, PerHost, DisableAfter; each has its default,
+	// a negative Every turns it off). Tenants, OnFailure and Logger are the gateway's own.
+	Recheck endpoints.RecheckConfig
+	// RetryLimits bound the retry schedule an endpoint may set (endpoints.RetryLimits).
+	RetryLimits endpoints.RetryLimits
 }
 
 func (c Config) withDefaults() Config {
@@ -168,6 +176,7 @@ type Gateway struct {
 	retention *delivery.Retention
 	calls     *calls.Service
 	callsKeep *delivery.Retention
+	recheck   *endpoints.Rechecker
 	metrics   *metrics.Metrics
 	handler   http.Handler
 	token     string
@@ -239,12 +248,20 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	g.tenants = tenants.NewService(store, tenants.ServiceConfig{})
 	g.endpoints = endpoints.NewService(eps, endpoints.Config{
 		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
+		RetryLimits: cfg.RetryLimits,
 	})
 	g.events = events.NewService(store, events.Config{
 		Endpoints: eps, Log: store, Queue: store, Waker: bell, IdempotencyWindow: cfg.IdempotencyWindow,
 		SchemaMode: cfg.SchemaMode, UnknownTypes: cfg.UnknownEventTypes, Policies: file.schemaPolicies(),
 		OnSchemaWarning: g.schemaWarning,
 	})
+	if err := g.events.SeedOpsEventTypes(ctx); err != nil {
+		return nil, err
+	}
+	ops := events.NewOpsNotifier(g.events, cfg.OperatorTenant, logger)
+	rcfg := cfg.Recheck
+	rcfg.Tenants, rcfg.OnFailure, rcfg.Logger = g.tenantIDs, ops.HandshakeFailed, logger
+	g.recheck = g.endpoints.NewRechecker(rcfg)
 
 	if file != nil {
 		res, err := applyConfig(ctx, file, g.tenants, g.endpoints, logger)
@@ -264,7 +281,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	deps := delivery.Deps{
 		Queue: store, Messages: store, Endpoints: eps, Client: client, Doorbell: bell,
-		Notifier: events.NewDisabledNotifier(g.events, logger), Observer: g.metrics,
+		Notifier: ops, Observer: g.metrics,
 	}
 	if tracer != nil {
 		deps.Tracer = tracer
@@ -411,6 +428,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { g.retention.Run(runCtx) })
 	wg.Go(func() { g.callsKeep.Run(runCtx) })
+	wg.Go(func() { g.recheck.Run(runCtx) })
 
 	var runErr error
 	select {

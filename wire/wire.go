@@ -143,6 +143,11 @@ type EndpointRequest struct {
 	Metadata    *map[string]string `json:"metadata,omitempty"`
 	Kind        *string            `json:"kind,omitempty"`  // "events" (default) or "calls"; create only
 	Calls       *CallSettings      `json:"calls,omitempty"` // calls endpoints only
+	// Retries (0 to 10, within the operator's limit), RetryInitial and RetryCap (durations, see [Duration]) override
+	// the retry schedule; on update, a retries of -1 or a duration of "0s" goes back to the gateway's.
+	Retries      *int            `json:"retries,omitempty"`
+	RetryInitial json.RawMessage `json:"retry_initial,omitempty"`
+	RetryCap     json.RawMessage `json:"retry_cap,omitempty"`
 }
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
@@ -169,6 +174,15 @@ type Endpoint struct {
 	URLRefused string        `json:"url_refused,omitempty"`
 	Kind       string        `json:"kind"`            // "events" or "calls"
 	Calls      *CallSettings `json:"calls,omitempty"` // calls endpoints only
+	// Retries, RetryInitial and RetryCap are the endpoint's retry schedule overrides; absent: the gateway's.
+	Retries      *int   `json:"retries,omitempty"`
+	RetryInitial string `json:"retry_initial,omitempty"`
+	RetryCap     string `json:"retry_cap,omitempty"`
+	// HandshakeFailures counts the periodic URL re-checks failed in a row, HandshakeError is the last failure's
+	// message, and HandshakeCheckedAt the last re-check.
+	HandshakeFailures  int       `json:"handshake_failures,omitempty"`
+	HandshakeError     string    `json:"handshake_error,omitempty"`
+	HandshakeCheckedAt time.Time `json:"handshake_checked_at,omitzero"`
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.

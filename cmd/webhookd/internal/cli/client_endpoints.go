@@ -64,6 +64,7 @@ func (c *client) showEndpoint(e *wire.Endpoint, err error) error {
 	pairs = append(pairs, "headers", joinMap(e.Headers, ": "), "rate limit", rate, "timeout", e.Timeout,
 		"metadata", joinMap(e.Metadata, "="), "status", status(e), "url refused", e.URLRefused, "failing since", when(e.FailingSince),
 		"created", when(e.CreatedAt), "updated", when(e.UpdatedAt))
+	pairs = append(pairs, scheduleFields(e)...)
 	c.fields(pairs...)
 	return nil
 }
@@ -101,6 +102,9 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 	rate := fs.Float64("rate-limit", 0, "deliveries per second at most; 0 is unlimited")
 	timeout := fs.String("timeout", "", "time each attempt gets, 100ms to 30s (default on create: 1s)")
 	fs.Var(&metadata, "metadata", `free-form "key=value" (repeat for several)`)
+	retries := fs.Int("retries", 0, "retries after the first attempt, 0 to 10 (default: the server's; -1 on update goes back to it)")
+	retryInitial := fs.String("retry-initial", "", `wait after the first failed attempt, doubling each retry, e.g. "2s" (default: the server's)`)
+	retryCap := fs.String("retry-cap", "", `longest wait between attempts, e.g. "10m" (default: the server's)`)
 	if update {
 		fs.BoolVar(noHeaders, "no-headers", false, "remove every custom header")
 		fs.BoolVar(noMetadata, "no-metadata", false, "remove all metadata")
@@ -134,6 +138,15 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		if set["timeout"] {
 			req.Timeout, _ = json.Marshal(*timeout) // the server reads the duration
 		}
+		if set["retries"] {
+			req.Retries = retries
+		}
+		if set["retry-initial"] {
+			req.RetryInitial, _ = json.Marshal(*retryInitial)
+		}
+		if set["retry-cap"] {
+			req.RetryCap, _ = json.Marshal(*retryCap)
+		}
 		if set["header"] || *noHeaders {
 			h := map[string]string{}
 			for _, kv := range headers {
@@ -158,7 +171,8 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		}
 		changed := req.URL != nil || req.Events != nil || req.Description != nil || req.Profile != nil ||
 			req.Signing != nil || req.Secret != nil || req.RateLimit != nil || req.Timeout != nil ||
-			req.Headers != nil || req.Metadata != nil
+			req.Headers != nil || req.Metadata != nil ||
+			req.Retries != nil || req.RetryInitial != nil || req.RetryCap != nil
 		return req, changed, nil
 	}
 }

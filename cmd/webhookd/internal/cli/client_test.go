@@ -205,6 +205,11 @@ func TestClientCommands(t *testing.T) {
 	if strings.Contains(out, "X-Env") {
 		t.Errorf("endpoints update --no-headers kept the header:\n%s", out)
 	}
+	out = a.ok(t, "endpoints", "update", "--tenant", "acme", ep, "--retries", "8", "--retry-initial", "2s", "--retry-cap", "10m")
+	wantFields(t, "endpoints update --retries", out, "retry schedule", "8 retries, from 2s, at most 10m0s")
+	if code, _, errOut := a.wh(t, "endpoints", "update", "--tenant", "acme", ep, "--retries", "11"); code != 1 || !strings.Contains(errOut, "retries") {
+		t.Errorf("endpoints update --retries 11: exit %d, %s", code, errOut)
+	}
 	wantFields(t, "endpoints disable", a.ok(t, "endpoints", "disable", "--tenant", "acme", ep), "status", "disabled (manual)")
 	wantFields(t, "endpoints enable", a.ok(t, "endpoints", "enable", "--tenant", "acme", ep), "status", "enabled")
 	out = a.ok(t, "endpoints", "rotate", "--tenant", "acme", ep, "--grace", "1h")

@@ -14,6 +14,7 @@ import (
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/egress"
+	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
@@ -78,6 +79,11 @@ type serveConfig struct {
 	Tracing               bool
 	TracePropagate        bool
 	EndpointLabels        int
+
+	OperatorTenant      string
+	FailingAfter        time.Duration
+	RecheckEvery        time.Duration
+	RecheckDisableAfter int
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -127,6 +133,10 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleTitle, "console-title", console.DefaultTitle, "the tenant console's title, e.g. your EMM console's name")
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
+	fs.StringVar(&c.OperatorTenant, "operator-tenant", "", "tenant whose subscribed endpoints hear of every tenant's operational events (webhookd.*); none when empty")
+	fs.DurationVar(&c.FailingAfter, "failing-after", delivery.DefaultFailingAfter, "send webhookd.endpoint.failing for an endpoint that fails this long without a success (0: never)")
+	fs.DurationVar(&c.RecheckEvery, "recheck-every", endpoints.DefaultRecheckEvery, "how often every enabled endpoint's URL is checked again (OPTIONS handshake), jittered (0: never)")
+	fs.IntVar(&c.RecheckDisableAfter, "recheck-disable-after", endpoints.DefaultRecheckDisable, "failed re-checks in a row that disable an endpoint (0: never)")
 	fs.StringVar(&c.ConsoleURL, "console-url", "", "the console's public address in portal-session URLs, e.g. https://hooks.example.com/console/; default /console/ on the host the request came to")
 
 	fs.StringVar(&c.SchemaMode, "schema-mode", string(events.SchemaEnforce), "what publishing does with data that breaks its type's schema: enforce (422), warn (accept, count, log) or off; a tenant (config file) or an event type may override it")
@@ -207,6 +217,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 				Count: orNone(cfg.Retries), Jitter: orNone(cfg.RetryJitter),
 			},
 			HealthSpan:      cfg.HealthSpan,
+			FailingAfter:    orNone(cfg.FailingAfter),
 			ShutdownTimeout: cfg.ShutdownTimeout,
 			Lease:           cfg.Lease,
 			ReclaimEvery:    cfg.ReclaimEvery,
@@ -244,6 +255,8 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		Tracing:               cfg.Tracing || tracing.Enabled(os.Getenv),
 		TracePropagate:        cfg.TracePropagate,
 		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
+		OperatorTenant:        cfg.OperatorTenant,
+		Recheck:               endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
 	}, nil
 }
 
