@@ -27,6 +27,8 @@ type Message struct {
 	Data           json.RawMessage `json:"data"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"` // the producer's id, if it gave one
 	CreatedAt      time.Time       `json:"created_at"`
+	// OrderingKey, when set, orders the message's deliveries behind earlier ones with the same key (ordering.go).
+	OrderingKey string `json:"ordering_key,omitempty"`
 }
 
 // Signing returns the message in the form profiles render.
@@ -65,6 +67,11 @@ type Delivery struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// OrderingKey is the message's ordering key: per endpoint and key, one delivery goes at a time, in publish order.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// WaitingOn is, while the delivery waits behind an earlier one with its ordering key, that delivery's id. The
+	// queue computes it when the log is read; it is never stored.
+	WaitingOn string `json:"waiting_on,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery, as the delivery log shows it.
