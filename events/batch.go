@@ -57,6 +57,9 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 		} else if err != nil {
 			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
 		}
+		if err := s.orderingKey(ctx, m, fmt.Sprintf("events[%d].", i)); err != nil {
+			return nil, err
+		}
 		msgs[i], first[i] = m, i
 		if in.ID == "" {
 			continue
@@ -109,8 +112,31 @@ func (s *Service) publishConcurrently(ctx context.Context, msgs []*delivery.Mess
 		sem    = make(chan struct{}, batchConcurrency)
 		failed atomic.Bool // once set, no further event is started
 	)
+	// The events with an ordering key go one at a time, in the batch's order, beside the others.
+	var ordered []int
 	for i, m := range msgs {
-		if first[i] != i {
+		if first[i] == i && m.OrderingKey != "" {
+			ordered = append(ordered, i)
+		}
+	}
+	if len(ordered) > 0 {
+		wg.Go(func() {
+			for _, i := range ordered {
+				if failed.Load() {
+					return
+				}
+				stored, fanout, existing, err := s.store.Publish(ctx, msgs[i], deliveriesFor(msgs[i], es, now), idemSince)
+				if err != nil {
+					errs[i] = err
+					failed.Store(true)
+					return
+				}
+				res[i] = BatchResult{Message: stored, Fanout: fanout, Existing: existing}
+			}
+		})
+	}
+	for i, m := range msgs {
+		if first[i] != i || m.OrderingKey != "" {
 			continue
 		}
 		sem <- struct{}{}

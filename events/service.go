@@ -88,8 +88,9 @@ type Config struct {
 // Service takes events in: validation, idempotency, fan-out to the endpoints whose filters select them, replays, and
 // the event-type catalogue.
 type Service struct {
-	store Store
-	cfg   Config
+	store    Store
+	cfg      Config
+	keyPaths keyPathCache // the catalogue's ordering key paths (ordering.go)
 }
 
 // NewService returns a Service over store.
@@ -112,6 +113,10 @@ type PublishInput struct {
 	ID string
 	// Timestamp is when the event happened; nil means now.
 	Timestamp *time.Time
+	// OrderingKey, optional, orders the event's deliveries behind earlier events with the same key, per endpoint: 1 to
+	// delivery.MaxOrderingKey printable ASCII bytes. When empty and the type's catalogue entry names an
+	// OrderingKeyPath, the key is read from the data there (ordering.go).
+	OrderingKey string
 }
 
 // Publish validates in, fans it out to the tenant's enabled endpoints whose filters accept its type, and stores the
@@ -122,6 +127,9 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	now := s.cfg.Now().UTC()
 	m, err := newMessage(tenantID, in, now)
 	if err != nil {
+		return nil, 0, false, err
+	}
+	if err := s.orderingKey(ctx, m, ""); err != nil {
 		return nil, 0, false, err
 	}
 	es, err := s.fanoutEndpoints(ctx, tenantID)
@@ -318,6 +326,9 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	if err := validIdempotencyKey(in.ID); err != nil {
 		return nil, err
 	}
+	if err := validOrderingKey(in.OrderingKey); err != nil {
+		return nil, err
+	}
 	data := in.Data
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = json.RawMessage(`{}`)
@@ -338,6 +349,7 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 		Data:           bytes.Clone(data),
 		IdempotencyKey: in.ID,
 		CreatedAt:      now,
+		OrderingKey:    in.OrderingKey,
 	}, nil
 }
 
@@ -352,6 +364,7 @@ func newDelivery(m *delivery.Message, endpointID string, now time.Time) *deliver
 		NextAttemptAt: now,
 		CreatedAt:     now,
 		UpdatedAt:     now,
+		OrderingKey:   m.OrderingKey,
 	}
 }
 
@@ -386,6 +399,9 @@ type EventTypeInput struct {
 	Name        string          // required; the syntax of an event type
 	Description string          // at most MaxDescription bytes
 	Schema      json.RawMessage // optional JSON Schema of data; must be a JSON object
+	// OrderingKeyPath, optional, is a JSON pointer (RFC 6901) into an event's data whose string or number value is
+	// the event's ordering key when the producer gives none (ordering.go).
+	OrderingKeyPath string
 }
 
 // PutEventType creates or replaces a catalogue entry, keeping the creation time of an entry it replaces. It reports
@@ -404,8 +420,12 @@ func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventTy
 	if len(schema) > 0 && (schema[0] != '{' || !json.Valid(schema)) {
 		return nil, false, &FieldError{Field: "schema", Message: "must be a JSON object"}
 	}
+	if err := validPointer(in.OrderingKeyPath); err != nil {
+		return nil, false, err
+	}
 	now := s.cfg.Now().UTC()
 	t := &EventType{Name: in.Name, Description: in.Description, Schema: bytes.Clone(schema), CreatedAt: now, UpdatedAt: now}
+	t.OrderingKeyPath = in.OrderingKeyPath
 	created := true
 	switch old, err := s.store.GetEventType(ctx, in.Name); {
 	case err == nil:
@@ -416,6 +436,7 @@ func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventTy
 	if err := s.store.PutEventType(ctx, t); err != nil {
 		return nil, false, fmt.Errorf("put event type %s: %w", in.Name, err)
 	}
+	s.keyPaths.forget()
 	return t, created, nil
 }
 
@@ -449,6 +470,7 @@ func (s *Service) DeleteEventType(ctx context.Context, name string) error {
 	if err := s.store.DeleteEventType(ctx, name); err != nil {
 		return fmt.Errorf("delete event type %s: %w", name, err)
 	}
+	s.keyPaths.forget()
 	return nil
 }
 

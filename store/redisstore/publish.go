@@ -38,7 +38,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := ctx.Err(); err != nil {
 		return nil, 0, false, err
 	}
-	if s.onePublish {
+	if s.onePublish && m.OrderingKey == "" { // an ordered publish enqueues by enqueueOrderedScript
 		stored, err := s.publishOne(ctx, m, ds, idemSince)
 		if err != nil {
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
@@ -171,7 +171,12 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		dues  []map[int]int64
 		at    []int // the publication of each call
 	)
+	var ordered []int // what goes through Publish one at a time, in order: the events of a key keep their order
 	for i, p := range ps {
+		if p.Message != nil && p.Message.OrderingKey != "" {
+			ordered = append(ordered, i)
+			continue
+		}
 		if !s.onePublish {
 			rest = append(rest, i)
 			continue
@@ -222,6 +227,10 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			s.recent.keep(p.Message)
 			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
+	}
+	for _, i := range ordered {
+		p := &out[i]
+		p.Message, p.Fanout, p.Existing, p.Err = s.Publish(ctx, ps[i].Message, ps[i].Deliveries, ps[i].IdemSince)
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, manyConcurrency)
@@ -317,6 +326,7 @@ func (sm *storedMessage) pending() []*delivery.Delivery {
 	var out []*delivery.Delivery
 	for _, d := range sm.plan {
 		if sm.indexed[pair(d.ID, d.EndpointID)] {
+			d.OrderingKey = sm.msg.OrderingKey
 			out = append(out, d)
 		}
 	}

@@ -81,11 +81,11 @@ end
 -- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
 -- writes nothing when it returns nil.
 local function take_lease(id, rec, fence, tenant)
-  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant')
+  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'ok')
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
-  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
+  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
 end
-`
+` + luaLine
 
 // luaMessageKey builds the key of a message from its id, for a script that found the id in a delivery record: only
 // on a single server, where a script may touch keys of any slot (a message lives in its own shard, not the
@@ -407,13 +407,14 @@ local out, ended, eps, want = {}, {}, {}, {}
 for i = 1, (#ARGV - 3) / 13 do
   local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
-  local ep = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
+  local ep, _, _, _, okey = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
   if not ep then
     out[i] = 0
   else
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
+    if okey then leave_line(rec, id, ep, okey) end
     redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
@@ -585,7 +586,7 @@ for i = 5, #ARGV do
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local r = redis.call('HMGET', rec, 'ep', 'att')
+    local r = redis.call('HMGET', rec, 'ep', 'att', 'ok')
     if r[1] then
       local ep, att = r[1], (tonumber(r[2]) or 0) + 1
       local outcome = 'retry'
@@ -598,6 +599,7 @@ for i = 5, #ARGV do
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
         redis.call('ZADD', KEYS[7], num(now), id)
+        if r[3] then leave_line(rec, id, ep, r[3]) end
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
