@@ -25,7 +25,8 @@ func viewToken(t *tenants.Token) wire.Token {
 }
 
 func viewEventType(t *events.EventType) wire.EventType {
-	return wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		OrderingKeyPath: t.OrderingKeyPath}
 }
 
 func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
@@ -70,17 +71,19 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 
 func viewDelivery(d *delivery.Delivery) wire.Delivery {
 	v := wire.Delivery{
-		ID:         d.ID,
-		TenantID:   d.TenantID,
-		MessageID:  d.MessageID,
-		EndpointID: d.EndpointID,
-		EventType:  d.EventType,
-		Status:     string(d.Status),
-		Attempts:   d.Attempts,
-		LastCode:   d.LastCode,
-		LastError:  d.LastError,
-		CreatedAt:  d.CreatedAt,
-		UpdatedAt:  d.UpdatedAt,
+		ID:          d.ID,
+		TenantID:    d.TenantID,
+		MessageID:   d.MessageID,
+		EndpointID:  d.EndpointID,
+		EventType:   d.EventType,
+		Status:      string(d.Status),
+		Attempts:    d.Attempts,
+		LastCode:    d.LastCode,
+		LastError:   d.LastError,
+		CreatedAt:   d.CreatedAt,
+		UpdatedAt:   d.UpdatedAt,
+		OrderingKey: d.OrderingKey,
+		WaitingOn:   d.WaitingOn,
 	}
 	if d.Status == delivery.StatusPending {
 		v.NextAttemptAt = d.NextAttemptAt
@@ -95,5 +98,5 @@ func viewAttempt(a delivery.Attempt) wire.Attempt {
 
 func viewMessage(m *delivery.Message) wire.Message {
 	return wire.Message{ID: m.ID, TenantID: m.TenantID, Type: m.Type, Timestamp: m.Timestamp, Data: m.Data,
-		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}}
+		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}, OrderingKey: m.OrderingKey}
 }

@@ -72,6 +72,9 @@ type Event struct {
 	Data      json.RawMessage `json:"data,omitempty"`
 	ID        string          `json:"id,omitempty"`
 	Timestamp *string         `json:"timestamp,omitempty"`
+	// OrderingKey orders the event's deliveries to each endpoint behind earlier events with the same key (1 to 128
+	// printable ASCII bytes).
+	OrderingKey string `json:"ordering_key,omitempty"`
 }
 
 // Batch is the body of POST /v1/tenants/{tenant}/events/batch.
@@ -91,6 +94,9 @@ type PutEventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description,omitempty"`
 	Schema      json.RawMessage `json:"schema,omitempty"`
+	// OrderingKeyPath is a JSON pointer into an event's data (e.g. /device_id): the ordering key of an event of this
+	// type published without one.
+	OrderingKeyPath string `json:"ordering_key_path,omitempty"`
 }
 
 // EventType is one entry of the event-type catalogue.
@@ -100,6 +106,8 @@ type EventType struct {
 	Schema      json.RawMessage `json:"schema,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+	// OrderingKeyPath: see [PutEventType].
+	OrderingKeyPath string `json:"ordering_key_path,omitempty"`
 }
 
 // Endpoints.
@@ -223,6 +231,10 @@ type Delivery struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// OrderingKey is the message's ordering key; WaitingOn, while the delivery waits behind an earlier one with that
+	// key, is that delivery's id.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	WaitingOn   string `json:"waiting_on,omitempty"`
 }
 
 // DeliveryDetail is a delivery with its attempt log, oldest first.
@@ -254,6 +266,7 @@ type Message struct {
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time       `json:"created_at"`
 	Deliveries     []Delivery      `json:"deliveries"`
+	OrderingKey    string          `json:"ordering_key,omitempty"`
 }
 
 // Replay is the body of POST .../messages/{msg}/replay.
