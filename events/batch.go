@@ -112,16 +112,13 @@ func (s *Service) publishConcurrently(ctx context.Context, msgs []*delivery.Mess
 		sem    = make(chan struct{}, batchConcurrency)
 		failed atomic.Bool // once set, no further event is started
 	)
-	// The events with an ordering key go one at a time, in the batch's order, beside the others.
-	var ordered []int
-	for i, m := range msgs {
-		if first[i] == i && m.OrderingKey != "" {
-			ordered = append(ordered, i)
-		}
-	}
-	if len(ordered) > 0 {
+	// The events of one ordering key go one at a time, in the batch's order; keys and unordered events go side by
+	// side.
+	for _, line := range keyLines(msgs, first) {
+		sem <- struct{}{}
 		wg.Go(func() {
-			for _, i := range ordered {
+			defer func() { <-sem }()
+			for _, i := range line {
 				if failed.Load() {
 					return
 				}
@@ -190,4 +187,29 @@ func publishChunks(ctx context.Context, mp ManyPublisher, msgs []*delivery.Messa
 	if len(ps) > 0 {
 		flush()
 	}
+}
+
+// keyLines groups the distinct events of a batch (msgs[i] where first[i] == i) that have an ordering key by key,
+// each group in batch order.
+func keyLines(msgs []*delivery.Message, first []int) [][]int {
+	var (
+		lines [][]int
+		at    map[string]int
+	)
+	for i, m := range msgs {
+		if first[i] != i || m.OrderingKey == "" {
+			continue
+		}
+		if at == nil {
+			at = map[string]int{}
+		}
+		j, ok := at[m.OrderingKey]
+		if !ok {
+			j = len(lines)
+			at[m.OrderingKey] = j
+			lines = append(lines, nil)
+		}
+		lines[j] = append(lines[j], i)
+	}
+	return lines
 }

@@ -228,12 +228,35 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
 	}
-	for _, i := range ordered {
-		p := &out[i]
-		p.Message, p.Fanout, p.Existing, p.Err = s.Publish(ctx, ps[i].Message, ps[i].Deliveries, ps[i].IdemSince)
-	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, manyConcurrency)
+	// The publications of one ordering key go one at a time, in order; keys go side by side.
+	lines := map[string][]int{}
+	var keys []string
+	for _, i := range ordered {
+		k := ps[i].Message.OrderingKey
+		if _, ok := lines[k]; !ok {
+			keys = append(keys, k)
+		}
+		lines[k] = append(lines[k], i)
+	}
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var failed error
+			for _, i := range lines[k] {
+				p := &out[i]
+				if failed != nil { // a later event of the key must not go before an earlier one
+					p.Err = fmt.Errorf("redisstore: publish %s: not stored after an earlier event of its ordering key failed: %w",
+						ps[i].Message.ID, failed)
+					continue
+				}
+				p.Message, p.Fanout, p.Existing, p.Err = s.Publish(ctx, ps[i].Message, ps[i].Deliveries, ps[i].IdemSince)
+				failed = p.Err
+			}
+		})
+	}
 	for _, i := range rest {
 		sem <- struct{}{}
 		wg.Go(func() {
