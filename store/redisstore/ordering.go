@@ -18,7 +18,8 @@ import (
 // next one in the lane at its due time. Deliveries without a key never touch a line: their scripts run the same
 // commands as before (take_lease reads one more field of the record it already reads).
 
-// luaLine is shared by the scripts that end a delivery. leave_line builds the line key and the record key of the
+// luaLine is shared by the scripts that end a delivery. leave_line tells whether it put a next delivery in the lane
+// (work due again: the caller's reply says so, as for an unpark). It builds the line key and the record key of the
 // next delivery from the ended delivery's record key (the record prefix is tag .. 'd:'), as keys.go names them.
 const luaLine = `
 local function leave_line(rec, id, ep, okey)
@@ -26,7 +27,7 @@ local function leave_line(rec, id, ep, okey)
   local ln = tag .. 'o:' .. ep .. '|' .. okey
   redis.call('LREM', ln, 1, id)
   local nxt = redis.call('LINDEX', ln, 0)
-  if not nxt then return end
+  if not nxt then return false end
   if redis.call('LLEN', ln) == 1 then
     if redis.call('HINCRBY', tag .. 'okeys', ep, -1) <= 0 then redis.call('HDEL', tag .. 'okeys', ep) end
   end
@@ -34,6 +35,7 @@ local function leave_line(rec, id, ep, okey)
   local due = tonumber(string.sub(redis.call('HGET', tag .. 'd:' .. nxt, 'next') or '', 1, 14)) or 0
   redis.call('ZADD', lanes, 0, lane_member(ep, due, nxt))
   if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+  return true
 end
 `
 

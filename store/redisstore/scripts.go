@@ -395,7 +395,8 @@ return {0, ''}
 //	that asks to chain; each chained lease runs from its own finish's now. After every delivery's, 3 more: the parts
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
-//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 3 when
+//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
+//	key (work of that endpoint is due again), or 3 when
 //	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
 //	changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
 //	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
@@ -403,7 +404,7 @@ return {0, ''}
 var finishScript = redis.NewScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
 local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
-local out, ended, eps, want = {}, {}, {}, {}
+local out, ended, eps, want, promoted = {}, {}, {}, {}, {}
 for i = 1, (#ARGV - 3) / 13 do
   local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
@@ -414,7 +415,7 @@ for i = 1, (#ARGV - 3) / 13 do
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
-    if okey then leave_line(rec, id, ep, okey) end
+    if okey and leave_line(rec, id, ep, okey) then promoted[ep] = true end
     redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
@@ -504,7 +505,7 @@ for i = 1, #out do
     if c then
       out[i] = 3
       for f = 1, 7 do fields[#fields + 1] = c[f] end
-    elseif woke[ep] then
+    elseif woke[ep] or promoted[ep] then
       out[i] = 2
     else
       out[i] = 1
