@@ -30,5 +30,3 @@ func TestOrderedBodyAndCheck(t *testing.T) {
 		t.Fatalf("violations = %d, want 1", v)
 	}
 }
-
-
