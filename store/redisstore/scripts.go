@@ -13,7 +13,9 @@ import "github.com/redis/go-redis/v9"
 //
 // Exceptions to "every key in KEYS": the claim, finish and retime scripts find a delivery's id in a lane and build its record
 // key from the record prefix they are given, which carries the shard's hash tag, so the key is in the slot of the
-// script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). And on a single server
+// script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). The scripts that end a
+// delivery with an ordering key build its line, the shard's okeys and the next delivery's record from the ended
+// record's key the same way (leave_line, ordering.go). And on a single server
 // only, where a script may touch any key, the finish script reads the message of a task it chains through a key it
 // builds from the message id (luaMessageKey).
 //
