@@ -89,7 +89,7 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, c *call) er
 // eventInput converts one event as POST .../events takes it, or an element of POST .../events/batch; prefix comes
 // before field names in errors ("" or "events[3].").
 func eventInput(b *wire.Event, prefix string) (events.PublishInput, error) {
-	in := events.PublishInput{Type: b.Type, Data: b.Data, ID: b.ID, SchemaVersion: b.SchemaVersion}
+	in := events.PublishInput{Type: b.Type, Data: b.Data, ID: b.ID, SchemaVersion: b.SchemaVersion, OrderingKey: b.OrderingKey}
 	if b.Timestamp != nil {
 		ts, err := parseTime(prefix+"timestamp", *b.Timestamp)
 		if err != nil {
@@ -149,7 +149,8 @@ func (s *server) putEventType(w http.ResponseWriter, r *http.Request, _ *call) e
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
-	t, created, err := s.events.PutEventType(r.Context(), events.EventTypeInput{Name: req.Name, Description: req.Description, Schema: req.Schema, SchemaMode: events.SchemaMode(req.SchemaMode)})
+	t, created, err := s.events.PutEventType(r.Context(), events.EventTypeInput{Name: req.Name, Description: req.Description, Schema: req.Schema,
+		SchemaMode: events.SchemaMode(req.SchemaMode), OrderingKeyPath: req.OrderingKeyPath})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func viewToken(t *tenants.Token) wire.Token {
 
 func viewEventType(t *events.EventType) wire.EventType {
 	v := wire.EventType{Name: t.Name, Description: t.Description, Schema: t.Schema, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
-		SchemaMode: string(t.SchemaMode)}
+		SchemaMode: string(t.SchemaMode), OrderingKeyPath: t.OrderingKeyPath}
 	for _, sv := range t.Schemas {
 		v.Versions = append(v.Versions, wire.SchemaVersion{Version: sv.Version, Schema: sv.Schema, CreatedAt: sv.CreatedAt})
 	}
@@ -82,17 +82,19 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 
 func viewDelivery(d *delivery.Delivery) wire.Delivery {
 	v := wire.Delivery{
-		ID:         d.ID,
-		TenantID:   d.TenantID,
-		MessageID:  d.MessageID,
-		EndpointID: d.EndpointID,
-		EventType:  d.EventType,
-		Status:     string(d.Status),
-		Attempts:   d.Attempts,
-		LastCode:   d.LastCode,
-		LastError:  d.LastError,
-		CreatedAt:  d.CreatedAt,
-		UpdatedAt:  d.UpdatedAt,
+		ID:          d.ID,
+		TenantID:    d.TenantID,
+		MessageID:   d.MessageID,
+		EndpointID:  d.EndpointID,
+		EventType:   d.EventType,
+		Status:      string(d.Status),
+		Attempts:    d.Attempts,
+		LastCode:    d.LastCode,
+		LastError:   d.LastError,
+		CreatedAt:   d.CreatedAt,
+		UpdatedAt:   d.UpdatedAt,
+		OrderingKey: d.OrderingKey,
+		WaitingOn:   d.WaitingOn,
 	}
 	if d.Status == delivery.StatusPending {
 		v.NextAttemptAt = d.NextAttemptAt
@@ -107,5 +109,6 @@ func viewAttempt(a delivery.Attempt) wire.Attempt {
 
 func viewMessage(m *delivery.Message) wire.Message {
 	return wire.Message{ID: m.ID, TenantID: m.TenantID, Type: m.Type, Timestamp: m.Timestamp, Data: m.Data,
-		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}, ExpungedAt: m.ExpungedAt}
+		IdempotencyKey: m.IdempotencyKey, CreatedAt: m.CreatedAt, Deliveries: []wire.Delivery{}, ExpungedAt: m.ExpungedAt,
+		OrderingKey: m.OrderingKey}
 }

@@ -30,6 +30,8 @@ type Message struct {
 	// continues that trace.
 	TraceParent string    `json:"traceparent,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// OrderingKey, when set, orders the message's deliveries behind earlier ones with the same key (ordering.go).
+	OrderingKey string `json:"ordering_key,omitempty"`
 
 	// ExpungedAt is when the payload was expunged: Data is then null, and the message is never sent again.
 	ExpungedAt time.Time `json:"expunged_at,omitzero"`
@@ -71,6 +73,11 @@ type Delivery struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// OrderingKey is the message's ordering key: per endpoint and key, one delivery goes at a time, in publish order.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// WaitingOn is, while the delivery waits behind an earlier one with its ordering key, that delivery's id. The
+	// queue computes it when the log is read; it is never stored.
+	WaitingOn string `json:"waiting_on,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery, as the delivery log shows it.

@@ -58,6 +58,9 @@ func (s *Service) PublishBatch(ctx context.Context, tenantID string, ins []Publi
 			return nil, fmt.Errorf("publish batch: event %d: %w", i, err)
 		}
 		m.TraceParent = traceParent(ctx)
+		if err := s.orderingKey(ctx, m, fmt.Sprintf("events[%d].", i)); err != nil {
+			return nil, err
+		}
 		if err := s.checkSchema(ctx, m, in.SchemaVersion); err != nil {
 			return nil, batchSchemaError(i, err)
 		}
@@ -113,8 +116,28 @@ func (s *Service) publishConcurrently(ctx context.Context, msgs []*delivery.Mess
 		sem    = make(chan struct{}, batchConcurrency)
 		failed atomic.Bool // once set, no further event is started
 	)
+	// The events of one ordering key go one at a time, in the batch's order; keys and unordered events go side by
+	// side.
+	for _, line := range keyLines(msgs, first) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for _, i := range line {
+				if failed.Load() {
+					return
+				}
+				stored, fanout, existing, err := s.store.Publish(ctx, msgs[i], deliveriesFor(msgs[i], es, now), idemSince)
+				if err != nil {
+					errs[i] = err
+					failed.Store(true)
+					return
+				}
+				res[i] = BatchResult{Message: stored, Fanout: fanout, Existing: existing}
+			}
+		})
+	}
 	for i, m := range msgs {
-		if first[i] != i {
+		if first[i] != i || m.OrderingKey != "" {
 			continue
 		}
 		sem <- struct{}{}
@@ -168,4 +191,29 @@ func publishChunks(ctx context.Context, mp ManyPublisher, msgs []*delivery.Messa
 	if len(ps) > 0 {
 		flush()
 	}
+}
+
+// keyLines groups the distinct events of a batch (msgs[i] where first[i] == i) that have an ordering key by key,
+// each group in batch order.
+func keyLines(msgs []*delivery.Message, first []int) [][]int {
+	var (
+		lines [][]int
+		at    map[string]int
+	)
+	for i, m := range msgs {
+		if first[i] != i || m.OrderingKey == "" {
+			continue
+		}
+		if at == nil {
+			at = map[string]int{}
+		}
+		j, ok := at[m.OrderingKey]
+		if !ok {
+			j = len(lines)
+			at[m.OrderingKey] = j
+			lines = append(lines, nil)
+		}
+		lines[j] = append(lines[j], i)
+	}
+	return lines
 }

@@ -28,8 +28,10 @@ type EventType struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
 	Schema      json.RawMessage `json:"schema,omitempty"` // optional JSON Schema of data: the latest version
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// OrderingKeyPath is a JSON pointer into data: the ordering key of an event of this type that carries none.
+	OrderingKeyPath string    `json:"ordering_key_path,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 
 	// Schemas are the schema versions kept, oldest first; the last is Schema. An event may name its version.
 	Schemas []SchemaVersion `json:"schemas,omitempty"`

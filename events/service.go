@@ -99,9 +99,10 @@ type Config struct {
 // Service takes events in: validation, idempotency, fan-out to the endpoints whose filters select them, replays, and
 // the event-type catalogue.
 type Service struct {
-	store   Store
-	cfg     Config
-	schemas schemaCache
+	store    Store
+	cfg      Config
+	schemas  schemaCache
+	keyPaths keyPathCache // the catalogue's ordering key paths (ordering.go)
 }
 
 // NewService returns a Service over store.
@@ -128,6 +129,10 @@ type PublishInput struct {
 	SchemaVersion int
 
 	ops bool // an operational event (ops.go): its reserved type is allowed
+	// OrderingKey, optional, orders the event's deliveries behind earlier events with the same key, per endpoint: 1 to
+	// delivery.MaxOrderingKey printable ASCII bytes. When empty and the type's catalogue entry names an
+	// OrderingKeyPath, the key is read from the data there (ordering.go).
+	OrderingKey string
 }
 
 // Publish validates in, fans it out to the tenant's enabled endpoints whose filters accept its type, and stores the
@@ -138,6 +143,9 @@ func (s *Service) Publish(ctx context.Context, tenantID string, in PublishInput)
 	now := s.cfg.Now().UTC()
 	m, err := newMessage(tenantID, in, now)
 	if err != nil {
+		return nil, 0, false, err
+	}
+	if err := s.orderingKey(ctx, m, ""); err != nil {
 		return nil, 0, false, err
 	}
 	m.TraceParent = traceParent(ctx)
@@ -353,6 +361,9 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	if err := validIdempotencyKey(in.ID); err != nil {
 		return nil, err
 	}
+	if err := validOrderingKey(in.OrderingKey); err != nil {
+		return nil, err
+	}
 	if in.SchemaVersion < 0 {
 		return nil, &FieldError{Field: "schema_version", Message: "must be a positive version, or 0 for the latest"}
 	}
@@ -376,6 +387,7 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 		Data:           bytes.Clone(data),
 		IdempotencyKey: in.ID,
 		CreatedAt:      now,
+		OrderingKey:    in.OrderingKey,
 	}, nil
 }
 
@@ -390,6 +402,7 @@ func newDelivery(m *delivery.Message, endpointID string, now time.Time) *deliver
 		NextAttemptAt: now,
 		CreatedAt:     now,
 		UpdatedAt:     now,
+		OrderingKey:   m.OrderingKey,
 	}
 }
 
@@ -425,6 +438,9 @@ type EventTypeInput struct {
 	Description string          // at most MaxDescription bytes
 	Schema      json.RawMessage // optional JSON Schema of data; must be a JSON object
 	SchemaMode  SchemaMode      // optional: enforce, warn or off for this type, overriding the tenant's
+	// OrderingKeyPath, optional, is a JSON pointer (RFC 6901) into an event's data whose string or number value is
+	// the event's ordering key when the producer gives none (ordering.go).
+	OrderingKeyPath string
 }
 
 // PutEventType creates or replaces a catalogue entry, keeping the creation time of an entry it replaces. It reports
@@ -449,8 +465,12 @@ func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventTy
 	if in.SchemaMode != "" && !ValidSchemaMode(in.SchemaMode) {
 		return nil, false, &FieldError{Field: "schema_mode", Message: "must be enforce, warn or off"}
 	}
+	if err := validPointer(in.OrderingKeyPath); err != nil {
+		return nil, false, err
+	}
 	now := s.cfg.Now().UTC()
 	t := &EventType{Name: in.Name, Description: in.Description, Schema: bytes.Clone(schema), SchemaMode: in.SchemaMode, CreatedAt: now, UpdatedAt: now}
+	t.OrderingKeyPath = in.OrderingKeyPath
 	created := true
 	old, err := s.store.GetEventType(ctx, in.Name)
 	switch {
@@ -468,6 +488,7 @@ func (s *Service) PutEventType(ctx context.Context, in EventTypeInput) (*EventTy
 	if err := s.store.PutEventType(ctx, t); err != nil {
 		return nil, false, fmt.Errorf("put event type %s: %w", in.Name, err)
 	}
+	s.keyPaths.forget()
 	return t, created, nil
 }
 
@@ -502,6 +523,7 @@ func (s *Service) DeleteEventType(ctx context.Context, name string) error {
 	if err := s.store.DeleteEventType(ctx, name); err != nil {
 		return fmt.Errorf("delete event type %s: %w", name, err)
 	}
+	s.keyPaths.forget()
 	return nil
 }
 

@@ -291,6 +291,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("delivery engine: %w", err)
 	}
 	g.metrics.WatchInFlight(g.engine.InFlight)
+	if hk, ok := store.(delivery.HeldKeysReporter); ok {
+		g.metrics.WatchHeldKeys(hk)
+	}
 	g.retention = delivery.NewRetention(store, delivery.RetentionConfig{
 		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
 	})

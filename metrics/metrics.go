@@ -5,7 +5,8 @@
 // Every label has a small, fixed set of values: registered profiles, outcomes, reasons, store operations, route templates,
 // HTTP methods and status codes. The one label that grows with the data, tenant, is bounded: the first
 // MaxTenantLabels tenants seen by this process get their own value, every later one is counted under "other".
-// Endpoint ids, message ids and URLs are never labels.
+// Endpoint ids, message ids and URLs are never labels, but for webhookd_ordering_held_keys (ordering.go), whose
+// endpoint label is bounded to MaxHeldKeyEndpoints values.
 //
 // # Caveats
 //

@@ -74,6 +74,9 @@ type Event struct {
 	Timestamp *string         `json:"timestamp,omitempty"`
 	// SchemaVersion names the version of the type's schema Data meets; absent or 0 means the latest.
 	SchemaVersion int `json:"schema_version,omitempty"`
+	// OrderingKey orders the event's deliveries to each endpoint behind earlier events with the same key (1 to 128
+	// printable ASCII bytes).
+	OrderingKey string `json:"ordering_key,omitempty"`
 }
 
 // Batch is the body of POST /v1/tenants/{tenant}/events/batch.
@@ -96,6 +99,9 @@ type PutEventType struct {
 	Description string          `json:"description,omitempty"`
 	Schema      json.RawMessage `json:"schema,omitempty"`
 	SchemaMode  string          `json:"schema_mode,omitempty"`
+	// OrderingKeyPath is a JSON pointer into an event's data (e.g. /device_id): the ordering key of an event of this
+	// type published without one.
+	OrderingKeyPath string `json:"ordering_key_path,omitempty"`
 }
 
 // SchemaVersion is one version of an event type's schema.
@@ -124,6 +130,8 @@ type EventType struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 	Versions    []SchemaVersion `json:"schema_versions,omitempty"` // oldest first; the last is Schema
 	SchemaMode  string          `json:"schema_mode,omitempty"`
+	// OrderingKeyPath: see [PutEventType].
+	OrderingKeyPath string `json:"ordering_key_path,omitempty"`
 }
 
 // Endpoints.
@@ -261,6 +269,10 @@ type Delivery struct {
 	LastError     string    `json:"last_error,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// OrderingKey is the message's ordering key; WaitingOn, while the delivery waits behind an earlier one with that
+	// key, is that delivery's id.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	WaitingOn   string `json:"waiting_on,omitempty"`
 }
 
 // DeliveryDetail is a delivery with its attempt log, oldest first.
@@ -293,7 +305,8 @@ type Message struct {
 	CreatedAt      time.Time       `json:"created_at"`
 	Deliveries     []Delivery      `json:"deliveries"`
 	// ExpungedAt is set once the payload was expunged (DELETE .../messages/{msg}/payload): Data is then null.
-	ExpungedAt time.Time `json:"expunged_at,omitzero"`
+	ExpungedAt  time.Time `json:"expunged_at,omitzero"`
+	OrderingKey string    `json:"ordering_key,omitempty"`
 }
 
 // Replay is the body of POST .../messages/{msg}/replay.

@@ -103,6 +103,10 @@ type eventBody struct {
 	tag  string // unique per run, so idempotency keys never collide
 	data []byte
 	idem bool
+	// ordered: the data starts with the event's key and sequence numbers (ordered.go); keys > 0 also sends
+	// ordering_key "k<key>".
+	ordered bool
+	keys    int
 }
 
 // payloadSize is the size of the event's "data" JSON.
@@ -115,6 +119,9 @@ func newEventBody(tag string, idem bool) *eventBody {
 }
 
 func (e *eventBody) append(dst []byte, i int) []byte {
+	if e.ordered {
+		return e.appendOrdered(dst, i)
+	}
 	dst = append(dst, `{"type":"bench.event",`...)
 	if e.idem {
 		dst = append(dst, `"id":"`...)

@@ -236,7 +236,7 @@ func parseFlags(args []string) (options, error) {
 		o.scenarios = nil
 	}
 	for _, s := range o.scenarios {
-		if !slices.Contains(allScenarios, s) && s != "calls" {
+		if !slices.Contains(allScenarios, s) && s != "calls" && s != "ordered" {
 			return o, fmt.Errorf("--scenarios: unknown scenario %q (want %s)", s, strings.Join(allScenarios, ","))
 		}
 	}
@@ -332,6 +332,13 @@ func run(args []string) int {
 	if b.has("calls") { // its own report: docs/benchmarks.md does not hold it (see calls.go)
 		fmt.Print(b.runCalls(ctx).markdown())
 		b.opt.scenarios = slices.DeleteFunc(b.opt.scenarios, func(s string) bool { return s == "calls" })
+		if len(b.opt.scenarios) == 0 {
+			return 0
+		}
+	}
+	if b.has("ordered") { // its own report, as calls (see ordered.go)
+		fmt.Print(orderedMarkdown(b.runOrdered(ctx)))
+		b.opt.scenarios = slices.DeleteFunc(b.opt.scenarios, func(s string) bool { return s == "ordered" })
 		if len(b.opt.scenarios) == 0 {
 			return 0
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +51,14 @@ type receiver struct {
 
 	mu       sync.Mutex
 	receipts []receipt
+
+	// The ordered scenario (ordered.go): failPerMille of verified requests are answered 503; with track, the first
+	// arrival of each (endpoint, message) is checked against its key's sequence (both from the event's data).
+	failPerMille int32
+	track        bool
+	first        map[recKey]struct{}
+	nextSeq      map[[2]int64]int64 // (endpoint, key) → the sequence its next first arrival must have
+	violations   atomic.Int64
 
 	hung     atomic.Int64 // requests held by hanging endpoints
 	failures atomic.Int64
@@ -319,6 +328,12 @@ func (r *receiver) handle(c net.Conn, br *bufio.Reader, q *request) (string, boo
 		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return "", false // the gateway hung up
 		}
+		return respUnavailable, true
+	}
+	if r.track {
+		r.checkOrder(int32(n), res.MessageID, q.body)
+	}
+	if r.failPerMille > 0 && rand.Int32N(1000) < r.failPerMille {
 		return respUnavailable, true
 	}
 	r.mu.Lock()

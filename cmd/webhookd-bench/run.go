@@ -23,6 +23,11 @@ type runSpec struct {
 	duration  time.Duration // publishing lasts at most this long
 	batch     int           // closed loop: events per request (POST …/events/batch); 0 or 1: one per request
 	args      []string      // further arguments for webhookd serve in this run
+	// The ordered scenario (ordered.go): events carry a key number and a sequence number in their data; with keys >
+	// 0 they are published with ordering_key "k<key>" over that many keys, and with track the receiver counts order
+	// violations. failPct of requests (per mille: tenths of a percent) are answered 503.
+	keys, failPerMille int
+	track              bool
 }
 
 // latSummary summarises latencies (ns).
@@ -61,6 +66,7 @@ type runResult struct {
 	hung        int64
 	sigFailures int64
 	firstSigErr string
+	violations  int64 // ordered scenario: first arrivals of a key's event before an earlier one's
 
 	publishFor   time.Duration // first origin → last 202
 	span         time.Duration // first origin → last healthy receipt
@@ -172,6 +178,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		res.err = err
 		return
 	}
+	rcv.failPerMille = int32(spec.failPerMille)
 	defer rcv.close()
 
 	gw, err := startGateway(b.webhookdBin, dir, storeArg, b.opt.logLevel, append(slices.Clone(b.opt.gatewayArgs), spec.args...))
@@ -214,6 +221,10 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		rcv.eps[i].hang.Store(true) // the warm-up is fully delivered: no request to them is in flight
 	}
 	rcv.reset()
+	rcv.track = spec.track
+	if spec.track {
+		body = newOrderedBody(spec.keys)
+	}
 
 	// The measured window.
 	if rds != nil {
@@ -225,6 +236,8 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 	var lags []int64
 	if spec.open {
 		pr, lags = p.openLoop(ctx, b.opt.openWorkers, spec.rate, spec.events, spec.duration)
+	} else if spec.track {
+		pr = p.stridedLoop(ctx, b.opt.publishers, spec.keys, spec.events, spec.duration)
 	} else {
 		pr = p.closedLoop(ctx, b.opt.publishers, spec.events, spec.duration, spec.batch)
 	}
@@ -257,6 +270,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		}
 	}
 	res.hung = rcv.hung.Load()
+	res.violations = rcv.violations.Load()
 	res.sigFailures = rcv.failures.Load()
 	if e := rcv.firstErr.Load(); e != nil {
 		res.firstSigErr = *e

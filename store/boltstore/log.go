@@ -34,6 +34,9 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 		d, err = getDelivery(tx, tenantID, id)
 		return err
 	})
+	if err == nil {
+		s.fillWaiting([]*delivery.Delivery{d})
+	}
 	return d, err
 }
 
@@ -80,6 +83,9 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 		}
 		return nil
 	})
+	if err == nil {
+		s.fillWaiting(out)
+	}
 	return out, err
 }
 

@@ -126,7 +126,7 @@ func (s *Store) queueNew(ds []*delivery.Delivery) {
 		return
 	}
 	for _, d := range ds {
-		s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.NextAttemptAt, d.Attempts)
+		s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.OrderingKey, d.NextAttemptAt, d.Attempts)
 	}
 }
 

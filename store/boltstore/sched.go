@@ -19,6 +19,7 @@ const (
 	queued    itemState = iota // in its lane, waiting to be due
 	leased                     // claimed by a worker
 	finishing                  // a result is being committed; no other call may touch it until it is settled
+	waiting                    // behind an earlier delivery of its ordering key: out of its lane (ordering.go)
 )
 
 // An item's in-flight slot is its lane's busy count, which MaxInFlight caps. The slot is freed when a result is
@@ -41,6 +42,7 @@ type item struct {
 	// deferred is set while the item's due time was set by a Release (held back unspent), not by a retry's backoff:
 	// a change of its endpoint's rate re-times it (retime.go).
 	deferred bool
+	okey     string // ordering key, "" for none
 }
 
 // lane is one endpoint's queue.
@@ -63,6 +65,7 @@ type sched struct {
 	leased map[*item]struct{}
 	parked map[*lane]struct{}
 	holds  map[string]time.Time // endpoint → until when it is held to one task in flight (Store.HoldSlow)
+	lines  map[string]*line     // lane key 0 ordering key → the key's deliveries in publish order (ordering.go)
 	cap    int                  // the MaxInFlight lanes were parked under
 	seq    uint64
 	fence  uint64 // last fence handed out; strictly increases
@@ -75,12 +78,13 @@ func newSched(fenceBase uint64) *sched {
 		leased: make(map[*item]struct{}),
 		parked: make(map[*lane]struct{}),
 		holds:  make(map[string]time.Time),
+		lines:  make(map[string]*line),
 		fence:  fenceBase,
 	}
 }
 
 // add queues a new pending delivery. A delivery already known is left alone.
-func (s *sched) add(tenant, endpoint, id, msg string, due time.Time, attempts int) {
+func (s *sched) add(tenant, endpoint, id, msg, okey string, due time.Time, attempts int) {
 	if _, ok := s.items[id]; ok {
 		return
 	}
@@ -90,8 +94,11 @@ func (s *sched) add(tenant, endpoint, id, msg string, due time.Time, attempts in
 		l = &lane{key: lk, endpoint: endpoint, idx: -1}
 		s.lanes[lk] = l
 	}
-	it := &item{id: id, tenant: tenant, msg: msg, lane: l, attempts: attempts}
+	it := &item{id: id, tenant: tenant, msg: msg, lane: l, attempts: attempts, okey: okey}
 	s.items[id] = it
+	if okey != "" && !s.enterLine(it, due) {
+		return // waits behind an earlier delivery of its key
+	}
 	s.queue(it, due)
 }
 
@@ -196,6 +203,9 @@ func (s *sched) abort(it *item) {
 func (s *sched) done(it *item) {
 	delete(s.items, it.id)
 	it.lane.closing--
+	if it.okey != "" {
+		s.leaveLine(it)
+	}
 	s.drop(it.lane)
 }
 

@@ -25,6 +25,8 @@ func (s *Store) QueueStats(ctx context.Context) (delivery.QueueStats, error) {
 	st := delivery.QueueStats{Dead: -1}
 	for _, it := range s.sched.items {
 		switch {
+		case it.state == waiting:
+			st.Scheduled++ // behind an earlier delivery of its ordering key
 		case it.state != queued:
 			st.InFlight++
 		case !it.due.After(now):

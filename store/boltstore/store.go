@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -135,7 +136,20 @@ func (s *Store) init() error {
 	if err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	// Deliveries with an ordering key are added after the others, in id (creation) order, so that each key's line is
+	// rebuilt in publish order.
+	type keyed struct {
+		d        *delivery.Delivery
+		deferred bool
+	}
+	var ordered []keyed
+	add := func(d *delivery.Delivery, deferred bool) {
+		s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.OrderingKey, d.NextAttemptAt, d.Attempts)
+		if it := s.sched.items[d.ID]; it != nil {
+			it.deferred = deferred
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
 		dls := tx.Bucket(bDeliveries)
 		return tx.Bucket(bPending).ForEach(func(k, _ []byte) error {
 			v := dls.Get(k)
@@ -146,13 +160,22 @@ func (s *Store) init() error {
 			if err != nil {
 				return err
 			}
-			s.sched.add(d.TenantID, d.EndpointID, d.ID, d.MessageID, d.NextAttemptAt, d.Attempts)
-			if it := s.sched.items[d.ID]; it != nil {
-				it.deferred = deferred
+			if d.OrderingKey != "" {
+				ordered = append(ordered, keyed{d, deferred})
+				return nil
 			}
+			add(d, deferred)
 			return nil
 		})
 	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ordered, func(a, b keyed) int { return strings.Compare(a.d.ID, b.d.ID) })
+	for _, k := range ordered {
+		add(k.d, k.deferred)
+	}
+	return nil
 }
 
 // Path returns the database file's path.

@@ -62,6 +62,9 @@ func TestCluster(t *testing.T) {
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) storetest.Store { return openOn(t, url, "", Options{}) })
 	})
+	t.Run("Ordering", func(t *testing.T) {
+		storetest.RunOrdering(t, func(t *testing.T) storetest.Store { return openOn(t, url, "", Options{}) })
+	})
 	t.Run("ConcurrentClaimers", func(t *testing.T) {
 		testConcurrentClaimers(t, func() *Store { return openOn(t, url, "", Options{}) })
 	})

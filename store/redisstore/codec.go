@@ -75,6 +75,8 @@ func decodeDelivery(id string, f map[string]string) (*delivery.Delivery, error) 
 		EventType:  f["type"],
 		Status:     delivery.Status(f["status"]),
 		LastError:  f["err"],
+		// ok: the ordering key, on records enqueued by enqueueOrderedScript
+		OrderingKey: f["ok"],
 	}
 	var err error
 	if d.Attempts, err = atoiEmpty(f["att"]); err != nil {

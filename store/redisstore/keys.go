@@ -36,6 +36,8 @@ import (
 //	                                          and fence while it may be leased (the last claim's)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
+//	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go)
+//	P{wh:NNN}:okeys                   HASH    endpoint → its ordering keys with a delivery waiting behind the head
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
 //	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
 //	                                          deliveries Publish made: a template and their ids, codec.go), cns
@@ -185,6 +187,16 @@ func (s *shardKeys) record(deliveryID string) string { return s.recordPrefix() +
 
 // recordPrefix is what record puts before a delivery id: the claim script builds record keys with it.
 func (s *shardKeys) recordPrefix() string { return s.tag + "d:" }
+
+// line is a LIST: the pending deliveries of ordering key okey at an endpoint, in publish order, head first. The
+// finish and reclaim scripts build it from a record key as the record's tag + "o:" + endpoint + "|" + key (luaLine);
+// the key may hold any printable bytes: only the first {…} of a name is its hash tag.
+func (s *shardKeys) line(endpointID, okey string) string {
+	return s.tag + "o:" + endpointID + "|" + okey
+}
+
+// okeys is a HASH endpoint → how many of its ordering keys have a delivery waiting behind the head.
+func (s *shardKeys) okeys() string { return s.tag + "okeys" }
 
 // attempts is a LIST of attempt JSON, oldest first.
 func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }

@@ -75,6 +75,9 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 	if d.TenantID != tenantID {
 		return nil, delivery.ErrNotFound
 	}
+	if err := s.fillWaiting(ctx, []*delivery.Delivery{d}); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -152,11 +155,11 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			}
 			out = append(out, d)
 			if f.Limit > 0 && len(out) == f.Limit {
-				return out, nil
+				return out, s.fillWaiting(ctx, out)
 			}
 		}
 		if int64(len(members)) < batch {
-			return out, nil
+			return out, s.fillWaiting(ctx, out)
 		}
 	}
 }

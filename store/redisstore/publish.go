@@ -38,7 +38,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := ctx.Err(); err != nil {
 		return nil, 0, false, err
 	}
-	if s.onePublish {
+	if s.onePublish && m.OrderingKey == "" { // an ordered publish enqueues by enqueueOrderedScript
 		stored, err := s.publishOne(ctx, m, ds, idemSince)
 		if err != nil {
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
@@ -171,7 +171,12 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		dues  []map[int]int64
 		at    []int // the publication of each call
 	)
+	var ordered []int // what goes through Publish one at a time, in order: the events of a key keep their order
 	for i, p := range ps {
+		if p.Message != nil && p.Message.OrderingKey != "" {
+			ordered = append(ordered, i)
+			continue
+		}
 		if !s.onePublish {
 			rest = append(rest, i)
 			continue
@@ -225,6 +230,33 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, manyConcurrency)
+	// The publications of one ordering key go one at a time, in order; keys go side by side.
+	lines := map[string][]int{}
+	var keys []string
+	for _, i := range ordered {
+		k := ps[i].Message.OrderingKey
+		if _, ok := lines[k]; !ok {
+			keys = append(keys, k)
+		}
+		lines[k] = append(lines[k], i)
+	}
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var failed error
+			for _, i := range lines[k] {
+				p := &out[i]
+				if failed != nil { // a later event of the key must not go before an earlier one
+					p.Err = fmt.Errorf("redisstore: publish %s: not stored after an earlier event of its ordering key failed: %w",
+						ps[i].Message.ID, failed)
+					continue
+				}
+				p.Message, p.Fanout, p.Existing, p.Err = s.Publish(ctx, ps[i].Message, ps[i].Deliveries, ps[i].IdemSince)
+				failed = p.Err
+			}
+		})
+	}
 	for _, i := range rest {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -317,6 +349,7 @@ func (sm *storedMessage) pending() []*delivery.Delivery {
 	var out []*delivery.Delivery
 	for _, d := range sm.plan {
 		if sm.indexed[pair(d.ID, d.EndpointID)] {
+			d.OrderingKey = sm.msg.OrderingKey
 			out = append(out, d)
 		}
 	}

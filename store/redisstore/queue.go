@@ -75,6 +75,15 @@ func enqueueArgs(d *delivery.Delivery, now time.Time) [10]any {
 
 // enqueue runs enqueueScript for ds, batched with concurrent publishes' enqueues: one call per shard (batch.go).
 func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
+	ds, ordered := splitOrdered(ds)
+	if len(ordered) > 0 {
+		if err := s.enqueueOrdered(ctx, ordered); err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			return nil
+		}
+	}
 	now := s.now()
 	items := make([]*batchItem, len(ds))
 	for i, d := range ds {

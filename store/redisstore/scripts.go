@@ -13,7 +13,9 @@ import "github.com/redis/go-redis/v9"
 //
 // Exceptions to "every key in KEYS": the claim, finish and retime scripts find a delivery's id in a lane and build its record
 // key from the record prefix they are given, which carries the shard's hash tag, so the key is in the slot of the
-// script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). And on a single server
+// script's declared keys (Redis Cluster allows that; the cluster conformance test runs it). The scripts that end a
+// delivery with an ordering key build its line, the shard's okeys and the next delivery's record from the ended
+// record's key the same way (leave_line, ordering.go). And on a single server
 // only, where a script may touch any key, the finish script reads the message of a task it chains through a key it
 // builds from the message id (luaMessageKey).
 //
@@ -81,11 +83,11 @@ end
 -- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
 -- writes nothing when it returns nil.
 local function take_lease(id, rec, fence, tenant)
-  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant')
+  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'ok')
   if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
-  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4]
+  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
 end
-`
+` + luaLine
 
 // luaMessageKey builds the key of a message from its id, for a script that found the id in a delivery record: only
 // on a single server, where a script may touch keys of any slot (a message lives in its own shard, not the
@@ -395,7 +397,8 @@ return {0, ''}
 //	that asks to chain; each chained lease runs from its own finish's now. After every delivery's, 3 more: the parts
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
-//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint (work of that endpoint is due again), or 3 when
+//	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
+//	key (work of that endpoint is due again), or 3 when
 //	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
 //	changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
 //	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
@@ -403,17 +406,18 @@ return {0, ''}
 var finishScript = redis.NewScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
 local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
-local out, ended, eps, want = {}, {}, {}, {}
+local out, ended, eps, want, promoted = {}, {}, {}, {}, {}
 for i = 1, (#ARGV - 3) / 13 do
   local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
   local id = ARGV[a + 1]
-  local ep = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
+  local ep, _, _, _, okey = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
   if not ep then
     out[i] = 0
   else
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
+    if okey and leave_line(rec, id, ep, okey) then promoted[ep] = true end
     redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
@@ -503,7 +507,7 @@ for i = 1, #out do
     if c then
       out[i] = 3
       for f = 1, 7 do fields[#fields + 1] = c[f] end
-    elseif woke[ep] then
+    elseif woke[ep] or promoted[ep] then
       out[i] = 2
     else
       out[i] = 1
@@ -585,7 +589,7 @@ for i = 5, #ARGV do
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local r = redis.call('HMGET', rec, 'ep', 'att')
+    local r = redis.call('HMGET', rec, 'ep', 'att', 'ok')
     if r[1] then
       local ep, att = r[1], (tonumber(r[2]) or 0) + 1
       local outcome = 'retry'
@@ -598,6 +602,7 @@ for i = 5, #ARGV do
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
         redis.call('ZADD', KEYS[7], num(now), id)
+        if r[3] then leave_line(rec, id, ep, r[3]) end
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)

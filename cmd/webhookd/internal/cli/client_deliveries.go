@@ -44,7 +44,8 @@ func (c *client) showDelivery(d wire.Delivery, attempts []wire.Attempt) {
 	}
 	c.fields("id", d.ID, "status", d.Status, "event type", d.EventType, "message", d.MessageID, "endpoint", d.EndpointID,
 		"attempts", fmt.Sprint(d.Attempts), "next attempt", when(d.NextAttemptAt), "last status", last,
-		"last error", d.LastError, "created", when(d.CreatedAt), "updated", when(d.UpdatedAt))
+		"last error", d.LastError, "created", when(d.CreatedAt), "updated", when(d.UpdatedAt),
+		"ordering key", d.OrderingKey, "waiting on", d.WaitingOn)
 	if len(attempts) == 0 {
 		return
 	}

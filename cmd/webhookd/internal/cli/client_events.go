@@ -25,11 +25,12 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 			id := fs.String("id", "", "the producer's id for the event: repeating it within 24h publishes nothing new")
 			ts := fs.String("timestamp", "", "when the event happened, RFC 3339 (default: now)")
 			version := fs.Int("schema-version", 0, "the version of the type's schema DATA meets (default: the latest)")
+			okey := fs.String("ordering-key", "", "deliver after earlier events with this key, per endpoint, in publish order")
 			return func(ctx context.Context, args []string) error {
 				if *typ == "" {
 					return usagef("--type is required")
 				}
-				ev := wire.Event{Type: *typ, ID: *id, SchemaVersion: *version}
+				ev := wire.Event{Type: *typ, ID: *id, SchemaVersion: *version, OrderingKey: *okey}
 				if len(args) == 1 {
 					data, err := c.jsonArg("DATA", args[0])
 					if err != nil {

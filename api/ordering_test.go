@@ -1,0 +1,75 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// An ordering key on publish (single and batch) or from the catalogue's ordering_key_path shows on the message and
+// its deliveries; a delivery behind an earlier one of its key names it in waiting_on; a bad key is a 422.
+func TestOrderingKeyAPI(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tenant("acme")
+	ep := e.endpoint("acme", tok, map[string]any{"url": okReceiver(t).URL})
+	first := e.must(202, "POST", "/v1/tenants/acme/events", opToken,
+		map[string]any{"type": "device.enrolled", "ordering_key": "dev-1"})["id"].(string)
+	batch := e.must(202, "POST", "/v1/tenants/acme/events/batch", opToken, map[string]any{"events": []any{
+		map[string]any{"type": "device.status", "ordering_key": "dev-1"},
+		map[string]any{"type": "device.status", "ordering_key": "dev-2"},
+	}})["data"].([]any)
+	second := batch[0].(map[string]any)["id"].(string)
+
+	m := e.must(200, "GET", "/v1/tenants/acme/messages/"+second, tok, nil)
+	if m["ordering_key"] != "dev-1" {
+		t.Fatalf("message ordering_key = %v", m["ordering_key"])
+	}
+	head := m["deliveries"].([]any)[0].(map[string]any)
+	ds := e.must(200, "GET", "/v1/tenants/acme/deliveries?message="+first, tok, nil)["data"].([]any)
+	headID := ds[0].(map[string]any)["id"].(string)
+	if head["waiting_on"] != headID || head["ordering_key"] != "dev-1" {
+		t.Fatalf("second delivery: waiting_on %v, want %s; key %v", head["waiting_on"], headID, head["ordering_key"])
+	}
+	d := e.must(200, "GET", "/v1/tenants/acme/deliveries/"+head["id"].(string), tok, nil)
+	if d["waiting_on"] != headID {
+		t.Fatalf("delivery detail waiting_on = %v", d["waiting_on"])
+	}
+	for _, x := range e.must(200, "GET", "/v1/tenants/acme/endpoints/"+ep+"/deliveries", tok, nil)["data"].([]any) {
+		x := x.(map[string]any)
+		if x["id"] != head["id"] && x["waiting_on"] != nil {
+			t.Errorf("%v waits on %v", x["id"], x["waiting_on"])
+		}
+	}
+
+	for _, bad := range []string{strings.Repeat("k", 129), "a\tb", ""} {
+		status, body := e.do("POST", "/v1/tenants/acme/events", opToken, map[string]any{"type": "device.enrolled", "ordering_key": bad})
+		if bad == "" {
+			if status != 202 {
+				t.Errorf("empty key: %d %s", status, body)
+			}
+			continue
+		}
+		code, field, _ := errorOf(t, body)
+		if status != 422 || code != "validation_failed" || field != "ordering_key" {
+			t.Errorf("key %q: %d %s %s", bad, status, code, field)
+		}
+	}
+	status, body := e.do("POST", "/v1/tenants/acme/events/batch", opToken, map[string]any{"events": []any{
+		map[string]any{"type": "device.status"}, map[string]any{"type": "device.status", "ordering_key": "a\nb"}}})
+	if _, field, _ := errorOf(t, body); status != 422 || field != "events[1].ordering_key" {
+		t.Errorf("batch bad key: %d %s", status, body)
+	}
+
+	e.must(201, "POST", "/v1/event-types", opToken, map[string]any{"name": "device.decommissioned", "ordering_key_path": "/device_id"})
+	if g := e.must(200, "GET", "/v1/event-types/device.decommissioned", tok, nil); g["ordering_key_path"] != "/device_id" {
+		t.Fatalf("event type = %v", g)
+	}
+	id := e.must(202, "POST", "/v1/tenants/acme/events", opToken,
+		map[string]any{"type": "device.decommissioned", "data": map[string]any{"device_id": "dev-2"}})["id"].(string)
+	if m := e.must(200, "GET", "/v1/tenants/acme/messages/"+id, tok, nil); m["ordering_key"] != "dev-2" {
+		t.Fatalf("key from the path = %v", m["ordering_key"])
+	}
+	status, body = e.do("POST", "/v1/event-types", opToken, map[string]any{"name": "device.x", "ordering_key_path": "device_id"})
+	if _, field, _ := errorOf(t, body); status != 422 || field != "ordering_key_path" {
+		t.Errorf("bad path: %d %s", status, body)
+	}
+}

@@ -1,0 +1,193 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// Ordering keys. A delivery with an ordering key is enqueued by enqueueOrderedScript: its record gets the key (field
+// ok) and its id joins the back of its (endpoint, key) line (shardKeys.line); only the line's head goes in the lane,
+// so claims, which read lanes only, never see a delivery waiting behind another of its key. Retries of the head
+// (nack, release, a reclaim that is not the last attempt) put it back in the lane as the head. When the head ends
+// (finish: succeeded, failed or dead; or a reclaim's last attempt) leave_line takes it out of its line and puts the
+// next one in the lane at its due time. Deliveries without a key never touch a line: their scripts run the same
+// commands as before (take_lease reads one more field of the record it already reads).
+
+// luaLine is shared by the scripts that end a delivery. leave_line tells whether it put a next delivery in the lane
+// (work due again: the caller's reply says so, as for an unpark). It builds the line key and the record key of the
+// next delivery from the ended delivery's record key (the record prefix is tag .. 'd:'), as keys.go names them.
+const luaLine = `
+local function leave_line(rec, id, ep, okey)
+  local tag = string.sub(rec, 1, #rec - #id - 2)
+  local ln = tag .. 'o:' .. ep .. '|' .. okey
+  redis.call('LREM', ln, 1, id)
+  local nxt = redis.call('LINDEX', ln, 0)
+  if not nxt then return false end
+  if redis.call('LLEN', ln) == 1 then
+    if redis.call('HINCRBY', tag .. 'okeys', ep, -1) <= 0 then redis.call('HDEL', tag .. 'okeys', ep) end
+  end
+  -- next is Unix ns in 20 digits: its first 14 are ms.
+  local due = tonumber(string.sub(redis.call('HGET', tag .. 'd:' .. nxt, 'next') or '', 1, 14)) or 0
+  redis.call('ZADD', lanes, 0, lane_member(ep, due, nxt))
+  if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+  return true
+end
+`
+
+// enqueueOrderedScript is enqueueScript for deliveries with an ordering key: each joins the back of its line, and
+// only a line's head goes in its lane.
+//
+//	KEYS[1..6] the queue keys, KEYS[7] okeys; then for delivery i (1-based): KEYS[7+3i-2] its record, KEYS[7+3i-1]
+//	its endpoint's delivery index, KEYS[7+3i] its line
+//	ARGV, 11 per delivery: enqueueScript's 10, then the ordering key
+//	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
+var enqueueOrderedScript = redis.NewScript(luaLib + `
+local out = {}
+for i = 1, #ARGV / 11 do
+  local a = (i - 1) * 11
+  local id, ep = ARGV[a + 1], ARGV[a + 2]
+  local due = tonumber(ARGV[a + 7])
+  local rec, idx, ln = KEYS[7 + 3 * i - 2], KEYS[7 + 3 * i - 1], KEYS[7 + 3 * i]
+  if redis.call('ZADD', idx, 0, id) == 1 then
+    redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
+      'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10],
+      'ok', ARGV[a + 11])
+    local n = redis.call('RPUSH', ln, id)
+    if n == 1 then
+      redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
+      if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+    elseif n == 2 then
+      redis.call('HINCRBY', KEYS[7], ep, 1)
+    end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`)
+
+// enqueueOrdered enqueues deliveries with an ordering key, one script per shard in the order given, so that the
+// deliveries of one key join its line in that order.
+func (s *Store) enqueueOrdered(ctx context.Context, ds []*delivery.Delivery) error {
+	now := s.now()
+	type call struct {
+		keys []string
+		args []any
+		due  int64
+	}
+	calls := map[int]*call{}
+	var order []int
+	for _, d := range ds {
+		if len(d.OrderingKey) == 0 || len(d.OrderingKey) > delivery.MaxOrderingKey {
+			return fmt.Errorf("redisstore: enqueue: delivery %s: ordering key of %d bytes", d.ID, len(d.OrderingKey))
+		}
+		sk := s.k.shardOf(d.EndpointID)
+		c := calls[sk.num]
+		if c == nil {
+			c = &call{keys: sk.queue(sk.okeys())}
+			calls[sk.num] = c
+			order = append(order, sk.num)
+		}
+		c.keys = append(c.keys, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID), sk.line(d.EndpointID, d.OrderingKey))
+		a := enqueueArgs(d, now)
+		c.args = append(append(c.args, a[:]...), d.OrderingKey)
+		if at := a[6].(int64); c.due == 0 || at < c.due {
+			c.due = at
+		}
+	}
+	scs := make([]scriptCall, len(order))
+	for i, num := range order {
+		scs[i] = scriptCall{enqueueOrderedScript, calls[num].keys, calls[num].args}
+	}
+	cmds, err := s.runScripts(ctx, scs)
+	for _, num := range order {
+		s.madeDue(num, calls[num].due, true)
+	}
+	if err == nil {
+		for _, c := range cmds {
+			if err = c.Err(); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: enqueue: %w", err)
+	}
+	return nil
+}
+
+// splitOrdered returns the deliveries of ds without an ordering key and those with one, each in the order given.
+func splitOrdered(ds []*delivery.Delivery) (plain, ordered []*delivery.Delivery) {
+	for i, d := range ds {
+		if d != nil && d.OrderingKey != "" {
+			if ordered == nil {
+				plain = append(plain, ds[:i]...)
+			}
+			ordered = append(ordered, d)
+		} else if ordered != nil {
+			plain = append(plain, d)
+		}
+	}
+	if ordered == nil {
+		return ds, nil
+	}
+	return plain, ordered
+}
+
+// fillWaiting sets WaitingOn on the pending deliveries of ds with an ordering key that are not their line's head:
+// one pipelined LINDEX per such delivery, none when there is none.
+func (s *Store) fillWaiting(ctx context.Context, ds []*delivery.Delivery) error {
+	var (
+		pipe redis.Pipeliner
+		cmds = map[*delivery.Delivery]*redis.StringCmd{}
+	)
+	for _, d := range ds {
+		if d.OrderingKey == "" || d.Status != delivery.StatusPending {
+			continue
+		}
+		if pipe == nil {
+			pipe = s.rdb.Pipeline()
+		}
+		cmds[d] = pipe.LIndex(ctx, s.k.shardOf(d.EndpointID).line(d.EndpointID, d.OrderingKey), 0)
+	}
+	if pipe == nil {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return fmt.Errorf("redisstore: waiting on: %w", err)
+	}
+	for d, c := range cmds {
+		if head := c.Val(); head != "" && head != d.ID {
+			d.WaitingOn = head
+		}
+	}
+	return nil
+}
+
+// HeldKeys counts, per endpoint id, the ordering keys with a delivery waiting behind the head
+// (delivery.HeldKeysReporter): one HGETALL per shard, pipelined.
+func (s *Store) HeldKeys(ctx context.Context) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(s.k.shards))
+	for i := range s.k.shards {
+		cmds[i] = pipe.HGetAll(ctx, s.k.shards[i].okeys())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redisstore: held keys: %w", err)
+	}
+	out := map[string]int{}
+	for _, c := range cmds {
+		for ep, v := range c.Val() {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				out[ep] += n
+			}
+		}
+	}
+	return out, nil
+}
