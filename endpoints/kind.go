@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/webhookd/webhookd/internal/jsonschemas"
 	"slices"
 	"strings"
 
@@ -29,7 +30,7 @@ const (
 	MaxErrorTag    = 128     // bytes of one tag
 	MaxSchemas     = 50      // paths with a response schema
 	MaxCallPath    = 1 << 10 // bytes of a call path
-	MaxSchemaBytes = 64 << 10
+	MaxSchemaBytes = jsonschemas.MaxBytes
 )
 
 // DefaultErrorTags are the typed errors a calls endpoint may answer when it declares none: the answer
@@ -121,34 +122,9 @@ func ValidateCallSettings(c *CallSettings) error {
 }
 
 // CompileSchema compiles one response schema: a JSON object of at most MaxSchemaBytes, draft 2020-12 unless its
-// $schema says otherwise. References to other documents are refused (nothing is loaded from the network or disk).
+// $schema says otherwise, never loading another document.
 func CompileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' || !json.Valid(raw) {
-		return nil, errors.New("a schema must be a JSON object")
-	}
-	if len(raw) > MaxSchemaBytes {
-		return nil, fmt.Errorf("a schema is at most %d bytes", MaxSchemaBytes)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.UseLoader(noLoader{})
-	const url = "urn:webhookd:call-schema"
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(url)
-}
-
-// noLoader refuses every external reference of a schema.
-type noLoader struct{}
-
-func (noLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("schema references %s: external references are not loaded", url)
+	return jsonschemas.Compile(raw, "urn:webhookd:call-schema")
 }
 
 func cloneCallSettings(c *CallSettings) *CallSettings {
