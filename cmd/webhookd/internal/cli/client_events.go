@@ -67,20 +67,7 @@ is {}. The answer comes once the event and its deliveries are on disk.`,
 			page := pageFlags(fs)
 			return func(ctx context.Context, args []string) error {
 				if len(args) == 1 {
-					t, err := c.api.GetEventType(ctx, args[0])
-					if err != nil {
-						return err
-					}
-					switch {
-					case c.asJSON:
-						c.rawJSON()
-					case c.quiet:
-						c.lines(t.Name)
-					default:
-						c.fields("name", t.Name, "description", t.Description, "schema", strings.TrimSpace(string(t.Schema)),
-							"created", when(t.CreatedAt), "updated", when(t.UpdatedAt))
-					}
-					return nil
+					return c.showEventType(c.api.GetEventType(ctx, args[0]))
 				}
 				l, err := c.api.ListEventTypes(ctx, page())
 				return listPage(c, l, err,
@@ -115,20 +102,26 @@ compiler's error. --schema-mode (enforce, warn or off) overrides the tenant's mo
 					in.Schema = raw
 				}
 				t, _, err := c.api.PutEventType(ctx, in)
-				if err != nil {
-					return err
-				}
-				switch {
-				case c.asJSON:
-					c.rawJSON()
-				case c.quiet:
-					c.lines(t.Name)
-				default:
-					c.fields("name", t.Name, "description", t.Description, "schema versions", fmt.Sprint(len(t.Versions)),
-						"schema mode", t.SchemaMode, "updated", when(t.UpdatedAt))
-				}
-				return nil
+				return c.showEventType(t, err)
 			}
 		},
 	},
+}
+
+// showEventType prints one catalogue entry, as types NAME and put-type answer it.
+func (c *client) showEventType(t *wire.EventType, err error) error {
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.asJSON:
+		c.rawJSON()
+	case c.quiet:
+		c.lines(t.Name)
+	default:
+		c.fields("name", t.Name, "description", t.Description, "schema", strings.TrimSpace(string(t.Schema)),
+			"schema versions", fmt.Sprint(len(t.Versions)), "schema mode", t.SchemaMode,
+			"ordering key path", t.OrderingKeyPath, "created", when(t.CreatedAt), "updated", when(t.UpdatedAt))
+	}
+	return nil
 }

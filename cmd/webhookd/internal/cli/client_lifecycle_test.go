@@ -30,6 +30,8 @@ func TestClientSchemas(t *testing.T) {
 	out := a.ok(t, "events", "put-type", "device.located", "--schema", `{"type":"object","required":["lat"]}`)
 	wantFields(t, "events put-type", out, "name", "device.located", "schema versions", "1")
 	a.ok(t, "events", "put-type", "device.located", "--schema", `{"type":"object","required":["lat","lon"]}`, "--schema-mode", "enforce")
+	wantFields(t, "events types NAME", a.ok(t, "events", "types", "device.located"),
+		"schema versions", "2", "schema mode", "enforce")
 	code, _, errOut := a.wh(t, "events", "publish", "--tenant", "acme", "--type", "device.located", `{"lat": 1}`)
 	if code == 0 || !strings.Contains(errOut, "schema_violation") && !strings.Contains(errOut, "required") {
 		t.Errorf("a publish breaking the schema: exit %d, %s", code, errOut)
