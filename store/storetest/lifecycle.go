@@ -20,22 +20,9 @@ type LifecycleStore interface {
 // RunLifecycle runs the conformance tests of tenant-data removal. open returns a fresh, empty store; RunLifecycle
 // closes it.
 func RunLifecycle(t *testing.T, open func(t *testing.T) LifecycleStore) {
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T, LifecycleStore)
-	}{
+	runCases(t, open, []testCase[LifecycleStore]{
 		{"ExpungeMessage", testExpungeMessage},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tc.fn(t, s)
-		})
-	}
+	})
 }
 
 func testExpungeMessage(t *testing.T, s LifecycleStore) {

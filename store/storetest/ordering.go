@@ -11,10 +11,7 @@ import (
 // RunOrdering runs the conformance cases of ordering keys: per endpoint and key one delivery at a time, in publish
 // order. open returns a fresh, empty store; RunOrdering closes it.
 func RunOrdering(t *testing.T, open func(t *testing.T) Store) {
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T, Store)
-	}{
+	runCases(t, open, []testCase[Store]{
 		{"HeadOnly", testOrderHeadOnly},
 		{"RetryHoldsKey", testOrderRetryHoldsKey},
 		{"FailedReleasesKey", testOrderFailedReleasesKey},
@@ -23,17 +20,7 @@ func RunOrdering(t *testing.T, open func(t *testing.T) Store) {
 		{"WaitingOn", testOrderWaitingOn},
 		{"PerEndpoint", testOrderPerEndpoint},
 		{"ManyKeys", testOrderManyKeys},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tc.fn(t, s)
-		})
-	}
+	})
 }
 
 // publishKeyed stores a new message of tenant with ordering key okey and one delivery per endpoint, due at due.

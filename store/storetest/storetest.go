@@ -42,12 +42,30 @@ var base = time.Date(2090, 1, 2, 3, 4, 5, 0, time.UTC)
 
 const lease = 30 * time.Second
 
+// testCase is one named conformance case of a store of type S.
+type testCase[S any] struct {
+	name string
+	fn   func(*testing.T, S)
+}
+
+// runCases runs each case as a subtest on a fresh store from open, closed when the case ends.
+func runCases[S interface{ Close() error }](t *testing.T, open func(t *testing.T) S, cases []testCase[S]) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.fn(t, s)
+		})
+	}
+}
+
 // Run runs the conformance suite. open returns a fresh, empty store; Run closes it.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T, Store)
-	}{
+	runCases(t, open, []testCase[Store]{
 		{"TenantCreateGet", testTenantCreateGet},
 		{"TenantListPaging", testTenantListPaging},
 		{"Tokens", testTokens},
@@ -94,17 +112,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CallsEndpointRoundTrip", testCallsEndpointRoundTrip},
 		{"CallLog", testCallLog},
 		{"CallLogPrune", testCallLogPrune},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tc.fn(t, s)
-		})
-	}
+	})
 }
 
 // ---- helpers ----
