@@ -104,12 +104,7 @@ func (st *epState) admit(ep *endpoints.Endpoint, deliveryID string, now time.Tim
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
-	r := ep.RateLimit
-	if r <= 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-		r = 0
-	} else {
-		r = min(max(r, endpoints.MinRateLimit), endpoints.MaxRateLimit) // a record stored before the API bounded it
-	}
+	r := endpoints.EnforcedRate(ep.RateLimit)
 	if r != st.rate {
 		// The limit changed (or was removed): the slots reserved under the old one are void, and the store has
 		// re-timed the tasks that held them (the stores re-time an endpoint's held-back deliveries when its rate

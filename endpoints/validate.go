@@ -2,6 +2,7 @@ package endpoints
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -122,6 +123,16 @@ func ValidateTimeout(d time.Duration) error {
 		return fieldErr("timeout", "must be between %s and %s, got %s", MinTimeout, MaxTimeout, d)
 	}
 	return nil
+}
+
+// EnforcedRate is the rate, in deliveries per second, at which a stored rate_limit is enforced: 0 (no limit) for 0,
+// a negative, NaN or infinite value; otherwise r brought within MinRateLimit..MaxRateLimit, since records stored
+// before the API bounded the field may hold any rate. The engine and both stores' queues read rates through it.
+func EnforcedRate(r float64) float64 {
+	if !(r > 0) || math.IsInf(r, 1) {
+		return 0
+	}
+	return min(max(r, MinRateLimit), MaxRateLimit)
 }
 
 // ValidateRateLimit checks a rate limit in deliveries per second: 0 (unlimited), or MinRateLimit (one per hour) to

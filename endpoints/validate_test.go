@@ -156,3 +156,16 @@ func TestRotate(t *testing.T) {
 		t.Errorf("cap: %d keys", len(got))
 	}
 }
+
+func TestEnforcedRate(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{
+		{0, 0}, {-1, 0}, {math.NaN(), 0}, {math.Inf(1), 0}, {math.Inf(-1), 0},
+		{1e-300, MinRateLimit}, // stored before the API bounded the field
+		{0.5, 0.5},
+		{1e9, MaxRateLimit},
+	} {
+		if got := EnforcedRate(tc.in); got != tc.want {
+			t.Errorf("EnforcedRate(%g) = %g, want %g", tc.in, got, tc.want)
+		}
+	}
+}

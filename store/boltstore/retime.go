@@ -41,8 +41,8 @@ func (s *Store) retime(ctx context.Context, tenantID, endpointID string, rate fl
 	slices.SortFunc(moves, func(a, b move) int { return a.from.Compare(b.from) })
 	for i := range moves {
 		to := now
-		if rate > 0 {
-			to = now.Add(time.Duration(float64(i) / max(rate, endpoints.MinRateLimit) * float64(time.Second)))
+		if r := endpoints.EnforcedRate(rate); r > 0 {
+			to = now.Add(time.Duration(float64(i) / r * float64(time.Second)))
 		}
 		moves[i].to = to.Truncate(time.Millisecond)
 		if moves[i].from.Before(moves[i].to) {

@@ -260,8 +260,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 func (s *Store) writeRate(ctx context.Context, e *endpoints.Endpoint) error {
 	sk := s.k.shardOf(e.ID)
 	var err error
-	if e.RateLimit > 0 && !math.IsInf(e.RateLimit, 0) {
-		r := max(e.RateLimit, endpoints.MinRateLimit) // a record stored before the API bounded it
+	if r := endpoints.EnforcedRate(e.RateLimit); r > 0 {
 		burst := s.opt.RateBurst
 		if burst == 0 {
 			burst = int(max(1, math.Min(math.Ceil(r), 1e6)))
@@ -383,8 +382,8 @@ const retimeMax = 100000
 func (s *Store) retime(ctx context.Context, endpointID string, rate float64) error {
 	sk := s.k.shardOf(endpointID)
 	step := 0.0
-	if rate > 0 && !math.IsInf(rate, 0) {
-		step = 1000 / max(rate, endpoints.MinRateLimit)
+	if r := endpoints.EnforcedRate(rate); r > 0 {
+		step = 1000 / r
 	}
 	now := ms(s.now())
 	if err := retimeScript.Run(ctx, s.rdb, sk.queue(sk.gcra), endpointID, now, strconv.FormatFloat(step, 'f', -1, 64),
