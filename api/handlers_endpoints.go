@@ -51,6 +51,8 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		Retries:      req.Retries,
 		RetryInitial: deref(sched.initial),
 		RetryCap:     deref(sched.cap),
+
+		OrderingOnFailure: deref(req.OrderingOnFailure),
 	}
 	if req.Events != nil && *req.Events == nil {
 		in.Events = []string{} // "events": [] is an error, not the default
@@ -129,6 +131,8 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			Retries:      req.Retries,
 			RetryInitial: sched.initial,
 			RetryCap:     sched.cap,
+
+			OrderingOnFailure: req.OrderingOnFailure,
 		})
 	}
 	var e *endpoints.Endpoint

@@ -73,3 +73,37 @@ func TestOrderingKeyAPI(t *testing.T) {
 		t.Errorf("bad path: %d %s", status, body)
 	}
 }
+
+// ordering_on_failure: skip by default, block on create or patch, back to skip; anything else is a 422 naming the
+// field, and the endpoint is left as it was.
+func TestOrderingOnFailureField(t *testing.T) {
+	e := newEnv(t)
+	tok := e.tenant("acme")
+	url := okReceiver(t).URL
+	ep := e.endpoint("acme", tok, map[string]any{"url": url})
+	path := "/v1/tenants/acme/endpoints/" + ep
+	if got := e.must(200, "GET", path, tok, nil)["ordering_on_failure"]; got != "skip" {
+		t.Fatalf("default ordering_on_failure = %v", got)
+	}
+	if got := e.must(200, "PATCH", path, tok, map[string]any{"ordering_on_failure": "block"})["ordering_on_failure"]; got != "block" {
+		t.Fatalf("patched ordering_on_failure = %v", got)
+	}
+	status, body := e.do("PATCH", path, tok, map[string]any{"ordering_on_failure": "stop"})
+	if code, field, _ := errorOf(t, body); status != 422 || code != "validation_failed" || field != "ordering_on_failure" {
+		t.Errorf("patch stop: %d %s", status, body)
+	}
+	if got := e.must(200, "GET", path, tok, nil)["ordering_on_failure"]; got != "block" {
+		t.Fatalf("after a refused patch ordering_on_failure = %v", got)
+	}
+	if got := e.must(200, "PATCH", path, tok, map[string]any{"ordering_on_failure": "skip"})["ordering_on_failure"]; got != "skip" {
+		t.Fatalf("patched back ordering_on_failure = %v", got)
+	}
+	blocked := e.endpoint("acme", tok, map[string]any{"url": url, "ordering_on_failure": "block"})
+	if got := e.must(200, "GET", "/v1/tenants/acme/endpoints/"+blocked, tok, nil)["ordering_on_failure"]; got != "block" {
+		t.Fatalf("created ordering_on_failure = %v", got)
+	}
+	status, body = e.do("POST", "/v1/tenants/acme/endpoints", tok, map[string]any{"url": url, "ordering_on_failure": "Block"})
+	if code, field, _ := errorOf(t, body); status != 422 || code != "validation_failed" || field != "ordering_on_failure" {
+		t.Errorf("create Block: %d %s", status, body)
+	}
+}

@@ -156,6 +156,10 @@ type EndpointRequest struct {
 	Retries      *int            `json:"retries,omitempty"`
 	RetryInitial json.RawMessage `json:"retry_initial,omitempty"`
 	RetryCap     json.RawMessage `json:"retry_cap,omitempty"`
+
+	// OrderingOnFailure is "skip" (default) or "block": whether an ordering key stays held behind a delivery of it
+	// that ended dead or failed, until the tenant retries or skips that delivery (docs/ordering.md).
+	OrderingOnFailure *string `json:"ordering_on_failure,omitempty"`
 }
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
@@ -191,6 +195,9 @@ type Endpoint struct {
 	HandshakeFailures  int       `json:"handshake_failures,omitempty"`
 	HandshakeError     string    `json:"handshake_error,omitempty"`
 	HandshakeCheckedAt time.Time `json:"handshake_checked_at,omitzero"`
+
+	// OrderingOnFailure is "skip" or "block" (see [EndpointRequest]).
+	OrderingOnFailure string `json:"ordering_on_failure"`
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.

@@ -210,6 +210,11 @@ func TestClientCommands(t *testing.T) {
 	if code, _, errOut := a.wh(t, "endpoints", "update", "--tenant", "acme", ep, "--retries", "11"); code != 1 || !strings.Contains(errOut, "retries") {
 		t.Errorf("endpoints update --retries 11: exit %d, %s", code, errOut)
 	}
+	out = a.ok(t, "endpoints", "update", "--tenant", "acme", ep, "--ordering-on-failure", "block")
+	wantFields(t, "endpoints update --ordering-on-failure", out, "ordering on failure", "block (a dead delivery holds its ordering key)")
+	if code, _, errOut := a.wh(t, "endpoints", "update", "--tenant", "acme", ep, "--ordering-on-failure", "halt"); code != 1 || !strings.Contains(errOut, "ordering_on_failure") {
+		t.Errorf("endpoints update --ordering-on-failure halt: exit %d, %s", code, errOut)
+	}
 	wantFields(t, "endpoints disable", a.ok(t, "endpoints", "disable", "--tenant", "acme", ep), "status", "disabled (manual)")
 	wantFields(t, "endpoints enable", a.ok(t, "endpoints", "enable", "--tenant", "acme", ep), "status", "enabled")
 	out = a.ok(t, "endpoints", "rotate", "--tenant", "acme", ep, "--grace", "1h")
