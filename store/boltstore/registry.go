@@ -215,7 +215,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 	if err != nil {
 		return err
 	}
-	rateChanged := false
+	rateChanged, unblock := false, false
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		cur, err := getEndpoint(tx, e.TenantID, e.ID)
 		if err != nil {
@@ -225,12 +225,18 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 			return fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, cur.Version, endpoints.ErrConflict)
 		}
 		rateChanged = cur.RateLimit != e.RateLimit
+		unblock = cur.BlocksOnFailure() && !e.BlocksOnFailure()
 		return tx.Bucket(bEndpoints).Put(key(e.TenantID, e.ID), v)
 	})
 	if err != nil {
 		return err
 	}
 	e.Version = next.Version
+	if unblock {
+		if err := s.releaseBlocked(ctx, e.TenantID, e.ID); err != nil {
+			return err
+		}
+	}
 	if rateChanged {
 		if _, err := s.retime(ctx, e.TenantID, e.ID, e.RateLimit); err != nil {
 			return err

@@ -198,6 +198,12 @@ func (s *shardKeys) line(endpointID, okey string) string {
 // okeys is a HASH endpoint → how many of its ordering keys have a delivery waiting behind the head.
 func (s *shardKeys) okeys() string { return s.tag + "okeys" }
 
+// oblock is a HASH endpoint → "1" of the endpoints whose ordering_on_failure is block (ordering.go).
+func (s *shardKeys) oblock() string { return s.tag + "oblock" }
+
+// blockedKeys is a SET of the ordering keys an endpoint holds behind a blocked delivery (ordering.go).
+func (s *shardKeys) blockedKeys(endpointID string) string { return s.tag + "oblk:" + endpointID }
+
 // attempts is a LIST of attempt JSON, oldest first.
 func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }
 
