@@ -98,6 +98,7 @@ func viewDelivery(d *delivery.Delivery) wire.Delivery {
 		UpdatedAt:   d.UpdatedAt,
 		OrderingKey: d.OrderingKey,
 		WaitingOn:   d.WaitingOn,
+		Blocked:     d.Blocked,
 	}
 	if d.Status == delivery.StatusPending {
 		v.NextAttemptAt = d.NextAttemptAt

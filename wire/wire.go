@@ -280,6 +280,9 @@ type Delivery struct {
 	// key, is that delivery's id.
 	OrderingKey string `json:"ordering_key,omitempty"`
 	WaitingOn   string `json:"waiting_on,omitempty"`
+	// Blocked is true on a failed or dead delivery that holds its ordering key (the endpoint's ordering_on_failure is
+	// block): the deliveries of its key wait on it until it is unblocked (see [Unblock]).
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // DeliveryDetail is a delivery with its attempt log, oldest first.
@@ -320,6 +323,18 @@ type Message struct {
 type Replay struct {
 	EndpointID string `json:"endpoint_id"`
 }
+
+// Unblock is the body of POST /v1/tenants/{tenant}/deliveries/{id}/unblock: Action is UnblockRetry (the blocked
+// delivery goes again, first of its key) or UnblockSkip (the next delivery of its key goes).
+type Unblock struct {
+	Action string `json:"action"`
+}
+
+// The actions of [Unblock].
+const (
+	UnblockRetry = "retry"
+	UnblockSkip  = "skip"
+)
 
 // CreatePortalSession is the body of POST /v1/tenants/{tenant}/portal-sessions (optional). TTL is a duration (see
 // [Duration]): default 1h, at most 24h.
