@@ -280,3 +280,16 @@ func (s *Store) releaseBlocked(ctx context.Context, tenantID, endpointID string)
 	}
 	return nil
 }
+
+// LineHead returns the delivery at the head of an ordering key's line at tenant's endpoint, "" when there is none
+// (delivery.LineReader).
+func (s *Store) LineHead(ctx context.Context, tenantID, endpointID, okey string) (string, error) {
+	if err := s.lockOpen(ctx); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	if ln := s.sched.lines[string(key(tenantID, endpointID))+"\x00"+okey]; ln != nil && len(ln.items) > 0 {
+		return ln.items[0].id, nil
+	}
+	return "", nil
+}

@@ -298,3 +298,16 @@ func (s *Store) writeOrdering(ctx context.Context, e *endpoints.Endpoint, wasBlo
 	}
 	return nil
 }
+
+// LineHead returns the delivery at the head of an ordering key's line at an endpoint, "" when there is none
+// (delivery.LineReader): one LINDEX. Lines are named by endpoint, whose ids are unique across tenants.
+func (s *Store) LineHead(ctx context.Context, _, endpointID, okey string) (string, error) {
+	id, err := s.rdb.LIndex(ctx, s.k.shardOf(endpointID).line(endpointID, okey), 0).Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisstore: line head: %w", err)
+	}
+	return id, nil
+}

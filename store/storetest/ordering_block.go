@@ -20,6 +20,7 @@ var blockCases = []testCase[Store]{
 	{"UnblockScope", testUnblockScope},
 	{"SwitchToSkipReleases", testSwitchToSkipReleases},
 	{"ReplayBehindBlocked", testReplayBehindBlocked},
+	{"LineHead", testLineHead},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -235,4 +236,29 @@ func RunOrderingRestart(t *testing.T, open func(t *testing.T) (Store, func() Sto
 		wantTasks(t, "claim in order after the second restart", ts, want)
 		noErr(t, "Ack", s.Ack(ctx, ts[0], attempt(at(2*time.Hour), 200)))
 	}
+}
+
+// LineHead names the delivery that goes next of a key (or holds it), and nothing for a key without a line.
+func testLineHead(t *testing.T, s Store) {
+	ctx := t.Context()
+	lr, ok := s.(delivery.LineReader)
+	if !ok {
+		t.Fatal("the store is not a delivery.LineReader")
+	}
+	head := func() string {
+		t.Helper()
+		id, err := lr.LineHead(ctx, "ten_a", "ep_1", "device-1")
+		noErr(t, "LineHead", err)
+		return id
+	}
+	same(t, "head of no line", head(), "")
+	k := blockedLine(t, s, 3)
+	same(t, "head behind a block", head(), k[0].ID)
+	_, err := unblocker(t, s).Unblock(ctx, "ten_a", k[0].ID, false, base)
+	noErr(t, "Unblock skip", err)
+	same(t, "head after the skip", head(), k[1].ID)
+	noErr(t, "Ack", s.Ack(ctx, claimOne(t, s, base), attempt(base, 200)))
+	same(t, "head after an ack", head(), k[2].ID)
+	noErr(t, "Ack", s.Ack(ctx, claimOne(t, s, base), attempt(base, 200)))
+	same(t, "head of an ended line", head(), "")
 }
