@@ -293,3 +293,17 @@ func (s *Store) LineHead(ctx context.Context, tenantID, endpointID, okey string)
 	}
 	return "", nil
 }
+
+// holdsKey reports whether the delivery stored under dk (tenant 0 delivery) holds its ordering key: Prune keeps it,
+// so that a retry or skip can still name it.
+func holdsKey(tx *bolt.Tx, dk []byte) bool {
+	v := tx.Bucket(bDeliveries).Get(dk)
+	if v == nil {
+		return false
+	}
+	d, err := decodeDelivery(v)
+	if err != nil || d.OrderingKey == "" {
+		return false
+	}
+	return string(tx.Bucket(bBlocked).Get(key(d.TenantID, d.EndpointID, d.OrderingKey))) == d.ID
+}

@@ -680,7 +680,8 @@ return ''
 `)
 
 // pruneDeliveriesScript deletes terminal deliveries (succeeded, failed, dead) created before a cutoff, from the
-// candidates the caller listed from their messages' delivery indexes.
+// candidates the caller listed from their messages' delivery indexes; a delivery that holds its ordering key (blk,
+// ordering.go) is kept until it is unblocked.
 //
 //	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts, KEYS[1+3i] its
 //	endpoint's delivery index
@@ -691,10 +692,10 @@ var pruneDeliveriesScript = redis.NewScript(`
 local out = {}
 for i = 2, #ARGV do
   local id, k = ARGV[i], 1 + 3 * (i - 1)
-  local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created')
+  local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created', 'blk')
   if not r[1] then
     out[i - 1] = 2
-  elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] then
+  elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] and not r[3] then
     redis.call('DEL', KEYS[k - 2], KEYS[k - 1])
     redis.call('ZREM', KEYS[k], id)
     redis.call('ZREM', KEYS[1], id)

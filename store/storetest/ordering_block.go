@@ -21,6 +21,7 @@ var blockCases = []testCase[Store]{
 	{"SwitchToSkipReleases", testSwitchToSkipReleases},
 	{"ReplayBehindBlocked", testReplayBehindBlocked},
 	{"LineHead", testLineHead},
+	{"PruneKeepsBlocked", testPruneKeepsBlocked},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -261,4 +262,25 @@ func testLineHead(t *testing.T, s Store) {
 	same(t, "head after an ack", head(), k[2].ID)
 	noErr(t, "Ack", s.Ack(ctx, claimOne(t, s, base), attempt(base, 200)))
 	same(t, "head of an ended line", head(), "")
+}
+
+// Retention keeps a delivery that holds its key (and its message), however old, so that it can still be retried or
+// skipped; once skipped it is pruned like any other.
+func testPruneKeepsBlocked(t *testing.T, s Store) {
+	ctx := t.Context()
+	k := blockedLine(t, s, 2)
+	_, err := s.Prune(ctx, at(1000*time.Hour))
+	noErr(t, "Prune", err)
+	wantBlocked(t, s, k[0], k[1])
+	_, err = s.GetMessage(ctx, "ten_a", k[0].MessageID)
+	noErr(t, "GetMessage of the blocked delivery", err)
+	_, err = unblocker(t, s).Unblock(ctx, "ten_a", k[0].ID, false, base)
+	noErr(t, "Unblock skip", err)
+	noErr(t, "Ack", s.Ack(ctx, claimOne(t, s, base), attempt(base, 200)))
+	n, err := s.Prune(ctx, at(1000*time.Hour))
+	noErr(t, "Prune", err)
+	same(t, "pruned after the skip", n, 2)
+	if _, err := s.GetDelivery(ctx, "ten_a", k[0].ID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("skipped delivery after Prune: %v", err)
+	}
 }
