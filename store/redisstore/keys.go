@@ -36,8 +36,11 @@ import (
 //	                                          and fence while it may be leased (the last claim's)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
-//	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go)
+//	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go);
+//	                                          under block, a failed or dead head (record field blk = 1) stays first
 //	P{wh:NNN}:okeys                   HASH    endpoint → its ordering keys with a delivery waiting behind the head
+//	P{wh:NNN}:oblock                  HASH    endpoint → "1" while its ordering_on_failure is block
+//	P{wh:NNN}:oblk:<endpoint>         SET     the endpoint's ordering keys held behind a blocked delivery
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
 //	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
 //	                                          deliveries Publish made: a template and their ids, codec.go), cns
