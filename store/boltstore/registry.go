@@ -248,13 +248,18 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 // DeleteEndpoint deletes a tenant's endpoint; endpoints.ErrNotFound when absent. Its deliveries stay in the log and
 // its pending ones stay queued (the engine ends them when it finds the endpoint gone).
 func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
-	return s.write(ctx, func(tx *bolt.Tx) error {
+	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b, k := tx.Bucket(bEndpoints), key(tenantID, id)
 		if b.Get(k) == nil {
 			return fmt.Errorf("endpoint %s: %w", id, endpoints.ErrNotFound)
 		}
 		return b.Delete(k)
 	})
+	if err != nil {
+		return err
+	}
+	// Release the keys it holds, so the deliveries behind them go (and end: the endpoint is gone).
+	return s.releaseBlocked(ctx, tenantID, id)
 }
 
 // SetEndpointHealth records failingSince and, when disable is true, disables the endpoint with reason (UpdatedAt

@@ -420,11 +420,11 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	pipe = s.rdb.TxPipeline()
 	pipe.HDel(ctx, sk.rates, id, holdField(id))
 	pipe.HDel(ctx, sk.gcra, id)
-	pipe.HDel(ctx, sk.oblock(), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: delete endpoint %s: rate: %w", id, err)
 	}
-	return nil
+	// Release the keys it holds, so the deliveries behind them go (and end: the endpoint is gone).
+	return s.writeOrdering(ctx, &endpoints.Endpoint{ID: id}, true)
 }
 
 // SetEndpointHealth records a health transition without touching the rest of the record (a disable also sets

@@ -22,6 +22,7 @@ var blockCases = []testCase[Store]{
 	{"ReplayBehindBlocked", testReplayBehindBlocked},
 	{"LineHead", testLineHead},
 	{"PruneKeepsBlocked", testPruneKeepsBlocked},
+	{"DeleteEndpointReleases", testDeleteEndpointReleases},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -283,4 +284,12 @@ func testPruneKeepsBlocked(t *testing.T, s Store) {
 	if _, err := s.GetDelivery(ctx, "ten_a", k[0].ID); !errors.Is(err, delivery.ErrNotFound) {
 		t.Fatalf("skipped delivery after Prune: %v", err)
 	}
+}
+
+// Deleting a block endpoint releases the keys it holds: the deliveries behind them go (the engine then ends them,
+// the endpoint being gone), rather than wait for an unblock no one can ask for.
+func testDeleteEndpointReleases(t *testing.T, s Store) {
+	k := blockedLine(t, s, 2)
+	noErr(t, "DeleteEndpoint", s.DeleteEndpoint(t.Context(), "ten_a", "ep_1"))
+	wantTasks(t, "claim after the delete", claim(t, s, at(time.Minute), 10, 0), k[1])
 }
