@@ -20,7 +20,8 @@ import (
 // next one in the lane at its due time. Deliveries without a key never touch a line: their scripts run the same
 // commands as before (take_lease reads one more field of the record it already reads).
 
-// luaLine is shared by the scripts that end a delivery. leave_line tells whether it put a next delivery in the lane
+// luaLine is shared by the scripts that end a delivery (status: how it ended, so that a success costs no command
+// more than under skip). leave_line tells whether it put a next delivery in the lane
 // (work due again: the caller's reply says so, as for an unpark). It builds the line key and the record key of the
 // next delivery from the ended delivery's record key (the record prefix is tag .. 'd:'), as keys.go names them.
 //
@@ -43,9 +44,9 @@ local function release_line(tag, id, ep, okey)
   if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
   return true
 end
-local function leave_line(rec, id, ep, okey)
+local function leave_line(rec, id, ep, okey, status)
   local tag = string.sub(rec, 1, #rec - #id - 2)
-  if redis.call('HEXISTS', tag .. 'oblock', ep) == 1 and redis.call('HGET', rec, 'status') ~= 'succeeded' then
+  if status ~= 'succeeded' and redis.call('HEXISTS', tag .. 'oblock', ep) == 1 then
     redis.call('HSET', rec, 'blk', '1')
     redis.call('SADD', tag .. 'oblk:' .. ep, okey)
     return false

@@ -417,7 +417,7 @@ for i = 1, (#ARGV - 3) / 13 do
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
-    if okey and leave_line(rec, id, ep, okey) then promoted[ep] = true end
+    if okey and leave_line(rec, id, ep, okey, ARGV[a + 3]) then promoted[ep] = true end
     redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
@@ -602,7 +602,7 @@ for i = 5, #ARGV do
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
         redis.call('ZADD', KEYS[7], num(now), id)
-        if r[3] then leave_line(rec, id, ep, r[3]) end
+        if r[3] then leave_line(rec, id, ep, r[3], 'dead') end
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
