@@ -33,9 +33,11 @@ const luaLine = `
 local function release_line(tag, id, ep, okey)
   local ln = tag .. 'o:' .. ep .. '|' .. okey
   redis.call('LREM', ln, 1, id)
-  local nxt = redis.call('LINDEX', ln, 0)
+  -- The next and whether one more waits behind it, in one read.
+  local r = redis.call('LRANGE', ln, 0, 1)
+  local nxt = r[1]
   if not nxt then return false end
-  if redis.call('LLEN', ln) == 1 then
+  if not r[2] then
     if redis.call('HINCRBY', tag .. 'okeys', ep, -1) <= 0 then redis.call('HDEL', tag .. 'okeys', ep) end
   end
   -- next is Unix ns in 20 digits: its first 14 are ms.
@@ -63,7 +65,7 @@ end
 //	ARGV, 11 per delivery: enqueueScript's 10, then the ordering key
 //	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
 var enqueueOrderedScript = redis.NewScript(luaLib + `
-local out = {}
+local out, touched = {}, {}
 for i = 1, #ARGV / 11 do
   local a = (i - 1) * 11
   local id, ep = ARGV[a + 1], ARGV[a + 2]
@@ -76,7 +78,13 @@ for i = 1, #ARGV / 11 do
     local n = redis.call('RPUSH', ln, id)
     if n == 1 then
       redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
-      if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+      -- As in enqueueScript: once ep is touched (or found parked) in this call, a later head due no earlier changes
+      -- nothing.
+      local t = touched[ep]
+      if not t or due < t then
+        if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+        touched[ep] = due
+      end
     elseif n == 2 then
       redis.call('HINCRBY', KEYS[7], ep, 1)
     end
