@@ -180,12 +180,18 @@ func (s *Store) restoreBlocked() error {
 				return fmt.Errorf("blocked key %q: want tenant, endpoint and ordering key", k)
 			}
 			id := string(v)
-			if tx.Bucket(bDeliveries).Get(key(p[0], id)) == nil {
+			rec := tx.Bucket(bDeliveries).Get(key(p[0], id))
+			if rec == nil {
 				stale = append(stale, slices.Clone(k))
 				return nil
 			}
+			d, err := decodeDelivery(rec)
+			if err != nil {
+				return err
+			}
 			lk := string(key(p[0], p[1]))
-			it := &item{id: id, tenant: p[0], lane: &lane{key: lk, endpoint: p[1], idx: -1}, okey: p[2], state: blocked, idx: -1}
+			it := &item{id: id, tenant: p[0], msg: d.MessageID, lane: &lane{key: lk, endpoint: p[1], idx: -1}, okey: p[2],
+				state: blocked, idx: -1}
 			s.sched.lines[lineKey(it)] = &line{key: lineKey(it), items: []*item{it}}
 			s.sched.blocked[id] = it
 			return nil

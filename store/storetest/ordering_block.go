@@ -232,6 +232,10 @@ func RunOrderingRestart(t *testing.T, open func(t *testing.T) (Store, func() Sto
 	wantBlocked(t, s, k[0], k[1], k[2])
 	_, err := unblocker(t, s).Unblock(ctx, "ten_a", k[0].ID, true, at(time.Hour))
 	noErr(t, "Unblock retry", err)
+	ts := claim(t, s, at(time.Hour), 10, 0)
+	wantTasks(t, "claim after the retry", ts, k[0])
+	same(t, "message of the retried task", ts[0].MessageID, k[0].MessageID)
+	noErr(t, "Release", s.Release(ctx, ts[0], at(time.Hour)))
 	s = reopen() // the retried head is pending, still first
 	for _, want := range k {
 		ts := claim(t, s, at(2*time.Hour), 10, 0)
