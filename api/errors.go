@@ -143,6 +143,9 @@ func toAPIError(err error) *apiError {
 		return newError(http.StatusNotFound, CodeNotFound, "endpoint not found")
 	case errors.Is(err, events.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "event type not found")
+	case errors.Is(err, delivery.ErrNotBlocked):
+		return newError(http.StatusConflict, wire.CodeNotBlocked,
+			"the delivery does not hold its ordering key: it is not a failed or dead delivery of a block endpoint")
 	case errors.Is(err, delivery.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "not found")
 	case errors.Is(err, tenants.ErrExists):

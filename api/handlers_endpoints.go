@@ -51,6 +51,8 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		Retries:      req.Retries,
 		RetryInitial: deref(sched.initial),
 		RetryCap:     deref(sched.cap),
+
+		OrderingOnFailure: deref(req.OrderingOnFailure),
 	}
 	if req.Events != nil && *req.Events == nil {
 		in.Events = []string{} // "events": [] is an error, not the default
@@ -129,6 +131,8 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			Retries:      req.Retries,
 			RetryInitial: sched.initial,
 			RetryCap:     sched.cap,
+
+			OrderingOnFailure: req.OrderingOnFailure,
 		})
 	}
 	var e *endpoints.Endpoint
@@ -294,6 +298,22 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request, c *call) err
 	return nil
 }
 
+func (s *server) unblockDelivery(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req wire.Unblock
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	if req.Action != wire.UnblockRetry && req.Action != wire.UnblockSkip {
+		return errValidation("action", "action: must be %q or %q", wire.UnblockRetry, wire.UnblockSkip)
+	}
+	d, err := s.events.Unblock(r.Context(), c.tenant, mux.Vars(r)["id"], req.Action == wire.UnblockRetry)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewDelivery(d))
+	return nil
+}
+
 func (s *server) replayMessage(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req wire.Replay
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
@@ -305,6 +325,12 @@ func (s *server) replayMessage(w http.ResponseWriter, r *http.Request, c *call) 
 	d, err := s.events.Replay(r.Context(), c.tenant, mux.Vars(r)["msg"], req.EndpointID)
 	if err != nil {
 		return err
+	}
+	if d.OrderingKey != "" {
+		// The answer shows what the delivery waits on, as a read of it would: queued now, it may be behind others.
+		if got, err := s.dlog.GetDelivery(r.Context(), c.tenant, d.ID); err == nil {
+			d = got
+		}
 	}
 	writeJSON(w, http.StatusAccepted, viewDelivery(d))
 	return nil

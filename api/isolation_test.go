@@ -93,6 +93,7 @@ func TestTenantIsolation(t *testing.T) {
 		"POST /v1/tenants/{tenant}/calls":                    map[string]any{"endpoint_id": callsA, "path": "/checkin", "body": map[string]any{}},
 		"GET /v1/tenants/{tenant}/endpoints/{id}/calls":      nil,
 		"DELETE /v1/tenants/{tenant}/messages/{msg}/payload": nil,
+		"POST /v1/tenants/{tenant}/deliveries/{id}/unblock":  map[string]any{"action": "skip"},
 
 		// Console sessions.
 		"POST /v1/tenants/{tenant}/portal-sessions":             map[string]any{},

@@ -562,7 +562,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 }
 
 // liveAPI is the real API over a bolt store in a temp dir, with a running delivery engine, and a receiver that
-// answers the handshake, refuses the first standard-profile attempt of each message with 503 and accepts the rest.
+// answers the handshake, refuses the first standard-profile attempt of each message with 503 and accepts the rest
+// (but refuses every POST to /refuse).
 type liveAPI struct {
 	t      *testing.T
 	spec   *spec
@@ -595,7 +596,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 			first := id != "" && !seen[id]
 			seen[id] = true
 			mu.Unlock()
-			if first {
+			if first || r.URL.Path == "/refuse" {
 				http.Error(w, "busy", http.StatusServiceUnavailable)
 				return
 			}
@@ -766,6 +767,7 @@ func TestOpenAPILive(t *testing.T) {
 		endpoint = tenant + "/endpoints/{id}"
 		wait     = "wait for every delivery to finish"
 		callsEp  = "create a calls endpoint"
+		blockKey = "block an ordering key behind a dead delivery"
 	)
 	order := []string{
 		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant,
@@ -778,6 +780,7 @@ func TestOpenAPILive(t *testing.T) {
 		"POST " + tenant + "/events", "POST " + tenant + "/events/batch", "POST " + endpoint + "/test",
 		wait,
 		"GET " + tenant + "/deliveries", "GET " + endpoint + "/deliveries", "GET " + tenant + "/deliveries/{id}",
+		blockKey, "POST " + tenant + "/deliveries/{id}/unblock",
 		"GET " + tenant + "/messages/{msg}", "POST " + tenant + "/messages/{msg}/replay", "POST " + endpoint + "/recover",
 		"DELETE " + tenant + "/messages/{msg}/payload",
 		callsEp, "POST " + tenant + "/calls", "GET " + endpoint + "/calls",
@@ -788,6 +791,10 @@ func TestOpenAPILive(t *testing.T) {
 	for _, key := range order {
 		if key == wait {
 			l.waitForDeliveries()
+			continue
+		}
+		if key == blockKey {
+			l.vars["delivery"] = l.blockedDelivery()
 			continue
 		}
 		if key == callsEp {
@@ -868,6 +875,43 @@ func (l *liveAPI) learn(op operation, body []byte) {
 		if l.vars["delivery"] == "dlv_none" {
 			l.t.Fatalf("no delivery to %s with two attempts in %s", l.vars["endpoint"], body)
 		}
+	}
+}
+
+// blockedDelivery makes a delivery that holds its ordering key: a keyed event to a new endpoint with
+// ordering_on_failure block and no retries, whose one attempt the receiver refuses (its URL ends in /refuse).
+func (l *liveAPI) blockedDelivery() string {
+	l.t.Helper()
+	tenant := "/v1/tenants/" + l.vars["tenant"]
+	status, _, out := l.do("POST", tenant+"/endpoints", opToken,
+		[]byte(`{"url": "`+l.rcv.URL+`/refuse", "ordering_on_failure": "block", "retries": 0}`))
+	var ep struct{ ID string }
+	if status != http.StatusCreated || json.Unmarshal(out, &ep) != nil {
+		l.t.Fatalf("create a block endpoint: %d %s", status, out)
+	}
+	status, _, out = l.do("POST", tenant+"/events", opToken, []byte(`{"type": "device.enrolled", "data": {"device_id": "dev-live"}, "ordering_key": "dev-live"}`))
+	if status != http.StatusAccepted {
+		l.t.Fatalf("publish a keyed event: %d %s", status, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, _, out = l.do("GET", tenant+"/endpoints/"+ep.ID+"/deliveries?status=dead", opToken, nil)
+		var v struct {
+			Data []struct {
+				ID      string `json:"id"`
+				Blocked bool   `json:"blocked"`
+			} `json:"data"`
+		}
+		if status != 200 || json.Unmarshal(out, &v) != nil {
+			l.t.Fatalf("list dead deliveries: %d %s", status, out)
+		}
+		if len(v.Data) == 1 && v.Data[0].Blocked {
+			return v.Data[0].ID
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("no blocked delivery after 20s: %s", out)
+		}
+		time.Sleep(10 * time.Millisecond) // another goroutine's work: a poll with a deadline
 	}
 }
 

@@ -135,6 +135,10 @@ func (s *server) routes() []route {
 		{http.MethodGet, tenant + "/deliveries", accessTenant, s.listDeliveries},
 		// GET → 200 delivery with "attempt_log": every HTTP attempt, oldest first ("attempts" is their count).
 		{http.MethodGet, tenant + "/deliveries/{id}", accessTenant, s.getDelivery},
+		// POST {"action": "retry"|"skip"} → 200 delivery: ends the hold of a blocked delivery (failed or dead with an
+		// ordering key, on an endpoint whose ordering_on_failure is block). retry sends it again, first of its key,
+		// with a fresh retry schedule; skip lets the next delivery of its key go. 409 not_blocked otherwise.
+		{http.MethodPost, tenant + "/deliveries/{id}/unblock", accessTenant, s.unblockDelivery},
 
 		// Management calls (the tenant or the operator; see handlers_calls.go and docs/management-calls.md).
 		// POST {"endpoint_id", "path": "/webhook/apple/checkin", "body": <JSON>, "timeout"?: "1s", "idempotent"?:

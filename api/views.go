@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
@@ -62,6 +63,8 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		HandshakeFailures:  e.HandshakeFailures,
 		HandshakeError:     e.HandshakeError,
 		HandshakeCheckedAt: e.HandshakeCheckedAt,
+
+		OrderingOnFailure: cmp.Or(e.OrderingOnFailure, endpoints.OrderingSkip),
 	}
 	for _, k := range e.Keys {
 		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {
@@ -95,6 +98,7 @@ func viewDelivery(d *delivery.Delivery) wire.Delivery {
 		UpdatedAt:   d.UpdatedAt,
 		OrderingKey: d.OrderingKey,
 		WaitingOn:   d.WaitingOn,
+		Blocked:     d.Blocked,
 	}
 	if d.Status == delivery.StatusPending {
 		v.NextAttemptAt = d.NextAttemptAt

@@ -74,6 +74,13 @@ func (c *Client) GetMessage(ctx context.Context, tenant, id string) (*wire.Messa
 	return call[wire.Message](ctx, c, http.MethodGet, path("tenants", tenant, "messages", id), nil, nil)
 }
 
+// UnblockDelivery ends the hold of a blocked delivery on its ordering key: action is wire.UnblockRetry (it goes
+// again, first of its key) or wire.UnblockSkip (the next delivery of its key goes).
+func (c *Client) UnblockDelivery(ctx context.Context, tenant, id, action string) (*wire.Delivery, error) {
+	return call[wire.Delivery](ctx, c, http.MethodPost, path("tenants", tenant, "deliveries", id, "unblock"), nil,
+		wire.Unblock{Action: action})
+}
+
 // ReplayMessage delivers a message again to an endpoint of the tenant (any, whatever its filters), with its original
 // webhook-id, as a new delivery.
 func (c *Client) ReplayMessage(ctx context.Context, tenant, message, endpoint string) (*wire.Delivery, error) {

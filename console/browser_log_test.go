@@ -234,3 +234,69 @@ func TestBrowserCSP(t *testing.T) {
 		t.Errorf("inline script: %s, want a script-src violation", got)
 	}
 }
+
+// TestBrowserBlockedKey follows an ordering key held behind a dead delivery (ordering_on_failure block): the log and
+// the delivery show it blocked, the later delivery names what it waits on, "Skip delivery" lets it go, and "Retry
+// first" sends a blocked delivery again once the receiver is fixed.
+func TestBrowserBlockedKey(t *testing.T) {
+	g := startGateway(t)
+	g.tenant("acme")
+	rc := newReceiver(t)
+	rc.postStatus.Store(500)
+	rc.postBody.Store("down")
+	ep := g.do("POST", "/v1/tenants/acme/endpoints", g.token, map[string]any{
+		"url": rc.URL, "description": "device hooks", "ordering_on_failure": "block", "retries": 0,
+	}, 201)["id"].(string)
+	for range 2 {
+		g.do("POST", "/v1/tenants/acme/events", g.token, map[string]any{"type": "device.enrolled",
+			"data": map[string]any{"device_id": "d-42"}, "ordering_key": "d-42"}, 202)
+	}
+	g.waitStatus("acme", "dead")
+	list := func(status string) []map[string]any {
+		var out []map[string]any
+		for _, d := range g.do("GET", "/v1/tenants/acme/endpoints/"+ep+"/deliveries?status="+status, g.token, nil, 200)["data"].([]any) {
+			out = append(out, d.(map[string]any))
+		}
+		return out
+	}
+	dead, waiting := list("dead")[0]["id"].(string), list("pending")[0]["id"].(string)
+
+	url, _ := g.session("acme", nil)
+	ctx := tab(t, newBrowser(t))
+	do(t, ctx, "the log shows the block",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(xp("h1", "Endpoints")),
+		chromedp.Click(xp("a", "Deliveries")),
+		chromedp.WaitVisible(xp("span", "blocked")))
+	do(t, ctx, "the waiting delivery",
+		chromedp.Navigate(g.base+"/console/#/deliveries/"+waiting),
+		chromedp.WaitVisible(xp("dt", "Waiting on")))
+	if got := text(t, ctx, xp("dd", dead)); got != dead {
+		t.Errorf("waiting on %q, want %s", got, dead)
+	}
+	do(t, ctx, "the blocked delivery",
+		chromedp.Click(xp("a", dead)),
+		chromedp.WaitVisible(xp("h2", "Blocked")))
+	if got := text(t, ctx, xp("div", "wait on this one")); !strings.Contains(got, "d-42") {
+		t.Errorf("blocked box says %q", got)
+	}
+	shot(t, ctx, "blocked-key")
+	do(t, ctx, "skip", chromedp.Click(xp("button", "Skip delivery")))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(list("dead")) < 2 { // the next one went, and died: the receiver still fails
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery behind the skipped one never went")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := g.do("GET", "/v1/tenants/acme/deliveries/"+dead, g.token, nil, 200); d["blocked"] != nil {
+		t.Errorf("skipped delivery still blocked: %v", d)
+	}
+
+	rc.postStatus.Store(200)
+	do(t, ctx, "retry the next blocked one",
+		chromedp.Navigate(g.base+"/console/#/deliveries/"+waiting),
+		chromedp.WaitVisible(xp("h2", "Blocked")),
+		chromedp.Click(xp("button", "Retry first")),
+		chromedp.WaitVisible(xp("span", "succeeded")))
+}

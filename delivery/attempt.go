@@ -341,6 +341,11 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	}
 	if err == nil && op == "fail" {
 		e.notifyExhausted(wctx, ep, t, a, o, health)
+		st := StatusFailed
+		if o == OutcomeDead {
+			st = StatusDead
+		}
+		e.logKeyMovesOn(wctx, t, ep, st)
 	}
 	profile := ""
 	if ep != nil {

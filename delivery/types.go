@@ -78,6 +78,10 @@ type Delivery struct {
 	// WaitingOn is, while the delivery waits behind an earlier one with its ordering key, that delivery's id. The
 	// queue computes it when the log is read; it is never stored.
 	WaitingOn string `json:"waiting_on,omitempty"`
+	// Blocked is set on a failed or dead delivery that holds its ordering key on an endpoint whose
+	// ordering_on_failure is block (ordering.go): the deliveries of its key wait on it until it is retried or skipped.
+	// Like WaitingOn it is computed when the log is read.
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // Attempt is one HTTP try of a delivery, as the delivery log shows it.

@@ -72,6 +72,9 @@ type Endpoint struct {
 	HandshakeFailures  int       `json:"handshake_failures,omitempty"`
 	HandshakeError     string    `json:"handshake_error,omitempty"`
 	HandshakeCheckedAt time.Time `json:"handshake_checked_at,omitzero"`
+
+	// OrderingOnFailure is OrderingBlock or "" (OrderingSkip): see ordering.go.
+	OrderingOnFailure string `json:"ordering_on_failure,omitempty"`
 }
 
 // SigningKeys returns the secrets that sign at now: the current key and rotated keys not yet expired, newest first.

@@ -76,6 +76,9 @@ type CreateInput struct {
 	Retries      *int
 	RetryInitial time.Duration
 	RetryCap     time.Duration
+
+	// OrderingOnFailure is "skip" (or "", the default) or "block" (ordering.go).
+	OrderingOnFailure string
 }
 
 // UpdateInput changes an endpoint, PATCH style: a nil field is left as it is.
@@ -104,6 +107,9 @@ type UpdateInput struct {
 	Retries      *int
 	RetryInitial *time.Duration
 	RetryCap     *time.Duration
+
+	// OrderingOnFailure is "skip" or "block" (ordering.go).
+	OrderingOnFailure *string
 }
 
 // RotateInput describes a key rotation.
@@ -134,6 +140,10 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		RetryCap:     in.RetryCap,
 	}
 	if err := setKind(e, in); err != nil {
+		return nil, err
+	}
+	var err error
+	if e.OrderingOnFailure, err = orderingOnFailure(in.OrderingOnFailure); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.RetryLimits.Validate(e); err != nil {
@@ -251,6 +261,13 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 			return nil, err
 		}
 		applySchedule(e, in)
+		if in.OrderingOnFailure != nil {
+			oof, err := orderingOnFailure(*in.OrderingOnFailure)
+			if err != nil {
+				return nil, err
+			}
+			e.OrderingOnFailure = oof
+		}
 		if err := s.cfg.RetryLimits.Validate(e); err != nil {
 			return nil, err
 		}

@@ -164,3 +164,19 @@ func (c *keyPathCache) path(ctx context.Context, st Store, typ string) (string, 
 	c.cur.Store(kp)
 	return kp.paths[typ], nil
 }
+
+// Unblock ends the hold of tenant's blocked delivery on its ordering key (delivery.Unblocker): with retry the delivery
+// goes again, first of its key, with a fresh retry schedule; without, the next delivery of its key goes. A queue that
+// cannot hold keys answers delivery.ErrNotBlocked.
+func (s *Service) Unblock(ctx context.Context, tenantID, deliveryID string, retry bool) (*delivery.Delivery, error) {
+	u, ok := s.cfg.Queue.(delivery.Unblocker)
+	if !ok {
+		return nil, fmt.Errorf("unblock %s: %w", deliveryID, delivery.ErrNotBlocked)
+	}
+	d, err := u.Unblock(ctx, tenantID, deliveryID, retry, s.cfg.Now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("unblock %s: %w", deliveryID, err)
+	}
+	s.wake()
+	return d, nil
+}

@@ -23,6 +23,7 @@ const (
 	CodeEndpointKind     = "wrong_endpoint_kind" // 422: an events endpoint named in a call, or a calls endpoint sent an event
 	CodeSchemaViolation  = "schema_violation"    // 422: event data breaks its type's schema (details: SchemaDetails)
 	CodeMessageExpunged  = "message_expunged"    // 409: a replay of a message whose payload was expunged
+	CodeNotBlocked       = "not_blocked"         // 409: an unblock of a delivery that does not hold its ordering key
 )
 
 // Error is the body of every error answer.

@@ -156,6 +156,10 @@ type EndpointRequest struct {
 	Retries      *int            `json:"retries,omitempty"`
 	RetryInitial json.RawMessage `json:"retry_initial,omitempty"`
 	RetryCap     json.RawMessage `json:"retry_cap,omitempty"`
+
+	// OrderingOnFailure is "skip" (default) or "block": whether an ordering key stays held behind a delivery of it
+	// that ended dead or failed, until the tenant retries or skips that delivery (docs/ordering.md).
+	OrderingOnFailure *string `json:"ordering_on_failure,omitempty"`
 }
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
@@ -191,6 +195,9 @@ type Endpoint struct {
 	HandshakeFailures  int       `json:"handshake_failures,omitempty"`
 	HandshakeError     string    `json:"handshake_error,omitempty"`
 	HandshakeCheckedAt time.Time `json:"handshake_checked_at,omitzero"`
+
+	// OrderingOnFailure is "skip" or "block" (see [EndpointRequest]).
+	OrderingOnFailure string `json:"ordering_on_failure"`
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.
@@ -273,6 +280,9 @@ type Delivery struct {
 	// key, is that delivery's id.
 	OrderingKey string `json:"ordering_key,omitempty"`
 	WaitingOn   string `json:"waiting_on,omitempty"`
+	// Blocked is true on a failed or dead delivery that holds its ordering key (the endpoint's ordering_on_failure is
+	// block): the deliveries of its key wait on it until it is unblocked (see [Unblock]).
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // DeliveryDetail is a delivery with its attempt log, oldest first.
@@ -313,6 +323,18 @@ type Message struct {
 type Replay struct {
 	EndpointID string `json:"endpoint_id"`
 }
+
+// Unblock is the body of POST /v1/tenants/{tenant}/deliveries/{id}/unblock: Action is UnblockRetry (the blocked
+// delivery goes again, first of its key) or UnblockSkip (the next delivery of its key goes).
+type Unblock struct {
+	Action string `json:"action"`
+}
+
+// The actions of [Unblock].
+const (
+	UnblockRetry = "retry"
+	UnblockSkip  = "skip"
+)
 
 // CreatePortalSession is the body of POST /v1/tenants/{tenant}/portal-sessions (optional). TTL is a duration (see
 // [Duration]): default 1h, at most 24h.

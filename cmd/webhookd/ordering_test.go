@@ -192,3 +192,125 @@ func TestOrderingEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderingBlockEndToEnd: through the real binary, on an endpoint with ordering_on_failure block, a key's first
+// event dies and holds the key across a kill -9 and a restart; an unblock retry then delivers it, and the rest of
+// the key after it, in order.
+func TestOrderingBlockEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	for _, store := range []string{"bolt", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			var extra []string
+			if store == "redis" {
+				_, url := redisAOF(t, t.TempDir())
+				extra = []string{"--store", url}
+			}
+			testOrderingBlock(t, extra)
+		})
+	}
+}
+
+func testOrderingBlock(t *testing.T, extra []string) {
+	ctx := context.Background()
+	var (
+		mu   sync.Mutex
+		down = true
+		got  []string // event ids, in the order they were accepted
+	)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Allow", "POST, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		var body struct {
+			Data struct {
+				N int `json:"n"`
+			} `json:"data"`
+		}
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &body)
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got = append(got, fmt.Sprint(body.Data.N))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	secret, _ := signing.GenerateSecret(0)
+	data := t.TempDir()
+	g := startGateway(t, data, extra...)
+	createTenant(t, g)
+	createEndpoint(t, g, rcv.URL+"/hook", secret, []string{"device.*"}, 0)
+	eps, err := g.api().ListEndpoints(ctx, "acme", client.Page{})
+	if err != nil || len(eps.Data) != 1 {
+		t.Fatalf("list endpoints: %v %v", eps, err)
+	}
+	ep, block, zero := eps.Data[0].ID, "block", 0
+	if _, err := g.api().UpdateEndpoint(ctx, "acme", ep, wire.EndpointRequest{OrderingOnFailure: &block, Retries: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for n := range 3 {
+		p, err := g.api().Publish(ctx, "acme", wire.Event{Type: "device.status", OrderingKey: "dev-1", Data: fmt.Appendf(nil, `{"n":%d}`, n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := g.api().ListDeliveries(ctx, "acme", client.DeliveryFilter{Message: p.ID})
+		if err != nil || len(ds.Data) != 1 {
+			t.Fatalf("deliveries of %s: %v %v", p.ID, ds, err)
+		}
+		ids = append(ids, ds.Data[0].ID)
+	}
+	blocked := func(g *gateway) bool {
+		d, err := g.api().GetDelivery(ctx, "acme", ids[0])
+		return err == nil && d.Blocked && d.Status == wire.StatusDead
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !blocked(g) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first event never blocked its key\n%s", g.logs)
+		}
+		time.Sleep(20 * time.Millisecond) // another process's work: a poll with a deadline
+	}
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.done
+	g = startGateway(t, data, extra...)
+	if !blocked(g) {
+		t.Fatal("the key is not blocked after the restart")
+	}
+	for _, id := range ids[1:] {
+		if d, err := g.api().GetDelivery(ctx, "acme", id); err != nil || d.Status != wire.StatusPending || d.WaitingOn != ids[0] {
+			t.Fatalf("%s after the restart: %+v %v", id, d, err)
+		}
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	if _, err := g.api().UnblockDelivery(ctx, "acme", ids[0], wire.UnblockRetry); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 3 events arrived after the retry\n%s", n, g.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(got) != "[0 1 2]" {
+		t.Fatalf("arrival order %v, want [0 1 2]", got)
+	}
+}

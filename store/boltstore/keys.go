@@ -29,11 +29,13 @@ var (
 	bAttempts      = []byte("attempts")               // tenant 0 dlv 0 seq(8) → Attempt
 	bPortal        = []byte("portal_sessions")        // sha256 → portalRec
 	bPortalByTen   = []byte("portal_by_tenant")       // tenant 0 session → sha256
+	// bBlocked holds the ordering keys held behind a failed or dead delivery (ordering.go).
+	bBlocked = []byte("ordering_blocked") // tenant 0 endpoint 0 ordering key → dlv
 )
 
 var allBuckets = [][]byte{bMeta, bTenants, bTokens, bTokensByTen, bEndpoints, bEventTypes, bMessages, bMsgByTime,
 	bIdem, bDeliveries, bDlvByEndpoint, bDlvByMessage, bPending, bTerminal, bAttempts,
-	bPortal, bPortalByTen}
+	bPortal, bPortalByTen, bBlocked}
 
 const formatVersion = "1"
 

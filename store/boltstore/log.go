@@ -155,7 +155,11 @@ func (s *Store) pruneDeliveries(tx *bolt.Tx, cutoff time.Time) (n int, more bool
 	term, dls, att := tx.Bucket(bTerminal), tx.Bucket(bDeliveries), tx.Bucket(bAttempts)
 	var keys [][]byte
 	c := term.Cursor()
+	holds, _ := tx.Bucket(bBlocked).Cursor().First()
 	for k, _ := c.First(); k != nil && timeOfKey(k).Before(cutoff); k, _ = c.Next() {
+		if holds != nil && holdsKey(tx, k[timeKeyLen:]) {
+			continue // it is kept while it holds its ordering key (ordering.go)
+		}
 		if len(keys) == s.pruneBatch {
 			more = true
 			break

@@ -1,10 +1,17 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
 )
 
 // Ordering keys. A delivery with an ordering key joins its (endpoint, key) line at the back; only the line's head is
@@ -56,6 +63,7 @@ func (s *sched) leaveLine(it *item) {
 		return
 	}
 	if next := ln.items[0]; next.state == waiting {
+		s.relane(next)
 		s.queue(next, next.due)
 	}
 }
@@ -87,7 +95,7 @@ func (s *sched) heldKeys() map[string]int {
 func (s *Store) fillWaiting(ds []*delivery.Delivery) {
 	var some bool
 	for _, d := range ds {
-		some = some || d.OrderingKey != "" && d.Status == delivery.StatusPending
+		some = some || d.OrderingKey != ""
 	}
 	if !some {
 		return
@@ -95,8 +103,12 @@ func (s *Store) fillWaiting(ds []*delivery.Delivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
-		if d.OrderingKey != "" && d.Status == delivery.StatusPending {
+		switch {
+		case d.OrderingKey == "":
+		case d.Status == delivery.StatusPending:
 			d.WaitingOn = s.sched.waitingOn(d.ID)
+		default:
+			_, d.Blocked = s.sched.blocked[d.ID]
 		}
 	}
 }
@@ -109,4 +121,195 @@ func (s *Store) HeldKeys(ctx context.Context) (map[string]int, error) {
 	}
 	defer s.mu.Unlock()
 	return s.sched.heldKeys(), nil
+}
+
+// Blocked keys. On an endpoint whose ordering_on_failure is block, a delivery with a key that ends failed or dead
+// stays its line's head, in state blocked (out of items and lanes, in sched.blocked), so the deliveries behind it keep
+// waiting on it. The hold is durable: the transaction that ends the delivery writes bBlocked (tenant 0 endpoint 0
+// key → delivery), and Open puts each one back at the head of its line before the pending deliveries rejoin their
+// lines. Unblock ends a hold: a retry makes the delivery pending again at the head of its line, a skip takes it out.
+
+// blockOnEnd runs in the transaction that ends it failed or dead: when it has an ordering key and its endpoint blocks
+// on failure, it records the hold and reports true.
+func blockOnEnd(tx *bolt.Tx, it *item) (bool, error) {
+	if it.okey == "" {
+		return false, nil
+	}
+	e, err := getEndpoint(tx, it.tenant, it.lane.endpoint)
+	if errors.Is(err, endpoints.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || !e.BlocksOnFailure() {
+		return false, err
+	}
+	return true, tx.Bucket(bBlocked).Put(key(it.tenant, it.lane.endpoint, it.okey), []byte(it.id))
+}
+
+// end forgets a finishing item whose delivery ended failed or dead, or, with block, keeps it holding its key.
+func (s *sched) end(it *item, block bool) {
+	if !block {
+		s.done(it)
+		return
+	}
+	delete(s.items, it.id)
+	it.lane.closing--
+	it.state, it.idx = blocked, -1
+	s.blocked[it.id] = it
+	s.drop(it.lane)
+}
+
+// relane gives it the lane now registered for its endpoint, or registers its own: a line behind a blocked head can
+// outlive its lane (dropped once nothing was queued, leased or finishing in it).
+func (s *sched) relane(it *item) {
+	if l := s.lanes[it.lane.key]; l != nil {
+		it.lane = l
+	} else {
+		s.lanes[it.lane.key] = it.lane
+	}
+}
+
+// restoreBlocked puts every recorded hold back at the head of its line (at Open, before the pending deliveries rejoin
+// their lines). A hold whose delivery is gone (pruned) is dropped.
+func (s *Store) restoreBlocked() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bBlocked)
+		var stale [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			p := splitKey(k)
+			if len(p) != 3 {
+				return fmt.Errorf("blocked key %q: want tenant, endpoint and ordering key", k)
+			}
+			id := string(v)
+			rec := tx.Bucket(bDeliveries).Get(key(p[0], id))
+			if rec == nil {
+				stale = append(stale, slices.Clone(k))
+				return nil
+			}
+			d, err := decodeDelivery(rec)
+			if err != nil {
+				return err
+			}
+			lk := string(key(p[0], p[1]))
+			it := &item{id: id, tenant: p[0], msg: d.MessageID, lane: &lane{key: lk, endpoint: p[1], idx: -1}, okey: p[2],
+				state: blocked, idx: -1}
+			s.sched.lines[lineKey(it)] = &line{key: lineKey(it), items: []*item{it}}
+			s.sched.blocked[id] = it
+			return nil
+		})
+		for _, k := range stale {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		return err
+	})
+}
+
+// Unblock ends the hold of tenant's blocked delivery id (delivery.Unblocker): with retry it is pending again, due at
+// now with its attempts at 0, at the head of its line; without, the next delivery of its key goes.
+func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, now time.Time) (*delivery.Delivery, error) {
+	if err := s.lockOpen(ctx); err != nil {
+		return nil, err
+	}
+	it := s.sched.blocked[id]
+	if it != nil && it.tenant == tenantID {
+		delete(s.sched.blocked, id) // ours while the write runs
+	} else {
+		it = nil
+	}
+	s.mu.Unlock()
+	if it == nil {
+		if _, err := s.GetDelivery(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("delivery %s: %w", id, delivery.ErrNotBlocked)
+	}
+	var d *delivery.Delivery
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bBlocked).Delete(key(it.tenant, it.lane.endpoint, it.okey)); err != nil {
+			return err
+		}
+		var err error
+		if d, err = getDelivery(tx, tenantID, id); err != nil || !retry {
+			return err
+		}
+		if err := tx.Bucket(bTerminal).Delete(timeKey(d.CreatedAt, key(d.TenantID, d.ID))); err != nil {
+			return err
+		}
+		d.Status, d.Attempts, d.NextAttemptAt, d.UpdatedAt = delivery.StatusPending, 0, now, now
+		return putDelivery(tx, d)
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.sched.blocked[id] = it
+		return nil, fmt.Errorf("unblock %s: %w", id, err)
+	}
+	if retry {
+		it.attempts = 0
+		s.sched.relane(it)
+		s.sched.items[id] = it
+		s.sched.queue(it, now)
+	} else {
+		s.sched.leaveLine(it)
+	}
+	return d, nil
+}
+
+// releaseBlocked ends every hold of tenant's endpoint, as a skip does (its ordering_on_failure went back to skip).
+func (s *Store) releaseBlocked(ctx context.Context, tenantID, endpointID string) error {
+	var ids []string
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		ids = ids[:0]
+		b, p := tx.Bucket(bBlocked), prefix(tenantID, endpointID)
+		c := b.Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Seek(p) {
+			ids = append(ids, string(v))
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("endpoint %s: release blocked keys: %w", endpointID, err)
+	}
+	if err := s.lockOpen(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if it := s.sched.blocked[id]; it != nil {
+			delete(s.sched.blocked, id)
+			s.sched.leaveLine(it)
+		}
+	}
+	return nil
+}
+
+// LineHead returns the delivery at the head of an ordering key's line at tenant's endpoint, "" when there is none
+// (delivery.LineReader).
+func (s *Store) LineHead(ctx context.Context, tenantID, endpointID, okey string) (string, error) {
+	if err := s.lockOpen(ctx); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	if ln := s.sched.lines[string(key(tenantID, endpointID))+"\x00"+okey]; ln != nil && len(ln.items) > 0 {
+		return ln.items[0].id, nil
+	}
+	return "", nil
+}
+
+// holdsKey reports whether the delivery stored under dk (tenant 0 delivery) holds its ordering key: Prune keeps it,
+// so that a retry or skip can still name it.
+func holdsKey(tx *bolt.Tx, dk []byte) bool {
+	v := tx.Bucket(bDeliveries).Get(dk)
+	if v == nil {
+		return false
+	}
+	d, err := decodeDelivery(v)
+	if err != nil || d.OrderingKey == "" {
+		return false
+	}
+	return string(tx.Bucket(bBlocked).Get(key(d.TenantID, d.EndpointID, d.OrderingKey))) == d.ID
 }

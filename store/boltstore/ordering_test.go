@@ -75,3 +75,24 @@ func TestOrderingSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// A key blocked behind a dead delivery stays blocked across a restart, and a retried head stays first.
+func TestOrderingBlockSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	var cur *Store
+	open := func() storetest.Store {
+		if cur != nil {
+			if err := cur.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur = s
+		return s
+	}
+	t.Cleanup(func() { cur.Close() })
+	storetest.RunOrderingRestart(t, func(t *testing.T) (storetest.Store, func() storetest.Store) { return open(), open })
+}

@@ -45,9 +45,15 @@ func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, s
 	if status != delivery.StatusFailed && status != delivery.StatusDead {
 		return fmt.Errorf("fail delivery %s: status %q is not failed or dead", t.DeliveryID, status)
 	}
-	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
-		return s.finishAttempt(tx, t, a, status, time.Time{}, string(status))
-	}, func(it *item) { s.sched.done(it) })
+	var block bool
+	return s.settle(ctx, t, func(tx *bolt.Tx, it *item) error {
+		if err := s.finishAttempt(tx, t, a, status, time.Time{}, string(status)); err != nil {
+			return err
+		}
+		var err error
+		block, err = blockOnEnd(tx, it)
+		return err
+	}, func(it *item) { s.sched.end(it, block) })
 }
 
 // Release gives a task back unspent, due again at at. The new due time is stored.
@@ -116,6 +122,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		t        delivery.Task
 		attempts int
 		dead     bool
+		block    bool // dead, holding its ordering key (ordering.go)
 	}
 	moves := make([]move, len(its))
 	for i, it := range its {
@@ -128,7 +135,8 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		return 0, nil
 	}
 	err := s.write(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
-		for _, m := range moves {
+		for i := range moves {
+			m := &moves[i]
 			status, outcome, retry := delivery.StatusPending, "retry", now
 			if m.dead {
 				status, outcome, retry = delivery.StatusDead, "dead", time.Time{}
@@ -136,6 +144,12 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 			a := delivery.Attempt{At: m.it.claimedAt, Error: "lease expired", Latency: now.Sub(m.it.claimedAt)}
 			if err := s.recordAttempt(tx, m.t, a, status, retry, outcome, now); err != nil {
 				return err
+			}
+			if m.dead {
+				var err error
+				if m.block, err = blockOnEnd(tx, m.it); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -147,7 +161,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		case err != nil:
 			s.sched.abort(m.it)
 		case m.dead:
-			s.sched.done(m.it)
+			s.sched.end(m.it, m.block)
 		default:
 			s.sched.requeue(m.it, now, m.attempts)
 		}

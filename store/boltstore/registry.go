@@ -215,7 +215,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 	if err != nil {
 		return err
 	}
-	rateChanged := false
+	rateChanged, unblock := false, false
 	err = s.write(ctx, func(tx *bolt.Tx) error {
 		cur, err := getEndpoint(tx, e.TenantID, e.ID)
 		if err != nil {
@@ -225,12 +225,18 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 			return fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, cur.Version, endpoints.ErrConflict)
 		}
 		rateChanged = cur.RateLimit != e.RateLimit
+		unblock = cur.BlocksOnFailure() && !e.BlocksOnFailure()
 		return tx.Bucket(bEndpoints).Put(key(e.TenantID, e.ID), v)
 	})
 	if err != nil {
 		return err
 	}
 	e.Version = next.Version
+	if unblock {
+		if err := s.releaseBlocked(ctx, e.TenantID, e.ID); err != nil {
+			return err
+		}
+	}
 	if rateChanged {
 		if _, err := s.retime(ctx, e.TenantID, e.ID, e.RateLimit); err != nil {
 			return err
@@ -242,13 +248,18 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 // DeleteEndpoint deletes a tenant's endpoint; endpoints.ErrNotFound when absent. Its deliveries stay in the log and
 // its pending ones stay queued (the engine ends them when it finds the endpoint gone).
 func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
-	return s.write(ctx, func(tx *bolt.Tx) error {
+	err := s.write(ctx, func(tx *bolt.Tx) error {
 		b, k := tx.Bucket(bEndpoints), key(tenantID, id)
 		if b.Get(k) == nil {
 			return fmt.Errorf("endpoint %s: %w", id, endpoints.ErrNotFound)
 		}
 		return b.Delete(k)
 	})
+	if err != nil {
+		return err
+	}
+	// Release the keys it holds, so the deliveries behind them go (and end: the endpoint is gone).
+	return s.releaseBlocked(ctx, tenantID, id)
 }
 
 // SetEndpointHealth records failingSince and, when disable is true, disables the endpoint with reason (UpdatedAt

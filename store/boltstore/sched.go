@@ -20,6 +20,7 @@ const (
 	leased                     // claimed by a worker
 	finishing                  // a result is being committed; no other call may touch it until it is settled
 	waiting                    // behind an earlier delivery of its ordering key: out of its lane (ordering.go)
+	blocked                    // ended failed or dead, holding its ordering key: the head of its line only (ordering.go)
 )
 
 // An item's in-flight slot is its lane's busy count, which MaxInFlight caps. The slot is freed when a result is
@@ -66,9 +67,11 @@ type sched struct {
 	parked map[*lane]struct{}
 	holds  map[string]time.Time // endpoint → until when it is held to one task in flight (Store.HoldSlow)
 	lines  map[string]*line     // lane key 0 ordering key → the key's deliveries in publish order (ordering.go)
-	cap    int                  // the MaxInFlight lanes were parked under
-	seq    uint64
-	fence  uint64 // last fence handed out; strictly increases
+	// blocked holds, by delivery id, the ended deliveries that hold their key's line (ordering.go): not in items.
+	blocked map[string]*item
+	cap     int // the MaxInFlight lanes were parked under
+	seq     uint64
+	fence   uint64 // last fence handed out; strictly increases
 }
 
 func newSched(fenceBase uint64) *sched {
@@ -80,6 +83,8 @@ func newSched(fenceBase uint64) *sched {
 		holds:  make(map[string]time.Time),
 		lines:  make(map[string]*line),
 		fence:  fenceBase,
+
+		blocked: make(map[string]*item),
 	}
 }
 
@@ -88,18 +93,23 @@ func (s *sched) add(tenant, endpoint, id, msg, okey string, due time.Time, attem
 	if _, ok := s.items[id]; ok {
 		return
 	}
+	it := &item{id: id, tenant: tenant, msg: msg, lane: s.laneOf(tenant, endpoint), attempts: attempts, okey: okey}
+	s.items[id] = it
+	if okey != "" && !s.enterLine(it, due) {
+		return // waits behind an earlier delivery of its key
+	}
+	s.queue(it, due)
+}
+
+// laneOf returns the lane of tenant's endpoint, made when there is none.
+func (s *sched) laneOf(tenant, endpoint string) *lane {
 	lk := string(key(tenant, endpoint))
 	l := s.lanes[lk]
 	if l == nil {
 		l = &lane{key: lk, endpoint: endpoint, idx: -1}
 		s.lanes[lk] = l
 	}
-	it := &item{id: id, tenant: tenant, msg: msg, lane: l, attempts: attempts, okey: okey}
-	s.items[id] = it
-	if okey != "" && !s.enterLine(it, due) {
-		return // waits behind an earlier delivery of its key
-	}
-	s.queue(it, due)
+	return l
 }
 
 // queue puts it in its lane at due and makes the lane eligible no later than due. The ready score only ever goes

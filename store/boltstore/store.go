@@ -171,6 +171,9 @@ func (s *Store) init() error {
 	if err != nil {
 		return err
 	}
+	if err := s.restoreBlocked(); err != nil {
+		return err
+	}
 	slices.SortFunc(ordered, func(a, b keyed) int { return strings.Compare(a.d.ID, b.d.ID) })
 	for _, k := range ordered {
 		add(k.d, k.deferred)

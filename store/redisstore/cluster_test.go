@@ -2,12 +2,15 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/ids"
 	"github.com/webhookd/webhookd/internal/testredis"
 	"github.com/webhookd/webhookd/store/storetest"
 )
@@ -72,6 +75,21 @@ func TestCluster(t *testing.T) {
 	t.Run("AckNextMessage", func(t *testing.T) {
 		testAckNextMessage(t, url, "", false)
 	})
+	t.Run("OrderingRestart", func(t *testing.T) {
+		storetest.RunOrderingRestart(t, func(t *testing.T) (storetest.Store, func() storetest.Store) {
+			first := openOn(t, url, "", Options{})
+			t.Cleanup(func() { first.Close() })
+			return first, func() storetest.Store {
+				s, err := Open(t.Context(), url, first.opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+		})
+	})
+	t.Run("OrderingSlots", func(t *testing.T) { testOrderingSlots(t, url) })
 	t.Run("SlotsSpread", func(t *testing.T) {
 		// Every shard is one slot, and the shards spread over the three masters.
 		s := openOn(t, url, "", Options{})
@@ -110,4 +128,43 @@ func shardOwner(t *testing.T, s *Store, slot int64) string {
 func BenchmarkStoreCluster(b *testing.B) {
 	url := startCluster(b)
 	storetest.Bench(b, func(b *testing.B) storetest.Store { return openOn(b, url, "", Options{}) })
+}
+
+// testOrderingSlots checks where ordering-key lines live on a Cluster: each line in its endpoint's slot (the slot of
+// the endpoint's delivery records, so every ordering script stays in one slot), and the lines of keys of different
+// endpoints spread over several slots and masters, not piled on one.
+func testOrderingSlots(t *testing.T, url string) {
+	ctx := t.Context()
+	s := openOn(t, url, "", Options{})
+	defer s.Close()
+	now := time.Now().UTC()
+	slots, masters := map[int64]bool{}, map[string]bool{}
+	for e := range 16 {
+		ep := fmt.Sprintf("ep_%d", e)
+		for k := range 3 {
+			okey := fmt.Sprintf("dev-%d", k)
+			m := &delivery.Message{ID: ids.New("msg"), TenantID: "ten_a", Type: "device.x", Timestamp: now,
+				Data: []byte(`{}`), CreatedAt: now, OrderingKey: okey}
+			d := &delivery.Delivery{ID: ids.New("dlv"), TenantID: "ten_a", MessageID: m.ID, EndpointID: ep,
+				EventType: m.Type, Status: delivery.StatusPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+				OrderingKey: okey}
+			if _, _, _, err := s.Publish(ctx, m, []*delivery.Delivery{d}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			sk := s.k.shardOf(ep)
+			ln := sk.line(ep, okey)
+			if n := s.rdb.LLen(ctx, ln).Val(); n != 1 {
+				t.Fatalf("line %s has %d deliveries, want 1", ln, n)
+			}
+			slot := s.rdb.ClusterKeySlot(ctx, ln).Val()
+			if rs := s.rdb.ClusterKeySlot(ctx, sk.record(d.ID)).Val(); rs != slot {
+				t.Fatalf("line %s in slot %d, its delivery's record in %d", ln, slot, rs)
+			}
+			slots[slot] = true
+			masters[shardOwner(t, s, slot)] = true
+		}
+	}
+	if len(slots) < 4 || len(masters) < 2 {
+		t.Fatalf("the lines of 16 endpoints' keys live in %d slots on %d masters", len(slots), len(masters))
+	}
 }

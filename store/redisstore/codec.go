@@ -77,6 +77,8 @@ func decodeDelivery(id string, f map[string]string) (*delivery.Delivery, error) 
 		LastError:  f["err"],
 		// ok: the ordering key, on records enqueued by enqueueOrderedScript
 		OrderingKey: f["ok"],
+		// blk: "1" while a failed or dead delivery holds its ordering key (ordering.go)
+		Blocked: f["blk"] == "1",
 	}
 	var err error
 	if d.Attempts, err = atoiEmpty(f["att"]); err != nil {

@@ -36,8 +36,11 @@ import (
 //	                                          and fence while it may be leased (the last claim's)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
-//	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go)
+//	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go);
+//	                                          under block, a failed or dead head (record field blk = 1) stays first
 //	P{wh:NNN}:okeys                   HASH    endpoint → its ordering keys with a delivery waiting behind the head
+//	P{wh:NNN}:oblock                  HASH    endpoint → "1" while its ordering_on_failure is block
+//	P{wh:NNN}:oblk:<endpoint>         SET     the endpoint's ordering keys held behind a blocked delivery
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
 //	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
 //	                                          deliveries Publish made: a template and their ids, codec.go), cns
@@ -197,6 +200,12 @@ func (s *shardKeys) line(endpointID, okey string) string {
 
 // okeys is a HASH endpoint → how many of its ordering keys have a delivery waiting behind the head.
 func (s *shardKeys) okeys() string { return s.tag + "okeys" }
+
+// oblock is a HASH endpoint → "1" of the endpoints whose ordering_on_failure is block (ordering.go).
+func (s *shardKeys) oblock() string { return s.tag + "oblock" }
+
+// blockedKeys is a SET of the ordering keys an endpoint holds behind a blocked delivery (ordering.go).
+func (s *shardKeys) blockedKeys(endpointID string) string { return s.tag + "oblk:" + endpointID }
 
 // attempts is a LIST of attempt JSON, oldest first.
 func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
 )
 
 // Ordering keys. A delivery with an ordering key is enqueued by enqueueOrderedScript: its record gets the key (field
@@ -18,17 +20,24 @@ import (
 // next one in the lane at its due time. Deliveries without a key never touch a line: their scripts run the same
 // commands as before (take_lease reads one more field of the record it already reads).
 
-// luaLine is shared by the scripts that end a delivery. leave_line tells whether it put a next delivery in the lane
+// luaLine is shared by the scripts that end a delivery (status: how it ended, so that a success costs no command
+// more than under skip). leave_line tells whether it put a next delivery in the lane
 // (work due again: the caller's reply says so, as for an unpark). It builds the line key and the record key of the
 // next delivery from the ended delivery's record key (the record prefix is tag .. 'd:'), as keys.go names them.
+//
+// On an endpoint that blocks on failure (its id in the shard's oblock HASH, written by writeOrdering), a delivery that
+// ended failed or dead stays at the head of its line, marked blk = 1 in its record, and its key joins the endpoint's
+// oblk:<endpoint> SET: nothing behind it goes until unblockScript (or releaseBlockedScript) ends the hold.
+// release_line takes the ended head out of its line and puts the next one in the lane.
 const luaLine = `
-local function leave_line(rec, id, ep, okey)
-  local tag = string.sub(rec, 1, #rec - #id - 2)
+local function release_line(tag, id, ep, okey)
   local ln = tag .. 'o:' .. ep .. '|' .. okey
   redis.call('LREM', ln, 1, id)
-  local nxt = redis.call('LINDEX', ln, 0)
+  -- The next and whether one more waits behind it, in one read.
+  local r = redis.call('LRANGE', ln, 0, 1)
+  local nxt = r[1]
   if not nxt then return false end
-  if redis.call('LLEN', ln) == 1 then
+  if not r[2] then
     if redis.call('HINCRBY', tag .. 'okeys', ep, -1) <= 0 then redis.call('HDEL', tag .. 'okeys', ep) end
   end
   -- next is Unix ns in 20 digits: its first 14 are ms.
@@ -36,6 +45,15 @@ local function leave_line(rec, id, ep, okey)
   redis.call('ZADD', lanes, 0, lane_member(ep, due, nxt))
   if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
   return true
+end
+local function leave_line(rec, id, ep, okey, status)
+  local tag = string.sub(rec, 1, #rec - #id - 2)
+  if status ~= 'succeeded' and redis.call('HEXISTS', tag .. 'oblock', ep) == 1 then
+    redis.call('HSET', rec, 'blk', '1')
+    redis.call('SADD', tag .. 'oblk:' .. ep, okey)
+    return false
+  end
+  return release_line(tag, id, ep, okey)
 end
 `
 
@@ -47,7 +65,7 @@ end
 //	ARGV, 11 per delivery: enqueueScript's 10, then the ordering key
 //	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
 var enqueueOrderedScript = redis.NewScript(luaLib + `
-local out = {}
+local out, touched = {}, {}
 for i = 1, #ARGV / 11 do
   local a = (i - 1) * 11
   local id, ep = ARGV[a + 1], ARGV[a + 2]
@@ -60,7 +78,13 @@ for i = 1, #ARGV / 11 do
     local n = redis.call('RPUSH', ln, id)
     if n == 1 then
       redis.call('ZADD', lanes, 0, lane_member(ep, due, id))
-      if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+      -- As in enqueueScript: once ep is touched (or found parked) in this call, a later head due no earlier changes
+      -- nothing.
+      local t = touched[ep]
+      if not t or due < t then
+        if not redis.call('ZSCORE', parked, ep) then touch(ep, due) end
+        touched[ep] = due
+      end
     elseif n == 2 then
       redis.call('HINCRBY', KEYS[7], ep, 1)
     end
@@ -190,4 +214,109 @@ func (s *Store) HeldKeys(ctx context.Context) (map[string]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// unblockScript ends the hold of a blocked delivery (blk = 1): with retry it is pending again at the head of its line,
+// due now with att 0 (a fresh schedule), and leaves the dead set; without, release_line lets the next one go.
+//
+//	KEYS[1..6] the queue keys, KEYS[7] dead, KEYS[8] the delivery's record
+//	ARGV[1] delivery, ARGV[2] tenant, ARGV[3] "1" to retry, ARGV[4] now ms, ARGV[5] now ns
+//	Reply: 1, 0 when there is no such delivery of the tenant, -1 when it holds no key.
+var unblockScript = redis.NewScript(luaLib + `
+local rec, id = KEYS[8], ARGV[1]
+local r = redis.call('HMGET', rec, 'tenant', 'ep', 'ok', 'blk')
+if r[1] ~= ARGV[2] then return 0 end
+if r[4] ~= '1' or not r[3] then return -1 end
+local ep, okey = r[2], r[3]
+local tag = string.sub(rec, 1, #rec - #id - 2)
+redis.call('HDEL', rec, 'blk')
+redis.call('SREM', tag .. 'oblk:' .. ep, okey)
+if ARGV[3] == '1' then
+  local now = tonumber(ARGV[4])
+  redis.call('HSET', rec, 'status', 'pending', 'att', '0', 'next', ARGV[5], 'updated', ARGV[5])
+  redis.call('ZREM', KEYS[7], id)
+  redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
+  if not redis.call('ZSCORE', parked, ep) then touch(ep, now) end
+else
+  release_line(tag, id, ep, okey)
+end
+return 1
+`)
+
+// releaseBlockedScript ends every hold of an endpoint, as a skip of each would.
+//
+//	KEYS[1..6] the queue keys, KEYS[7] the endpoint's oblk SET
+//	ARGV[1] endpoint, ARGV[2] the shard's record prefix
+//	Reply: how many keys it released.
+var releaseBlockedScript = redis.NewScript(luaLib + `
+local ep, prefix = ARGV[1], ARGV[2]
+local tag = string.sub(prefix, 1, #prefix - 2)
+local n = 0
+for _, okey in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+  local id = redis.call('LINDEX', tag .. 'o:' .. ep .. '|' .. okey, 0)
+  if id then
+    redis.call('HDEL', prefix .. id, 'blk')
+    release_line(tag, id, ep, okey)
+    n = n + 1
+  end
+end
+redis.call('DEL', KEYS[7])
+return n
+`)
+
+// Unblock ends the hold of tenant's blocked delivery id (delivery.Unblocker): with retry it is pending again, due at
+// now with its attempts at 0, at the head of its line; without, the next delivery of its key goes.
+func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, now time.Time) (*delivery.Delivery, error) {
+	ep, err := s.locate(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	sk := s.k.shardOf(ep)
+	flag := "0"
+	if retry {
+		flag = "1"
+	}
+	n, err := unblockScript.Run(ctx, s.rdb, sk.queue(sk.dead, sk.record(id)), id, tenantID, flag, ms(now), nsString(now)).Int()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("redisstore: unblock %s: %w", id, err)
+	case n == 0:
+		return nil, delivery.ErrNotFound
+	case n < 0:
+		return nil, fmt.Errorf("delivery %s: %w", id, delivery.ErrNotBlocked)
+	}
+	s.madeDue(sk.num, ms(now), true)
+	return s.GetDelivery(ctx, tenantID, id)
+}
+
+// writeOrdering keeps the queue shard's copy of whether the endpoint blocks on failure (the oblock HASH, which
+// leave_line reads) and, when it no longer does, releases the keys it holds.
+func (s *Store) writeOrdering(ctx context.Context, e *endpoints.Endpoint, wasBlocking bool) error {
+	sk := s.k.shardOf(e.ID)
+	var err error
+	if e.BlocksOnFailure() {
+		err = s.rdb.HSet(ctx, sk.oblock(), e.ID, "1").Err()
+	} else if wasBlocking {
+		if err = s.rdb.HDel(ctx, sk.oblock(), e.ID).Err(); err == nil {
+			err = releaseBlockedScript.Run(ctx, s.rdb, sk.queue(sk.blockedKeys(e.ID)), e.ID, sk.recordPrefix()).Err()
+			s.madeDue(sk.num, ms(s.now()), true)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: endpoint %s: ordering on failure: %w", e.ID, err)
+	}
+	return nil
+}
+
+// LineHead returns the delivery at the head of an ordering key's line at an endpoint, "" when there is none
+// (delivery.LineReader): one LINDEX. Lines are named by endpoint, whose ids are unique across tenants.
+func (s *Store) LineHead(ctx context.Context, _, endpointID, okey string) (string, error) {
+	id, err := s.rdb.LIndex(ctx, s.k.shardOf(endpointID).line(endpointID, okey), 0).Result()
+	if err == redis.Nil {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("redisstore: line head: %w", err)
+	}
+	return id, nil
 }

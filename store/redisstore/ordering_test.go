@@ -23,3 +23,27 @@ func TestOrderingThreeStepPublish(t *testing.T) {
 		return s
 	})
 }
+
+// A key blocked behind a dead delivery stays blocked for a new Store on the same data (the old one abandoned, as
+// after a crash), and a retried head stays first.
+func TestOrderingBlockSurvivesRestart(t *testing.T) {
+	srv := testredis.Start(t)
+	storetest.RunOrderingRestart(t, func(t *testing.T) (storetest.Store, func() storetest.Store) {
+		first := openOn(t, redisURL(srv), srv.Prefix, Options{})
+		opts := first.opt
+		var all []*Store
+		t.Cleanup(func() {
+			for _, s := range append(all, first) {
+				s.Close()
+			}
+		})
+		return first, func() storetest.Store {
+			s, err := Open(t.Context(), redisURL(srv), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, s)
+			return s
+		}
+	})
+}

@@ -253,6 +253,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 	if !set.Val() {
 		return fmt.Errorf("%w: endpoint %s already exists", endpoints.ErrInvalid, e.ID)
 	}
+	if err := s.writeOrdering(ctx, e, false); err != nil {
+		return err
+	}
 	return s.writeRate(ctx, e)
 }
 
@@ -339,7 +342,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		return fmt.Errorf("redisstore: encode endpoint: %w", err)
 	}
 	key := s.k.endpoint(e.TenantID, e.ID)
-	oldRate := 0.0
+	oldRate, wasBlocking := 0.0, false
 	err = s.update(ctx, key, func(tx *redis.Tx) (func(redis.Pipeliner), error) {
 		cur, err := tx.Get(ctx, key).Result()
 		if errors.Is(err, redis.Nil) {
@@ -356,6 +359,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 			return nil, fmt.Errorf("endpoint %s: version %d, stored %d: %w", e.ID, e.Version, old.Version, endpoints.ErrConflict)
 		}
 		oldRate = old.RateLimit
+		wasBlocking = old.BlocksOnFailure()
 		return func(p redis.Pipeliner) { p.Set(ctx, key, v, 0) }, nil
 	})
 	if err != nil {
@@ -365,6 +369,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 		return fmt.Errorf("redisstore: update endpoint %s: %w", e.ID, err)
 	}
 	e.Version = next.Version
+	if err := s.writeOrdering(ctx, e, wasBlocking); err != nil {
+		return err
+	}
 	if err := s.writeRate(ctx, e); err != nil {
 		return err
 	}
@@ -416,7 +423,8 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: delete endpoint %s: rate: %w", id, err)
 	}
-	return nil
+	// Release the keys it holds, so the deliveries behind them go (and end: the endpoint is gone).
+	return s.writeOrdering(ctx, &endpoints.Endpoint{ID: id}, true)
 }
 
 // SetEndpointHealth records a health transition without touching the rest of the record (a disable also sets

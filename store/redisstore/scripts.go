@@ -417,7 +417,7 @@ for i = 1, (#ARGV - 3) / 13 do
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
       'err', ARGV[a + 6], 'updated', ARGV[a + 7])
-    if okey and leave_line(rec, id, ep, okey) then promoted[ep] = true end
+    if okey and leave_line(rec, id, ep, okey, ARGV[a + 3]) then promoted[ep] = true end
     redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
@@ -602,7 +602,7 @@ for i = 5, #ARGV do
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
           'err', 'lease expired', 'updated', ARGV[3])
         redis.call('ZADD', KEYS[7], num(now), id)
-        if r[3] then leave_line(rec, id, ep, r[3]) end
+        if r[3] then leave_line(rec, id, ep, r[3], 'dead') end
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
@@ -680,7 +680,8 @@ return ''
 `)
 
 // pruneDeliveriesScript deletes terminal deliveries (succeeded, failed, dead) created before a cutoff, from the
-// candidates the caller listed from their messages' delivery indexes.
+// candidates the caller listed from their messages' delivery indexes; a delivery that holds its ordering key (blk,
+// ordering.go) is kept until it is unblocked.
 //
 //	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts, KEYS[1+3i] its
 //	endpoint's delivery index
@@ -691,10 +692,10 @@ var pruneDeliveriesScript = redis.NewScript(`
 local out = {}
 for i = 2, #ARGV do
   local id, k = ARGV[i], 1 + 3 * (i - 1)
-  local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created')
+  local r = redis.call('HMGET', KEYS[k - 2], 'status', 'created', 'blk')
   if not r[1] then
     out[i - 1] = 2
-  elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] then
+  elseif (r[1] == 'succeeded' or r[1] == 'failed' or r[1] == 'dead') and r[2] and r[2] < ARGV[1] and not r[3] then
     redis.call('DEL', KEYS[k - 2], KEYS[k - 1])
     redis.call('ZREM', KEYS[k], id)
     redis.call('ZREM', KEYS[1], id)

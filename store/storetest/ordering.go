@@ -11,7 +11,7 @@ import (
 // RunOrdering runs the conformance cases of ordering keys: per endpoint and key one delivery at a time, in publish
 // order. open returns a fresh, empty store; RunOrdering closes it.
 func RunOrdering(t *testing.T, open func(t *testing.T) Store) {
-	runCases(t, open, []testCase[Store]{
+	runCases(t, open, append([]testCase[Store]{
 		{"HeadOnly", testOrderHeadOnly},
 		{"RetryHoldsKey", testOrderRetryHoldsKey},
 		{"FailedReleasesKey", testOrderFailedReleasesKey},
@@ -20,7 +20,7 @@ func RunOrdering(t *testing.T, open func(t *testing.T) Store) {
 		{"WaitingOn", testOrderWaitingOn},
 		{"PerEndpoint", testOrderPerEndpoint},
 		{"ManyKeys", testOrderManyKeys},
-	})
+	}, blockCases...))
 }
 
 // publishKeyed stores a new message of tenant with ordering key okey and one delivery per endpoint, due at due.

@@ -15,6 +15,11 @@ function statusBadge(s) {
   return badge(s, s === 'succeeded' ? 'ok' : s === 'pending' ? '' : 'off');
 }
 
+// statusOf is a delivery's status badge and, while it holds its ordering key, a "blocked" badge.
+function statusOf(d) {
+  return d.blocked ? [statusBadge(d.status), ' ', badge('blocked', 'off')] : statusBadge(d.status);
+}
+
 function isoOf(input) {
   return input.value ? new Date(input.value).toISOString() : '';
 }
@@ -40,7 +45,7 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
     const want = type.value.trim();
     const match = (t) => !want || (want.endsWith('*') ? t.startsWith(want.slice(0, -1)) : t === want);
     const rows = list.filter((d) => match(d.event_type)).reverse();
-    const sig = rows.map((d) => d.id + d.status + d.attempts).join();
+    const sig = rows.map((d) => d.id + d.status + d.attempts + (d.blocked ? 'b' : '')).join();
     if (sig === seen) return;
     const fresh = seen !== '';
     seen = sig;
@@ -50,7 +55,7 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
         h('td', { role: 'cell', 'data-label': 'Created' }, h('a', { href: '#/deliveries/' + encodeURIComponent(d.id) }, when(d.created_at))),
         h('td', { role: 'cell', 'data-label': 'Event type' }, h('code', null, d.event_type)),
         withEndpoint ? h('td', { role: 'cell', 'data-label': 'Endpoint' }, h('a', { href: '#/endpoints/' + encodeURIComponent(d.endpoint_id) }, names.get(d.endpoint_id) || d.endpoint_id)) : null,
-        h('td', { role: 'cell', 'data-label': 'Status' }, statusBadge(d.status)),
+        h('td', { role: 'cell', 'data-label': 'Status' }, statusOf(d)),
         h('td', { role: 'cell', 'data-label': 'Attempts' }, String(d.attempts)),
         h('td', { role: 'cell', 'data-label': 'Last result' }, d.last_status_code ? 'HTTP ' + d.last_status_code : '', d.last_error ? ' ' + d.last_error : '')));
     }
@@ -78,10 +83,29 @@ export async function deliveriesView(view) {
     deliveryTable('/deliveries', true, names));
 }
 
+// blockedBox explains a delivery that holds its ordering key and, unless the session is read-only, offers to retry it
+// (first of its key) or skip it (the next goes).
+function blockedBox(d, msg) {
+  const act = (action, done) => async () => {
+    clear(msg);
+    try {
+      await api.post('/deliveries/' + encodeURIComponent(d.id) + '/unblock', { action });
+      say(done);
+      dispatchEvent(new HashChangeEvent('hashchange'));
+    } catch (err) { msg.append(alertBox('error', err.message)); }
+  };
+  return alertBox('error', h('h2', null, 'Blocked'),
+    h('p', null, 'The later deliveries of ordering key ', h('code', null, d.ordering_key),
+      ' wait on this one: the endpoint keeps a key held behind a failed or dead delivery.'),
+    state.readOnly ? null : h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: act('retry', 'Sent again, first of its key') }, 'Retry first'),
+      h('button', { type: 'button', onclick: act('skip', 'Skipped: the next delivery of its key goes') }, 'Skip delivery')));
+}
+
 export async function deliveryView(view, id) {
   const d = await api.get('/deliveries/' + encodeURIComponent(id));
   const ep = await api.get('/endpoints/' + encodeURIComponent(d.endpoint_id)).catch(() => null);
-  view.append(h('div', { class: 'head' }, h('h1', null, 'Delivery of ', h('code', null, d.event_type)), statusBadge(d.status)));
+  view.append(h('div', { class: 'head' }, h('h1', null, 'Delivery of ', h('code', null, d.event_type)), statusOf(d)));
   const props = h('dl', { class: 'props' });
   const row = (k, v) => add(props, [h('dt', null, k), h('dd', null, v)]);
   row('Delivery', h('code', null, d.id));
@@ -90,8 +114,11 @@ export async function deliveryView(view, id) {
     : h('code', null, d.endpoint_id + ' (deleted)'));
   row('Created', when(d.created_at));
   if (d.status === 'pending' && d.next_attempt_at) row('Next attempt', when(d.next_attempt_at));
+  if (d.ordering_key) row('Ordering key', h('code', null, d.ordering_key));
+  if (d.waiting_on) row('Waiting on', h('a', { href: '#/deliveries/' + encodeURIComponent(d.waiting_on) }, d.waiting_on));
   view.append(props);
   const msg = h('div', { 'aria-live': 'polite' });
+  if (d.blocked) view.append(blockedBox(d, msg));
   if (!state.readOnly) {
     view.append(h('div', { class: 'actions' }, h('button', { type: 'button', onclick: async () => {
       clear(msg);

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("deliveries", "read the delivery log and redeliver over the API (list, show, retry, recover)",
+	register("deliveries", "read the delivery log and redeliver over the API (list, show, retry, recover, unblock)",
 		runNoun("deliveries", "The delivery log: one delivery per message and endpoint, with every HTTP attempt. The operator\ntoken or the tenant's own token may read it and redeliver.", deliveryVerbs))
 }
 
@@ -45,7 +45,7 @@ func (c *client) showDelivery(d wire.Delivery, attempts []wire.Attempt) {
 	c.fields("id", d.ID, "status", d.Status, "event type", d.EventType, "message", d.MessageID, "endpoint", d.EndpointID,
 		"attempts", fmt.Sprint(d.Attempts), "next attempt", when(d.NextAttemptAt), "last status", last,
 		"last error", d.LastError, "created", when(d.CreatedAt), "updated", when(d.UpdatedAt),
-		"ordering key", d.OrderingKey, "waiting on", d.WaitingOn)
+		"ordering key", d.OrderingKey, "waiting on", d.WaitingOn, "blocked", blockedNote(d))
 	if len(attempts) == 0 {
 		return
 	}
@@ -66,6 +66,14 @@ func (c *client) showDelivery(d wire.Delivery, attempts []wire.Attempt) {
 		rows = append(rows, []string{fmt.Sprint(a.N), when(a.At), code, fmt.Sprintf("%dms", a.LatencyMS), a.Outcome, cmp.Or(note, "-")})
 	}
 	c.table(rows)
+}
+
+// blockedNote says what a blocked delivery holds and how to release it; "" for any other.
+func blockedNote(d wire.Delivery) string {
+	if !d.Blocked {
+		return ""
+	}
+	return "yes: the deliveries of its ordering key wait on it (webhookd deliveries unblock " + d.ID + " --retry or --skip)"
 }
 
 var deliveryVerbs = []verb{
@@ -132,6 +140,32 @@ var deliveryVerbs = []verb{
 					return usagef("--endpoint is required with a message id")
 				}
 				d, err := c.api.ReplayMessage(ctx, c.tenant, msg, ep)
+				if err != nil {
+					return err
+				}
+				c.showDelivery(*d, nil)
+				return nil
+			}
+		},
+	},
+	{
+		name: "unblock", args: "DELIVERY_ID --retry | --skip", nargs: [2]int{1, 1}, tenant: true,
+		summary: "release an ordering key held behind a failed or dead delivery (ordering_on_failure block)",
+		longHelp: `On an endpoint whose ordering_on_failure is block, a failed or dead delivery with an ordering key holds
+its key: the deliveries behind it wait ("blocked" in deliveries show). --retry sends that delivery again, first
+of its key, with a fresh retry schedule; --skip leaves it as it ended and lets the next delivery of its key go.`,
+		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
+			retry := fs.Bool("retry", false, "send the blocked delivery again, before the rest of its key")
+			skip := fs.Bool("skip", false, "leave the blocked delivery as it ended and let the next one go")
+			return func(ctx context.Context, args []string) error {
+				if *retry == *skip {
+					return usagef("give one of --retry and --skip")
+				}
+				action := wire.UnblockSkip
+				if *retry {
+					action = wire.UnblockRetry
+				}
+				d, err := c.api.UnblockDelivery(ctx, c.tenant, args[0], action)
 				if err != nil {
 					return err
 				}

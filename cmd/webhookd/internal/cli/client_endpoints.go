@@ -105,6 +105,7 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 	retries := fs.Int("retries", 0, "retries after the first attempt, 0 to 10 (default: the server's; -1 on update goes back to it)")
 	retryInitial := fs.String("retry-initial", "", `wait after the first failed attempt, doubling each retry, e.g. "2s" (default: the server's)`)
 	retryCap := fs.String("retry-cap", "", `longest wait between attempts, e.g. "10m" (default: the server's)`)
+	onFailure := fs.String("ordering-on-failure", "", `skip or block: whether an ordering key goes on after a dead delivery of it (default on create: skip)`)
 	if update {
 		fs.BoolVar(noHeaders, "no-headers", false, "remove every custom header")
 		fs.BoolVar(noMetadata, "no-metadata", false, "remove all metadata")
@@ -147,6 +148,9 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		if set["retry-cap"] {
 			req.RetryCap, _ = json.Marshal(*retryCap)
 		}
+		if set["ordering-on-failure"] {
+			req.OrderingOnFailure = onFailure
+		}
 		if set["header"] || *noHeaders {
 			h := map[string]string{}
 			for _, kv := range headers {
@@ -172,7 +176,8 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		changed := req.URL != nil || req.Events != nil || req.Description != nil || req.Profile != nil ||
 			req.Signing != nil || req.Secret != nil || req.RateLimit != nil || req.Timeout != nil ||
 			req.Headers != nil || req.Metadata != nil ||
-			req.Retries != nil || req.RetryInitial != nil || req.RetryCap != nil
+			req.Retries != nil || req.RetryInitial != nil || req.RetryCap != nil ||
+			req.OrderingOnFailure != nil
 		return req, changed, nil
 	}
 }

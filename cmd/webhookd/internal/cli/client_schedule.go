@@ -23,6 +23,9 @@ func scheduleFields(e *wire.Endpoint) []string {
 		}
 		out = append(out, "retry schedule", v)
 	}
+	if e.OrderingOnFailure == "block" {
+		out = append(out, "ordering on failure", "block (a dead delivery holds its ordering key)")
+	}
 	if e.HandshakeFailures > 0 {
 		out = append(out, "re-check", fmt.Sprintf("%d failed in a row: %s", e.HandshakeFailures, e.HandshakeError))
 	}

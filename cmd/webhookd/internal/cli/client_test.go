@@ -210,6 +210,11 @@ func TestClientCommands(t *testing.T) {
 	if code, _, errOut := a.wh(t, "endpoints", "update", "--tenant", "acme", ep, "--retries", "11"); code != 1 || !strings.Contains(errOut, "retries") {
 		t.Errorf("endpoints update --retries 11: exit %d, %s", code, errOut)
 	}
+	out = a.ok(t, "endpoints", "update", "--tenant", "acme", ep, "--ordering-on-failure", "block")
+	wantFields(t, "endpoints update --ordering-on-failure", out, "ordering on failure", "block (a dead delivery holds its ordering key)")
+	if code, _, errOut := a.wh(t, "endpoints", "update", "--tenant", "acme", ep, "--ordering-on-failure", "halt"); code != 1 || !strings.Contains(errOut, "ordering_on_failure") {
+		t.Errorf("endpoints update --ordering-on-failure halt: exit %d, %s", code, errOut)
+	}
 	wantFields(t, "endpoints disable", a.ok(t, "endpoints", "disable", "--tenant", "acme", ep), "status", "disabled (manual)")
 	wantFields(t, "endpoints enable", a.ok(t, "endpoints", "enable", "--tenant", "acme", ep), "status", "enabled")
 	out = a.ok(t, "endpoints", "rotate", "--tenant", "acme", ep, "--grace", "1h")
@@ -539,5 +544,54 @@ func TestParseInterleaved(t *testing.T) {
 		if err != nil || !slices.Equal(pos, tt.pos) || *tenant != tt.tenant || (map[bool]string{true: "true", false: "false"})[*q] != tt.q {
 			t.Errorf("%q: pos %q tenant %q q %v err %v", tt.args, pos, *tenant, *q, err)
 		}
+	}
+}
+
+// deliveries unblock: a dead delivery of a block endpoint shows blocked and holds its key; --skip lets the next go.
+func TestClientUnblock(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	ep := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/fail", "--retries", "0",
+		"--ordering-on-failure", "block", "-q"))
+	for range 2 {
+		a.ok(t, "events", "publish", "--tenant", "acme", "--type", "app.ping", "--ordering-key", "dev-1")
+	}
+	deadIDs := func(n int) []string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			ids := strings.Fields(a.ok(t, "deliveries", "list", "--tenant", "acme", "--endpoint", ep, "--status", "dead", "-q"))
+			if len(ids) >= n {
+				return ids
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d dead deliveries after 15s, want %d", len(ids), n)
+			}
+			time.Sleep(10 * time.Millisecond) // the engine's work: a poll with a deadline
+		}
+	}
+	dead := deadIDs(1)[0]
+	out := a.ok(t, "deliveries", "show", "--tenant", "acme", dead)
+	wantFields(t, "deliveries show (blocked)", out, "status", "dead",
+		"blocked", "yes: the deliveries of its ordering key wait on it (webhookd deliveries unblock "+dead+" --retry or --skip)")
+	all := strings.Fields(a.ok(t, "deliveries", "list", "--tenant", "acme", "--endpoint", ep, "-q"))
+	var next string
+	for _, id := range all {
+		if id != dead {
+			next = id
+		}
+	}
+	wantFields(t, "deliveries show (waiting)", a.ok(t, "deliveries", "show", "--tenant", "acme", next),
+		"status", "pending", "waiting on", dead)
+	if code, _, errOut := a.wh(t, "deliveries", "unblock", "--tenant", "acme", dead); code != 2 || !strings.Contains(errOut, "--retry and --skip") {
+		t.Errorf("deliveries unblock without an action: exit %d, %s", code, errOut)
+	}
+	out = a.ok(t, "deliveries", "unblock", "--tenant", "acme", dead, "--skip")
+	wantFields(t, "deliveries unblock --skip", out, "status", "dead", "blocked", "")
+	if got := deadIDs(2); len(got) != 2 {
+		t.Fatalf("after the skip: dead %v", got)
+	}
+	if code, _, errOut := a.wh(t, "deliveries", "unblock", "--tenant", "acme", dead, "--retry"); code != 1 || !strings.Contains(errOut, "not_blocked") {
+		t.Errorf("deliveries unblock of a released delivery: exit %d, %s", code, errOut)
 	}
 }
