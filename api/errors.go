@@ -145,6 +145,9 @@ func toAPIError(err error) *apiError {
 		return newError(http.StatusNotFound, CodeNotFound, "event type not found")
 	case errors.Is(err, delivery.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.Is(err, tenants.ErrDeletionDisabled):
+		return newError(http.StatusForbidden, wire.CodeTenantDeletionDisabled,
+			"tenant deletion is disabled: the operator starts webhookd with --allow-tenant-deletion to allow it")
 	case errors.Is(err, tenants.ErrExists):
 		return newError(http.StatusConflict, CodeConflict, "a tenant with this id exists")
 	case errors.Is(err, tenants.ErrToken):

@@ -50,6 +50,15 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
+func (s *server) deleteTenant(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, err := s.tenants.Delete(r.Context(), c.tenant)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, viewTenant(t))
+	return nil
+}
+
 func (s *server) createToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	var req wire.CreateToken
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, true); err != nil {

@@ -85,6 +85,7 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/tenants/{tenant}/endpoints":                 nil,
 		"GET /v1/tenants/{tenant}/tokens":                    nil,
 		"GET /v1/tenants/{tenant}":                           nil,
+		"DELETE /v1/tenants/{tenant}":                        nil,
 		"GET /v1/tenants":                                    nil,
 		"GET /v1/event-types":                                nil,
 		"GET /v1/event-types/{name}":                         nil,
@@ -113,6 +114,7 @@ func TestTenantIsolation(t *testing.T) {
 	// routes without one act on B's own data (or refuse, for operator-only ones) and must not show A's.
 	own := map[string]int{
 		"GET /v1/tenants/{tenant}":                   200,
+		"DELETE /v1/tenants/{tenant}":                403,
 		"POST /v1/tenants/{tenant}/tokens":           403,
 		"GET /v1/tenants/{tenant}/tokens":            403,
 		"DELETE /v1/tenants/{tenant}/tokens/{token}": 403,

@@ -629,7 +629,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 		waker = eng
 	}
 	deps := api.Deps{
-		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{AllowDeletion: true}),
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
 		Log:       st,
@@ -782,6 +782,7 @@ func TestOpenAPILive(t *testing.T) {
 		"DELETE " + tenant + "/messages/{msg}/payload",
 		callsEp, "POST " + tenant + "/calls", "GET " + endpoint + "/calls",
 		"DELETE " + tenant + "/tokens/{token}", "DELETE /v1/event-types/{name}", "DELETE " + endpoint,
+		"DELETE " + tenant,
 		"GET /healthz", "GET /readyz", "GET /metrics",
 	}
 	covered := map[string]bool{}

@@ -49,6 +49,9 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/v1/tenants", accessOperator, s.listTenants},
 		// GET → 200 tenant. A tenant token may read its own tenant.
 		{http.MethodGet, tenant, accessTenant, s.getTenant},
+		// DELETE → 202 tenant with state "deleting": the tenant is gone for every call from now on and its data is
+		// removed in the background. 403 tenant_deletion_disabled without --allow-tenant-deletion.
+		{http.MethodDelete, tenant, accessTenantOperator, s.deleteTenant},
 
 		// Tenant tokens (operator).
 		// POST {"name"?} → 201 {"id", "tenant_id", "name", "created_at", "token": "wht_…"}; the token text is shown

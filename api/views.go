@@ -17,7 +17,11 @@ import (
 func now() time.Time { return time.Now() }
 
 func viewTenant(t *tenants.Tenant) wire.Tenant {
-	return wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}
+	state := wire.TenantActive
+	if t.Deleting() {
+		state = wire.TenantDeleting
+	}
+	return wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, State: state, DeletingAt: t.DeletingAt}
 }
 
 func viewToken(t *tenants.Token) wire.Token {

@@ -23,6 +23,8 @@ const (
 	CodeEndpointKind     = "wrong_endpoint_kind" // 422: an events endpoint named in a call, or a calls endpoint sent an event
 	CodeSchemaViolation  = "schema_violation"    // 422: event data breaks its type's schema (details: SchemaDetails)
 	CodeMessageExpunged  = "message_expunged"    // 409: a replay of a message whose payload was expunged
+	// 403: DELETE /v1/tenants/{tenant} while the operator has not allowed it (--allow-tenant-deletion)
+	CodeTenantDeletionDisabled = "tenant_deletion_disabled"
 )
 
 // Error is the body of every error answer.

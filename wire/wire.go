@@ -45,7 +45,16 @@ type Tenant struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// State is TenantActive, or TenantDeleting once DELETE /v1/tenants/{tenant} began its deletion (DeletingAt).
+	State      string    `json:"state"`
+	DeletingAt time.Time `json:"deleting_at,omitzero"`
 }
+
+// Tenant states.
+const (
+	TenantActive   = "active"
+	TenantDeleting = "deleting"
+)
 
 // CreateToken is the body of POST /v1/tenants/{tenant}/tokens.
 type CreateToken struct {
