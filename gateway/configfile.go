@@ -65,6 +65,8 @@ const configIDKey = "webhookd.config_id"
 // fileConfig is the config file.
 type fileConfig struct {
 	Tenants []fileTenant `json:"tenants"`
+	// AllowTenantDeletion turns on tenant deletion like --allow-tenant-deletion.
+	AllowTenantDeletion bool `json:"allow_tenant_deletion"`
 }
 
 type fileTenant struct {
@@ -341,7 +343,13 @@ func applyConfig(ctx context.Context, fc *fileConfig, ts *tenants.Service, es *e
 		cur, err := ts.Get(ctx, t.ID)
 		switch {
 		case errors.Is(err, tenants.ErrNotFound):
-			if _, err := ts.Create(ctx, tenants.CreateInput{ID: t.ID, Name: t.Name}); err != nil {
+			_, err := ts.Create(ctx, tenants.CreateInput{ID: t.ID, Name: t.Name})
+			if errors.Is(err, tenants.ErrExists) {
+				// Its deletion has begun and is not finished: it is declared again at the next start.
+				log.Warn("config: tenant is being deleted; left out until its deletion is finished", "tenant", t.ID)
+				continue
+			}
+			if err != nil {
 				return res, &entryError{entry, err}
 			}
 			res.TenantsCreated++

@@ -144,6 +144,12 @@ type Config struct {
 	Recheck endpoints.RecheckConfig
 	// RetryLimits bound the retry schedule an endpoint may set (endpoints.RetryLimits).
 	RetryLimits endpoints.RetryLimits
+	// AllowTenantDeletion lets the operator delete tenants (DELETE /v1/tenants/{tenant}); the config file's
+	// allow_tenant_deletion turns it on too. Deletions already begun are finished whatever it says.
+	AllowTenantDeletion bool
+	// TenantReapEvery is how often the tenant reaper looks for deletions to resume. Defaults to
+	// tenants.DefaultReapEvery; it also runs at start and after every deletion.
+	TenantReapEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -245,7 +251,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	client := egress.NewClient(egress.ClientConfig{Policy: cfg.Egress})
 	bell := delivery.NewDoorbell()
 
-	g.tenants = tenants.NewService(store, tenants.ServiceConfig{})
+	g.tenants = tenants.NewService(store, tenants.ServiceConfig{
+		AllowDeletion: cfg.AllowTenantDeletion || file != nil && file.AllowTenantDeletion, Logger: logger,
+	})
 	g.endpoints = endpoints.NewService(eps, endpoints.Config{
 		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
 		RetryLimits: cfg.RetryLimits,
@@ -432,6 +440,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.retention.Run(runCtx) })
 	wg.Go(func() { g.callsKeep.Run(runCtx) })
 	wg.Go(func() { g.recheck.Run(runCtx) })
+	wg.Go(func() { g.tenants.RunReaper(runCtx, g.cfg.TenantReapEvery) })
 
 	var runErr error
 	select {

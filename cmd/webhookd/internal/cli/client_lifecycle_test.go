@@ -41,3 +41,19 @@ func TestClientSchemas(t *testing.T) {
 		t.Errorf("a bad schema: exit %d, %s", code, errOut)
 	}
 }
+
+func TestClientTenantDelete(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	if code, _, errOut := a.wh(t, "tenants", "delete", "acme"); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("tenants delete without --yes: exit %d, %s", code, errOut)
+	}
+	wantFields(t, "tenants show", a.ok(t, "tenants", "show", "acme"), "state", "active")
+	out := a.ok(t, "tenants", "delete", "acme", "--yes")
+	if f := fieldsOf(out); f["id"] != "acme" || f["state"] != "deleting" || f["deleting since"] == "" {
+		t.Errorf("tenants delete: %q", out)
+	}
+	if code, _, errOut := a.wh(t, "tenants", "show", "acme"); code == 0 || !strings.Contains(errOut, "not_found") && !strings.Contains(errOut, "not found") {
+		t.Errorf("tenants show after delete: exit %d, %s", code, errOut)
+	}
+}

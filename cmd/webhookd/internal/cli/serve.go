@@ -81,6 +81,7 @@ type serveConfig struct {
 	EndpointLabels        int
 
 	OperatorTenant      string
+	AllowTenantDeletion bool
 	FailingAfter        time.Duration
 	RecheckEvery        time.Duration
 	RecheckDisableAfter int
@@ -134,6 +135,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
 	fs.StringVar(&c.OperatorTenant, "operator-tenant", "", "tenant whose subscribed endpoints hear of every tenant's operational events (webhookd.*); none when empty")
+	fs.BoolVar(&c.AllowTenantDeletion, "allow-tenant-deletion", false, "let the operator delete tenants with all their data (DELETE /v1/tenants/{id}); deletions already begun finish either way")
 	fs.DurationVar(&c.FailingAfter, "failing-after", delivery.DefaultFailingAfter, "send webhookd.endpoint.failing for an endpoint that fails this long without a success (0: never)")
 	fs.DurationVar(&c.RecheckEvery, "recheck-every", endpoints.DefaultRecheckEvery, "how often every enabled endpoint's URL is checked again (OPTIONS handshake), jittered (0: never)")
 	fs.IntVar(&c.RecheckDisableAfter, "recheck-disable-after", endpoints.DefaultRecheckDisable, "failed re-checks in a row that disable an endpoint (0: never)")
@@ -256,6 +258,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		TracePropagate:        cfg.TracePropagate,
 		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
 		OperatorTenant:        cfg.OperatorTenant,
+		AllowTenantDeletion:   cfg.AllowTenantDeletion,
 		Recheck:               endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
 	}, nil
 }
