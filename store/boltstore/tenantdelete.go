@@ -148,8 +148,20 @@ func (s *Store) purgeStep(tx *bolt.Tx, tenant string) (int, error) {
 			if err != nil {
 				return err
 			}
-			if err := tx.Bucket(bTerminal).Delete(timeKey(d.CreatedAt, k)); err != nil {
-				return err
+			// Every index entry that names the record goes with it, so that no transaction boundary leaves one
+			// behind (Open refuses a pending entry without its record).
+			for _, del := range []struct {
+				b *bolt.Bucket
+				k []byte
+			}{
+				{tx.Bucket(bTerminal), timeKey(d.CreatedAt, k)},
+				{tx.Bucket(bPending), k},
+				{tx.Bucket(bDlvByEndpoint), key(d.TenantID, d.EndpointID, d.ID)},
+				{tx.Bucket(bDlvByMessage), key(d.TenantID, d.MessageID, d.ID)},
+			} {
+				if err := del.b.Delete(del.k); err != nil {
+					return err
+				}
 			}
 			return deletePrefix(tx.Bucket(bAttempts), append(bytes.Clone(k), sep))
 		}},

@@ -181,9 +181,6 @@ func (s *Store) DeletingTenants(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// purgeBatch is how many records one purge step removes at most.
-const purgeBatch = 500
-
 // PurgeTenant removes a deleting tenant's data in at most steps steps (all it takes when steps ≤ 0) and reports
 // whether the tenant is gone; tenants.ErrNotDeleting when the tenant is not marked.
 func (s *Store) PurgeTenant(ctx context.Context, id string, steps int) (bool, error) {
@@ -303,7 +300,7 @@ func (p *purge) credentials(ctx context.Context) (int, bool, error) {
 func (p *purge) endpoints(ctx context.Context) (int, bool, error) {
 	s, n := p.s, 0
 	for {
-		eps, err := s.rdb.ZRange(ctx, s.k.endpointList(p.id), 0, purgeBatch-1).Result()
+		eps, err := s.rdb.ZRange(ctx, s.k.endpointList(p.id), 0, int64(p.s.opt.PurgeBatch)-1).Result()
 		if err != nil || len(eps) == 0 {
 			return n, err == nil, err
 		}
@@ -356,7 +353,7 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 	s, n := p.s, 0
 	idx := s.k.tenantDeliveries(p.id)
 	for {
-		members, err := s.rdb.ZRange(ctx, idx, 0, purgeBatch-1).Result()
+		members, err := s.rdb.ZRange(ctx, idx, 0, int64(p.s.opt.PurgeBatch)-1).Result()
 		if err != nil || len(members) == 0 {
 			return n, err == nil, err
 		}
@@ -451,7 +448,7 @@ func (p *purge) endpointDeliveries(ctx context.Context) (int, bool, error) {
 	for _, ep := range eps {
 		sk := s.k.shardOf(ep)
 		for {
-			ids, err := s.rdb.ZRange(ctx, sk.endpointDeliveries(ep), 0, purgeBatch-1).Result()
+			ids, err := s.rdb.ZRange(ctx, sk.endpointDeliveries(ep), 0, int64(p.s.opt.PurgeBatch)-1).Result()
 			if err != nil || len(ids) == 0 {
 				if err != nil {
 					return n, false, err
@@ -484,7 +481,7 @@ func (p *purge) messages(ctx context.Context) (int, bool, error) {
 			if !p.step() {
 				return n, false, nil
 			}
-			members, next, err := s.rdb.ZScan(ctx, mk.index, cur, "*", purgeBatch).Result()
+			members, next, err := s.rdb.ZScan(ctx, mk.index, cur, "*", int64(p.s.opt.PurgeBatch)).Result()
 			if err != nil {
 				return n, false, err
 			}
