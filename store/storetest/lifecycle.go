@@ -18,6 +18,7 @@ import (
 type LifecycleStore interface {
 	Store
 	tenants.Deleter
+	delivery.TenantPruner
 	// ExpungeMessage drops the payload of a tenant's message, keeping its id, type and times; delivery.ErrNotFound
 	// when absent or another tenant's.
 	ExpungeMessage(ctx context.Context, tenantID, id string, at time.Time) (*delivery.Message, error)
@@ -41,6 +42,7 @@ func RunLifecycle(t *testing.T, open func(t *testing.T) LifecycleStore, h Lifecy
 		{"TenantDelete", func(t *testing.T, s LifecycleStore) { testTenantDelete(t, s, h) }},
 		{"TenantDeleteResumes", func(t *testing.T, s LifecycleStore) { testTenantDeleteResumes(t, s, h) }},
 		{"TenantDeleteRefusals", testTenantDeleteRefusals},
+		{"PruneByTenant", testPruneByTenant},
 	})
 }
 
@@ -412,5 +414,77 @@ func testTenantDeleteRefusals(t *testing.T, s LifecycleStore) {
 	noErr(t, "DeletingTenants", err)
 	if len(ids) != 0 {
 		t.Errorf("DeletingTenants = %v", ids)
+	}
+}
+
+// testPruneByTenant: each tenant's finished deliveries and messages go at its own cutoff; a tenant kept longer keeps
+// them, and a pending delivery is never pruned.
+func testPruneByTenant(t *testing.T, s LifecycleStore) {
+	ctx := t.Context()
+	type seeded struct {
+		m   *delivery.Message
+		ds  []*delivery.Delivery
+		own bool // pending, never pruned
+	}
+	all := map[string][]seeded{}
+	for _, tenant := range []string{"short", "long", "default"} {
+		for i := range 3 {
+			m, ds := publish(t, s, tenant, at(time.Duration(i)*time.Second), at(0), tenant+"-ep")
+			all[tenant] = append(all[tenant], seeded{m: m, ds: ds})
+		}
+		lone := message(tenant, at(time.Second)) // no deliveries at all
+		_, _, _, err := s.Publish(ctx, lone, nil, time.Time{})
+		noErr(t, "Publish", err)
+		all[tenant] = append(all[tenant], seeded{m: lone})
+	}
+	// Finish every delivery but the last of each tenant.
+	for _, tk := range claim(t, s, at(time.Minute), 100, 0) {
+		last := false
+		for _, sd := range all {
+			if sd[2].ds[0].ID == tk.DeliveryID {
+				last = true
+			}
+		}
+		if last {
+			noErr(t, "Release", s.Release(ctx, tk, at(time.Minute)))
+			continue
+		}
+		noErr(t, "Ack", s.Ack(ctx, tk, attempt(at(time.Minute), 200)))
+	}
+	for tenant, sd := range all {
+		sd[2].own = true
+		all[tenant] = sd
+	}
+	cut := map[string]time.Time{"short": at(time.Hour), "long": at(-time.Hour)}
+	n, err := s.PruneBy(ctx, at(time.Hour), func(tenant string) time.Time {
+		if c, ok := cut[tenant]; ok {
+			return c
+		}
+		return at(time.Hour)
+	})
+	noErr(t, "PruneBy", err)
+	if n != 4 {
+		t.Errorf("PruneBy deleted %d deliveries, want 4 (two of short's, two of default's)", n)
+	}
+	for tenant, sd := range all {
+		for i, x := range sd {
+			kept := tenant == "long" || x.own
+			_, err := s.GetMessage(ctx, tenant, x.m.ID)
+			if kept && err != nil || !kept && !errors.Is(err, delivery.ErrNotFound) {
+				t.Errorf("%s's message %d: %v, kept %v", tenant, i, err, kept)
+			}
+			for _, d := range x.ds {
+				_, err := s.GetDelivery(ctx, tenant, d.ID)
+				if kept && err != nil || !kept && !errors.Is(err, delivery.ErrNotFound) {
+					t.Errorf("%s's delivery %d: %v, kept %v", tenant, i, err, kept)
+				}
+			}
+		}
+	}
+	// Later, with the long tenant's cutoff past too, its finished deliveries go.
+	n, err = s.PruneBy(ctx, at(time.Hour), func(string) time.Time { return at(time.Hour) })
+	noErr(t, "PruneBy", err)
+	if n != 2 {
+		t.Errorf("the second PruneBy deleted %d deliveries, want the long tenant's 2", n)
 	}
 }
