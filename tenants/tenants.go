@@ -28,6 +28,8 @@ type Tenant struct {
 	// DeletingAt is set when the tenant's deletion began: from then on it is gone for every tenant-scoped call and
 	// its data is being removed (Deleter).
 	DeletingAt time.Time `json:"deleting_at,omitzero"`
+	// Retention is how long the tenant's finished deliveries and messages are kept; 0 for the operator's default.
+	Retention time.Duration `json:"retention,omitzero"`
 }
 
 // Deleting reports whether the tenant's deletion has begun.
@@ -54,6 +56,10 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash [32]byte) (*Token, error) // ErrToken when unknown or revoked
 	ListTokens(ctx context.Context, tenantID string) ([]*Token, error)
 	RevokeToken(ctx context.Context, tenantID, tokenID string, at time.Time) error // ErrNotFound when not the tenant's
+
+	// SetTenantRetention sets a tenant's own retention period (0: the default) and returns the tenant; ErrNotFound
+	// when absent or being deleted.
+	SetTenantRetention(ctx context.Context, id string, keep time.Duration) (*Tenant, error)
 
 	// Portal sessions (portal.go). A store may forget a session once it has expired; PortalSessionByHash returns
 	// revoked and expired sessions it still holds (the service tells them apart), ErrToken when it holds none.

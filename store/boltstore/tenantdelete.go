@@ -294,3 +294,31 @@ func (s *sched) forget(it *item) {
 	delete(s.holds, it.lane.endpoint)
 	s.drop(it.lane)
 }
+
+// SetTenantRetention sets a tenant's own retention period (0: the default); tenants.ErrNotFound when absent or being
+// deleted.
+func (s *Store) SetTenantRetention(ctx context.Context, id string, keep time.Duration) (*tenants.Tenant, error) {
+	var out *tenants.Tenant
+	err := s.write(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTenants)
+		v := b.Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("tenant %s: %w", id, tenants.ErrNotFound)
+		}
+		t, err := decodeTenant(v)
+		if err != nil {
+			return err
+		}
+		if t.Deleting() {
+			return fmt.Errorf("tenant %s: being deleted: %w", id, tenants.ErrNotFound)
+		}
+		t.Retention = keep
+		nv, err := encodeTenant(t)
+		if err != nil {
+			return err
+		}
+		out = t
+		return b.Put([]byte(id), nv)
+	})
+	return out, err
+}

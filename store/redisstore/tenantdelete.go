@@ -327,6 +327,9 @@ func (p *purge) endpoints(ctx context.Context) (int, bool, error) {
 
 // doom lists endpoints as doomed and takes their queue state out of their shards.
 func (p *purge) doom(ctx context.Context, eps []string) error {
+	if len(eps) == 0 {
+		return nil
+	}
 	zs := make([]redis.Z, len(eps))
 	for i, ep := range eps {
 		zs[i] = redis.Z{Member: ep}
@@ -592,4 +595,42 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// SetTenantRetention sets a tenant's own retention period (0: the default); tenants.ErrNotFound when absent or being
+// deleted.
+func (s *Store) SetTenantRetention(ctx context.Context, id string, keep time.Duration) (*tenants.Tenant, error) {
+	if !validID(id) {
+		return nil, tenants.ErrNotFound
+	}
+	key := s.k.tenant(id)
+	var out tenants.Tenant
+	err := s.update(ctx, key, func(tx *redis.Tx) (func(redis.Pipeliner), error) {
+		b, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil, tenants.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			return nil, fmt.Errorf("redisstore: decode tenant %s: %w", id, err)
+		}
+		if out.Deleting() {
+			return nil, tenants.ErrNotFound
+		}
+		out.Retention = keep
+		nb, err := json.Marshal(&out)
+		if err != nil {
+			return nil, err
+		}
+		return func(p redis.Pipeliner) { p.Set(ctx, key, nb, 0) }, nil
+	})
+	if err != nil {
+		if errors.Is(err, tenants.ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("redisstore: set tenant %s retention: %w", id, err)
+	}
+	return &out, nil
 }

@@ -43,6 +43,7 @@ func RunLifecycle(t *testing.T, open func(t *testing.T) LifecycleStore, h Lifecy
 		{"TenantDeleteResumes", func(t *testing.T, s LifecycleStore) { testTenantDeleteResumes(t, s, h) }},
 		{"TenantDeleteRefusals", testTenantDeleteRefusals},
 		{"PruneByTenant", testPruneByTenant},
+		{"TenantRetention", testTenantRetention},
 	})
 }
 
@@ -487,4 +488,28 @@ func testPruneByTenant(t *testing.T, s LifecycleStore) {
 	if n != 2 {
 		t.Errorf("the second PruneBy deleted %d deliveries, want the long tenant's 2", n)
 	}
+}
+
+// testTenantRetention: a tenant's own retention is stored and read back, reset with 0, and refused for a tenant
+// unknown or being deleted.
+func testTenantRetention(t *testing.T, s LifecycleStore) {
+	ctx := t.Context()
+	noErr(t, "CreateTenant", s.CreateTenant(ctx, &tenants.Tenant{ID: "acme", Name: "Acme", CreatedAt: base}))
+	got, err := s.SetTenantRetention(ctx, "acme", 30*24*time.Hour)
+	noErr(t, "SetTenantRetention", err)
+	same(t, "SetTenantRetention answer", got, &tenants.Tenant{ID: "acme", Name: "Acme", CreatedAt: base, Retention: 30 * 24 * time.Hour})
+	read, err := s.GetTenant(ctx, "acme")
+	noErr(t, "GetTenant", err)
+	same(t, "GetTenant after SetTenantRetention", read, got)
+	_, err = s.SetTenantRetention(ctx, "acme", 0)
+	noErr(t, "SetTenantRetention 0", err)
+	read, err = s.GetTenant(ctx, "acme")
+	noErr(t, "GetTenant", err)
+	same(t, "retention after a reset", read.Retention, time.Duration(0))
+	_, err = s.SetTenantRetention(ctx, "nobody", time.Hour)
+	isErr(t, "SetTenantRetention unknown", err, tenants.ErrNotFound)
+	_, err = s.MarkTenantDeleting(ctx, "acme", at(time.Hour))
+	noErr(t, "MarkTenantDeleting", err)
+	_, err = s.SetTenantRetention(ctx, "acme", time.Hour)
+	isErr(t, "SetTenantRetention while deleting", err, tenants.ErrNotFound)
 }
