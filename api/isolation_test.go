@@ -86,6 +86,7 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/tenants/{tenant}/tokens":                    nil,
 		"GET /v1/tenants/{tenant}":                           nil,
 		"DELETE /v1/tenants/{tenant}":                        nil,
+		"PATCH /v1/tenants/{tenant}":                         map[string]any{"retention": "720h"},
 		"GET /v1/tenants":                                    nil,
 		"GET /v1/event-types":                                nil,
 		"GET /v1/event-types/{name}":                         nil,
@@ -115,6 +116,7 @@ func TestTenantIsolation(t *testing.T) {
 	own := map[string]int{
 		"GET /v1/tenants/{tenant}":                   200,
 		"DELETE /v1/tenants/{tenant}":                403,
+		"PATCH /v1/tenants/{tenant}":                 403,
 		"POST /v1/tenants/{tenant}/tokens":           403,
 		"GET /v1/tenants/{tenant}/tokens":            403,
 		"DELETE /v1/tenants/{tenant}/tokens/{token}": 403,

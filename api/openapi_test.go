@@ -768,7 +768,7 @@ func TestOpenAPILive(t *testing.T) {
 		callsEp  = "create a calls endpoint"
 	)
 	order := []string{
-		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant,
+		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant, "PATCH " + tenant,
 		"POST " + tenant + "/tokens", "GET " + tenant + "/tokens",
 		"POST " + tenant + "/portal-sessions", "DELETE " + tenant + "/portal-sessions/{session}",
 		"POST /v1/event-types", "GET /v1/event-types", "GET /v1/event-types/{name}",

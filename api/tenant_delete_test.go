@@ -68,3 +68,39 @@ func TestDeleteTenant(t *testing.T) {
 		t.Fatalf("a new tenant with the old id sees %v", eps)
 	}
 }
+
+// TestTenantRetention: a tenant's own retention period is set at creation or later, shown, reset with "0s", and
+// refused outside the operator's limits with 422 validation_failed.
+func TestTenantRetention(t *testing.T) {
+	e := newEnv(t)
+	got := e.must(201, "POST", "/v1/tenants", opToken, map[string]any{"id": "acme", "name": "Acme", "retention": "48h"})
+	if got["retention"] != "48h0m0s" {
+		t.Fatalf("create with a retention: %v", got)
+	}
+	tok := e.must(201, "POST", "/v1/tenants/acme/tokens", opToken, map[string]any{})["token"].(string)
+	if got := e.must(200, "GET", "/v1/tenants/acme", tok, nil); got["retention"] != "48h0m0s" {
+		t.Fatalf("GET: %v", got)
+	}
+	if got := e.must(200, "PATCH", "/v1/tenants/acme", opToken, map[string]any{"retention": "720h"}); got["retention"] != "720h0m0s" {
+		t.Fatalf("PATCH: %v", got)
+	}
+	if got := e.must(200, "PATCH", "/v1/tenants/acme", opToken, map[string]any{"retention": "0s"}); got["retention"] != nil {
+		t.Fatalf("PATCH 0s: %v", got)
+	}
+	for _, body := range []map[string]any{{"retention": "30m"}, {"retention": "9000h"}, {"retention": "-1h"}, {}} {
+		status, out := e.do("PATCH", "/v1/tenants/acme", opToken, body)
+		if code, field, _ := errorOf(t, out); status != 422 || code != "validation_failed" || field != "retention" {
+			t.Errorf("PATCH %v: %d %s", body, status, out)
+		}
+	}
+	status, out := e.do("POST", "/v1/tenants", opToken, map[string]any{"name": "x", "retention": "1m"})
+	if code, field, _ := errorOf(t, out); status != 422 || code != "validation_failed" || field != "retention" {
+		t.Errorf("create with 1m: %d %s", status, out)
+	}
+	if status, _ := e.do("PATCH", "/v1/tenants/acme", tok, map[string]any{"retention": "48h"}); status != 403 {
+		t.Errorf("PATCH with the tenant's token: %d", status)
+	}
+	if status, _ := e.do("PATCH", "/v1/tenants/nobody", opToken, map[string]any{"retention": "48h"}); status != 404 {
+		t.Errorf("PATCH of an unknown tenant: %d", status)
+	}
+}

@@ -21,7 +21,11 @@ func viewTenant(t *tenants.Tenant) wire.Tenant {
 	if t.Deleting() {
 		state = wire.TenantDeleting
 	}
-	return wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, State: state, DeletingAt: t.DeletingAt}
+	v := wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, State: state, DeletingAt: t.DeletingAt}
+	if t.Retention != 0 {
+		v.Retention = t.Retention.String()
+	}
+	return v
 }
 
 func viewToken(t *tenants.Token) wire.Token {

@@ -70,8 +70,10 @@ type Config struct {
 	// its default. Its Logger defaults to Logger. Its ShutdownTimeout also bounds the HTTP server's shutdown.
 	Delivery delivery.Config
 	// Retention is how long finished deliveries, their attempts and messages are kept. Defaults to 7 days; negative
-	// keeps them for ever.
-	Retention time.Duration
+	// keeps them for ever. A tenant may have its own period (PATCH /v1/tenants/{tenant}), between RetentionMin and
+	// RetentionMax (tenants.DefaultRetentionMin and DefaultRetentionMax by default).
+	Retention                  time.Duration
+	RetentionMin, RetentionMax time.Duration
 
 	// MaxEventBytes and MaxBatchBytes bound the bodies of a publish and of a batch publish (api defaults).
 	MaxEventBytes int64
@@ -212,6 +214,11 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
 	}
+	if cfg.RetentionMin < 0 || cfg.RetentionMax < 0 ||
+		cfg.RetentionMin > 0 && cfg.RetentionMax > 0 && cfg.RetentionMin > cfg.RetentionMax {
+		return nil, fmt.Errorf("%w: RetentionMin %v and RetentionMax %v: want 0 ≤ min ≤ max", ErrConfig,
+			cfg.RetentionMin, cfg.RetentionMax)
+	}
 	if c := cfg.Calls; c.BreakerAfter < 0 || c.BreakerCooldown < 0 || c.ResponseLimit < 0 || c.Excerpt < 0 || c.LogQueue < 0 {
 		return nil, fmt.Errorf("%w: Calls: sizes and durations must not be negative", ErrConfig)
 	}
@@ -253,6 +260,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 
 	g.tenants = tenants.NewService(store, tenants.ServiceConfig{
 		AllowDeletion: cfg.AllowTenantDeletion || file != nil && file.AllowTenantDeletion, Logger: logger,
+		RetentionMin: cfg.RetentionMin, RetentionMax: cfg.RetentionMax,
 	})
 	g.endpoints = endpoints.NewService(eps, endpoints.Config{
 		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
@@ -303,7 +311,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		g.metrics.WatchHeldKeys(hk)
 	}
 	g.retention = delivery.NewRetention(store, delivery.RetentionConfig{
-		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
+		Keep: cfg.Retention, Logger: logger, Observer: g.metrics, TenantKeep: g.tenants.Retentions,
 	})
 
 	ccfg := cfg.Calls

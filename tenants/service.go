@@ -50,6 +50,9 @@ type ServiceConfig struct {
 	AllowDeletion bool
 	// Logger hears of the reaper's work. Defaults to slog.Default().
 	Logger *slog.Logger
+	// RetentionMin and RetentionMax bound a tenant's own retention period (retention.go). They default to
+	// DefaultRetentionMin and DefaultRetentionMax.
+	RetentionMin, RetentionMax time.Duration
 }
 
 // Service creates tenants, issues and revokes their tokens, and authenticates requests.
@@ -57,9 +60,10 @@ type Service struct {
 	store Store
 	now   func() time.Time
 
-	allowDeletion bool
-	log           *slog.Logger
-	kick          chan struct{} // wakes the reaper (RunReaper)
+	allowDeletion  bool
+	log            *slog.Logger
+	retMin, retMax time.Duration
+	kick           chan struct{} // wakes the reaper (RunReaper)
 
 	// known holds ids of tenants seen to exist, for Exists, with when they were seen (Unix ns); an entry is trusted
 	// for knownFor (another replica may have deleted the tenant since). At most maxKnown are kept.
@@ -81,14 +85,22 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.RetentionMin <= 0 {
+		cfg.RetentionMin = DefaultRetentionMin
+	}
+	if cfg.RetentionMax <= 0 {
+		cfg.RetentionMax = DefaultRetentionMax
+	}
 	return &Service{store: store, now: cfg.Now, allowDeletion: cfg.AllowDeletion, log: cfg.Logger,
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), retMin: cfg.RetentionMin, retMax: cfg.RetentionMax}
 }
 
 // CreateInput describes a new tenant.
 type CreateInput struct {
 	ID   string // optional; generated ("ten_…") when empty; otherwise 1 to 64 of [A-Za-z0-9_-]
 	Name string // required, at most MaxName bytes
+	// Retention is the tenant's own retention period; 0 for the operator's default (SetRetention).
+	Retention time.Duration
 }
 
 // Create stores a new tenant. A taken id is ErrExists.
@@ -102,7 +114,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Tenant, error) {
 	if err := validName("name", in.Name, true); err != nil {
 		return nil, err
 	}
-	t := &Tenant{ID: id, Name: in.Name, CreatedAt: s.now().UTC()}
+	if err := s.checkRetention(in.Retention); err != nil {
+		return nil, err
+	}
+	t := &Tenant{ID: id, Name: in.Name, CreatedAt: s.now().UTC(), Retention: in.Retention}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
 		return nil, fmt.Errorf("create tenant %s: %w", id, err)
 	}

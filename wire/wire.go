@@ -38,6 +38,14 @@ func Time(t time.Time) *string {
 type CreateTenant struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name"`
+	// Retention is the tenant's own retention period (see [Duration]); absent or "0s" for the operator's default.
+	Retention json.RawMessage `json:"retention,omitempty"`
+}
+
+// UpdateTenant is the body of PATCH /v1/tenants/{tenant}.
+type UpdateTenant struct {
+	// Retention is the tenant's own retention period (see [Duration]); "0s" returns it to the operator's default.
+	Retention json.RawMessage `json:"retention"`
 }
 
 // Tenant is a tenant as the API shows it.
@@ -48,6 +56,8 @@ type Tenant struct {
 	// State is TenantActive, or TenantDeleting once DELETE /v1/tenants/{tenant} began its deletion (DeletingAt).
 	State      string    `json:"state"`
 	DeletingAt time.Time `json:"deleting_at,omitzero"`
+	// Retention is the tenant's own retention period, a Go duration string; absent for the operator's default.
+	Retention string `json:"retention,omitempty"`
 }
 
 // Tenant states.

@@ -57,3 +57,14 @@ func TestClientTenantDelete(t *testing.T) {
 		t.Errorf("tenants show after delete: exit %d, %s", code, errOut)
 	}
 }
+
+func TestClientTenantRetention(t *testing.T) {
+	a := newClAPI(t)
+	wantFields(t, "tenants create", a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme", "--retention", "48h"),
+		"retention", "48h0m0s")
+	wantFields(t, "tenants update", a.ok(t, "tenants", "update", "acme", "--retention", "720h"), "retention", "720h0m0s")
+	wantFields(t, "tenants update 0s", a.ok(t, "tenants", "update", "acme", "--retention", "0s"), "retention", "default")
+	if code, _, errOut := a.wh(t, "tenants", "update", "acme", "--retention", "1m"); code == 0 || !strings.Contains(errOut, "retention") {
+		t.Errorf("tenants update --retention 1m: exit %d, %s", code, errOut)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/tenants"
 	"github.com/webhookd/webhookd/tracing"
 )
 
@@ -82,6 +83,8 @@ type serveConfig struct {
 
 	OperatorTenant      string
 	AllowTenantDeletion bool
+	RetentionMin        time.Duration
+	RetentionMax        time.Duration
 	FailingAfter        time.Duration
 	RecheckEvery        time.Duration
 	RecheckDisableAfter int
@@ -104,6 +107,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RetryJitter, "retry-jitter", delivery.DefaultRetryJitter, "random fraction by which a retry wait moves either way")
 	fs.DurationVar(&c.HealthSpan, "health-span", delivery.DefaultHealthSpan, "disable an endpoint that fails this long without a success")
 	fs.DurationVar(&c.Retention, "retention", delivery.DefaultRetention, "how long finished deliveries, their attempts and messages are kept")
+	fs.DurationVar(&c.RetentionMin, "retention-min", tenants.DefaultRetentionMin, "the shortest retention period a tenant may have of its own")
+	fs.DurationVar(&c.RetentionMax, "retention-max", tenants.DefaultRetentionMax, "the longest retention period a tenant may have of its own")
 	fs.Int64Var(&c.MaxEventBytes, "max-event-bytes", 256<<10, "largest event request body accepted")
 	fs.Int64Var(&c.MaxBatchBytes, "max-batch-bytes", 8<<20, "largest batch publish request body accepted")
 	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
@@ -259,6 +264,8 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
 		OperatorTenant:        cfg.OperatorTenant,
 		AllowTenantDeletion:   cfg.AllowTenantDeletion,
+		RetentionMin:          cfg.RetentionMin,
+		RetentionMax:          cfg.RetentionMax,
 		Recheck:               endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
 	}, nil
 }
