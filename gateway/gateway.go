@@ -291,6 +291,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 
 	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store,
 		MaxEndpointLabels: cfg.MetricsEndpointLabels})
+	ops.CountWith(g.metrics.OpsEventCounter())
 	tracer, err := g.setupTracing(ctx) // tracing.go
 	if err != nil {
 		return nil, err
