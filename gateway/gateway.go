@@ -235,6 +235,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		if file, err = loadConfigFile(cfg.ConfigFile, cfg.Egress, cfg.Getenv); err != nil {
 			return nil, err
 		}
+		cfg = file.apply(cfg)
 	}
 	store, where, err := OpenStore(ctx, cfg.Store, cfg.Data)
 	if err != nil {

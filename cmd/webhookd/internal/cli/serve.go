@@ -83,6 +83,10 @@ type serveConfig struct {
 
 	OperatorTenant      string
 	AllowTenantDeletion bool
+
+	// set holds the flags given (on the command line or in the environment): a setting the config file may also
+	// make is passed to the gateway only when given.
+	set                 map[string]bool
 	RetentionMin        time.Duration
 	RetentionMax        time.Duration
 	FailingAfter        time.Duration
@@ -171,6 +175,7 @@ func runServe(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
 		return 2
 	}
+	cfg.set = setFlags(fs)
 	logger, err := newLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
@@ -262,12 +267,32 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		Tracing:               cfg.Tracing || tracing.Enabled(os.Getenv),
 		TracePropagate:        cfg.TracePropagate,
 		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
-		OperatorTenant:        cfg.OperatorTenant,
+		OperatorTenant:        cfg.OperatorTenant, // "" leaves it to the config file
 		AllowTenantDeletion:   cfg.AllowTenantDeletion,
 		RetentionMin:          cfg.RetentionMin,
 		RetentionMax:          cfg.RetentionMax,
-		Recheck:               endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
+		Recheck:               cfg.recheck(),
 	}, nil
+}
+
+// setFlags returns the names of the flags fs was given.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// recheck is the re-check's configuration from the flags given; one not given leaves its setting to the config
+// file, else the gateway's default.
+func (c serveConfig) recheck() endpoints.RecheckConfig {
+	var r endpoints.RecheckConfig
+	if c.set == nil || c.set["recheck-every"] {
+		r.Every = orNone(c.RecheckEvery)
+	}
+	if c.set == nil || c.set["recheck-disable-after"] {
+		r.DisableAfter = orNone(c.RecheckDisableAfter)
+	}
+	return r
 }
 
 // orNone maps a flag's 0 ("none": no retries, no jitter, no pruning) to -1, which the gateway reads as none; its 0
