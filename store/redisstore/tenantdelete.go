@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -559,8 +560,10 @@ func (s *Store) purgeTenantKeys(ctx context.Context, tenantID string, sessionsOn
 	return n, err
 }
 
-// scanKeys calls fn with the keys matching match, page by page, on every master of a cluster.
+// scanKeys calls fn with the keys matching match, page by page, on every master of a cluster (the masters are
+// scanned at once, fn is called by one at a time).
 func (s *Store) scanKeys(ctx context.Context, match string, fn func([]string) error) error {
+	var mu sync.Mutex
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		var cur uint64
 		for {
@@ -569,7 +572,10 @@ func (s *Store) scanKeys(ctx context.Context, match string, fn func([]string) er
 				return err
 			}
 			if len(keys) > 0 {
-				if err := fn(keys); err != nil {
+				mu.Lock()
+				err := fn(keys)
+				mu.Unlock()
+				if err != nil {
 					return err
 				}
 			}
