@@ -451,6 +451,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.callsKeep.Run(runCtx) })
 	wg.Go(func() { g.recheck.Run(runCtx) })
 	wg.Go(func() { g.tenants.RunReaper(runCtx, g.cfg.TenantReapEvery) })
+	wg.Go(func() { g.engine.RunFailingCheck(runCtx, 0, g.allEndpoints) })
 
 	var runErr error
 	select {
