@@ -54,6 +54,7 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		Headers:        e.Headers,
 		RateLimit:      e.RateLimit,
 		Timeout:        e.Timeout.String(),
+		TracePropagate: e.TracePropagate,
 		Metadata:       e.Metadata,
 		Disabled:       e.Disabled,
 		DisabledReason: e.DisabledReason,
