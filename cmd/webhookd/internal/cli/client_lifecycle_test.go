@@ -68,3 +68,16 @@ func TestClientTenantRetention(t *testing.T) {
 		t.Errorf("tenants update --retention 1m: exit %d, %s", code, errOut)
 	}
 }
+
+func TestClientEndpointTracePropagate(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme")
+	id := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/hook", "--trace-propagate=false", "-q"))
+	wantFields(t, "endpoints show", a.ok(t, "endpoints", "show", "--tenant", "acme", id), "trace propagate", "false")
+	a.ok(t, "endpoints", "update", "--tenant", "acme", id, "--trace-propagate")
+	wantFields(t, "endpoints show after update", a.ok(t, "endpoints", "show", "--tenant", "acme", id), "trace propagate", "true")
+	other := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/other", "-q"))
+	if f := fieldsOf(a.ok(t, "endpoints", "show", "--tenant", "acme", other)); f["trace propagate"] != "" {
+		t.Errorf("an endpoint without a choice shows %q", f["trace propagate"])
+	}
+}
