@@ -148,6 +148,9 @@ func toAPIError(err error) *apiError {
 			"the delivery does not hold its ordering key: it is not a failed or dead delivery of a block endpoint")
 	case errors.Is(err, delivery.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.Is(err, tenants.ErrDeletionDisabled):
+		return newError(http.StatusForbidden, wire.CodeTenantDeletionDisabled,
+			"tenant deletion is disabled: the operator starts webhookd with --allow-tenant-deletion to allow it")
 	case errors.Is(err, tenants.ErrExists):
 		return newError(http.StatusConflict, CodeConflict, "a tenant with this id exists")
 	case errors.Is(err, tenants.ErrToken):

@@ -45,8 +45,10 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		RateLimit:   deref(req.RateLimit),
 		Timeout:     deref(timeout),
 		Metadata:    deref(req.Metadata),
-		Kind:        deref(req.Kind),
-		Calls:       callSettings(req.Calls),
+
+		TracePropagate: req.TracePropagate,
+		Kind:           deref(req.Kind),
+		Calls:          callSettings(req.Calls),
 
 		Retries:      req.Retries,
 		RetryInitial: deref(sched.initial),
@@ -126,7 +128,9 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 			RateLimit:   req.RateLimit,
 			Timeout:     timeout,
 			Metadata:    req.Metadata,
-			Calls:       callSettings(req.Calls),
+
+			TracePropagate: req.TracePropagate,
+			Calls:          callSettings(req.Calls),
 
 			Retries:      req.Retries,
 			RetryInitial: sched.initial,

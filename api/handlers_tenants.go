@@ -16,7 +16,15 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ *call) e
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
-	t, err := s.tenants.Create(r.Context(), tenants.CreateInput{ID: req.ID, Name: req.Name})
+	keep, err := parseDuration("retention", req.Retention)
+	if err != nil {
+		return err
+	}
+	in := tenants.CreateInput{ID: req.ID, Name: req.Name}
+	if keep != nil {
+		in.Retention = *keep
+	}
+	t, err := s.tenants.Create(r.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -47,6 +55,35 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	writeJSON(w, http.StatusOK, viewTenant(t))
+	return nil
+}
+
+func (s *server) updateTenant(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req wire.UpdateTenant
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
+		return err
+	}
+	keep, err := parseDuration("retention", req.Retention)
+	if err != nil {
+		return err
+	}
+	if keep == nil {
+		return errValidation("retention", "retention is required: a duration such as \"720h\", or \"0s\" for the default")
+	}
+	t, err := s.tenants.SetRetention(r.Context(), c.tenant, *keep)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewTenant(t))
+	return nil
+}
+
+func (s *server) deleteTenant(w http.ResponseWriter, r *http.Request, c *call) error {
+	t, err := s.tenants.Delete(r.Context(), c.tenant)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, viewTenant(t))
 	return nil
 }
 

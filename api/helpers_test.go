@@ -37,6 +37,8 @@ type testConfig struct {
 	Config
 	URLPolicy egress.Policy // of the endpoints service; defaults to testPolicy
 	Waker     events.Waker  // of the events service; defaults to none
+	// AllowTenantDeletion is the tenants service's AllowDeletion.
+	AllowTenantDeletion bool
 }
 
 // testDeps builds the services over st as the gateway does, each with its own settings.
@@ -64,7 +66,9 @@ func newEnv(t *testing.T, mutate ...func(*testConfig)) *env {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	s, err := newServer(cfg.Config, testDeps(st, cfg.URLPolicy, cfg.Waker))
+	deps := testDeps(st, cfg.URLPolicy, cfg.Waker)
+	deps.Tenants = tenants.NewService(st, tenants.ServiceConfig{AllowDeletion: cfg.AllowTenantDeletion})
+	s, err := newServer(cfg.Config, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,8 @@ func TestTenantIsolation(t *testing.T) {
 		"GET /v1/tenants/{tenant}/endpoints":                 nil,
 		"GET /v1/tenants/{tenant}/tokens":                    nil,
 		"GET /v1/tenants/{tenant}":                           nil,
+		"DELETE /v1/tenants/{tenant}":                        nil,
+		"PATCH /v1/tenants/{tenant}":                         map[string]any{"retention": "720h"},
 		"GET /v1/tenants":                                    nil,
 		"GET /v1/event-types":                                nil,
 		"GET /v1/event-types/{name}":                         nil,
@@ -114,6 +116,8 @@ func TestTenantIsolation(t *testing.T) {
 	// routes without one act on B's own data (or refuse, for operator-only ones) and must not show A's.
 	own := map[string]int{
 		"GET /v1/tenants/{tenant}":                   200,
+		"DELETE /v1/tenants/{tenant}":                403,
+		"PATCH /v1/tenants/{tenant}":                 403,
 		"POST /v1/tenants/{tenant}/tokens":           403,
 		"GET /v1/tenants/{tenant}/tokens":            403,
 		"DELETE /v1/tenants/{tenant}/tokens/{token}": 403,

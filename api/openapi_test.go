@@ -630,7 +630,7 @@ func newLiveAPI(t *testing.T, withEngine bool) *liveAPI {
 		waker = eng
 	}
 	deps := api.Deps{
-		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{AllowDeletion: true}),
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: waker}),
 		Log:       st,
@@ -770,7 +770,7 @@ func TestOpenAPILive(t *testing.T) {
 		blockKey = "block an ordering key behind a dead delivery"
 	)
 	order := []string{
-		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant,
+		"POST /v1/tenants", "GET /v1/tenants", "GET " + tenant, "PATCH " + tenant,
 		"POST " + tenant + "/tokens", "GET " + tenant + "/tokens",
 		"POST " + tenant + "/portal-sessions", "DELETE " + tenant + "/portal-sessions/{session}",
 		"POST /v1/event-types", "GET /v1/event-types", "GET /v1/event-types/{name}",
@@ -785,6 +785,7 @@ func TestOpenAPILive(t *testing.T) {
 		"DELETE " + tenant + "/messages/{msg}/payload",
 		callsEp, "POST " + tenant + "/calls", "GET " + endpoint + "/calls",
 		"DELETE " + tenant + "/tokens/{token}", "DELETE /v1/event-types/{name}", "DELETE " + endpoint,
+		"DELETE " + tenant,
 		"GET /healthz", "GET /readyz", "GET /metrics",
 	}
 	covered := map[string]bool{}

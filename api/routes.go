@@ -49,6 +49,12 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/v1/tenants", accessOperator, s.listTenants},
 		// GET → 200 tenant. A tenant token may read its own tenant.
 		{http.MethodGet, tenant, accessTenant, s.getTenant},
+		// PATCH {"retention": "720h"} → 200 tenant: its own retention period, within the operator's limits (422
+		// outside); "0s" returns it to the default (operator).
+		{http.MethodPatch, tenant, accessTenantOperator, s.updateTenant},
+		// DELETE → 202 tenant with state "deleting": the tenant is gone for every call from now on and its data is
+		// removed in the background. 403 tenant_deletion_disabled without --allow-tenant-deletion.
+		{http.MethodDelete, tenant, accessTenantOperator, s.deleteTenant},
 
 		// Tenant tokens (operator).
 		// POST {"name"?} → 201 {"id", "tenant_id", "name", "created_at", "token": "wht_…"}; the token text is shown

@@ -18,7 +18,15 @@ import (
 func now() time.Time { return time.Now() }
 
 func viewTenant(t *tenants.Tenant) wire.Tenant {
-	return wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt}
+	state := wire.TenantActive
+	if t.Deleting() {
+		state = wire.TenantDeleting
+	}
+	v := wire.Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, State: state, DeletingAt: t.DeletingAt}
+	if t.Retention != 0 {
+		v.Retention = t.Retention.String()
+	}
+	return v
 }
 
 func viewToken(t *tenants.Token) wire.Token {
@@ -47,6 +55,7 @@ func viewEndpoint(e *endpoints.Endpoint, now time.Time) wire.Endpoint {
 		Headers:        e.Headers,
 		RateLimit:      e.RateLimit,
 		Timeout:        e.Timeout.String(),
+		TracePropagate: e.TracePropagate,
 		Metadata:       e.Metadata,
 		Disabled:       e.Disabled,
 		DisabledReason: e.DisabledReason,

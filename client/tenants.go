@@ -28,6 +28,18 @@ func (c *Client) Tenants(ctx context.Context) iter.Seq2[wire.Tenant, error] {
 	return all[wire.Tenant](ctx, c, path("tenants"), nil)
 }
 
+// UpdateTenant changes a tenant (operator token): its own retention period, within the operator's limits.
+func (c *Client) UpdateTenant(ctx context.Context, tenant string, in wire.UpdateTenant) (*wire.Tenant, error) {
+	return call[wire.Tenant](ctx, c, http.MethodPatch, path("tenants", tenant), nil, in)
+}
+
+// DeleteTenant begins the deletion of a tenant and all its data (operator token; the server must run with
+// --allow-tenant-deletion, else a 403 tenant_deletion_disabled). It returns the tenant in state deleting: from then
+// on it is gone for every call, and its data is removed in the background.
+func (c *Client) DeleteTenant(ctx context.Context, tenant string) (*wire.Tenant, error) {
+	return call[wire.Tenant](ctx, c, http.MethodDelete, path("tenants", tenant), nil, nil)
+}
+
 // CreateToken issues a tenant token (operator token). Its text, in Token, is shown only in this answer.
 func (c *Client) CreateToken(ctx context.Context, tenant string, in wire.CreateToken) (*wire.Token, error) {
 	return call[wire.Token](ctx, c, http.MethodPost, path("tenants", tenant, "tokens"), nil, in)

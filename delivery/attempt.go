@@ -225,7 +225,7 @@ func (e *Engine) send(ctx context.Context, sc *scratch, st *epState, ep *endpoin
 		req.Header["User-Agent"] = e.ua // shared: the transport only reads it
 	}
 	if e.tracer != nil {
-		e.tracer.Inject(actx, req.Header)
+		e.tracer.Inject(actx, req.Header, ep.TracePropagate)
 	}
 	err = p.SetHeaders(req.Header, &sm, buf, now, sc.keys)
 	clear(sc.keys) // drop key references from the pooled scratch

@@ -14,6 +14,13 @@ type Pruner interface {
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// TenantPruner is a Pruner that gives each tenant its own cutoff (a tenant's own retention period).
+type TenantPruner interface {
+	// PruneBy deletes what finished before cutoff(tenant), tenant by tenant, and looks at nothing that finished
+	// after latest, the latest cutoff of any tenant. It returns how many deliveries it deleted.
+	PruneBy(ctx context.Context, latest time.Time, cutoff func(tenantID string) time.Time) (int, error)
+}
+
 // RetentionConfig configures a Retention.
 type RetentionConfig struct {
 	// Keep is how long finished deliveries, their attempts and their messages are kept. Defaults to DefaultRetention;
@@ -27,6 +34,9 @@ type RetentionConfig struct {
 	Logger *slog.Logger
 	// Observer, if set, is told of a failed prune as StoreError("prune").
 	Observer Observer
+	// TenantKeep, if set, lists the tenants with a retention period of their own (shorter or longer than Keep);
+	// it is read at every prune, and honoured when the Pruner is a TenantPruner.
+	TenantKeep func(ctx context.Context) (map[string]time.Duration, error)
 }
 
 // Retention is the delivery log's maintenance service: it enforces the retention period by pruning the log at
@@ -61,9 +71,9 @@ func NewRetention(p Pruner, cfg RetentionConfig) *Retention {
 func (r *Retention) Config() RetentionConfig { return r.cfg }
 
 // Run prunes now and then every Every until ctx ends, and returns nil. A failed prune is logged and tried again at
-// the next round. With a negative Keep it returns at once.
+// the next round. With a negative Keep and no TenantKeep it returns at once.
 func (r *Retention) Run(ctx context.Context) error {
-	if r.cfg.Keep < 0 {
+	if r.cfg.Keep < 0 && r.cfg.TenantKeep == nil {
 		return nil
 	}
 	t := time.NewTicker(r.cfg.Every)
@@ -78,9 +88,10 @@ func (r *Retention) Run(ctx context.Context) error {
 	}
 }
 
-// PruneOnce deletes what finished more than Keep ago and returns how many deliveries it deleted.
+// PruneOnce deletes what finished more than Keep ago (a tenant's own period ago, for a tenant that has one) and
+// returns how many deliveries it deleted.
 func (r *Retention) PruneOnce(ctx context.Context) int {
-	n, err := r.p.Prune(ctx, r.cfg.Now().Add(-r.cfg.Keep))
+	n, err := r.prune(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		r.cfg.Observer.StoreError("prune")
@@ -89,4 +100,44 @@ func (r *Retention) PruneOnce(ctx context.Context) int {
 		r.cfg.Logger.Info("retention pruned deliveries", "count", n)
 	}
 	return n
+}
+
+func (r *Retention) prune(ctx context.Context) (int, error) {
+	now := r.cfg.Now()
+	var def time.Time // the zero time: nothing finished before it, so nothing is pruned
+	if r.cfg.Keep >= 0 {
+		def = now.Add(-r.cfg.Keep)
+	}
+	tp, ok := r.p.(TenantPruner)
+	if r.cfg.TenantKeep == nil || !ok {
+		if r.cfg.Keep < 0 {
+			return 0, nil
+		}
+		return r.p.Prune(ctx, def)
+	}
+	own, err := r.cfg.TenantKeep(ctx)
+	if err != nil {
+		// Without the list, the default could prune what a tenant keeps longer: skip this round.
+		return 0, err
+	}
+	if len(own) == 0 {
+		if r.cfg.Keep < 0 {
+			return 0, nil
+		}
+		return r.p.Prune(ctx, def)
+	}
+	latest := def
+	cut := make(map[string]time.Time, len(own))
+	for t, keep := range own {
+		cut[t] = now.Add(-keep)
+		if cut[t].After(latest) {
+			latest = cut[t]
+		}
+	}
+	return tp.PruneBy(ctx, latest, func(tenant string) time.Time {
+		if c, ok := cut[tenant]; ok {
+			return c
+		}
+		return def
+	})
 }

@@ -16,9 +16,9 @@ type Tracer interface {
 	// names (the publish request's), and returns ctx carrying it. It must not
 	// record ep's URL path or query, which may carry credentials.
 	StartAttempt(ctx context.Context, t Task, ep *endpoints.Endpoint, m *Message) (context.Context, AttemptSpan)
-	// Inject writes the span of ctx on the attempt's request headers, when the operator opted in to propagation;
-	// otherwise it does nothing.
-	Inject(ctx context.Context, h http.Header)
+	// Inject writes the span of ctx on the attempt's request headers when propagate says so: nil for the
+	// operator's choice, else the endpoint's own (endpoints.Endpoint.TracePropagate); otherwise it does nothing.
+	Inject(ctx context.Context, h http.Header, propagate *bool)
 }
 
 // AttemptSpan is one attempt's span.

@@ -38,7 +38,10 @@ func (f *fakeTracer) StartAttempt(ctx context.Context, t Task, ep *endpoints.End
 	return context.WithValue(ctx, spanKey{}, s), s
 }
 
-func (f *fakeTracer) Inject(ctx context.Context, h http.Header) {
+func (f *fakeTracer) Inject(ctx context.Context, h http.Header, propagate *bool) {
+	if propagate != nil && !*propagate {
+		return
+	}
 	if s, ok := ctx.Value(spanKey{}).(*fakeSpan); ok {
 		h.Set("Traceparent", "span-of-"+s.task.DeliveryID)
 	}

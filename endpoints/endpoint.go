@@ -41,8 +41,11 @@ type Endpoint struct {
 	Headers     map[string]string `json:"headers"`    // custom request headers
 	RateLimit   float64           `json:"rate_limit"` // deliveries per second; 0 means unlimited
 	Timeout     time.Duration     `json:"timeout"`    // per attempt; Defaults to 1s, at most 30s
-	Metadata    map[string]string `json:"metadata"`
-	Disabled    bool              `json:"disabled"`
+	// TracePropagate, when set, decides whether attempts carry their W3C traceparent to this endpoint, overriding
+	// the operator's choice (--trace-propagate); nil keeps it.
+	TracePropagate *bool             `json:"trace_propagate,omitempty"`
+	Metadata       map[string]string `json:"metadata"`
+	Disabled       bool              `json:"disabled"`
 	// DisabledReason says why: "manual", "gone" (the receiver answered 410), "failing" (health span exceeded),
 	// "handshake" (failed the periodic re-check, recheck.go).
 	DisabledReason string `json:"disabled_reason,omitempty"`

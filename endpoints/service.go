@@ -66,7 +66,9 @@ type CreateInput struct {
 	Headers     map[string]string // custom request headers; see ValidateHeaders
 	RateLimit   float64           // deliveries per second; 0 means unlimited
 	Timeout     time.Duration     // per attempt; 0 means DefaultTimeout
-	Metadata    map[string]string // free-form, see ValidateMetadata
+	// TracePropagate overrides the operator's trace propagation for this endpoint; nil keeps it.
+	TracePropagate *bool
+	Metadata       map[string]string // free-form, see ValidateMetadata
 	// Kind is KindEvents ("" means events) or KindCalls. A calls endpoint takes no event filters (Events must be
 	// empty), signs under the standard profile, and URL is the base its call paths are appended to.
 	Kind  string
@@ -100,8 +102,10 @@ type UpdateInput struct {
 	Headers   *map[string]string
 	RateLimit *float64
 	Timeout   *time.Duration // 0 means DefaultTimeout
-	Metadata  *map[string]string
-	Calls     *CallSettings // calls endpoints only; replaces the settings as a whole
+	// TracePropagate sets the endpoint's own trace propagation choice.
+	TracePropagate *bool
+	Metadata       *map[string]string
+	Calls          *CallSettings // calls endpoints only; replaces the settings as a whole
 	// Retries, RetryInitial and RetryCap change the retry schedule; a negative Retries or a zero duration goes back
 	// to the engine's.
 	Retries      *int
@@ -132,8 +136,10 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		RateLimit:   in.RateLimit,
 		Timeout:     cmp.Or(in.Timeout, DefaultTimeout),
 		Metadata:    copyMap(in.Metadata),
-		CreatedAt:   now,
-		UpdatedAt:   now,
+
+		TracePropagate: cloneBool(in.TracePropagate),
+		CreatedAt:      now,
+		UpdatedAt:      now,
 
 		Retries:      cloneInt(in.Retries),
 		RetryInitial: in.RetryInitial,
@@ -253,6 +259,9 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		}
 		if in.Timeout != nil {
 			e.Timeout = cmp.Or(*in.Timeout, DefaultTimeout)
+		}
+		if in.TracePropagate != nil {
+			e.TracePropagate = cloneBool(in.TracePropagate)
 		}
 		if in.Metadata != nil {
 			e.Metadata = copyMap(*in.Metadata)
@@ -591,5 +600,14 @@ func clone(e *Endpoint) *Endpoint {
 	c.Metadata = copyMap(e.Metadata)
 	c.Calls = cloneCallSettings(e.Calls)
 	c.Retries = cloneInt(e.Retries)
+	c.TracePropagate = cloneBool(e.TracePropagate)
 	return &c
+}
+
+func cloneBool(p *bool) *bool {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }

@@ -79,6 +79,14 @@ type OpsNotifier struct {
 	s        *Service
 	operator string
 	log      *slog.Logger
+	count    func(eventType string) // CountWith
+}
+
+// CountWith has count told of every operational event emitted (once per event, whoever subscribes to it) and
+// returns n. Set it before n is used.
+func (n *OpsNotifier) CountWith(count func(eventType string)) *OpsNotifier {
+	n.count = count
+	return n
 }
 
 // NewOpsNotifier returns a notifier publishing through s. operatorTenant ("" for none) is the tenant whose endpoints
@@ -145,6 +153,9 @@ func (n *OpsNotifier) about(ep *endpoints.Endpoint, fields map[string]any) map[s
 // publish sends one operational event about ep to the tenant's and the operator's subscribed endpoints. A failure is
 // logged, not returned: what it reports is already stored.
 func (n *OpsNotifier) publish(ctx context.Context, ep *endpoints.Endpoint, eventType string, fields map[string]any) {
+	if n.count != nil {
+		n.count(eventType)
+	}
 	data, err := json.Marshal(fields)
 	if err != nil {
 		n.log.Error("operational event", "type", eventType, "err", err)

@@ -44,7 +44,8 @@ func TestOpsNotifierRouting(t *testing.T) {
 		eps[e.id] = ep
 	}
 	svc := events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st})
-	n := events.NewOpsNotifier(svc, "ops", nil)
+	counted := map[string]int{}
+	n := events.NewOpsNotifier(svc, "ops", nil).CountWith(func(eventType string) { counted[eventType]++ })
 	got := func(tenant, ep string) []string {
 		t.Helper()
 		ds, err := st.ListDeliveries(ctx, tenant, delivery.Filter{EndpointID: ep, Limit: 100})
@@ -86,6 +87,11 @@ func TestOpsNotifierRouting(t *testing.T) {
 	want("acme", "ep_legacy", events.EndpointDisabledType)
 	want("ops", "ep_ops", events.EndpointFailingType, events.OpsEndpointDisabledType, events.DeliveryExhaustedType)
 	want("other", "ep_other")
+	// Each event is counted once, whoever hears of it; the exhausted operational delivery was not emitted.
+	if len(counted) != 3 || counted[events.EndpointFailingType] != 1 || counted[events.OpsEndpointDisabledType] != 1 ||
+		counted[events.DeliveryExhaustedType] != 1 {
+		t.Errorf("counted %v", counted)
+	}
 
 	// Producers and the catalogue API cannot use the reserved names.
 	if _, _, _, err := svc.Publish(ctx, "acme", events.PublishInput{Type: events.EndpointFailingType}); !errors.Is(err, events.ErrInvalid) {

@@ -65,6 +65,80 @@ const configIDKey = "webhookd.config_id"
 // fileConfig is the config file.
 type fileConfig struct {
 	Tenants []fileTenant `json:"tenants"`
+	// AllowTenantDeletion turns on tenant deletion like --allow-tenant-deletion.
+	AllowTenantDeletion bool `json:"allow_tenant_deletion"`
+	// OperatorTenant, Recheck and RetryLimits are the operator's settings of Config's fields of the same names; each
+	// applies where Config leaves the field zero (serve passes zero for a flag not given).
+	OperatorTenant string           `json:"operator_tenant"`
+	Recheck        *fileRecheck     `json:"recheck"`
+	RetryLimits    *fileRetryLimits `json:"retry_limits"`
+}
+
+// fileRecheck is the config file's endpoints.RecheckConfig: every "0s" and disable_after 0 mean never.
+type fileRecheck struct {
+	Every        *fileDuration `json:"every"`
+	PerHost      *fileDuration `json:"per_host"`
+	DisableAfter *int          `json:"disable_after"`
+}
+
+// fileRetryLimits is the config file's endpoints.RetryLimits.
+type fileRetryLimits struct {
+	MaxRetries int          `json:"max_retries"`
+	MinInitial fileDuration `json:"min_initial"`
+	MaxCap     fileDuration `json:"max_cap"`
+}
+
+// apply fills the fields of cfg that the file sets and cfg leaves zero.
+func (fc *fileConfig) apply(cfg Config) Config {
+	if fc == nil {
+		return cfg
+	}
+	if cfg.OperatorTenant == "" {
+		cfg.OperatorTenant = fc.OperatorTenant
+	}
+	if r := fc.Recheck; r != nil {
+		never := func(v, none int64) int64 {
+			if v == 0 {
+				return none
+			}
+			return v
+		}
+		if r.Every != nil && cfg.Recheck.Every == 0 {
+			cfg.Recheck.Every = time.Duration(never(int64(*r.Every), -1))
+		}
+		if r.PerHost != nil && cfg.Recheck.PerHost == 0 {
+			cfg.Recheck.PerHost = time.Duration(*r.PerHost)
+		}
+		if r.DisableAfter != nil && cfg.Recheck.DisableAfter == 0 {
+			cfg.Recheck.DisableAfter = int(never(int64(*r.DisableAfter), -1))
+		}
+	}
+	if l := fc.RetryLimits; l != nil {
+		cfg.RetryLimits.MaxRetries = cmp.Or(cfg.RetryLimits.MaxRetries, l.MaxRetries)
+		cfg.RetryLimits.MinInitial = cmp.Or(cfg.RetryLimits.MinInitial, time.Duration(l.MinInitial))
+		cfg.RetryLimits.MaxCap = cmp.Or(cfg.RetryLimits.MaxCap, time.Duration(l.MaxCap))
+	}
+	return cfg
+}
+
+// checkSettings refuses operator settings out of range.
+func (fc *fileConfig) checkSettings() error {
+	if fc.OperatorTenant != "" && !ids.Valid(fc.OperatorTenant) {
+		return errors.New("operator_tenant must be 1 to 64 of [A-Za-z0-9_-]")
+	}
+	if r := fc.Recheck; r != nil {
+		switch {
+		case r.Every != nil && *r.Every < 0, r.PerHost != nil && *r.PerHost < 0:
+			return errors.New("recheck: every and per_host must not be negative")
+		case r.DisableAfter != nil && *r.DisableAfter < 0:
+			return errors.New("recheck: disable_after must not be negative (0: never)")
+		}
+	}
+	if l := fc.RetryLimits; l != nil && (l.MaxRetries < 0 || l.MinInitial < 0 || l.MaxCap < 0 ||
+		l.MaxCap > 0 && l.MinInitial > l.MaxCap) {
+		return errors.New("retry_limits: max_retries, min_initial and max_cap must not be negative, min_initial at most max_cap")
+	}
+	return nil
 }
 
 type fileTenant struct {
@@ -154,6 +228,9 @@ func loadConfigFile(path string, policy egress.Policy, getenv func(string) (stri
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("config file %s: data after the top-level object", path)
+	}
+	if err := fc.checkSettings(); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	seenTenant := map[string]bool{}
 	for i := range fc.Tenants {
@@ -341,7 +418,13 @@ func applyConfig(ctx context.Context, fc *fileConfig, ts *tenants.Service, es *e
 		cur, err := ts.Get(ctx, t.ID)
 		switch {
 		case errors.Is(err, tenants.ErrNotFound):
-			if _, err := ts.Create(ctx, tenants.CreateInput{ID: t.ID, Name: t.Name}); err != nil {
+			_, err := ts.Create(ctx, tenants.CreateInput{ID: t.ID, Name: t.Name})
+			if errors.Is(err, tenants.ErrExists) {
+				// Its deletion has begun and is not finished: it is declared again at the next start.
+				log.Warn("config: tenant is being deleted; left out until its deletion is finished", "tenant", t.ID)
+				continue
+			}
+			if err != nil {
 				return res, &entryError{entry, err}
 			}
 			res.TenantsCreated++

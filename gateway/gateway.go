@@ -70,8 +70,10 @@ type Config struct {
 	// its default. Its Logger defaults to Logger. Its ShutdownTimeout also bounds the HTTP server's shutdown.
 	Delivery delivery.Config
 	// Retention is how long finished deliveries, their attempts and messages are kept. Defaults to 7 days; negative
-	// keeps them for ever.
-	Retention time.Duration
+	// keeps them for ever. A tenant may have its own period (PATCH /v1/tenants/{tenant}), between RetentionMin and
+	// RetentionMax (tenants.DefaultRetentionMin and DefaultRetentionMax by default).
+	Retention                  time.Duration
+	RetentionMin, RetentionMax time.Duration
 
 	// MaxEventBytes and MaxBatchBytes bound the bodies of a publish and of a batch publish (api defaults).
 	MaxEventBytes int64
@@ -144,6 +146,12 @@ type Config struct {
 	Recheck endpoints.RecheckConfig
 	// RetryLimits bound the retry schedule an endpoint may set (endpoints.RetryLimits).
 	RetryLimits endpoints.RetryLimits
+	// AllowTenantDeletion lets the operator delete tenants (DELETE /v1/tenants/{tenant}); the config file's
+	// allow_tenant_deletion turns it on too. Deletions already begun are finished whatever it says.
+	AllowTenantDeletion bool
+	// TenantReapEvery is how often the tenant reaper looks for deletions to resume. Defaults to
+	// tenants.DefaultReapEvery; it also runs at start and after every deletion.
+	TenantReapEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -206,6 +214,11 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		cfg.MaxEventBytes < 0 || cfg.MaxBatchBytes < 0 {
 		return nil, fmt.Errorf("%w: sizes and durations must not be negative (but Retention)", ErrConfig)
 	}
+	if cfg.RetentionMin < 0 || cfg.RetentionMax < 0 ||
+		cfg.RetentionMin > 0 && cfg.RetentionMax > 0 && cfg.RetentionMin > cfg.RetentionMax {
+		return nil, fmt.Errorf("%w: RetentionMin %v and RetentionMax %v: want 0 ≤ min ≤ max", ErrConfig,
+			cfg.RetentionMin, cfg.RetentionMax)
+	}
 	if c := cfg.Calls; c.BreakerAfter < 0 || c.BreakerCooldown < 0 || c.ResponseLimit < 0 || c.Excerpt < 0 || c.LogQueue < 0 {
 		return nil, fmt.Errorf("%w: Calls: sizes and durations must not be negative", ErrConfig)
 	}
@@ -222,6 +235,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		if file, err = loadConfigFile(cfg.ConfigFile, cfg.Egress, cfg.Getenv); err != nil {
 			return nil, err
 		}
+		cfg = file.apply(cfg)
 	}
 	store, where, err := OpenStore(ctx, cfg.Store, cfg.Data)
 	if err != nil {
@@ -245,7 +259,10 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	client := egress.NewClient(egress.ClientConfig{Policy: cfg.Egress})
 	bell := delivery.NewDoorbell()
 
-	g.tenants = tenants.NewService(store, tenants.ServiceConfig{})
+	g.tenants = tenants.NewService(store, tenants.ServiceConfig{
+		AllowDeletion: cfg.AllowTenantDeletion || file != nil && file.AllowTenantDeletion, Logger: logger,
+		RetentionMin: cfg.RetentionMin, RetentionMax: cfg.RetentionMax,
+	})
 	g.endpoints = endpoints.NewService(eps, endpoints.Config{
 		Policy: cfg.Egress, Client: client, HandshakeTimeout: cfg.HandshakeTimeout, RotationGrace: cfg.RotationGrace,
 		RetryLimits: cfg.RetryLimits,
@@ -275,6 +292,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 
 	g.metrics = metrics.New(metrics.Config{MaxTenantLabels: cfg.MetricsTenantLabels, Queue: store,
 		MaxEndpointLabels: cfg.MetricsEndpointLabels})
+	ops.CountWith(g.metrics.OpsEventCounter())
 	tracer, err := g.setupTracing(ctx) // tracing.go
 	if err != nil {
 		return nil, err
@@ -295,7 +313,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		g.metrics.WatchHeldKeys(hk)
 	}
 	g.retention = delivery.NewRetention(store, delivery.RetentionConfig{
-		Keep: cfg.Retention, Logger: logger, Observer: g.metrics,
+		Keep: cfg.Retention, Logger: logger, Observer: g.metrics, TenantKeep: g.tenants.Retentions,
 	})
 
 	ccfg := cfg.Calls
@@ -432,6 +450,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	wg.Go(func() { g.retention.Run(runCtx) })
 	wg.Go(func() { g.callsKeep.Run(runCtx) })
 	wg.Go(func() { g.recheck.Run(runCtx) })
+	wg.Go(func() { g.tenants.RunReaper(runCtx, g.cfg.TenantReapEvery) })
+	wg.Go(func() { g.engine.RunFailingCheck(runCtx, 0, g.allEndpoints) })
 
 	var runErr error
 	select {

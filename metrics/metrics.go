@@ -88,6 +88,7 @@ type Metrics struct {
 	calls           callMetrics // management calls (calls.go)
 
 	schemas schemaMetrics // events accepted in warn mode (schemas.go)
+	ops     opsMetrics    // operational events emitted (ops.go)
 
 	handler http.Handler
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,13 @@ var tokenLen = len(TokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenBytes)
 type ServiceConfig struct {
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// AllowDeletion lets Delete delete tenants; without it Delete answers ErrDeletionDisabled.
+	AllowDeletion bool
+	// Logger hears of the reaper's work. Defaults to slog.Default().
+	Logger *slog.Logger
+	// RetentionMin and RetentionMax bound a tenant's own retention period (retention.go). They default to
+	// DefaultRetentionMin and DefaultRetentionMax.
+	RetentionMin, RetentionMax time.Duration
 }
 
 // Service creates tenants, issues and revokes their tokens, and authenticates requests.
@@ -52,27 +60,47 @@ type Service struct {
 	store Store
 	now   func() time.Time
 
-	// known holds ids of tenants seen to exist, for Exists. Tenants are never deleted, so an entry never goes stale;
-	// at most maxKnown are kept.
+	allowDeletion  bool
+	log            *slog.Logger
+	retMin, retMax time.Duration
+	kick           chan struct{} // wakes the reaper (RunReaper)
+
+	// known holds ids of tenants seen to exist, for Exists, with when they were seen (Unix ns); an entry is trusted
+	// for knownFor (another replica may have deleted the tenant since). At most maxKnown are kept.
 	known  sync.Map
 	nKnown atomic.Int64
 }
 
-// maxKnown bounds the tenant ids Exists remembers.
-const maxKnown = 100_000
+// maxKnown bounds the tenant ids Exists remembers; knownFor is how long it trusts one.
+const (
+	maxKnown = 100_000
+	knownFor = 10 * time.Second
+)
 
 // NewService returns a Service over store.
 func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: store, now: cfg.Now}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RetentionMin <= 0 {
+		cfg.RetentionMin = DefaultRetentionMin
+	}
+	if cfg.RetentionMax <= 0 {
+		cfg.RetentionMax = DefaultRetentionMax
+	}
+	return &Service{store: store, now: cfg.Now, allowDeletion: cfg.AllowDeletion, log: cfg.Logger,
+		kick: make(chan struct{}, 1), retMin: cfg.RetentionMin, retMax: cfg.RetentionMax}
 }
 
 // CreateInput describes a new tenant.
 type CreateInput struct {
 	ID   string // optional; generated ("ten_…") when empty; otherwise 1 to 64 of [A-Za-z0-9_-]
 	Name string // required, at most MaxName bytes
+	// Retention is the tenant's own retention period; 0 for the operator's default (SetRetention).
+	Retention time.Duration
 }
 
 // Create stores a new tenant. A taken id is ErrExists.
@@ -86,34 +114,42 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Tenant, error) {
 	if err := validName("name", in.Name, true); err != nil {
 		return nil, err
 	}
-	t := &Tenant{ID: id, Name: in.Name, CreatedAt: s.now().UTC()}
+	if err := s.checkRetention(in.Retention); err != nil {
+		return nil, err
+	}
+	t := &Tenant{ID: id, Name: in.Name, CreatedAt: s.now().UTC(), Retention: in.Retention}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
 		return nil, fmt.Errorf("create tenant %s: %w", id, err)
 	}
 	return t, nil
 }
 
-// Get returns a tenant, or ErrNotFound.
+// Get returns a tenant, or ErrNotFound (also for a tenant being deleted).
 func (s *Service) Get(ctx context.Context, id string) (*Tenant, error) {
 	t, err := s.store.GetTenant(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %s: %w", id, err)
 	}
+	if t.Deleting() {
+		return nil, fmt.Errorf("get tenant %s: being deleted: %w", id, ErrNotFound)
+	}
 	return t, nil
 }
 
-// Exists returns nil when the tenant exists, else an error matching ErrNotFound (or the store's error). A tenant once
-// seen is remembered (tenants are never deleted), so the operator's calls on a tenant's routes cost no store read
-// after the first.
+// Exists returns nil when the tenant exists (and is not being deleted), else an error matching ErrNotFound (or the
+// store's error). A tenant once seen is remembered for a few seconds, so the operator's calls on a tenant's routes
+// seldom cost a store read.
 func (s *Service) Exists(ctx context.Context, id string) error {
-	if _, ok := s.known.Load(id); ok {
+	if v, ok := s.known.Load(id); ok && s.now().UnixNano()-v.(int64) < int64(knownFor) {
 		return nil
 	}
 	if _, err := s.Get(ctx, id); err != nil {
+		s.forget(id)
 		return err
 	}
-	if s.nKnown.Add(1) <= maxKnown {
-		s.known.Store(id, struct{}{})
+	if _, loaded := s.known.Swap(id, s.now().UnixNano()); !loaded && s.nKnown.Add(1) > maxKnown {
+		s.known.Delete(id)
+		s.nKnown.Add(-1)
 	}
 	return nil
 }
@@ -202,4 +238,11 @@ func validName(field, s string, required bool) error {
 		return &FieldError{Field: field, Message: "not valid UTF-8"}
 	}
 	return nil
+}
+
+// forget drops a tenant from what Exists remembers.
+func (s *Service) forget(id string) {
+	if _, ok := s.known.LoadAndDelete(id); ok {
+		s.nKnown.Add(-1)
+	}
 }

@@ -213,9 +213,10 @@ func (t *Tracer) StartAttempt(ctx context.Context, task delivery.Task, ep *endpo
 	return ctx, attemptSpan{span}
 }
 
-// Inject writes ctx's span as the request's traceparent when Options.Propagate is set.
-func (t *Tracer) Inject(ctx context.Context, h http.Header) {
-	if t.propagate {
+// Inject writes ctx's span as the request's traceparent when propagate is true, or when it is nil and
+// Options.Propagate is set.
+func (t *Tracer) Inject(ctx context.Context, h http.Header, propagate *bool) {
+	if propagate != nil && *propagate || propagate == nil && t.propagate {
 		t.prop.Inject(ctx, propagation.HeaderCarrier(h))
 	}
 }

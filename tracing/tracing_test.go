@@ -105,7 +105,29 @@ func BenchmarkAttemptSpan(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sctx, span := tr.StartAttempt(ctx, task, ep, m)
-		tr.Inject(sctx, h)
+		tr.Inject(sctx, h, nil)
 		span.End(http.StatusOK, delivery.OutcomeSuccess, nil)
+	}
+}
+
+// TestInjectPerEndpoint: an endpoint's own choice overrides the operator's, either way.
+func TestInjectPerEndpoint(t *testing.T) {
+	yes, no := true, false
+	for _, c := range []struct {
+		operator bool
+		endpoint *bool
+		want     bool
+	}{
+		{false, nil, false}, {true, nil, true}, {false, &yes, true}, {true, &no, false}, {true, &yes, true},
+	} {
+		tr := New(sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample())), Options{Propagate: c.operator})
+		ep := &endpoints.Endpoint{ID: "ep_1", Profile: "standard", URL: "https://hooks.example.com/in", TracePropagate: c.endpoint}
+		sctx, span := tr.StartAttempt(context.Background(), delivery.Task{DeliveryID: "dlv_1", Attempt: 1}, ep, &delivery.Message{})
+		h := http.Header{}
+		tr.Inject(sctx, h, ep.TracePropagate)
+		span.End(http.StatusOK, delivery.OutcomeSuccess, nil)
+		if got := h.Get("Traceparent") != ""; got != c.want {
+			t.Errorf("operator %v, endpoint %v: traceparent sent %v, want %v", c.operator, c.endpoint, got, c.want)
+		}
 	}
 }

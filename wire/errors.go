@@ -24,6 +24,8 @@ const (
 	CodeSchemaViolation  = "schema_violation"    // 422: event data breaks its type's schema (details: SchemaDetails)
 	CodeMessageExpunged  = "message_expunged"    // 409: a replay of a message whose payload was expunged
 	CodeNotBlocked       = "not_blocked"         // 409: an unblock of a delivery that does not hold its ordering key
+	// 403: DELETE /v1/tenants/{tenant} while the operator has not allowed it (--allow-tenant-deletion)
+	CodeTenantDeletionDisabled = "tenant_deletion_disabled"
 )
 
 // Error is the body of every error answer.

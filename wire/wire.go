@@ -38,6 +38,14 @@ func Time(t time.Time) *string {
 type CreateTenant struct {
 	ID   string `json:"id,omitempty"`
 	Name string `json:"name"`
+	// Retention is the tenant's own retention period (see [Duration]); absent or "0s" for the operator's default.
+	Retention json.RawMessage `json:"retention,omitempty"`
+}
+
+// UpdateTenant is the body of PATCH /v1/tenants/{tenant}.
+type UpdateTenant struct {
+	// Retention is the tenant's own retention period (see [Duration]); "0s" returns it to the operator's default.
+	Retention json.RawMessage `json:"retention"`
 }
 
 // Tenant is a tenant as the API shows it.
@@ -45,7 +53,18 @@ type Tenant struct {
 	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	// State is TenantActive, or TenantDeleting once DELETE /v1/tenants/{tenant} began its deletion (DeletingAt).
+	State      string    `json:"state"`
+	DeletingAt time.Time `json:"deleting_at,omitzero"`
+	// Retention is the tenant's own retention period, a Go duration string; absent for the operator's default.
+	Retention string `json:"retention,omitempty"`
 }
+
+// Tenant states.
+const (
+	TenantActive   = "active"
+	TenantDeleting = "deleting"
+)
 
 // CreateToken is the body of POST /v1/tenants/{tenant}/tokens.
 type CreateToken struct {
@@ -148,9 +167,12 @@ type EndpointRequest struct {
 	Headers     *map[string]string `json:"headers,omitempty"`
 	RateLimit   *float64           `json:"rate_limit,omitempty"`
 	Timeout     json.RawMessage    `json:"timeout,omitempty"`
-	Metadata    *map[string]string `json:"metadata,omitempty"`
-	Kind        *string            `json:"kind,omitempty"`  // "events" (default) or "calls"; create only
-	Calls       *CallSettings      `json:"calls,omitempty"` // calls endpoints only
+	// TracePropagate overrides the gateway's --trace-propagate for this endpoint: true sends each attempt's W3C
+	// traceparent, false never does; absent keeps the gateway's choice (on update: unchanged).
+	TracePropagate *bool              `json:"trace_propagate,omitempty"`
+	Metadata       *map[string]string `json:"metadata,omitempty"`
+	Kind           *string            `json:"kind,omitempty"`  // "events" (default) or "calls"; create only
+	Calls          *CallSettings      `json:"calls,omitempty"` // calls endpoints only
 	// Retries (0 to 10, within the operator's limit), RetryInitial and RetryCap (durations, see [Duration]) override
 	// the retry schedule; on update, a retries of -1 or a duration of "0s" goes back to the gateway's.
 	Retries      *int            `json:"retries,omitempty"`
@@ -164,17 +186,19 @@ type EndpointRequest struct {
 
 // Endpoint is an endpoint as the API shows it: never its secrets (see [Secret]).
 type Endpoint struct {
-	ID             string            `json:"id"`
-	TenantID       string            `json:"tenant_id"`
-	URL            string            `json:"url"`
-	Description    string            `json:"description"`
-	Events         []string          `json:"events"`
-	Profile        string            `json:"profile"`
-	Signing        string            `json:"signing"`
-	Keys           []Key             `json:"keys"`
-	Headers        map[string]string `json:"headers"`
-	RateLimit      float64           `json:"rate_limit"`
-	Timeout        string            `json:"timeout"` // a Go duration string, e.g. "1s"
+	ID          string            `json:"id"`
+	TenantID    string            `json:"tenant_id"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	Events      []string          `json:"events"`
+	Profile     string            `json:"profile"`
+	Signing     string            `json:"signing"`
+	Keys        []Key             `json:"keys"`
+	Headers     map[string]string `json:"headers"`
+	RateLimit   float64           `json:"rate_limit"`
+	Timeout     string            `json:"timeout"` // a Go duration string, e.g. "1s"
+	// TracePropagate is the endpoint's own trace propagation choice; absent: the gateway's (--trace-propagate).
+	TracePropagate *bool             `json:"trace_propagate,omitempty"`
 	Metadata       map[string]string `json:"metadata"`
 	Disabled       bool              `json:"disabled"`
 	DisabledReason string            `json:"disabled_reason,omitempty"`

@@ -115,29 +115,40 @@ func (s *Store) ListAttempts(ctx context.Context, tenantID, deliveryID string) (
 // that no stored delivery refers to (with their idempotency keys). It works in transactions of at most PruneBatch
 // deliveries or messages, so writers wait at most one of them, and returns how many deliveries it deleted.
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	return s.PruneBy(ctx, cutoff, func(string) time.Time { return cutoff })
+}
+
+var _ delivery.TenantPruner = (*Store)(nil)
+
+// PruneBy is Prune with a cutoff per tenant: it walks the retention indexes up to latest and deletes what is older
+// than its tenant's cutoff. A transaction looks at most 8×PruneBatch index entries, so entries kept longer than
+// others (a tenant's longer retention) cost a bounded walk.
+func (s *Store) PruneBy(ctx context.Context, latest time.Time, cutoff func(tenantID string) time.Time) (int, error) {
 	total := 0
+	var from []byte
 	for {
 		var n int
-		var more bool
+		var next []byte
 		err := s.update(ctx, func(tx *bolt.Tx) error {
 			var err error
-			n, more, err = s.pruneDeliveries(tx, cutoff)
+			n, next, err = s.pruneDeliveries(tx, latest, cutoff, from)
 			return err
 		})
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("prune: %w", err)
 		}
-		if !more {
+		if next == nil {
 			break
 		}
+		from = next
 	}
-	var from []byte
+	from = nil
 	for {
 		var next []byte
 		err := s.update(ctx, func(tx *bolt.Tx) error {
 			var err error
-			next, err = s.pruneMessages(tx, cutoff, from)
+			next, err = s.pruneMessages(tx, latest, cutoff, from)
 			return err
 		})
 		if err != nil {
@@ -150,25 +161,41 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 }
 
-// pruneDeliveries deletes up to PruneBatch terminal deliveries created before cutoff; more reports a full batch.
-func (s *Store) pruneDeliveries(tx *bolt.Tx, cutoff time.Time) (n int, more bool, err error) {
+// tenantOfTimeKey returns the tenant of a retention index key: timeKey(created) tenant 0 ….
+func tenantOfTimeKey(k []byte) string {
+	rest := k[timeKeyLen:]
+	if i := bytes.IndexByte(rest, sep); i >= 0 {
+		return string(rest[:i])
+	}
+	return string(rest)
+}
+
+// pruneDeliveries deletes up to PruneBatch terminal deliveries created before their tenant's cutoff, looking at most
+// 8×PruneBatch index entries from the key from, none at or after latest. It returns where to resume, nil when done.
+func (s *Store) pruneDeliveries(tx *bolt.Tx, latest time.Time, cutoff func(string) time.Time, from []byte) (n int, next []byte, err error) {
 	term, dls, att := tx.Bucket(bTerminal), tx.Bucket(bDeliveries), tx.Bucket(bAttempts)
 	var keys [][]byte
 	c := term.Cursor()
 	holds, _ := tx.Bucket(bBlocked).Cursor().First()
-	for k, _ := c.First(); k != nil && timeOfKey(k).Before(cutoff); k, _ = c.Next() {
+	k, _ := c.First()
+	if from != nil {
+		k, _ = c.Seek(from)
+	}
+	for seen := 0; k != nil && timeOfKey(k).Before(latest); k, _ = c.Next() {
+		if seen++; len(keys) == s.pruneBatch || seen > 8*s.pruneBatch {
+			next = bytes.Clone(k)
+			break
+		}
 		if holds != nil && holdsKey(tx, k[timeKeyLen:]) {
 			continue // it is kept while it holds its ordering key (ordering.go)
 		}
-		if len(keys) == s.pruneBatch {
-			more = true
-			break
+		if timeOfKey(k).Before(cutoff(tenantOfTimeKey(k))) {
+			keys = append(keys, bytes.Clone(k))
 		}
-		keys = append(keys, bytes.Clone(k))
 	}
 	for _, tk := range keys {
 		if err := term.Delete(tk); err != nil {
-			return n, more, err
+			return n, nil, err
 		}
 		dk := tk[timeKeyLen:]
 		v := dls.Get(dk)
@@ -177,7 +204,7 @@ func (s *Store) pruneDeliveries(tx *bolt.Tx, cutoff time.Time) (n int, more bool
 		}
 		d, err := decodeDelivery(v)
 		if err != nil {
-			return n, more, err
+			return n, nil, err
 		}
 		if !d.Status.Terminal() { // a stale index entry; the record is live
 			continue
@@ -191,20 +218,20 @@ func (s *Store) pruneDeliveries(tx *bolt.Tx, cutoff time.Time) (n int, more bool
 			{dls, dk},
 		} {
 			if err := del.b.Delete(del.k); err != nil {
-				return n, more, err
+				return n, nil, err
 			}
 		}
 		if err := deletePrefix(att, prefix(d.TenantID, d.ID)); err != nil {
-			return n, more, err
+			return n, nil, err
 		}
 		n++
 	}
-	return n, more, nil
+	return n, next, nil
 }
 
-// pruneMessages deletes up to PruneBatch unreferenced messages created before cutoff, looking at most 8×PruneBatch
-// index entries from the key from. It returns where to resume, nil when done.
-func (s *Store) pruneMessages(tx *bolt.Tx, cutoff time.Time, from []byte) (next []byte, err error) {
+// pruneMessages deletes up to PruneBatch unreferenced messages created before their tenant's cutoff, looking at most
+// 8×PruneBatch index entries from the key from, none at or after latest. It returns where to resume, nil when done.
+func (s *Store) pruneMessages(tx *bolt.Tx, latest time.Time, cutoff func(string) time.Time, from []byte) (next []byte, err error) {
 	byTime, msgs, byMsg, idem := tx.Bucket(bMsgByTime), tx.Bucket(bMessages), tx.Bucket(bDlvByMessage), tx.Bucket(bIdem)
 	var doomed [][]byte
 	c := byTime.Cursor()
@@ -212,13 +239,13 @@ func (s *Store) pruneMessages(tx *bolt.Tx, cutoff time.Time, from []byte) (next 
 	if from != nil {
 		k, _ = c.Seek(from)
 	}
-	for seen := 0; k != nil && timeOfKey(k).Before(cutoff); k, _ = c.Next() {
+	for seen := 0; k != nil && timeOfKey(k).Before(latest); k, _ = c.Next() {
 		if seen++; len(doomed) == s.pruneBatch || seen > 8*s.pruneBatch {
 			next = bytes.Clone(k)
 			break
 		}
 		parts := splitKey(k[timeKeyLen:])
-		if len(parts) != 2 || countPrefix(byMsg, prefix(parts[0], parts[1])) > 0 {
+		if len(parts) != 2 || !timeOfKey(k).Before(cutoff(parts[0])) || countPrefix(byMsg, prefix(parts[0], parts[1])) > 0 {
 			continue
 		}
 		doomed = append(doomed, bytes.Clone(k))

@@ -69,9 +69,11 @@ type sched struct {
 	lines  map[string]*line     // lane key 0 ordering key → the key's deliveries in publish order (ordering.go)
 	// blocked holds, by delivery id, the ended deliveries that hold their key's line (ordering.go): not in items.
 	blocked map[string]*item
-	cap     int // the MaxInFlight lanes were parked under
-	seq     uint64
-	fence   uint64 // last fence handed out; strictly increases
+	// deleting holds the tenants being deleted (tenantdelete.go): their deliveries are never queued again.
+	deleting map[string]struct{}
+	cap      int // the MaxInFlight lanes were parked under
+	seq      uint64
+	fence    uint64 // last fence handed out; strictly increases
 }
 
 func newSched(fenceBase uint64) *sched {
@@ -84,13 +86,17 @@ func newSched(fenceBase uint64) *sched {
 		lines:  make(map[string]*line),
 		fence:  fenceBase,
 
-		blocked: make(map[string]*item),
+		blocked:  make(map[string]*item),
+		deleting: make(map[string]struct{}),
 	}
 }
 
 // add queues a new pending delivery. A delivery already known is left alone.
 func (s *sched) add(tenant, endpoint, id, msg, okey string, due time.Time, attempts int) {
 	if _, ok := s.items[id]; ok {
+		return
+	}
+	if _, ok := s.deleting[tenant]; ok {
 		return
 	}
 	it := &item{id: id, tenant: tenant, msg: msg, lane: s.laneOf(tenant, endpoint), attempts: attempts, okey: okey}
@@ -223,6 +229,10 @@ func (s *sched) done(it *item) {
 func (s *sched) requeue(it *item, due time.Time, attempts int) {
 	it.attempts = attempts
 	it.lane.closing--
+	if _, ok := s.deleting[it.tenant]; ok {
+		s.forget(it) // its tenant is being deleted: the delivery is cancelled, not retried
+		return
+	}
 	s.queue(it, due)
 }
 

@@ -150,6 +150,17 @@ func (s *Store) init() error {
 		}
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
+		// The deliveries of a tenant being deleted are not queued again (tenantdelete.go).
+		err := tx.Bucket(bTenants).ForEach(func(k, v []byte) error {
+			t, err := decodeTenant(v)
+			if err == nil && t.Deleting() {
+				s.sched.deleting[t.ID] = struct{}{}
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
 		dls := tx.Bucket(bDeliveries)
 		return tx.Bucket(bPending).ForEach(func(k, _ []byte) error {
 			v := dls.Get(k)

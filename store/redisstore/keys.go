@@ -60,6 +60,9 @@ import (
 //	P{t:<tenant>}:call:<call>         STRING  call JSON
 //	P{t:<tenant>}:callsbytime         ZSET    "<endpoint> <call>" → created ms (what PruneCalls walks)
 //	P{catalogue}:types / :names       HASH / ZSET   event type name → JSON / names, scores 0
+//	P deleting                        ZSET    ids of the tenants being deleted, scores 0 (tenantdelete.go)
+//	P{t:<tenant>}:tokens-deleted      HASH    a deleting tenant's tokens hash, moved aside (tenantdelete.go)
+//	P{t:<tenant>}:doomed-eps          ZSET    a deleting tenant's endpoint ids, scores 0 (tenantdelete.go)
 //	P wake                            pub/sub channel (not a key): "<store instance> <shard>:<ms> …", work made due
 //
 // A delivery's record lives in its queue shard, not beside its message, so that ack, nack, fail, release and

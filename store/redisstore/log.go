@@ -214,15 +214,24 @@ const pruneBatch = 500
 // its delivery index) are pruned where terminal and old enough, and the message goes once its index is empty. A
 // message with a live delivery stays, and is looked at again at every prune.
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	return s.PruneBy(ctx, cutoff, func(string) time.Time { return cutoff })
+}
+
+var _ delivery.TenantPruner = (*Store)(nil)
+
+// PruneBy is Prune with a cutoff per tenant: it walks the retention indexes up to latest and deletes what is older
+// than its tenant's cutoff; a message kept for its tenant stays in the range and is paged past, like one with a live
+// delivery.
+func (s *Store) PruneBy(ctx context.Context, latest time.Time, cutoff func(tenantID string) time.Time) (int, error) {
 	s.recent.clear() // before and after: a message published meanwhile may be pruned by this very call
 	s.claimed.clear()
-	n, err := s.prune(ctx, cutoff)
+	n, err := s.prune(ctx, latest, cutoff)
 	s.recent.clear()
 	s.claimed.clear()
 	return n, err
 }
 
-func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
+func (s *Store) prune(ctx context.Context, latest time.Time, cutoff func(string) time.Time) (int, error) {
 	// Versions before 2026-11 listed terminal deliveries in a done set per shard; nothing reads it any more.
 	pipe := s.rdb.Pipeline()
 	for i := range s.k.shards {
@@ -231,7 +240,16 @@ func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("redisstore: prune: %w", err)
 	}
-	cutNS, cutMS := nsString(cutoff), strconv.FormatInt(ms(cutoff), 10)
+	cutMS := strconv.FormatInt(ms(latest), 10)
+	cuts := map[string]string{} // tenant → its cutoff, ns
+	cutNS := func(tenant string) string {
+		c, ok := cuts[tenant]
+		if !ok {
+			c = nsString(cutoff(tenant))
+			cuts[tenant] = c
+		}
+		return c
+	}
 	total := 0
 	offset := make([]int64, len(s.k.msgs)) // messages kept (live deliveries) stay in the range: page past them
 	open := make([]bool, len(s.k.msgs))
@@ -268,12 +286,12 @@ func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
 				batch[i] = ids
 			}
 		}
-		n, err := s.pruneDeliveriesOf(ctx, batch, cutNS)
+		n, tenantOf, err := s.pruneDeliveriesOf(ctx, batch, cutNS)
 		total += n
 		if err != nil {
 			return total, err
 		}
-		kept, err := s.pruneMessages(ctx, batch, cutNS)
+		kept, err := s.pruneMessages(ctx, batch, tenantOf, cutNS)
 		if err != nil {
 			return total, err
 		}
@@ -284,9 +302,10 @@ func (s *Store) prune(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 // pruneDeliveriesOf prunes the deliveries of messages (by message shard): it lists them from the messages' delivery
-// indexes, runs pruneDeliveriesScript on each queue shard's candidates, and drops the deleted ones (and those whose
-// record was already gone) from their tenant's and message's indexes. It returns how many it deleted.
-func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cutNS string) (int, error) {
+// indexes, runs pruneDeliveriesScript on each queue shard's candidates with their tenant's cutoff, and drops the
+// deleted ones (and those whose record was already gone) from their tenant's and message's indexes. It returns how
+// many it deleted, and the tenant of each message.
+func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cutNS func(string) string) (int, map[string]string, error) {
 	pipe := s.rdb.Pipeline()
 	type msgCmds struct {
 		id      string
@@ -302,31 +321,37 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("redisstore: prune: list deliveries: %w", err)
+		return 0, nil, fmt.Errorf("redisstore: prune: list deliveries: %w", err)
 	}
 	type cand struct{ id, ep, tenant, msg string }
-	byShard := map[int][]cand{}
+	type group struct {
+		shard int
+		cut   string
+	}
+	byShard := map[group][]cand{}
+	tenantOf := make(map[string]string, len(cmds))
 	for _, c := range cmds {
+		tenantOf[c.id] = c.tenant.Val()
 		for _, m := range c.members.Val() {
 			id, ep := splitPair(m)
 			if !validID(id) || !validID(ep) {
 				continue
 			}
-			sk := s.k.shardOf(ep)
-			byShard[sk.num] = append(byShard[sk.num], cand{id, ep, c.tenant.Val(), c.id})
+			g := group{s.k.shardOf(ep).num, cutNS(c.tenant.Val())}
+			byShard[g] = append(byShard[g], cand{id, ep, c.tenant.Val(), c.id})
 		}
 	}
 	var (
 		calls  []scriptCall
 		groups [][]cand
 	)
-	for num, cs := range byShard {
-		sk := &s.k.shards[num]
+	for grp, cs := range byShard {
+		sk := &s.k.shards[grp.shard]
 		for len(cs) > 0 {
 			g := cs[:min(len(cs), pruneBatch)]
 			cs = cs[len(g):]
 			keys := []string{sk.dead}
-			args := []any{cutNS}
+			args := []any{grp.cut}
 			for _, c := range g {
 				keys = append(keys, sk.record(c.id), sk.attempts(c.id), sk.endpointDeliveries(c.ep))
 				args = append(args, c.id)
@@ -337,7 +362,7 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	}
 	res, err := s.runScripts(ctx, calls)
 	if err != nil {
-		return 0, fmt.Errorf("redisstore: prune: %w", err)
+		return 0, nil, fmt.Errorf("redisstore: prune: %w", err)
 	}
 	pipe = s.rdb.Pipeline()
 	n, dropped := 0, 0 // deliveries deleted; index entries dropped (theirs and stale ones)
@@ -360,29 +385,41 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	}
 	if dropped > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
-			return n, fmt.Errorf("redisstore: prune: indexes: %w", err)
+			return n, tenantOf, fmt.Errorf("redisstore: prune: indexes: %w", err)
 		}
 	}
-	return n, nil
+	return n, tenantOf, nil
 }
 
-// pruneMessages runs pruneMessagesScript on messages (by message shard) and returns, per shard, how many of them are
-// still in its retention index (kept: a delivery still refers to them).
-func (s *Store) pruneMessages(ctx context.Context, msgs map[int][]string, cutNS string) (map[int]int64, error) {
+// pruneMessages runs pruneMessagesScript on messages (by message shard, with their tenant's cutoff) and returns, per
+// shard, how many of them are still in its retention index (kept: a delivery still refers to them, or their tenant
+// keeps them longer).
+func (s *Store) pruneMessages(ctx context.Context, msgs map[int][]string, tenantOf map[string]string, cutNS func(string) string) (map[int]int64, error) {
+	type group struct {
+		shard int
+		cut   string
+	}
+	byGroup := map[group][]string{}
+	for i, ids := range msgs {
+		for _, id := range ids {
+			g := group{i, cutNS(tenantOf[id])}
+			byGroup[g] = append(byGroup[g], id)
+		}
+	}
 	var (
 		calls  []scriptCall
-		shards []int
+		groups []group
 	)
-	for i, ids := range msgs {
-		mk := &s.k.msgs[i]
+	for g, ids := range byGroup {
+		mk := &s.k.msgs[g.shard]
 		keys := []string{mk.index}
-		args := []any{cutNS}
+		args := []any{g.cut}
 		for _, id := range ids {
 			keys = append(keys, mk.message(id), mk.messageDeliveries(id))
 			args = append(args, id)
 		}
 		calls = append(calls, scriptCall{pruneMessagesScript, keys, args})
-		shards = append(shards, i)
+		groups = append(groups, g)
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	if err != nil {
@@ -394,7 +431,7 @@ func (s *Store) pruneMessages(ctx context.Context, msgs map[int][]string, cutNS 
 		if err != nil || len(r) != 2 {
 			return nil, fmt.Errorf("redisstore: prune messages: reply %v: %v", r, err)
 		}
-		kept[shards[j]] = int64(len(msgs[shards[j]])) - r[1]
+		kept[groups[j].shard] += int64(len(byGroup[groups[j]])) - r[1]
 	}
 	return kept, nil
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// again; it bounds how late a replica notices work that no wake message announced (a retry nacked by a replica
 	// that then died). Hints are only used while Wakeups runs. Defaults to 15s.
 	RescanEvery time.Duration
+	// PurgeBatch is how many records one step of a tenant's deletion removes at most (tenantdelete.go). Defaults to
+	// 500.
+	PurgeBatch int
 }
 
 // Store is the Redis backend: tenants, endpoints, messages, the delivery queue and the delivery log. It is safe for
@@ -98,6 +101,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	opts.Prefix = cmp.Or(opts.Prefix, "wh:")
 	opts.IdempotencyTTL = cmp.Or(opts.IdempotencyTTL, 24*time.Hour)
 	opts.RescanEvery = cmp.Or(opts.RescanEvery, defaultRescanEvery)
+	if opts.PurgeBatch <= 0 {
+		opts.PurgeBatch = 500
+	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}

@@ -108,6 +108,7 @@ func endpoint(tenant, id string) *endpoints.Endpoint {
 		RateLimit: 2.5, Timeout: 3 * time.Second,
 		Metadata:  map[string]string{"env": "test"},
 		CreatedAt: base, UpdatedAt: base,
+		TracePropagate: new(false),
 	}
 }
 

@@ -235,17 +235,31 @@ export async function endpointView(view, id) {
   row('Profile', e.profile + ' · ' + e.signing);
   row('Timeout', e.timeout);
   row('Rate limit', e.rate_limit ? e.rate_limit + ' per second' : 'none');
+  row('Retry schedule', retrySchedule(e));
+  if (e.trace_propagate !== undefined) row('Trace propagation', e.trace_propagate ? 'on (traceparent sent)' : 'off');
   const hs = Object.entries(e.headers || {});
   row('Custom headers', hs.length ? h('ul', { class: 'plain' }, hs.map(([k, v]) => h('li', null, h('code', null, k + ': ' + v)))) : 'none');
   const md = Object.entries(e.metadata || {});
   if (md.length) row('Metadata', h('ul', { class: 'plain' }, md.map(([k, v]) => h('li', null, k + ' = ' + v))));
   if (e.failing_since) row('Failing since', when(e.failing_since));
+  if (e.handshake_failures) row('URL re-check', e.handshake_failures + ' failed in a row' + (e.handshake_error ? ': ' + e.handshake_error : ''));
+  if (e.handshake_checked_at) row('Last re-checked', when(e.handshake_checked_at));
   row('Created', when(e.created_at));
   view.append(h('section', { 'aria-labelledby': 'sec-props' }, h('h2', { id: 'sec-props' }, 'Details'), props));
 
   view.append(secretSection(e, path, ro));
   if (!ro) view.append(testSection(path));
   view.append(deliveriesSection(path, ro));
+}
+
+// retrySchedule describes the endpoint's own retry schedule, or says it follows the gateway's.
+function retrySchedule(e) {
+  if (e.retries === undefined && !e.retry_initial && !e.retry_cap) return "the gateway's";
+  const parts = [];
+  if (e.retries !== undefined) parts.push(e.retries === 1 ? '1 retry' : e.retries + ' retries');
+  if (e.retry_initial) parts.push('first wait ' + e.retry_initial);
+  if (e.retry_cap) parts.push('waits at most ' + e.retry_cap);
+  return parts.join(' · ');
 }
 
 function reload() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	apiclient "github.com/webhookd/webhookd/client"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/webhookd/webhookd/profiles"
@@ -65,6 +66,9 @@ func (c *client) showEndpoint(e *wire.Endpoint, err error) error {
 		"metadata", joinMap(e.Metadata, "="), "status", status(e), "url refused", e.URLRefused, "failing since", when(e.FailingSince),
 		"created", when(e.CreatedAt), "updated", when(e.UpdatedAt))
 	pairs = append(pairs, scheduleFields(e)...)
+	if e.TracePropagate != nil {
+		pairs = append(pairs, "trace propagate", strconv.FormatBool(*e.TracePropagate))
+	}
 	c.fields(pairs...)
 	return nil
 }
@@ -101,6 +105,7 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 	fs.Var(&headers, "header", `a custom header sent with every delivery, "Name: value" (repeat for several)`)
 	rate := fs.Float64("rate-limit", 0, "deliveries per second at most; 0 is unlimited")
 	timeout := fs.String("timeout", "", "time each attempt gets, 100ms to 30s (default on create: 1s)")
+	tracePropagate := fs.Bool("trace-propagate", false, "send this endpoint each attempt's W3C traceparent (true) or never (false), whatever the server's --trace-propagate says (default: the server's)")
 	fs.Var(&metadata, "metadata", `free-form "key=value" (repeat for several)`)
 	retries := fs.Int("retries", 0, "retries after the first attempt, 0 to 10 (default: the server's; -1 on update goes back to it)")
 	retryInitial := fs.String("retry-initial", "", `wait after the first failed attempt, doubling each retry, e.g. "2s" (default: the server's)`)
@@ -139,6 +144,9 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		if set["timeout"] {
 			req.Timeout, _ = json.Marshal(*timeout) // the server reads the duration
 		}
+		if set["trace-propagate"] {
+			req.TracePropagate = tracePropagate
+		}
 		if set["retries"] {
 			req.Retries = retries
 		}
@@ -175,7 +183,7 @@ func endpointFields(fs *flag.FlagSet, update bool) func() (wire.EndpointRequest,
 		}
 		changed := req.URL != nil || req.Events != nil || req.Description != nil || req.Profile != nil ||
 			req.Signing != nil || req.Secret != nil || req.RateLimit != nil || req.Timeout != nil ||
-			req.Headers != nil || req.Metadata != nil ||
+			req.Headers != nil || req.Metadata != nil || req.TracePropagate != nil ||
 			req.Retries != nil || req.RetryInitial != nil || req.RetryCap != nil ||
 			req.OrderingOnFailure != nil
 		return req, changed, nil

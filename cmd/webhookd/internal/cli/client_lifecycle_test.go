@@ -41,3 +41,43 @@ func TestClientSchemas(t *testing.T) {
 		t.Errorf("a bad schema: exit %d, %s", code, errOut)
 	}
 }
+
+func TestClientTenantDelete(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme Devices")
+	if code, _, errOut := a.wh(t, "tenants", "delete", "acme"); code != 2 || !strings.Contains(errOut, "--yes") {
+		t.Errorf("tenants delete without --yes: exit %d, %s", code, errOut)
+	}
+	wantFields(t, "tenants show", a.ok(t, "tenants", "show", "acme"), "state", "active")
+	out := a.ok(t, "tenants", "delete", "acme", "--yes")
+	if f := fieldsOf(out); f["id"] != "acme" || f["state"] != "deleting" || f["deleting since"] == "" {
+		t.Errorf("tenants delete: %q", out)
+	}
+	if code, _, errOut := a.wh(t, "tenants", "show", "acme"); code == 0 || !strings.Contains(errOut, "not_found") && !strings.Contains(errOut, "not found") {
+		t.Errorf("tenants show after delete: exit %d, %s", code, errOut)
+	}
+}
+
+func TestClientTenantRetention(t *testing.T) {
+	a := newClAPI(t)
+	wantFields(t, "tenants create", a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme", "--retention", "48h"),
+		"retention", "48h0m0s")
+	wantFields(t, "tenants update", a.ok(t, "tenants", "update", "acme", "--retention", "720h"), "retention", "720h0m0s")
+	wantFields(t, "tenants update 0s", a.ok(t, "tenants", "update", "acme", "--retention", "0s"), "retention", "default")
+	if code, _, errOut := a.wh(t, "tenants", "update", "acme", "--retention", "1m"); code == 0 || !strings.Contains(errOut, "retention") {
+		t.Errorf("tenants update --retention 1m: exit %d, %s", code, errOut)
+	}
+}
+
+func TestClientEndpointTracePropagate(t *testing.T) {
+	a := newClAPI(t)
+	a.ok(t, "tenants", "create", "--id", "acme", "--name", "Acme")
+	id := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/hook", "--trace-propagate=false", "-q"))
+	wantFields(t, "endpoints show", a.ok(t, "endpoints", "show", "--tenant", "acme", id), "trace propagate", "false")
+	a.ok(t, "endpoints", "update", "--tenant", "acme", id, "--trace-propagate")
+	wantFields(t, "endpoints show after update", a.ok(t, "endpoints", "show", "--tenant", "acme", id), "trace propagate", "true")
+	other := strings.TrimSpace(a.ok(t, "endpoints", "create", "--tenant", "acme", a.rcv.URL+"/other", "-q"))
+	if f := fieldsOf(a.ok(t, "endpoints", "show", "--tenant", "acme", other)); f["trace propagate"] != "" {
+		t.Errorf("an endpoint without a choice shows %q", f["trace propagate"])
+	}
+}

@@ -5,12 +5,13 @@ import (
 	"context"
 	"flag"
 	apiclient "github.com/webhookd/webhookd/client"
+	"time"
 
 	"github.com/webhookd/webhookd/wire"
 )
 
 func init() {
-	register("tenants", "manage tenants over the API (create, list, show)", runNoun("tenants",
+	register("tenants", "manage tenants over the API (create, list, show, update, delete)", runNoun("tenants",
 		"Tenants own endpoints and deliveries. Creating and listing them needs the operator token.", tenantVerbs))
 	register("tokens", "manage a tenant's API tokens (create, list, revoke)", runNoun("tokens",
 		"A tenant token (wht_…) lets a tenant manage its own endpoints and read its deliveries. Managing tokens needs\nthe operator token.",
@@ -27,7 +28,11 @@ func (c *client) showTenant(t *wire.Tenant, err error) error {
 	case c.quiet:
 		c.lines(t.ID)
 	default:
-		c.fields("id", t.ID, "name", t.Name, "created", when(t.CreatedAt))
+		c.fields("id", t.ID, "name", t.Name, "created", when(t.CreatedAt), "state", t.State,
+			"retention", cmp.Or(t.Retention, "default"))
+		if t.State == wire.TenantDeleting {
+			c.fields("deleting since", when(t.DeletingAt))
+		}
 	}
 	return nil
 }
@@ -38,11 +43,16 @@ var tenantVerbs = []verb{
 		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
 			id := fs.String("id", "", "the tenant's id, 1 to 64 of [A-Za-z0-9_-] (default: a generated ten_…)")
 			name := fs.String("name", "", "the tenant's name (required)")
+			keep := fs.Duration("retention", 0, "the tenant's own retention period, e.g. 720h (default: the server's --retention)")
 			return func(ctx context.Context, _ []string) error {
 				if *name == "" {
 					return usagef("--name is required")
 				}
-				return c.showTenant(c.api.CreateTenant(ctx, wire.CreateTenant{ID: *id, Name: *name}))
+				in := wire.CreateTenant{ID: *id, Name: *name}
+				if *keep != 0 {
+					in.Retention = wire.Duration(*keep)
+				}
+				return c.showTenant(c.api.CreateTenant(ctx, in))
 			}
 		},
 	},
@@ -54,8 +64,8 @@ var tenantVerbs = []verb{
 				l, err := c.api.ListTenants(ctx, page())
 				return listPage(c, l, err,
 					func(t wire.Tenant) string { return t.ID },
-					[]string{"ID", "NAME", "CREATED"},
-					func(t wire.Tenant) []string { return []string{t.ID, t.Name, when(t.CreatedAt)} })
+					[]string{"ID", "NAME", "CREATED", "STATE"},
+					func(t wire.Tenant) []string { return []string{t.ID, t.Name, when(t.CreatedAt), t.State} })
 			}
 		},
 	},
@@ -64,6 +74,37 @@ var tenantVerbs = []verb{
 		setup: func(_ *flag.FlagSet, c *client) func(context.Context, []string) error {
 			return func(ctx context.Context, args []string) error {
 				return c.showTenant(c.api.GetTenant(ctx, args[0]))
+			}
+		},
+	},
+	{
+		name: "update", args: "TENANT_ID", summary: "change a tenant's own retention period", nargs: [2]int{1, 1},
+		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
+			keep := fs.String("retention", "", "how long its finished deliveries and messages are kept, e.g. 720h; 0s for the server's default (required)")
+			return func(ctx context.Context, args []string) error {
+				if *keep == "" {
+					return usagef("--retention is required")
+				}
+				d, err := time.ParseDuration(*keep)
+				if err != nil {
+					return usagef("--retention: %v", err)
+				}
+				return c.showTenant(c.api.UpdateTenant(ctx, args[0], wire.UpdateTenant{Retention: wire.Duration(d)}))
+			}
+		},
+	},
+	{
+		name: "delete", args: "TENANT_ID", summary: "delete a tenant and all its data (asks for --yes)", nargs: [2]int{1, 1},
+		longHelp: "Deletes the tenant's endpoints, tokens, console sessions, messages, deliveries, idempotency keys and\n" +
+			"call log. The tenant is gone at once; its data is removed in the background. It cannot be undone.\n" +
+			"The server must run with --allow-tenant-deletion.",
+		setup: func(fs *flag.FlagSet, c *client) func(context.Context, []string) error {
+			yes := fs.Bool("yes", false, "confirm: delete the tenant and all its data, for good")
+			return func(ctx context.Context, args []string) error {
+				if !*yes {
+					return usagef("deleting tenant %s removes all its data for good: add --yes to confirm", args[0])
+				}
+				return c.showTenant(c.api.DeleteTenant(ctx, args[0]))
 			}
 		},
 	},

@@ -82,7 +82,7 @@ func newClAPI(t *testing.T) *clAPI {
 	go func() { done <- eng.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	h, err := api.New(api.Config{OperatorToken: clOperatorToken, Logger: logger}, api.Deps{
-		Tenants:   tenants.NewService(st, tenants.ServiceConfig{}),
+		Tenants:   tenants.NewService(st, tenants.ServiceConfig{AllowDeletion: true, Logger: logger}),
 		Endpoints: endpoints.NewService(st, endpoints.Config{Policy: policy}),
 		Events:    events.NewService(st, events.Config{Endpoints: st, Log: st, Queue: st, Waker: eng}),
 		Log:       st,

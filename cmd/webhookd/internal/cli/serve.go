@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
 	"github.com/webhookd/webhookd/metrics"
+	"github.com/webhookd/webhookd/tenants"
 	"github.com/webhookd/webhookd/tracing"
 )
 
@@ -81,6 +82,13 @@ type serveConfig struct {
 	EndpointLabels        int
 
 	OperatorTenant      string
+	AllowTenantDeletion bool
+
+	// set holds the flags given (on the command line or in the environment): a setting the config file may also
+	// make is passed to the gateway only when given.
+	set                 map[string]bool
+	RetentionMin        time.Duration
+	RetentionMax        time.Duration
 	FailingAfter        time.Duration
 	RecheckEvery        time.Duration
 	RecheckDisableAfter int
@@ -103,6 +111,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RetryJitter, "retry-jitter", delivery.DefaultRetryJitter, "random fraction by which a retry wait moves either way")
 	fs.DurationVar(&c.HealthSpan, "health-span", delivery.DefaultHealthSpan, "disable an endpoint that fails this long without a success")
 	fs.DurationVar(&c.Retention, "retention", delivery.DefaultRetention, "how long finished deliveries, their attempts and messages are kept")
+	fs.DurationVar(&c.RetentionMin, "retention-min", tenants.DefaultRetentionMin, "the shortest retention period a tenant may have of its own")
+	fs.DurationVar(&c.RetentionMax, "retention-max", tenants.DefaultRetentionMax, "the longest retention period a tenant may have of its own")
 	fs.Int64Var(&c.MaxEventBytes, "max-event-bytes", 256<<10, "largest event request body accepted")
 	fs.Int64Var(&c.MaxBatchBytes, "max-batch-bytes", 8<<20, "largest batch publish request body accepted")
 	fs.DurationVar(&c.HandshakeTO, "handshake-timeout", time.Second, "time an endpoint has to answer the OPTIONS handshake")
@@ -134,6 +144,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConsoleAccent, "console-accent", console.DefaultAccent, "the tenant console's accent colour, #rgb or #rrggbb")
 	fs.StringVar(&c.ConsoleFrameAncestors, "console-frame-ancestors", console.DefaultFrameAncestors, "who may frame the console (CSP frame-ancestors): 'none', 'self' or origins such as https://emm.example.com")
 	fs.StringVar(&c.OperatorTenant, "operator-tenant", "", "tenant whose subscribed endpoints hear of every tenant's operational events (webhookd.*); none when empty")
+	fs.BoolVar(&c.AllowTenantDeletion, "allow-tenant-deletion", false, "let the operator delete tenants with all their data (DELETE /v1/tenants/{id}); deletions already begun finish either way")
 	fs.DurationVar(&c.FailingAfter, "failing-after", delivery.DefaultFailingAfter, "send webhookd.endpoint.failing for an endpoint that fails this long without a success (0: never)")
 	fs.DurationVar(&c.RecheckEvery, "recheck-every", endpoints.DefaultRecheckEvery, "how often every enabled endpoint's URL is checked again (OPTIONS handshake), jittered (0: never)")
 	fs.IntVar(&c.RecheckDisableAfter, "recheck-disable-after", endpoints.DefaultRecheckDisable, "failed re-checks in a row that disable an endpoint (0: never)")
@@ -164,6 +175,7 @@ func runServe(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
 		return 2
 	}
+	cfg.set = setFlags(fs)
 	logger, err := newLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
@@ -255,9 +267,32 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		Tracing:               cfg.Tracing || tracing.Enabled(os.Getenv),
 		TracePropagate:        cfg.TracePropagate,
 		MetricsEndpointLabels: orNone(cfg.EndpointLabels),
-		OperatorTenant:        cfg.OperatorTenant,
-		Recheck:               endpoints.RecheckConfig{Every: orNone(cfg.RecheckEvery), DisableAfter: orNone(cfg.RecheckDisableAfter)},
+		OperatorTenant:        cfg.OperatorTenant, // "" leaves it to the config file
+		AllowTenantDeletion:   cfg.AllowTenantDeletion,
+		RetentionMin:          cfg.RetentionMin,
+		RetentionMax:          cfg.RetentionMax,
+		Recheck:               cfg.recheck(),
 	}, nil
+}
+
+// setFlags returns the names of the flags fs was given.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// recheck is the re-check's configuration from the flags given; one not given leaves its setting to the config
+// file, else the gateway's default.
+func (c serveConfig) recheck() endpoints.RecheckConfig {
+	var r endpoints.RecheckConfig
+	if c.set == nil || c.set["recheck-every"] {
+		r.Every = orNone(c.RecheckEvery)
+	}
+	if c.set == nil || c.set["recheck-disable-after"] {
+		r.DisableAfter = orNone(c.RecheckDisableAfter)
+	}
+	return r
 }
 
 // orNone maps a flag's 0 ("none": no retries, no jitter, no pruning) to -1, which the gateway reads as none; its 0

@@ -28,6 +28,7 @@ func testServeConfig(t *testing.T, args ...string) serveConfig {
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
+	cfg.set = setFlags(fs)
 	return cfg
 }
 
