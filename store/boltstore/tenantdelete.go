@@ -177,6 +177,7 @@ func (s *Store) purgeStep(tx *bolt.Tx, tenant string) (int, error) {
 			return tx.Bucket(bMsgByTime).Delete(timeKey(m.CreatedAt, k))
 		}},
 		{tx.Bucket(bIdem), nil},
+		{tx.Bucket(bBlocked), nil}, // keys held behind dead deliveries (ordering.go)
 	}
 	if b := tx.Bucket(bCalls); b != nil {
 		parts = append(parts, part{b, func(k, v []byte) error {
@@ -264,6 +265,12 @@ func (s *sched) cancelTenant(tenant string) (busy int) {
 			}
 		}
 		s.forget(it)
+	}
+	for id, it := range s.blocked { // dead heads holding their keys: in lines, not in items
+		if it.tenant == tenant {
+			delete(s.blocked, id)
+			s.forget(it)
+		}
 	}
 	for lk, ln := range s.lines {
 		if strings.HasPrefix(lk, tenant+"\x00") && len(ln.items) == 0 {

@@ -60,13 +60,13 @@ return 1
 `)
 
 // purgeEndpointScript removes an endpoint's queue state from its shard (KEYS: ready, turns, lanes, leases, busy,
-// parked, rates, gcra, okeys; ARGV: endpoint, its hold field) and returns how many entries it removed.
+// parked, rates, gcra, okeys, oblock; ARGV: endpoint, its hold field) and returns how many entries it removed.
 var purgeEndpointScript = redis.NewScript(`
 local ep = ARGV[1]
 local n = redis.call('ZREM', KEYS[1], ep) + redis.call('ZREM', KEYS[2], ep) + redis.call('ZREM', KEYS[6], ep)
 n = n + redis.call('ZREMRANGEBYLEX', KEYS[3], '[' .. ep .. '|', '(' .. ep .. '}')
 n = n + redis.call('HDEL', KEYS[5], ep) + redis.call('HDEL', KEYS[7], ep, ARGV[2]) + redis.call('HDEL', KEYS[8], ep)
-n = n + redis.call('HDEL', KEYS[9], ep)
+n = n + redis.call('HDEL', KEYS[9], ep) + redis.call('HDEL', KEYS[10], ep)
 return n
 `)
 
@@ -348,7 +348,7 @@ func (p *purge) doom(ctx context.Context, eps []string) error {
 
 func (s *Store) purgeEndpointQueue(ctx context.Context, ep string) error {
 	sk := s.k.shardOf(ep)
-	keys := []string{sk.ready, sk.turns, sk.lanes, sk.leases, sk.busy, sk.parked, sk.rates, sk.gcra, sk.okeys()}
+	keys := []string{sk.ready, sk.turns, sk.lanes, sk.leases, sk.busy, sk.parked, sk.rates, sk.gcra, sk.okeys(), sk.oblock()}
 	return purgeEndpointScript.Run(ctx, s.rdb, keys, ep, holdField(ep)).Err()
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -124,8 +125,12 @@ func seedTenant(t *testing.T, s LifecycleStore, id string, n int) *tenantData {
 	d.session = sha256.Sum256([]byte("portal-" + id))
 	noErr(t, "CreatePortalSession", s.CreatePortalSession(ctx, &tenants.PortalSession{ID: "ps_" + id, TenantID: id,
 		Hash: d.session, CreatedAt: base, ExpiresAt: at(time.Hour)}))
-	for _, ep := range d.eps {
-		noErr(t, "CreateEndpoint", s.CreateEndpoint(ctx, endpoint(id, ep)))
+	for i, ep := range d.eps {
+		e := endpoint(id, ep)
+		if i == 0 {
+			e.OrderingOnFailure = endpoints.OrderingBlock // its dead ordered head holds its key (below)
+		}
+		noErr(t, "CreateEndpoint", s.CreateEndpoint(ctx, e))
 	}
 	noErr(t, "HoldSlow", s.HoldSlow(ctx, d.eps[1], at(time.Hour)))
 	for i := range n {
@@ -163,7 +168,12 @@ func seedTenant(t *testing.T, s LifecycleStore, id string, n int) *tenantData {
 	ts, err := s.Claim(ctx, at(time.Minute), delivery.ClaimOptions{Max: 1000, Lease: lease})
 	noErr(t, "Claim", err)
 	var own []delivery.Task
+	head := d.dlvs[len(d.dlvs)-2].ID // the first ordered delivery: it dies and holds its key
 	for _, tk := range ts {
+		if tk.DeliveryID == head {
+			noErr(t, "Fail dead", s.Fail(ctx, tk, attempt(at(time.Minute), 500), delivery.StatusDead))
+			continue
+		}
 		if mine[tk.DeliveryID] {
 			own = append(own, tk)
 		} else {
