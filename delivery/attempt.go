@@ -57,13 +57,18 @@ type result struct {
 func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
-	if ok, n := st.enter(now); !ok {
+	if ok, n, at := st.enter(now, e.cfg.limitCap()); !ok {
+		if !at.IsZero() {
+			// At its adaptive limit: hand the task back unspent, due about when a slot frees up.
+			e.release(ctx, t, at, "concurrency limit")
+			return nil
+		}
 		// Slow (it timed out and has not succeeded since) with an attempt already out: hand the task back unspent
 		// rather than let it hold a worker for another timeout.
 		e.release(ctx, t, now.Add(e.slowWait(n)), "slow endpoint")
 		return nil
 	}
-	defer st.leave()
+	defer func() { st.leave(e.cfg.Now()) }()
 	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
 	switch {
 	case errors.Is(err, endpoints.ErrNotFound):
@@ -131,9 +136,14 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	if e.epObs != nil {
 		e.epObs.EndpointAttempt(t.TenantID, t.EndpointID, o, res.latency)
 	}
+	_, timedOut := errors.AsType[*timeoutError](res.err)
+	dropped := timedOut || res.code == http.StatusTooManyRequests || res.code == http.StatusServiceUnavailable
+	if n, changed := st.observe(e.cfg.Now(), res.latency, o == OutcomeSuccess, dropped); changed && e.limObs != nil {
+		e.limObs.EndpointLimit(t.TenantID, t.EndpointID, n)
+	}
 	// The hold goes to the queue before the attempt is recorded: recording frees the endpoint's slot, and the next
 	// claim should find the endpoint held already.
-	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
+	if timedOut {
 		st.setSlow(true)
 		e.holdSlow(ctx, t, now.Add(slowHold))
 	} else if o == OutcomeSuccess && st.setSlow(false) {

@@ -73,6 +73,7 @@ type Engine struct {
 	notifier Notifier
 	obs      Observer
 	epObs    EndpointObserver // obs, when it hears endpoints; else nil
+	limObs   LimitObserver    // obs, when it hears limits; else nil
 	tracer   Tracer
 	log      *slog.Logger
 
@@ -109,6 +110,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		obs = nopObserver{}
 	}
 	epObs, _ := obs.(EndpointObserver)
+	limObs, _ := obs.(LimitObserver)
 	msgs := d.Messages
 	if cfg.MessageCache > 0 {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
@@ -134,6 +136,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		notifier: d.Notifier,
 		obs:      obs,
 		epObs:    epObs,
+		limObs:   limObs,
 		tracer:   d.Tracer,
 		log:      cfg.Logger,
 		bell:     bell,
@@ -151,6 +154,22 @@ func (e *Engine) Running() bool { return e.running.Load() }
 
 // InFlight returns the number of attempts this engine is making at the moment.
 func (e *Engine) InFlight() int { return int(e.busy.Load()) }
+
+// EndpointLimit returns the endpoint's adaptive limit of attempts in flight in this process: it starts at 8 (or
+// MaxInFlightPerEndpoint, if lower), grows while attempts succeed fast and shrinks on timeouts, 429, 503 and rising
+// latency, within [1, MaxInFlightPerEndpoint]. An endpoint this process has not attempted yet has the starting
+// value.
+func (e *Engine) EndpointLimit(tenantID, endpointID string) int {
+	e.states.mu.Lock()
+	st := e.states.m[epKey{tenantID, endpointID}]
+	e.states.mu.Unlock()
+	if st != nil {
+		if n, ok := st.limit(); ok {
+			return n
+		}
+	}
+	return min(initialLimit, e.cfg.limitCap())
+}
 
 // Wake tells a running engine that a task may be due now (ingest calls it after a publish), ending its idle sleep.
 // It never blocks and is safe to call at any time, from any goroutine.

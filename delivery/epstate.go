@@ -36,6 +36,10 @@ type epState struct {
 	// the next seconds (see Engine.slowWait), so that a growing backlog is not claimed and released again in full
 	// every timeout.
 	turnedAway int
+	// conc is the endpoint's adaptive limit of attempts in flight here (limiter.go), made at the first enter;
+	// progress is when an attempt last ended, or when one started with none in flight.
+	conc     concLimit
+	progress time.Time
 
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
@@ -197,27 +201,65 @@ func (st *epState) undoDisable() {
 	st.mu.Unlock()
 }
 
-// enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here: a slow
-// endpoint gets one attempt at a time until it succeeds again, so that a few hanging endpoints cannot hold every
-// worker (the per-endpoint cap alone lets each of them hold MaxInFlightPerEndpoint).
-// When it refuses, it also returns how many tasks it refused before this one since the endpoint became slow.
-func (st *epState) enter(now time.Time) (bool, int) {
+// enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here, or is at
+// its adaptive limit (conc, capped by limCap). A slow endpoint gets one attempt at a time until it succeeds again,
+// so that a few hanging endpoints cannot hold every worker (the per-endpoint cap alone lets each of them hold
+// MaxInFlightPerEndpoint).
+// When it refuses a slow endpoint's task, it returns how many tasks it refused before this one since the endpoint
+// became slow; when it refuses at the limit, when the task should come back (limitAt, else zero).
+func (st *epState) enter(now time.Time, limCap int) (ok bool, slowN int, limitAt time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
+	if st.conc.cap == 0 {
+		st.conc = newConcLimit(limCap)
+	}
 	if st.slow && st.inFlight > 0 {
 		st.turnedAway++
-		return false, st.turnedAway - 1
+		return false, st.turnedAway - 1, time.Time{}
+	}
+	if st.inFlight >= st.conc.Limit() {
+		return false, 0, st.conc.admitAt(now, st.progress)
+	}
+	if st.inFlight == 0 {
+		st.progress = now
 	}
 	st.inFlight++
-	return true, 0
+	return true, 0, time.Time{}
 }
 
-// leave ends an attempt counted by enter.
-func (st *epState) leave() {
+// leave ends an attempt counted by enter, at now.
+func (st *epState) leave(now time.Time) {
 	st.mu.Lock()
 	st.inFlight--
+	st.progress = now
 	st.mu.Unlock()
+}
+
+// observe feeds the adaptive limit an attempt's result, ended at now after lat (the attempt is still counted in
+// flight), and returns the limit after it and whether it changed: dropped is a timeout, 429 or 503, ok a success.
+func (st *epState) observe(now time.Time, lat time.Duration, ok, dropped bool) (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	was := st.conc.Limit()
+	switch {
+	case dropped:
+		st.conc.Dropped(now, lat)
+	case ok:
+		st.conc.Succeeded(now, lat, st.inFlight)
+	}
+	n := st.conc.Limit()
+	return n, n != was
+}
+
+// limit returns the endpoint's adaptive limit, and false if no attempt to it has started here yet.
+func (st *epState) limit() (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.conc.cap == 0 {
+		return 0, false
+	}
+	return st.conc.Limit(), true
 }
 
 // setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false). It returns whether

@@ -96,7 +96,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
 	fs.IntVar(&c.Workers, "workers", delivery.DefaultWorkers, "delivery attempts in flight at once")
 	fs.IntVar(&c.ClaimBatch, "claim-batch", delivery.DefaultClaimBatch, "most deliveries taken from the queue per claim")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "attempts in flight to one endpoint at once")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "cap on attempts in flight to one endpoint at once (each endpoint's adaptive limit stays within it)")
 	fs.DurationVar(&c.RetryInitial, "retry-initial", delivery.DefaultRetryInitial, "wait after the first failed attempt; doubles each retry")
 	fs.DurationVar(&c.RetryCap, "retry-cap", delivery.DefaultRetryCap, "longest wait between attempts, before jitter")
 	fs.IntVar(&c.Retries, "retries", delivery.DefaultRetryCount, "retries after the first attempt before a delivery is dead")
