@@ -40,6 +40,7 @@ type epState struct {
 	// progress is when an attempt last ended, or when one started with none in flight.
 	conc     concLimit
 	progress time.Time
+	reported bool // observe has reported the limit once (a LimitObserver hears it from the first attempt on)
 
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
@@ -237,7 +238,7 @@ func (st *epState) leave(now time.Time) {
 }
 
 // observe feeds the adaptive limit an attempt's result, ended at now after lat (the attempt is still counted in
-// flight), and returns the limit after it and whether it changed: dropped is a timeout, 429 or 503, ok a success.
+// flight), and returns the limit after it and whether it changed (or is reported for the first time): dropped is a timeout, 429 or 503, ok a success.
 func (st *epState) observe(now time.Time, lat time.Duration, ok, dropped bool) (int, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -249,7 +250,9 @@ func (st *epState) observe(now time.Time, lat time.Duration, ok, dropped bool) (
 		st.conc.Succeeded(now, lat, st.inFlight)
 	}
 	n := st.conc.Limit()
-	return n, n != was
+	changed := n != was || !st.reported
+	st.reported = true
+	return n, changed
 }
 
 // limit returns the endpoint's adaptive limit, and false if no attempt to it has started here yet.

@@ -337,7 +337,8 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		Limits:          sharedLimits(cfg.Limits, store), // listener.go
 		ConsoleURL:      cfg.ConsoleURL,
-	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
+	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls,
+		Limits: g.engine})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
