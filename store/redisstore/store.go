@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -61,6 +62,13 @@ type Options struct {
 	// again; it bounds how late a replica notices work that no wake message announced (a retry nacked by a replica
 	// that then died). Hints are only used while Wakeups runs. Defaults to 15s.
 	RescanEvery time.Duration
+	// RequireFsync makes Open refuse (ErrNotDurable) a server, or a Cluster master, that does not fsync every write
+	// before answering (appendonly yes, appendfsync always), or whose configuration CONFIG GET cannot read: for
+	// operators who need no accepted event lost on a crash of Redis's host. Without it Open logs what such a crash
+	// would lose (durability.go).
+	RequireFsync bool
+	// Logger receives Open's durability notice. Defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the Redis backend: tenants, endpoints, messages, the delivery queue and the delivery log. It is safe for
@@ -101,6 +109,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	switch {
 	case opts.Shards < 1 || opts.Shards > 999:
 		return nil, fmt.Errorf("redisstore: Shards = %d: want 1 to 999", opts.Shards)
@@ -125,6 +136,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	_, s.onePublish = rdb.(*redis.Client)
 	s.finishes.tail = finishTail(s)
 	if err := s.checkShards(ctx); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	if err := s.checkDurability(ctx); err != nil {
 		rdb.Close()
 		return nil, err
 	}
