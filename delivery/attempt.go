@@ -57,7 +57,7 @@ type result struct {
 func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
-	if ok, n, at := st.enter(now, e.cfg.limitCap()); !ok {
+	if ok, n, at := st.enter(now, e.cfg.limitCap(), e.cfg.attemptTimeout(0)/4); !ok {
 		if !at.IsZero() {
 			// At its adaptive limit: hand the task back unspent, due about when a slot frees up.
 			e.release(ctx, t, at, "concurrency limit")

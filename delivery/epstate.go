@@ -208,7 +208,8 @@ func (st *epState) undoDisable() {
 // MaxInFlightPerEndpoint).
 // When it refuses a slow endpoint's task, it returns how many tasks it refused before this one since the endpoint
 // became slow; when it refuses at the limit, when the task should come back (limitAt, else zero).
-func (st *epState) enter(now time.Time, limCap int) (ok bool, slowN int, limitAt time.Time) {
+// unknown is the round trip admitAt assumes of an endpoint none of whose attempts has ended yet.
+func (st *epState) enter(now time.Time, limCap int, unknown time.Duration) (ok bool, slowN int, limitAt time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
@@ -220,7 +221,7 @@ func (st *epState) enter(now time.Time, limCap int) (ok bool, slowN int, limitAt
 		return false, st.turnedAway - 1, time.Time{}
 	}
 	if st.inFlight >= st.conc.Limit() {
-		return false, 0, st.conc.admitAt(now, st.progress)
+		return false, 0, st.conc.admitAt(now, st.progress, unknown)
 	}
 	if st.inFlight == 0 {
 		st.progress = now

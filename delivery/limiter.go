@@ -126,10 +126,13 @@ func (c *concLimit) cut(now time.Time, lat time.Duration, f float64) {
 
 // admitAt says when a task turned away at the limit at now should come back: tasks turned away queue up behind one
 // another, one per slot's share of a round trip (the smoothed latency, or the age of the oldest attempt in flight,
-// started at oldest, when that is longer), so that they come back about as fast as slots free up instead of being
-// claimed and turned away again and again. At most maxSpread ahead.
-func (c *concLimit) admitAt(now, oldest time.Time) time.Time {
+// started at oldest, when that is longer; unknown while no attempt has ended), so that they come back about as fast
+// as slots free up instead of being claimed and turned away again and again. At most maxSpread ahead.
+func (c *concLimit) admitAt(now, oldest time.Time, unknown time.Duration) time.Time {
 	rtt := c.ewma
+	if rtt == 0 {
+		rtt = unknown // a new endpoint, perhaps hanging: do not hand its first backlog back at once
+	}
 	if !oldest.IsZero() {
 		rtt = max(rtt, now.Sub(oldest))
 	}

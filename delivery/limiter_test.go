@@ -102,19 +102,24 @@ func TestConcLimitAdmitAt(t *testing.T) {
 	l := newConcLimit(8) // limit 8
 	l.sample(now, 80*time.Millisecond)
 	for i := 1; i <= 3; i++ {
-		if got, want := l.admitAt(now, time.Time{}).Sub(now), time.Duration(i)*10*time.Millisecond; got != want {
+		if got, want := l.admitAt(now, time.Time{}, time.Second).Sub(now), time.Duration(i)*10*time.Millisecond; got != want {
 			t.Fatalf("task %d comes back after %v, want %v", i, got, want)
 		}
 	}
-	// A hanging endpoint: its oldest attempt, 8 s old, is the round trip.
+	// A new endpoint, none of whose attempts has ended: the round trip is taken to be unknown (here 400 ms)...
 	l = newConcLimit(8)
-	if got, want := l.admitAt(now, now.Add(-8*time.Second)).Sub(now), time.Second; got != want {
+	if got, want := l.admitAt(now, now.Add(-time.Millisecond), 400*time.Millisecond).Sub(now), 50*time.Millisecond; got != want {
+		t.Fatalf("new endpoint: %v, want %v", got, want)
+	}
+	// ...or the age of its oldest attempt in flight when longer, as for one that hangs (8 s: 1 s per slot).
+	l = newConcLimit(8)
+	if got, want := l.admitAt(now, now.Add(-8*time.Second), 400*time.Millisecond).Sub(now), time.Second; got != want {
 		t.Fatalf("behind an 8 s old attempt: %v, want %v", got, want)
 	}
 	for range 100 {
-		l.admitAt(now, now.Add(-8*time.Second))
+		l.admitAt(now, now.Add(-8*time.Second), 400*time.Millisecond)
 	}
-	if got := l.admitAt(now, now.Add(-8*time.Second)).Sub(now); got != maxSpread {
+	if got := l.admitAt(now, now.Add(-8*time.Second), 400*time.Millisecond).Sub(now); got != maxSpread {
 		t.Fatalf("deep queue: %v, want maxSpread %v", got, maxSpread)
 	}
 }
