@@ -80,8 +80,9 @@ func (s *epStates) get(tenant, id string) *epState {
 	return st
 }
 
-// prune forgets reservations older than stale (their tasks went elsewhere) and endpoints unused for an hour.
-func (s *epStates) prune(now time.Time, stale time.Duration) {
+// prune forgets reservations older than stale (their tasks went elsewhere) and endpoints unused for an hour, calling
+// forgot with the id of each endpoint it forgets.
+func (s *epStates) prune(now time.Time, stale time.Duration, forgot func(endpointID string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, st := range s.m {
@@ -95,6 +96,7 @@ func (s *epStates) prune(now time.Time, stale time.Duration) {
 		st.mu.Unlock()
 		if forget {
 			delete(s.m, k)
+			forgot(k.id)
 		}
 	}
 }
@@ -228,6 +230,18 @@ func (st *epState) enter(now time.Time, limCap int, unknown time.Duration) (ok b
 	}
 	st.inFlight++
 	return true, 0, time.Time{}
+}
+
+// begin makes the endpoint's adaptive limit if it has none yet (capped by limCap), and reports it and whether it was
+// made now.
+func (st *epState) begin(limCap int) (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.conc.cap != 0 {
+		return st.conc.Limit(), false
+	}
+	st.conc = newConcLimit(limCap)
+	return st.conc.Limit(), true
 }
 
 // leave ends an attempt counted by enter, at now.

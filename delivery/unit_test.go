@@ -263,7 +263,7 @@ func TestAdmitRateLimit(t *testing.T) {
 	if len(st.reserved) == 0 {
 		t.Fatal("no reservation to prune")
 	}
-	s.prune(t0.Add(time.Hour), time.Minute)
+	s.prune(t0.Add(time.Hour), time.Minute, func(string) {})
 	if len(st.reserved) != 0 {
 		t.Fatalf("%d stale reservations kept", len(st.reserved))
 	}
@@ -271,7 +271,7 @@ func TestAdmitRateLimit(t *testing.T) {
 	if d := st.admit(&endpoints.Endpoint{}, "x", t0); d != 0 {
 		t.Fatalf("unlimited endpoint told to wait %v", d)
 	}
-	s.prune(t0.Add(3*time.Hour), time.Minute)
+	s.prune(t0.Add(3*time.Hour), time.Minute, func(string) {})
 	if len(s.m) != 0 {
 		t.Fatal("idle endpoint state kept")
 	}

@@ -170,7 +170,8 @@ return out
 //
 //	KEYS[1..6] the queue keys, KEYS[7] rates, KEYS[8] gcra
 //	ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] lease ms, ARGV[4] in-flight cap per endpoint (0: none),
-//	ARGV[5] max skips, ARGV[6] the shard's record key prefix (record key = prefix .. delivery id)
+//	ARGV[5] max skips, ARGV[6] the shard's record key prefix (record key = prefix .. delivery id); then pairs of
+//	endpoint and its lower in-flight limit for this claim (ClaimOptions.Limits), which holds as the cap does
 //	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence; then 2 more: the due endpoints
 //	left, and the ms when the shard next has work ("" for none).
 var claimScript = redis.NewScript(luaLib + `
@@ -178,6 +179,8 @@ local rates, gcra = KEYS[7], KEYS[8]
 local now, max, lease, cap, max_skips =
   tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rprefix = ARGV[6]
+local lims = {}
+for i = 7, #ARGV - 1, 2 do lims[ARGV[i]] = tonumber(ARGV[i + 1]) end
 
 local function last_turn()
   local r = redis.call('ZRANGE', turns, -1, -1, 'WITHSCORES')
@@ -285,6 +288,9 @@ while got < max and skips < max_skips and in_turns > 0 do
   -- them anyway.
   local held = room > 0 and limits_of(ep)[2] > now
   if held then room = math.min(room, 1 - b) end
+  -- The claimer's lower limit of ep holds as the cap does (and parks it as the cap does).
+  local lim = lims[ep]
+  if lim then room = math.min(room, lim - b) end
   if room <= 0 then
     park(ep, math.max(b, cap))
     skips = skips + 1
@@ -348,7 +354,7 @@ while got < max and skips < max_skips and in_turns > 0 do
       if nxt == nil then
         in_turns = in_turns - 1
         redis.call('ZREM', turns, ep)
-      elseif (cap > 0 and b >= cap) or (held and b >= 1) then
+      elseif (cap > 0 and b >= cap) or (held and b >= 1) or (lim and b >= lim) then
         park(ep, math.max(b, cap))
       elseif due_of(ep, nxt) > now then
         wait_until(ep, due_of(ep, nxt))
