@@ -78,6 +78,14 @@ type Deps struct {
 	Events    *events.Service    // required
 	Log       DeliveryLog        // required: the delivery log the API reads
 	Calls     *calls.Service     // optional: management calls; without it the calls routes answer 404
+	// Limits, if set, gives each endpoint's adaptive in-flight limit (the delivery engine of this process), shown as
+	// in_flight_limit by GET .../endpoints/{id}.
+	Limits EndpointLimits
+}
+
+// EndpointLimits reads an endpoint's adaptive limit of attempts in flight. *delivery.Engine is one.
+type EndpointLimits interface {
+	EndpointLimit(tenantID, endpointID string) int
 }
 
 // ErrConfig is returned by New for an unusable Config or Deps.
@@ -93,6 +101,7 @@ type server struct {
 	events    *events.Service
 	dlog      DeliveryLog
 	calls     *calls.Service
+	epLimits  EndpointLimits // nil: in_flight_limit left out
 	obs       Observer
 	ready     *readiness
 	router    *mux.Router
@@ -144,6 +153,7 @@ func newServer(cfg Config, deps Deps) (*server, error) {
 		events:    deps.Events,
 		dlog:      deps.Log,
 		calls:     deps.Calls,
+		epLimits:  deps.Limits,
 		obs:       obs,
 		limits:    cfg.Limits.withDefaults(),
 		ready: &readiness{checks: cfg.ReadyChecks, timeout: cfg.ReadyTimeout, log: cfg.Logger,

@@ -96,7 +96,11 @@ func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewEndpoint(e, now()))
+	v := viewEndpoint(e, now())
+	if s.epLimits != nil && e.Kind != endpoints.KindCalls {
+		v.InFlightLimit = s.epLimits.EndpointLimit(e.TenantID, e.ID)
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -57,13 +57,21 @@ type result struct {
 func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
-	if ok, n := st.enter(now); !ok {
+	if n, fresh := st.begin(e.cfg.limitCap()); fresh {
+		e.setLimit(t.EndpointID, n) // so that claims hand out no more than it takes
+	}
+	if ok, n, at := st.enter(now, e.cfg.limitCap(), e.cfg.attemptTimeout(0)/4); !ok {
+		if !at.IsZero() {
+			// At its adaptive limit: hand the task back unspent, due about when a slot frees up.
+			e.release(ctx, t, at, "concurrency limit")
+			return nil
+		}
 		// Slow (it timed out and has not succeeded since) with an attempt already out: hand the task back unspent
 		// rather than let it hold a worker for another timeout.
 		e.release(ctx, t, now.Add(e.slowWait(n)), "slow endpoint")
 		return nil
 	}
-	defer st.leave()
+	defer func() { st.leave(e.cfg.Now()) }()
 	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
 	switch {
 	case errors.Is(err, endpoints.ErrNotFound):
@@ -131,9 +139,17 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	if e.epObs != nil {
 		e.epObs.EndpointAttempt(t.TenantID, t.EndpointID, o, res.latency)
 	}
+	_, timedOut := errors.AsType[*timeoutError](res.err)
+	dropped := timedOut || res.code == http.StatusTooManyRequests || res.code == http.StatusServiceUnavailable
+	if n, changed := st.observe(e.cfg.Now(), res.latency, o == OutcomeSuccess, dropped); changed {
+		e.setLimit(t.EndpointID, n)
+		if e.limObs != nil {
+			e.limObs.EndpointLimit(t.TenantID, t.EndpointID, n)
+		}
+	}
 	// The hold goes to the queue before the attempt is recorded: recording frees the endpoint's slot, and the next
 	// claim should find the endpoint held already.
-	if _, timedOut := errors.AsType[*timeoutError](res.err); timedOut {
+	if timedOut {
 		st.setSlow(true)
 		e.holdSlow(ctx, t, now.Add(slowHold))
 	} else if o == OutcomeSuccess && st.setSlow(false) {
@@ -326,7 +342,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 		// Chaining keeps this worker's slot for its endpoint. Not while every worker is busy: then the slot goes
 		// back to the dispatcher, whose claims serve every due endpoint in turn.
 		op = "ack"
-		next, err = e.chain.AckNext(wctx, t, a, e.cfg.Now(), ClaimOptions{Max: 1, Lease: e.cfg.Lease, MaxInFlight: e.cfg.maxInFlight()})
+		next, err = e.chain.AckNext(wctx, t, a, e.cfg.Now(), ClaimOptions{Max: 1, Lease: e.cfg.Lease, MaxInFlight: e.endpointCap(t.EndpointID)})
 	case o == OutcomeSuccess:
 		op, err = "ack", e.q.Ack(wctx, t, a)
 	case o == OutcomeRetry:

@@ -548,22 +548,22 @@ func TestSlowSpread(t *testing.T) {
 
 	st := &epState{}
 	now := time.Now()
-	if ok, _ := st.enter(now); !ok {
+	if ok, _, _ := st.enter(now, 8, time.Second); !ok {
 		t.Fatal("first attempt refused")
 	}
 	st.setSlow(true)
 	for i := range 3 {
-		if ok, n := st.enter(now); ok || n != i {
+		if ok, n, _ := st.enter(now, 8, time.Second); ok || n != i {
 			t.Fatalf("slow endpoint, attempt out: enter = %v, %d; want false, %d", ok, n, i)
 		}
 	}
 	st.setSlow(true) // another timeout: still the same slow spell
-	if _, n := st.enter(now); n != 3 {
+	if _, n, _ := st.enter(now, 8, time.Second); n != 3 {
 		t.Fatalf("after a second timeout: %d turned away before, want 3", n)
 	}
 	st.setSlow(false)
 	st.setSlow(true)
-	if _, n := st.enter(now); n != 0 {
+	if _, n, _ := st.enter(now, 8, time.Second); n != 0 {
 		t.Fatalf("after a success: %d turned away before, want 0", n)
 	}
 }

@@ -29,7 +29,9 @@ type Config struct {
 	// the lease. Defaults to 60s.
 	Lease time.Duration
 	// MaxInFlightPerEndpoint bounds the attempts in flight to one endpoint across every worker and replica (enforced
-	// by Queue.Claim); negative means unlimited. Defaults to 8.
+	// by Queue.Claim); negative means unlimited. Defaults to 64. Within it each endpoint has an adaptive limit of
+	// attempts in flight in this process (see Engine.EndpointLimit), which starts at 8 (or the cap, if lower), grows
+	// while attempts succeed fast and shrinks on timeouts, 429, 503 and rising latency; unlimited caps it at Workers.
 	MaxInFlightPerEndpoint int
 	// Retry is the retry schedule. Defaults to 6 attempts at 1s, 2s, 4s, 8s, 16s with ±20% jitter (see Retry).
 	Retry Retry
@@ -91,7 +93,7 @@ const (
 	DefaultWorkers         = 256
 	DefaultClaimBatch      = 16
 	DefaultLease           = 60 * time.Second
-	DefaultMaxInFlight     = 8
+	DefaultMaxInFlight     = 64
 	DefaultRetryInitial    = time.Second
 	DefaultRetryCap        = time.Hour
 	DefaultRetryCount      = 5
@@ -183,6 +185,14 @@ func (c Config) validate() error {
 
 // maxInFlight is the ClaimOptions form of MaxInFlightPerEndpoint: 0 for unlimited.
 func (c Config) maxInFlight() int { return max(c.MaxInFlightPerEndpoint, 0) }
+
+// limitCap is the cap of an endpoint's adaptive limit: MaxInFlightPerEndpoint, or Workers when that is unlimited.
+func (c Config) limitCap() int {
+	if c.MaxInFlightPerEndpoint > 0 {
+		return min(c.MaxInFlightPerEndpoint, c.Workers)
+	}
+	return c.Workers
+}
 
 // attemptTimeout is the deadline of one attempt to an endpoint that asks for d.
 func (c Config) attemptTimeout(d time.Duration) time.Duration {

@@ -73,6 +73,7 @@ type Engine struct {
 	notifier Notifier
 	obs      Observer
 	epObs    EndpointObserver // obs, when it hears endpoints; else nil
+	limObs   LimitObserver    // obs, when it hears limits; else nil
 	tracer   Tracer
 	log      *slog.Logger
 
@@ -86,6 +87,11 @@ type Engine struct {
 	claimed atomic.Int64 // tasks claimed since start: reclaimLoop backs off while it stays put
 
 	states epStates
+
+	// limits are the endpoints (by id) whose adaptive limit is below the cap, for ClaimOptions.Limits: a map
+	// replaced, never changed, under limitsMu.
+	limits   atomic.Pointer[map[string]int]
+	limitsMu sync.Mutex
 }
 
 // NewEngine returns an engine for cfg, with defaults filled in, or an error wrapping ErrConfig.
@@ -109,6 +115,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		obs = nopObserver{}
 	}
 	epObs, _ := obs.(EndpointObserver)
+	limObs, _ := obs.(LimitObserver)
 	msgs := d.Messages
 	if cfg.MessageCache > 0 {
 		msgs = newMsgCache(msgs, cfg.MessageCache, DefaultMessageCacheBytes)
@@ -134,6 +141,7 @@ func NewEngine(cfg Config, d Deps) (*Engine, error) {
 		notifier: d.Notifier,
 		obs:      obs,
 		epObs:    epObs,
+		limObs:   limObs,
 		tracer:   d.Tracer,
 		log:      cfg.Logger,
 		bell:     bell,
@@ -151,6 +159,63 @@ func (e *Engine) Running() bool { return e.running.Load() }
 
 // InFlight returns the number of attempts this engine is making at the moment.
 func (e *Engine) InFlight() int { return int(e.busy.Load()) }
+
+// EndpointLimit returns the endpoint's adaptive limit of attempts in flight in this process: it starts at 8 (or
+// MaxInFlightPerEndpoint, if lower), grows while attempts succeed fast and shrinks on timeouts, 429, 503 and rising
+// latency, within [1, MaxInFlightPerEndpoint]. An endpoint this process has not attempted yet has the starting
+// value.
+func (e *Engine) EndpointLimit(tenantID, endpointID string) int {
+	e.states.mu.Lock()
+	st := e.states.m[epKey{tenantID, endpointID}]
+	e.states.mu.Unlock()
+	if st != nil {
+		if n, ok := st.limit(); ok {
+			return n
+		}
+	}
+	return min(initialLimit, e.cfg.limitCap())
+}
+
+// claimLimits is ClaimOptions.Limits: the endpoints whose adaptive limit is below the cap (nil for none).
+func (e *Engine) claimLimits() map[string]int {
+	if m := e.limits.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// setLimit records an endpoint's adaptive limit n for the claims (claimLimits).
+func (e *Engine) setLimit(endpointID string, n int) {
+	e.limitsMu.Lock()
+	defer e.limitsMu.Unlock()
+	old := e.claimLimits()
+	if cur, ok := old[endpointID]; !ok && n >= e.cfg.limitCap() || ok && cur == n {
+		return
+	}
+	m := make(map[string]int, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	if n < e.cfg.limitCap() {
+		m[endpointID] = n
+	} else {
+		delete(m, endpointID)
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	e.limits.Store(&m)
+}
+
+// endpointCap is the in-flight cap a chained claim for the endpoint uses: MaxInFlightPerEndpoint, or the endpoint's
+// adaptive limit when lower.
+func (e *Engine) endpointCap(endpointID string) int {
+	c := e.cfg.maxInFlight()
+	if n, ok := e.claimLimits()[endpointID]; ok && (c == 0 || n < c) {
+		return n
+	}
+	return c
+}
 
 // Wake tells a running engine that a task may be due now (ingest calls it after a publish), ending its idle sleep.
 // It never blocks and is safe to call at any time, from any goroutine.
@@ -230,7 +295,8 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 			continue
 		}
 		now := e.cfg.Now()
-		tasks, err := e.q.Claim(ctx, now, ClaimOptions{Max: n, Lease: e.cfg.Lease, MaxInFlight: e.cfg.maxInFlight()})
+		tasks, err := e.q.Claim(ctx, now, ClaimOptions{Max: n, Lease: e.cfg.Lease, MaxInFlight: e.cfg.maxInFlight(),
+			Limits: e.claimLimits()})
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -332,7 +398,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 				break
 			}
 		}
-		e.states.prune(now, e.cfg.Lease)
+		e.states.prune(now, e.cfg.Lease, func(endpointID string) { e.setLimit(endpointID, e.cfg.limitCap()) })
 		if c := e.claimed.Load(); c != claimed || reclaimed > 0 {
 			claimed, every = c, e.cfg.ReclaimEvery
 		} else {

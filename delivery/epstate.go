@@ -36,6 +36,11 @@ type epState struct {
 	// the next seconds (see Engine.slowWait), so that a growing backlog is not claimed and released again in full
 	// every timeout.
 	turnedAway int
+	// conc is the endpoint's adaptive limit of attempts in flight here (limiter.go), made at the first enter;
+	// progress is when an attempt last ended, or when one started with none in flight.
+	conc     concLimit
+	progress time.Time
+	reported bool // observe has reported the limit once (a LimitObserver hears it from the first attempt on)
 
 	// Rate limiting. reserved maps a delivery id to the time its rate-limit token was reserved for: a task released
 	// because the limiter said wait comes back holding that slot and must not take another.
@@ -75,8 +80,9 @@ func (s *epStates) get(tenant, id string) *epState {
 	return st
 }
 
-// prune forgets reservations older than stale (their tasks went elsewhere) and endpoints unused for an hour.
-func (s *epStates) prune(now time.Time, stale time.Duration) {
+// prune forgets reservations older than stale (their tasks went elsewhere) and endpoints unused for an hour, calling
+// forgot with the id of each endpoint it forgets.
+func (s *epStates) prune(now time.Time, stale time.Duration, forgot func(endpointID string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, st := range s.m {
@@ -90,6 +96,7 @@ func (s *epStates) prune(now time.Time, stale time.Duration) {
 		st.mu.Unlock()
 		if forget {
 			delete(s.m, k)
+			forgot(k.id)
 		}
 	}
 }
@@ -197,27 +204,80 @@ func (st *epState) undoDisable() {
 	st.mu.Unlock()
 }
 
-// enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here: a slow
-// endpoint gets one attempt at a time until it succeeds again, so that a few hanging endpoints cannot hold every
-// worker (the per-endpoint cap alone lets each of them hold MaxInFlightPerEndpoint).
-// When it refuses, it also returns how many tasks it refused before this one since the endpoint became slow.
-func (st *epState) enter(now time.Time) (bool, int) {
+// enter counts an attempt starting at now, unless the endpoint is slow and already has one in flight here, or is at
+// its adaptive limit (conc, capped by limCap). A slow endpoint gets one attempt at a time until it succeeds again,
+// so that a few hanging endpoints cannot hold every worker (the per-endpoint cap alone lets each of them hold
+// MaxInFlightPerEndpoint).
+// When it refuses a slow endpoint's task, it returns how many tasks it refused before this one since the endpoint
+// became slow; when it refuses at the limit, when the task should come back (limitAt, else zero).
+// unknown is the round trip admitAt assumes of an endpoint none of whose attempts has ended yet.
+func (st *epState) enter(now time.Time, limCap int, unknown time.Duration) (ok bool, slowN int, limitAt time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.lastUsed = now
+	if st.conc.cap == 0 {
+		st.conc = newConcLimit(limCap)
+	}
 	if st.slow && st.inFlight > 0 {
 		st.turnedAway++
-		return false, st.turnedAway - 1
+		return false, st.turnedAway - 1, time.Time{}
+	}
+	if st.inFlight >= st.conc.Limit() {
+		return false, 0, st.conc.admitAt(now, st.progress, unknown)
+	}
+	if st.inFlight == 0 {
+		st.progress = now
 	}
 	st.inFlight++
-	return true, 0
+	return true, 0, time.Time{}
 }
 
-// leave ends an attempt counted by enter.
-func (st *epState) leave() {
+// begin makes the endpoint's adaptive limit if it has none yet (capped by limCap), and reports it and whether it was
+// made now.
+func (st *epState) begin(limCap int) (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.conc.cap != 0 {
+		return st.conc.Limit(), false
+	}
+	st.conc = newConcLimit(limCap)
+	return st.conc.Limit(), true
+}
+
+// leave ends an attempt counted by enter, at now.
+func (st *epState) leave(now time.Time) {
 	st.mu.Lock()
 	st.inFlight--
+	st.progress = now
 	st.mu.Unlock()
+}
+
+// observe feeds the adaptive limit an attempt's result, ended at now after lat (the attempt is still counted in
+// flight), and returns the limit after it and whether it changed (or is reported for the first time): dropped is a timeout, 429 or 503, ok a success.
+func (st *epState) observe(now time.Time, lat time.Duration, ok, dropped bool) (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	was := st.conc.Limit()
+	switch {
+	case dropped:
+		st.conc.Dropped(now, lat)
+	case ok:
+		st.conc.Succeeded(now, lat, st.inFlight)
+	}
+	n := st.conc.Limit()
+	changed := n != was || !st.reported
+	st.reported = true
+	return n, changed
+}
+
+// limit returns the endpoint's adaptive limit, and false if no attempt to it has started here yet.
+func (st *epState) limit() (int, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.conc.cap == 0 {
+		return 0, false
+	}
+	return st.conc.Limit(), true
 }
 
 // setSlow records whether the endpoint is slow: an attempt timed out (true) or succeeded (false). It returns whether

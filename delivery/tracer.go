@@ -32,3 +32,10 @@ type AttemptSpan interface {
 type EndpointObserver interface {
 	EndpointAttempt(tenantID, endpointID string, o Outcome, latency time.Duration)
 }
+
+// LimitObserver is an Observer that also hears an endpoint's adaptive concurrency limit (Engine.EndpointLimit)
+// whenever it changes, for a per-endpoint gauge. Like EndpointObserver it must bound its labels. The engine uses it
+// when its Observer has it.
+type LimitObserver interface {
+	EndpointLimit(tenantID, endpointID string, limit int)
+}

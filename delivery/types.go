@@ -117,6 +117,10 @@ type ClaimOptions struct {
 	Max         int           // tasks at most
 	Lease       time.Duration // how long a task is the claimer's
 	MaxInFlight int           // per endpoint, across every worker and replica; 0 means unlimited
+	// Limits lowers MaxInFlight for some endpoints, by endpoint id: the claimer's adaptive limits (Engine's), so
+	// that claims do not hand out tasks the claimer would turn away. Each holds like MaxInFlight, for this claim.
+	// Read only; nil for none. A Queue may ignore it (the claimer then turns the excess away).
+	Limits map[string]int
 }
 
 // Queue schedules deliveries by due time in per-endpoint lanes and hands them to workers under leases. Claims are

@@ -263,7 +263,7 @@ func TestAdmitRateLimit(t *testing.T) {
 	if len(st.reserved) == 0 {
 		t.Fatal("no reservation to prune")
 	}
-	s.prune(t0.Add(time.Hour), time.Minute)
+	s.prune(t0.Add(time.Hour), time.Minute, func(string) {})
 	if len(st.reserved) != 0 {
 		t.Fatalf("%d stale reservations kept", len(st.reserved))
 	}
@@ -271,7 +271,7 @@ func TestAdmitRateLimit(t *testing.T) {
 	if d := st.admit(&endpoints.Endpoint{}, "x", t0); d != 0 {
 		t.Fatalf("unlimited endpoint told to wait %v", d)
 	}
-	s.prune(t0.Add(3*time.Hour), time.Minute)
+	s.prune(t0.Add(3*time.Hour), time.Minute, func(string) {})
 	if len(s.m) != 0 {
 		t.Fatal("idle endpoint state kept")
 	}
@@ -391,15 +391,19 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Workers != 256 || c.ClaimBatch != 16 || c.Lease != time.Minute || c.MaxInFlightPerEndpoint != 8 ||
+	if c.Workers != 256 || c.ClaimBatch != 16 || c.Lease != time.Minute || c.MaxInFlightPerEndpoint != 64 ||
 		c.Retry != (Retry{Initial: time.Second, Cap: time.Hour, Count: 5, Jitter: 0.2}) || c.RetryAfterCap != time.Hour ||
 		c.HealthSpan != 24*time.Hour || c.IdleMax != time.Second || c.ReclaimEvery != 5*time.Second ||
 		c.ShutdownTimeout != 10*time.Second || c.ResponseLimit != 64<<10 || c.ResponseKeep != 1<<10 ||
 		c.Now == nil || c.Logger == nil {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c.maxInFlight() != 8 || (Config{MaxInFlightPerEndpoint: -1}).maxInFlight() != 0 {
+	if c.maxInFlight() != 64 || (Config{MaxInFlightPerEndpoint: -1}).maxInFlight() != 0 {
 		t.Fatal("maxInFlight")
+	}
+	if c.limitCap() != 64 || (Config{Workers: 10, MaxInFlightPerEndpoint: -1}).limitCap() != 10 ||
+		(Config{Workers: 10, MaxInFlightPerEndpoint: 20}).limitCap() != 10 {
+		t.Fatal("limitCap")
 	}
 	if got := c.attemptTimeout(0); got != time.Second {
 		t.Fatalf("default attempt timeout %v", got)

@@ -48,6 +48,10 @@ type Config struct {
 	// Store selects the backend: empty for the embedded store under Data; redis://host:port/db, rediss://…,
 	// redis+cluster://host:port,host:port for Redis (see OpenStore).
 	Store string
+	// RedisRequireFsync makes a Redis store refuse to open unless Redis fsyncs every write before answering
+	// (appendonly yes, appendfsync always on every master): no accepted event is lost on a crash of Redis's host.
+	// Without it the gateway logs what such a crash would lose.
+	RedisRequireFsync bool
 
 	// OperatorToken is the operator's bearer token (at least 16 characters). When empty it is read from
 	// OperatorTokenFile, else from <Data>/operator-token, which is created on first start.
@@ -237,7 +241,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		}
 		cfg = file.apply(cfg)
 	}
-	store, where, err := OpenStore(ctx, cfg.Store, cfg.Data)
+	store, where, err := OpenStoreWith(ctx, cfg.Store, cfg.Data, StoreOptions{RedisRequireFsync: cfg.RedisRequireFsync, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -355,7 +359,8 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		BodyReadTimeout: cfg.BodyReadTimeout,
 		Limits:          sharedLimits(cfg.Limits, store), // listener.go
 		ConsoleURL:      cfg.ConsoleURL,
-	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls})
+	}, api.Deps{Tenants: g.tenants, Endpoints: g.endpoints, Events: g.events, Log: store, Calls: g.calls,
+		Limits: g.engine})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -37,6 +38,19 @@ var (
 // redis://, rediss://, or redis+cluster://host:port,host:port (rediss+cluster:// with TLS) for Redis. The
 // description it returns, for logs, never holds a password.
 func OpenStore(ctx context.Context, spec, dataDir string) (Store, string, error) {
+	return OpenStoreWith(ctx, spec, dataDir, StoreOptions{})
+}
+
+// StoreOptions tune OpenStoreWith.
+type StoreOptions struct {
+	// RedisRequireFsync refuses a Redis that does not fsync every write (redisstore.Options.RequireFsync).
+	RedisRequireFsync bool
+	// Logger receives the store's notices at open (Redis's durability). Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// OpenStoreWith is OpenStore with options.
+func OpenStoreWith(ctx context.Context, spec, dataDir string, o StoreOptions) (Store, string, error) {
 	switch {
 	case spec == "" || spec == "bolt" || spec == "embedded":
 		s, err := boltstore.Open(dataDir, boltstore.Options{})
@@ -48,7 +62,7 @@ func OpenStore(ctx context.Context, spec, dataDir string) (Store, string, error)
 		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := redisstore.Open(octx, spec, redisstore.Options{})
+		s, err := redisstore.Open(octx, spec, redisstore.Options{RequireFsync: o.RedisRequireFsync, Logger: o.Logger})
 		if err != nil {
 			return nil, "", err
 		}

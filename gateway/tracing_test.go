@@ -60,11 +60,12 @@ func (r *traceReceiver) next(t *testing.T) string {
 	}
 }
 
+const opToken = "operator-token-for-the-tracing-test-0123456789"
+
 // tracedGateway runs a gateway whose spans go to an in-memory exporter (none when exp is nil), with one tenant whose
 // two endpoints take every event: ok answers 204, flaky 500 once and then 204. It returns their ids.
 func tracedGateway(t *testing.T, exp *tracetest.InMemoryExporter, propagate bool) (g *gatewayT, ok, flaky *traceReceiver, okID, flakyID string) {
 	t.Helper()
-	const opToken = "operator-token-for-the-tracing-test-0123456789"
 	cfg := Config{
 		Listen: "127.0.0.1:0", Data: t.TempDir(), OperatorToken: opToken,
 		Egress: egress.Policy{AllowPrivate: true, AllowHTTP: true},
@@ -213,6 +214,9 @@ func TestTracingSpanTree(t *testing.T) {
 		`webhookd_endpoint_attempts_total{endpoint="` + flakyID + `",result="failure"} 1`,
 		`webhookd_endpoint_attempts_total{endpoint="` + flakyID + `",result="success"} 1`,
 		`webhookd_endpoint_attempt_duration_seconds_count{endpoint="` + flakyID + `"} 2`,
+		// Each endpoint's adaptive in-flight limit, at its start: one attempt at a time neither grows nor cuts it.
+		`webhookd_endpoint_in_flight_limit{endpoint="` + okID + `"} 8`,
+		`webhookd_endpoint_in_flight_limit{endpoint="` + flakyID + `"} 8`,
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		text, _ := g.call(200, "GET", "/metrics", "", nil)["text"].(string)
@@ -224,6 +228,9 @@ func TestTracingSpanTree(t *testing.T) {
 			t.Fatalf("metrics lack %q", missing)
 		}
 		time.Sleep(10 * time.Millisecond) // polling: the engine counts an attempt after the receiver answered
+	}
+	if got := g.call(200, "GET", "/v1/tenants/acme/endpoints/"+okID, opToken, nil)["in_flight_limit"]; got != 8.0 {
+		t.Errorf("endpoint's in_flight_limit %v, want 8", got)
 	}
 	for _, tp := range sent {
 		tid, sid := "", ""

@@ -18,6 +18,7 @@ type endpointMetrics struct {
 	labels   boundedSet
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	limit    *prometheus.GaugeVec
 }
 
 func newEndpointMetrics(max int) *endpointMetrics {
@@ -31,6 +32,10 @@ func newEndpointMetrics(max int) *endpointMetrics {
 			Name:    "webhookd_endpoint_attempt_duration_seconds",
 			Help:    `Time from sending an attempt's request to its response or transport error, by endpoint id (bounded as for webhookd_endpoint_attempts_total).`,
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webhookd_endpoint_in_flight_limit",
+			Help: `Each endpoint's adaptive limit of delivery attempts in flight in this process (within --max-in-flight-per-endpoint), by endpoint id: only endpoints with their own label in webhookd_endpoint_attempts_total have one.`,
 		}, []string{"endpoint"}),
 	}
 }
@@ -49,4 +54,16 @@ func (m *Metrics) EndpointAttempt(_, endpointID string, o delivery.Outcome, late
 	}
 	em.attempts.WithLabelValues(ep, result).Inc()
 	em.latency.WithLabelValues(ep).Observe(latency.Seconds())
+}
+
+// EndpointLimit sets the endpoint's in-flight limit gauge. It implements delivery.LimitObserver. An endpoint beyond
+// MaxEndpointLabels has no gauge: a limit summed or overwritten under "other" would mean nothing.
+func (m *Metrics) EndpointLimit(_, endpointID string, limit int) {
+	em := m.endpoints
+	if em == nil {
+		return
+	}
+	if ep := em.labels.label(endpointID); ep != OtherTenant {
+		em.limit.WithLabelValues(ep).Set(float64(limit))
+	}
 }

@@ -10,7 +10,31 @@ import (
 )
 
 // The engine finds the per-endpoint hook on its Observer.
-var _ delivery.EndpointObserver = (*metrics.Metrics)(nil)
+var (
+	_ delivery.EndpointObserver = (*metrics.Metrics)(nil)
+	_ delivery.LimitObserver    = (*metrics.Metrics)(nil)
+)
+
+// TestEndpointLimitGauge: the gauge holds each labelled endpoint's latest limit; endpoints beyond the bound have none.
+func TestEndpointLimitGauge(t *testing.T) {
+	m := metrics.New(metrics.Config{MaxEndpointLabels: 2})
+	m.EndpointLimit("acme", "ep_a", 9)
+	m.EndpointLimit("acme", "ep_b", 4)
+	m.EndpointLimit("acme", "ep_a", 12)
+	m.EndpointLimit("acme", "ep_c", 3)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`webhookd_endpoint_in_flight_limit{endpoint="ep_a"} 12`,
+		`webhookd_endpoint_in_flight_limit{endpoint="ep_b"} 4`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "webhookd_endpoint_in_flight_limit{"); n != 2 {
+		t.Errorf("%d limit series, want 2 (no other)", n)
+	}
+}
 
 func TestEndpointLabelsBounded(t *testing.T) {
 	m := metrics.New(metrics.Config{MaxEndpointLabels: 2})

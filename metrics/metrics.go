@@ -171,7 +171,7 @@ func New(cfg Config) *Metrics {
 	)
 	if cfg.MaxEndpointLabels >= 0 {
 		m.endpoints = newEndpointMetrics(cmp.Or(cfg.MaxEndpointLabels, DefaultMaxEndpointLabels))
-		m.reg.MustRegister(m.endpoints.attempts, m.endpoints.latency)
+		m.reg.MustRegister(m.endpoints.attempts, m.endpoints.latency, m.endpoints.limit)
 	}
 	if cfg.Queue != nil {
 		m.reg.MustRegister(m.queueLag)

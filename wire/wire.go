@@ -222,6 +222,9 @@ type Endpoint struct {
 
 	// OrderingOnFailure is "skip" or "block" (see [EndpointRequest]).
 	OrderingOnFailure string `json:"ordering_on_failure"`
+	// InFlightLimit is the endpoint's adaptive limit of delivery attempts in flight in the answering process (within
+	// the gateway's --max-in-flight-per-endpoint); shown by GET .../endpoints/{id} only, absent elsewhere.
+	InFlightLimit int `json:"in_flight_limit,omitempty"`
 }
 
 // Key is the public part of a signing key, as an endpoint shows it; PublicKey is set for ed25519 keys.

@@ -498,10 +498,11 @@ func (b *bench) runAll(ctx context.Context) *results {
 				rep.sat[store] = append(rep.sat[store], median(tuned))
 			}
 		}
-		if b.has("steady") {
+		if b.has("steady") || b.has("cost") {
+			// The cost table has the steady 200 and 1,000 events/s rows (--rates): cost alone runs those.
 			rates := slices.Clone(o.rates)
 			for _, r := range o.plotRates {
-				if !slices.Contains(rates, r) {
+				if b.has("steady") && !slices.Contains(rates, r) {
 					rates = append(rates, r)
 				}
 			}

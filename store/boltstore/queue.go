@@ -196,7 +196,7 @@ func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.T
 	}
 	s.sched.begin(it)
 	s.mu.Unlock()
-	err := s.write(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
+	err := s.writeResult(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -260,4 +260,18 @@ func (s *Store) recordAttempt(tx *bolt.Tx, t delivery.Task, a delivery.Attempt, 
 		d.UpdatedAt = updated
 	}
 	return putDelivery(tx, d)
+}
+
+// writeResult is write for a delivery's result, which may wait a moment to share its commit (commit.go).
+func (s *Store) writeResult(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := commitCall{fn: fn, err: make(chan error, 1), result: true}
+	select {
+	case s.commits <- c:
+		return <-c.err
+	case <-s.done:
+		return ErrClosed
+	}
 }

@@ -154,7 +154,8 @@ func (s *sched) claim(now time.Time, opt delivery.ClaimOptions) []delivery.Task 
 		if l.score.After(now) {
 			break
 		}
-		if opt.MaxInFlight > 0 && l.busy >= opt.MaxInFlight || l.busy >= 1 && s.held(l.endpoint, now) {
+		if opt.MaxInFlight > 0 && l.busy >= opt.MaxInFlight || l.busy >= 1 && s.held(l.endpoint, now) ||
+			atLimit(opt.Limits, l.endpoint, l.busy) {
 			heap.Pop(&s.ready)
 			l.parked = true
 			s.parked[l] = struct{}{}
@@ -175,6 +176,12 @@ func (s *sched) claim(now time.Time, opt delivery.ClaimOptions) []delivery.Task 
 		out = append(out, it.task())
 	}
 	return out
+}
+
+// atLimit reports whether an endpoint with busy tasks out is at its limit in limits (ClaimOptions.Limits).
+func atLimit(limits map[string]int, endpoint string, busy int) bool {
+	n, ok := limits[endpoint]
+	return ok && busy >= n
 }
 
 func (it *item) task() delivery.Task {

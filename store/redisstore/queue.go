@@ -169,12 +169,23 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		left--
 	}
 
+	// The claimer's lower limits (opt.Limits) go to the shards of their endpoints, as endpoint and limit pairs.
+	var limits map[int][]any
+	for ep, n := range opt.Limits {
+		if opt.MaxInFlight > 0 && n >= opt.MaxInFlight {
+			continue
+		}
+		if limits == nil {
+			limits = make(map[int][]any)
+		}
+		num := s.k.shardOf(ep).num
+		limits[num] = append(limits[num], ep, max(n, 1))
+	}
 	calls := make([]scriptCall, len(active))
 	for j, i := range active {
 		sk := &s.k.shards[shards[i]]
-		calls[j] = scriptCall{claimScript,
-			sk.queue(sk.rates, sk.gcra),
-			[]any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32, sk.recordPrefix()}}
+		args := []any{nowMS, alloc[i], leaseMS, max(opt.MaxInFlight, 0), 4*alloc[i] + 32, sk.recordPrefix()}
+		calls[j] = scriptCall{claimScript, sk.queue(sk.rates, sk.gcra), append(args, limits[sk.num]...)}
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	if err != nil {

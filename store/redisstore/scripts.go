@@ -170,7 +170,8 @@ return out
 //
 //	KEYS[1..6] the queue keys, KEYS[7] rates, KEYS[8] gcra
 //	ARGV[1] now ms, ARGV[2] max tasks, ARGV[3] lease ms, ARGV[4] in-flight cap per endpoint (0: none),
-//	ARGV[5] max skips, ARGV[6] the shard's record key prefix (record key = prefix .. delivery id)
+//	ARGV[5] max skips, ARGV[6] the shard's record key prefix (record key = prefix .. delivery id); then pairs of
+//	endpoint and its lower in-flight limit for this claim (ClaimOptions.Limits), which holds as the cap does
 //	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence; then 2 more: the due endpoints
 //	left, and the ms when the shard next has work ("" for none).
 var claimScript = redis.NewScript(luaLib + `
@@ -178,17 +179,23 @@ local rates, gcra = KEYS[7], KEYS[8]
 local now, max, lease, cap, max_skips =
   tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rprefix = ARGV[6]
+local lims = {}
+for i = 7, #ARGV - 1, 2 do lims[ARGV[i]] = tonumber(ARGV[i + 1]) end
 
 local function last_turn()
   local r = redis.call('ZRANGE', turns, -1, -1, 'WITHSCORES')
   if r[2] then return tonumber(r[2]) end
   return 0
 end
+-- in_turns counts the endpoints in turns, kept by this call's own changes (read once, before any).
+local in_turns = redis.call('ZCARD', turns)
 local function wait_until(ep, t)
+  in_turns = in_turns - 1
   redis.call('ZREM', turns, ep)
   redis.call('ZADD', ready, num(t), ep)
 end
 local function park(ep, b)
+  in_turns = in_turns - 1
   redis.call('ZREM', turns, ep)
   redis.call('ZADD', parked, b, ep)
 end
@@ -241,21 +248,36 @@ local unparkable = redis.call('ZRANGE', parked, '-inf', below, 'BYSCORE', 'LIMIT
 for _, ep in ipairs(unparkable) do
   unpark(ep)
 end
-local turn = last_turn()
-for _, ep in ipairs(redis.call('ZRANGE', ready, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, max + max_skips)) do
-  redis.call('ZREM', ready, ep)
-  turn = turn + 1
-  redis.call('ZADD', turns, turn, ep)
+-- The highest turn given out, read only when a turn is given and turns was not empty: every endpoint in turns came
+-- in through it.
+local turn = nil
+if in_turns == 0 then turn = 0 end
+local function next_turn()
+  turn = (turn or last_turn()) + 1
+  return turn
 end
+local moving = redis.call('ZRANGE', ready, '-inf', num(now), 'BYSCORE', 'LIMIT', 0, max + max_skips)
+-- In chunks of up to 1000 endpoints (unpack's stack takes 8000 values).
+for c = 1, #moving, 1000 do
+  local eps, zs = {}, {}
+  for i = c, math.min(#moving, c + 999) do
+    eps[#eps + 1] = moving[i]
+    zs[#zs + 1] = next_turn()
+    zs[#zs + 1] = moving[i]
+  end
+  redis.call('ZREM', ready, unpack(eps))
+  redis.call('ZADD', turns, unpack(zs))
+end
+in_turns = in_turns + #moving
 
 -- Each turn serves one endpoint up to a quantum of tasks (an even share of this claim among the endpoints due now,
 -- at least one), so that a claim for one busy endpoint takes its tasks in one lane read and one write per
 -- structure, while many due endpoints still get one task each per round.
-local due_eps = redis.call('ZCARD', turns)
+local due_eps = in_turns
 local quantum = math.min(1000, math.max(1, math.ceil(max / math.max(due_eps, 1)))) -- 1000: unpack's stack
 local out, got, skips = {}, 0, 0
 local lease_at = num(now + lease)
-while got < max and skips < max_skips do
+while got < max and skips < max_skips and in_turns > 0 do
   local ep = redis.call('ZRANGE', turns, 0, 0)[1]
   if not ep then break end
   local b = busy_of(ep)
@@ -266,6 +288,9 @@ while got < max and skips < max_skips do
   -- them anyway.
   local held = room > 0 and limits_of(ep)[2] > now
   if held then room = math.min(room, 1 - b) end
+  -- The claimer's lower limit of ep holds as the cap does (and parks it as the cap does).
+  local lim = lims[ep]
+  if lim then room = math.min(room, lim - b) end
   if room <= 0 then
     park(ep, math.max(b, cap))
     skips = skips + 1
@@ -327,20 +352,20 @@ while got < max and skips < max_skips do
     else
       local nxt = items[k + 1] -- the loop ended at the quantum or at the end of the lane
       if nxt == nil then
+        in_turns = in_turns - 1
         redis.call('ZREM', turns, ep)
-      elseif (cap > 0 and b >= cap) or (held and b >= 1) then
+      elseif (cap > 0 and b >= cap) or (held and b >= 1) or (lim and b >= lim) then
         park(ep, math.max(b, cap))
       elseif due_of(ep, nxt) > now then
         wait_until(ep, due_of(ep, nxt))
       else
-        turn = turn + 1 -- the highest turn given out: every endpoint in turns came in through it
-        redis.call('ZADD', turns, turn, ep)
+        redis.call('ZADD', turns, next_turn(), ep)
       end
     end
   end
 end
 
-local left = redis.call('ZCARD', turns)
+local left = in_turns
 if #unparkable == max + max_skips then left = left + 1 end -- more parked ones may be waiting for room
 local nxt = ''
 if left > 0 then
@@ -456,7 +481,8 @@ local function others_due()
 end
 for _, ep in ipairs(eps) do
   local w = want[ep]
-  if w and not others_due() and redis.call('ZSCORE', parked, ep) and not redis.call('HGET', rates, ep) then
+  -- Parked first: an endpoint below its cap (the usual case under light load) needs no look at the rest of the shard.
+  if w and redis.call('ZSCORE', parked, ep) and not others_due() and not redis.call('HGET', rates, ep) then
     local k = #w.items
     if w.cap > 0 then k = math.min(k, w.cap - ((tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep])) end
     if k > 0 then
@@ -749,10 +775,16 @@ return {n, removed}
 var publishScript = redis.NewScript(`
 local function num(x) return string.format('%.17g', x) end
 if ARGV[8] ~= '' then
-  local cur = redis.call('GET', KEYS[5])
+  -- Take the key and read what it held in one command. When it named an earlier message created after since, put
+  -- that back (a duplicate publish, the rare case; the general way that settles it then claims the key for that
+  -- message again, with a fresh TTL, as before).
+  local cur = redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10], 'GET')
   if cur and cur ~= ARGV[8] then
     local created = string.match(cur, ' (%d+)$')
-    if created and created > ARGV[9] then return cur end
+    if created and created > ARGV[9] then
+      redis.call('SET', KEYS[5], cur, 'PX', ARGV[10])
+      return cur
+    end
   end
 end
 redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
@@ -772,7 +804,6 @@ for a = 10, #ARGV - 1, stride do
   if #idx == 2000 then index() end -- unpack takes at most 8000 values
 end
 if #idx > 0 then index() end
-if ARGV[8] ~= '' then redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10]) end
 for i = 1, (#KEYS - 5) / 6 do
   local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -64,6 +65,13 @@ type Options struct {
 	// PurgeBatch is how many records one step of a tenant's deletion removes at most (tenantdelete.go). Defaults to
 	// 500.
 	PurgeBatch int
+	// RequireFsync makes Open refuse (ErrNotDurable) a server, or a Cluster master, that does not fsync every write
+	// before answering (appendonly yes, appendfsync always), or whose configuration CONFIG GET cannot read: for
+	// operators who need no accepted event lost on a crash of Redis's host. Without it Open logs what such a crash
+	// would lose (durability.go).
+	RequireFsync bool
+	// Logger receives Open's durability notice. Defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the Redis backend: tenants, endpoints, messages, the delivery queue and the delivery log. It is safe for
@@ -107,6 +115,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	switch {
 	case opts.Shards < 1 || opts.Shards > 999:
 		return nil, fmt.Errorf("redisstore: Shards = %d: want 1 to 999", opts.Shards)
@@ -131,6 +142,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	_, s.onePublish = rdb.(*redis.Client)
 	s.finishes.tail = finishTail(s)
 	if err := s.checkShards(ctx); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	if err := s.checkDurability(ctx); err != nil {
 		rdb.Close()
 		return nil, err
 	}

@@ -628,3 +628,38 @@ func TestProtocol(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDuplicatePublishKeepsKey: the one-script publish takes the idempotency key and reads what it held in one
+// command; a duplicate within the window puts the earlier message's value back, with a TTL, and stores nothing.
+func TestDuplicatePublishKeepsKey(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{IdempotencyTTL: time.Hour})
+	defer s.Close()
+	ctx := t.Context()
+	created := time.Now().Add(-10 * time.Minute)
+	m1 := newMessage("ten_a", created)
+	m1.IdempotencyKey = "order-11"
+	if _, _, existing, err := s.Publish(ctx, m1, []*delivery.Delivery{newDelivery(m1, "ep_1", created)}, created.Add(-time.Hour)); err != nil || existing {
+		t.Fatalf("first publish: existing %v, %v", existing, err)
+	}
+	key := s.k.idempotency("ten_a", "order-11")
+	want, err := s.rdb.Get(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := newMessage("ten_a", time.Now())
+	m2.IdempotencyKey = "order-11"
+	stored, _, existing, err := s.Publish(ctx, m2, []*delivery.Delivery{newDelivery(m2, "ep_1", time.Now())}, created.Add(-time.Hour))
+	if err != nil || !existing || stored.ID != m1.ID {
+		t.Fatalf("duplicate: %v existing %v err %v; want m1", stored, existing, err)
+	}
+	if got, err := s.rdb.Get(ctx, key).Result(); err != nil || got != want {
+		t.Fatalf("key after the duplicate: %q, %v; want %q", got, err, want)
+	}
+	if ttl := s.rdb.PTTL(ctx, key).Val(); ttl < 59*time.Minute || ttl > 2*time.Hour {
+		t.Fatalf("key's TTL after the duplicate: %v, want the idempotency TTL (1h) or a little more", ttl)
+	}
+	if _, err := s.GetMessage(ctx, "ten_a", m2.ID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("the duplicate's message was stored: %v", err)
+	}
+}

@@ -102,6 +102,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"StaleFence", testStaleFence},
 		{"MaxInFlight", testMaxInFlight},
 		{"HoldSlow", testHoldSlow},
+		{"ClaimLimits", testClaimLimits},
 		{"Fairness", testFairness},
 		{"NextDue", testNextDue},
 		{"ListDeliveriesFilters", testListDeliveriesFilters},

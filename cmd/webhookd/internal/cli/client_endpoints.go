@@ -65,6 +65,9 @@ func (c *client) showEndpoint(e *wire.Endpoint, err error) error {
 	pairs = append(pairs, "headers", joinMap(e.Headers, ": "), "rate limit", rate, "timeout", e.Timeout,
 		"metadata", joinMap(e.Metadata, "="), "status", status(e), "url refused", e.URLRefused, "failing since", when(e.FailingSince),
 		"created", when(e.CreatedAt), "updated", when(e.UpdatedAt))
+	if e.InFlightLimit > 0 {
+		pairs = append(pairs, "in-flight limit", fmt.Sprint(e.InFlightLimit))
+	}
 	pairs = append(pairs, scheduleFields(e)...)
 	if e.TracePropagate != nil {
 		pairs = append(pairs, "trace propagate", strconv.FormatBool(*e.TracePropagate))

@@ -28,37 +28,38 @@ func init() {
 
 // serveConfig is everything `webhookd serve` takes; every field is a flag and a WEBHOOKD_* variable.
 type serveConfig struct {
-	Listen          string
-	Data            string
-	Store           string
-	OperatorToken   string
-	OperatorTokenF  string
-	AllowPrivate    bool
-	AllowHTTP       bool
-	Workers         int
-	ClaimBatch      int
-	MaxInFlight     int
-	RetryInitial    time.Duration
-	RetryCap        time.Duration
-	Retries         int
-	RetryJitter     float64
-	HealthSpan      time.Duration
-	Retention       time.Duration
-	MaxEventBytes   int64
-	MaxBatchBytes   int64
-	HandshakeTO     time.Duration
-	RotationGrace   time.Duration
-	ShutdownTimeout time.Duration
-	Lease           time.Duration
-	ReclaimEvery    time.Duration
-	LogFormat       string
-	LogLevel        string
-	ConfigFile      string
-	SecretKeysFile  string
-	Metrics         bool
-	TenantLabels    int
-	ReadyTimeout    time.Duration
-	PprofListen     string
+	Listen            string
+	Data              string
+	Store             string
+	RedisRequireFsync bool
+	OperatorToken     string
+	OperatorTokenF    string
+	AllowPrivate      bool
+	AllowHTTP         bool
+	Workers           int
+	ClaimBatch        int
+	MaxInFlight       int
+	RetryInitial      time.Duration
+	RetryCap          time.Duration
+	Retries           int
+	RetryJitter       float64
+	HealthSpan        time.Duration
+	Retention         time.Duration
+	MaxEventBytes     int64
+	MaxBatchBytes     int64
+	HandshakeTO       time.Duration
+	RotationGrace     time.Duration
+	ShutdownTimeout   time.Duration
+	Lease             time.Duration
+	ReclaimEvery      time.Duration
+	LogFormat         string
+	LogLevel          string
+	ConfigFile        string
+	SecretKeysFile    string
+	Metrics           bool
+	TenantLabels      int
+	ReadyTimeout      time.Duration
+	PprofListen       string
 
 	MaxConnections        int
 	BodyReadTimeout       time.Duration
@@ -97,6 +98,7 @@ type serveConfig struct {
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP API listens on")
 	fs.StringVar(&c.Data, "data", gateway.DefaultData, "directory of the embedded store")
+	fs.BoolVar(&c.RedisRequireFsync, "redis-require-fsync", false, "refuse to start unless Redis fsyncs every write (appendonly yes, appendfsync always): no event lost on a host crash")
 	fs.StringVar(&c.Store, "store", "", "storage: empty for the embedded store under --data, or redis://host:port/db, rediss://…, redis+cluster://host:port,host:port")
 	fs.StringVar(&c.OperatorToken, "operator-token", "", "operator bearer token; when empty, read from --operator-token-file, else from (or created in) <data>/operator-token")
 	fs.StringVar(&c.OperatorTokenF, "operator-token-file", "", "file holding the operator bearer token (a mounted secret); used when --operator-token is empty")
@@ -104,7 +106,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowHTTP, "allow-http-endpoints", false, "accept plain http endpoint URLs (https only otherwise)")
 	fs.IntVar(&c.Workers, "workers", delivery.DefaultWorkers, "delivery attempts in flight at once")
 	fs.IntVar(&c.ClaimBatch, "claim-batch", delivery.DefaultClaimBatch, "most deliveries taken from the queue per claim")
-	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "attempts in flight to one endpoint at once")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight-per-endpoint", delivery.DefaultMaxInFlight, "cap on attempts in flight to one endpoint at once (each endpoint's adaptive limit stays within it)")
 	fs.DurationVar(&c.RetryInitial, "retry-initial", delivery.DefaultRetryInitial, "wait after the first failed attempt; doubles each retry")
 	fs.DurationVar(&c.RetryCap, "retry-cap", delivery.DefaultRetryCap, "longest wait between attempts, before jitter")
 	fs.IntVar(&c.Retries, "retries", delivery.DefaultRetryCount, "retries after the first attempt before a delivery is dead")
@@ -214,6 +216,7 @@ func gatewayConfig(cfg serveConfig, logger *slog.Logger) (gateway.Config, error)
 		Listen:            cfg.Listen,
 		Data:              cfg.Data,
 		Store:             cfg.Store,
+		RedisRequireFsync: cfg.RedisRequireFsync,
 		OperatorToken:     cfg.OperatorToken,
 		OperatorTokenFile: cfg.OperatorTokenF,
 		Keyring:           keyring,
