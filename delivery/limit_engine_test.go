@@ -21,7 +21,7 @@ func (c *concurrency) enter() {
 
 func (c *concurrency) leave() { c.now.Add(-1) }
 
-// TestAdaptiveLimitGrowsToCap: against a receiver that answers every request in a few milliseconds whatever the
+// TestAdaptiveLimitGrowsToCap: against a receiver that answers every request in 40 ms whatever the
 // load, an endpoint's limit grows past the old fixed 8 up to the cap, and neither the limit nor the requests in
 // flight at the receiver ever exceed the cap.
 func TestAdaptiveLimitGrowsToCap(t *testing.T) {
@@ -31,7 +31,7 @@ func TestAdaptiveLimitGrowsToCap(t *testing.T) {
 	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		c.enter()
 		defer c.leave()
-		time.Sleep(3 * time.Millisecond) // the receiver's service time, not synchronisation
+		time.Sleep(40 * time.Millisecond) // the receiver's service time, not synchronisation
 		w.WriteHeader(http.StatusOK)
 	})
 	ep := h.endpoint(rc.srv.URL, "standard")
@@ -39,7 +39,7 @@ func TestAdaptiveLimitGrowsToCap(t *testing.T) {
 		t.Fatalf("limit before any attempt: %d, want 8", n)
 	}
 	h.start()
-	ids := h.publish(ep, 1500)
+	ids := h.publish(ep, 800)
 	peakLimit := 0
 	eventually(t, "the limit to pass 8", func() bool {
 		peakLimit = max(peakLimit, h.eng.EndpointLimit(tenant, ep.ID))
