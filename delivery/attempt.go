@@ -158,6 +158,15 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	return e.record(ctx, t, ep, a, o, wait, true)
 }
 
+// mayChain reports whether the worker that attempted t may keep its slot for t's endpoint (see record): while some
+// worker is free, or while the endpoint holds no more than its fair share of the workers.
+func (e *Engine) mayChain(t Task) bool {
+	if e.busy.Load() < int64(e.cfg.Workers) {
+		return true
+	}
+	return e.states.get(t.TenantID, t.EndpointID).withinShare(e.cfg.Workers)
+}
+
 // endSpan ends an attempt's span, if it has one.
 func endSpan(s AttemptSpan, status int, o Outcome, err error) {
 	if s != nil {
@@ -338,9 +347,9 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 		next *Task
 	)
 	switch {
-	case o == OutcomeSuccess && e.chain != nil && !e.stopped.Load() && e.busy.Load() < int64(e.cfg.Workers):
-		// Chaining keeps this worker's slot for its endpoint. Not while every worker is busy: then the slot goes
-		// back to the dispatcher, whose claims serve every due endpoint in turn.
+	case o == OutcomeSuccess && e.chain != nil && !e.stopped.Load() && e.mayChain(t):
+		// Chaining keeps this worker's slot for its endpoint. While every worker is busy, only up to the endpoint's
+		// fair share: past it the slot goes back to the dispatcher, whose claims serve every due endpoint in turn.
 		op = "ack"
 		next, err = e.chain.AckNext(wctx, t, a, e.cfg.Now(), ClaimOptions{Max: 1, Lease: e.cfg.Lease, MaxInFlight: e.endpointCap(t.EndpointID)})
 	case o == OutcomeSuccess:

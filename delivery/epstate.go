@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -21,12 +22,16 @@ type epKey struct{ tenant, id string }
 type epStates struct {
 	mu sync.Mutex
 	m  map[epKey]*epState
+	// active counts the endpoints with an attempt in flight in this process (kept by enter and leave): the engine's
+	// fair share of its workers per endpoint is Workers / active (see Engine.record).
+	active atomic.Int64
 }
 
 // epState is what the engine remembers about one endpoint between attempts. Everything is guarded by mu.
 type epState struct {
 	mu       sync.Mutex
 	lastUsed time.Time
+	active   *atomic.Int64 // epStates.active
 
 	// inFlight counts this process's attempts to the endpoint. slow is set when an attempt timed out and cleared by a
 	// success: while it is set the endpoint gets at most one attempt in flight here (see enter).
@@ -73,7 +78,7 @@ func (s *epStates) get(tenant, id string) *epState {
 	s.mu.Lock()
 	st := s.m[k]
 	if st == nil {
-		st = &epState{}
+		st = &epState{active: &s.active}
 		s.m[k] = st
 	}
 	s.mu.Unlock()
@@ -227,9 +232,26 @@ func (st *epState) enter(now time.Time, limCap int, unknown time.Duration) (ok b
 	}
 	if st.inFlight == 0 {
 		st.progress = now
+		st.countActive(1)
 	}
 	st.inFlight++
 	return true, 0, time.Time{}
+}
+
+// withinShare reports whether the endpoint has at most its fair share of workers attempts in flight here: workers
+// divided by the endpoints with attempts in flight.
+func (st *epState) withinShare(workers int) bool {
+	st.mu.Lock()
+	n := st.inFlight
+	st.mu.Unlock()
+	return st.active == nil || int64(n)*st.active.Load() <= int64(workers)
+}
+
+// countActive adds d to the count of endpoints with attempts in flight, when the state is counted (epStates.get).
+func (st *epState) countActive(d int64) {
+	if st.active != nil {
+		st.active.Add(d)
+	}
 }
 
 // begin makes the endpoint's adaptive limit if it has none yet (capped by limCap), and reports it and whether it was
@@ -247,7 +269,9 @@ func (st *epState) begin(limCap int) (int, bool) {
 // leave ends an attempt counted by enter, at now.
 func (st *epState) leave(now time.Time) {
 	st.mu.Lock()
-	st.inFlight--
+	if st.inFlight--; st.inFlight == 0 {
+		st.countActive(-1)
+	}
 	st.progress = now
 	st.mu.Unlock()
 }

@@ -474,3 +474,42 @@ func (b *countingBody) Read(p []byte) (int, error) {
 }
 
 func (b *countingBody) Close() error { b.closed = true; return nil }
+
+// TestWithinShare: with every worker busy, an endpoint may keep chaining while it holds at most workers divided by
+// the endpoints with attempts in flight; the count of such endpoints follows enter and leave.
+func TestWithinShare(t *testing.T) {
+	s := epStates{m: make(map[epKey]*epState)}
+	now := time.Unix(0, 0)
+	a, b := s.get("t", "a"), s.get("t", "b")
+	for range 5 {
+		if ok, _, _ := a.enter(now, 64, time.Second); !ok {
+			t.Fatal("a: enter refused")
+		}
+	}
+	if got := s.active.Load(); got != 1 {
+		t.Fatalf("active = %d, want 1", got)
+	}
+	if !a.withinShare(8) {
+		t.Fatal("a alone with 5 of 8 workers: not within its share")
+	}
+	if ok, _, _ := b.enter(now, 64, time.Second); !ok {
+		t.Fatal("b: enter refused")
+	}
+	if got := s.active.Load(); got != 2 {
+		t.Fatalf("active = %d, want 2", got)
+	}
+	if a.withinShare(8) {
+		t.Fatal("a with 5 of 8 workers beside b: within its share of 4")
+	}
+	if !b.withinShare(8) {
+		t.Fatal("b with 1 of 8 workers: not within its share")
+	}
+	a.leave(now)
+	if !a.withinShare(8) {
+		t.Fatal("a with 4 of 8 workers beside b: not within its share of 4")
+	}
+	b.leave(now)
+	if got := s.active.Load(); got != 1 {
+		t.Fatalf("active after b left = %d, want 1", got)
+	}
+}
