@@ -54,7 +54,8 @@ type result struct {
 
 // attempt runs one task to its recorded outcome, and returns the task the queue chained to its ack, if any. ctx is
 // the work context: cancelled only when shutdown gives up on in-flight attempts.
-func (e *Engine) attempt(ctx context.Context, t Task) *Task {
+// streak counts the tasks chained to this worker's acks in a row before t (see mayChain).
+func (e *Engine) attempt(ctx context.Context, t Task, streak int) *Task {
 	now := e.cfg.Now()
 	st := e.states.get(t.TenantID, t.EndpointID)
 	if n, fresh := st.begin(e.cfg.limitCap()); fresh {
@@ -117,7 +118,7 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	if err != nil {
 		// Not the receiver's doing (a bad key or message id): spend the attempt, leave health alone.
 		endSpan(span, 0, OutcomeRetry, err)
-		e.record(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: err.Error()}, OutcomeRetry, 0, false)
+		e.record(ctx, t, ep, Attempt{N: t.Attempt, At: now, Error: err.Error()}, OutcomeRetry, 0, false, 0)
 		return nil
 	}
 	if ctx.Err() != nil && res.code == 0 {
@@ -155,17 +156,24 @@ func (e *Engine) attempt(ctx context.Context, t Task) *Task {
 	} else if o == OutcomeSuccess && st.setSlow(false) {
 		e.holdSlow(ctx, t, time.Time{})
 	}
-	return e.record(ctx, t, ep, a, o, wait, true)
+	return e.record(ctx, t, ep, a, o, wait, true, streak)
 }
 
-// mayChain reports whether the worker that attempted t may keep its slot for t's endpoint (see record): while some
-// worker is free, or while the endpoint holds no more than its fair share of the workers.
-func (e *Engine) mayChain(t Task) bool {
+// mayChain reports whether the worker that attempted t, after streak tasks chained in a row, may keep its slot for
+// t's endpoint (see record). While some worker is free, always. While every worker is busy the dispatcher waits for
+// a slot, and a worker gives its slot back to it, whose claims serve every due endpoint in turn, once the endpoint
+// holds more than its fair share of the workers (rounded up), or after maxSaturatedChain tasks in a row: so an
+// endpoint with due work and no worker gets one within a bounded number of deliveries, and a saturated engine still
+// saves most claims.
+func (e *Engine) mayChain(t Task, streak int) bool {
 	if e.busy.Load() < int64(e.cfg.Workers) {
 		return true
 	}
-	return e.states.get(t.TenantID, t.EndpointID).withinShare(e.cfg.Workers)
+	return streak < maxSaturatedChain && e.states.get(t.TenantID, t.EndpointID).withinShare(e.cfg.Workers)
 }
+
+// maxSaturatedChain bounds how many tasks a worker chains in a row while every worker is busy.
+const maxSaturatedChain = 16
 
 // endSpan ends an attempt's span, if it has one.
 func endSpan(s AttemptSpan, status int, o Outcome, err error) {
@@ -324,7 +332,7 @@ func (e *Engine) readResponse(sc *scratch, body io.ReadCloser) string {
 // record settles an attempt with outcome o: ack, nack on the retry schedule, or fail (dead when the schedule is
 // spent). A retry waits at least wait (the receiver's Retry-After). health says whether the outcome reflects on the
 // endpoint. An ack may come back with the endpoint's next task chained to it (Chainer), which record returns.
-func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome, wait time.Duration, health bool) *Task {
+func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome, wait time.Duration, health bool, streak int) *Task {
 	now := a.At
 	var retryAt time.Time
 	if o == OutcomeRetry {
@@ -347,7 +355,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 		next *Task
 	)
 	switch {
-	case o == OutcomeSuccess && e.chain != nil && !e.stopped.Load() && e.mayChain(t):
+	case o == OutcomeSuccess && e.chain != nil && !e.stopped.Load() && e.mayChain(t, streak):
 		// Chaining keeps this worker's slot for its endpoint. While every worker is busy, only up to the endpoint's
 		// fair share: past it the slot goes back to the dispatcher, whose claims serve every due endpoint in turn.
 		op = "ack"
@@ -383,7 +391,7 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 
 // final settles a task that sent no request with a final failure.
 func (e *Engine) final(ctx context.Context, t Task, ep *endpoints.Endpoint, a Attempt, o Outcome) {
-	e.record(ctx, t, ep, a, o, 0, false) // a final failure is no ack: nothing is chained to it
+	e.record(ctx, t, ep, a, o, 0, false, 0) // a final failure is no ack: nothing is chained to it
 }
 
 // retryLater hands a task back unspent after a store error, due again after the schedule's first wait.

@@ -154,7 +154,7 @@ func newFixture(t testing.TB, rt roundTripper, wrap ...func(*fakeQueue) Queue) *
 func TestAttemptMessageNotFound(t *testing.T) {
 	f := newFixture(t, okTransport)
 	f.src.msgErr = fmt.Errorf("message x: %w", ErrNotFound)
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	if c := f.q.last(t); c.op != "fail" || c.status != StatusFailed || c.a.Error != "message not found" || c.a.Outcome != "failed" {
 		t.Fatalf("call %+v", c)
 	}
@@ -169,7 +169,7 @@ func TestAttemptStoreErrorReleasesUnspent(t *testing.T) {
 			f := newFixture(t, okTransport)
 			set(f.src)
 			start := time.Now()
-			f.e.attempt(context.Background(), f.t)
+			f.e.attempt(context.Background(), f.t, 0)
 			c := f.q.last(t)
 			if c.op != "release" || c.at.Before(start.Add(8*time.Millisecond)) || c.at.After(time.Now().Add(time.Second)) {
 				t.Fatalf("call %+v, want a release about 10ms out", c)
@@ -181,7 +181,7 @@ func TestAttemptStoreErrorReleasesUnspent(t *testing.T) {
 func TestAttemptBadKeySpendsAttemptLeavesHealth(t *testing.T) {
 	f := newFixture(t, func(*http.Request) (*http.Response, error) { panic("request sent with a bad key") })
 	f.src.ep.Keys = []endpoints.Key{{Secret: "whsec_tooshort"}}
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	c := f.q.last(t)
 	if c.op != "nack" || !strings.Contains(c.a.Error, "key") || c.a.Outcome != "retry" {
 		t.Fatalf("call %+v", c)
@@ -194,7 +194,7 @@ func TestAttemptBadKeySpendsAttemptLeavesHealth(t *testing.T) {
 func TestAttemptStandardWithoutKeys(t *testing.T) {
 	f := newFixture(t, func(*http.Request) (*http.Response, error) { panic("unsigned request sent") })
 	f.src.ep.Keys = nil
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	if c := f.q.last(t); c.op != "nack" || c.a.Error != signing.ErrNoKeys.Error() {
 		t.Fatalf("call %+v", c)
 	}
@@ -203,7 +203,7 @@ func TestAttemptStandardWithoutKeys(t *testing.T) {
 func TestAttemptLeaseLostLoggedAtDebug(t *testing.T) {
 	f := newFixture(t, okTransport)
 	f.q.err = fmt.Errorf("delivery dlv_1 fence 1: %w", ErrLeaseLost)
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	var line map[string]any
 	if err := json.Unmarshal(bytes.TrimSpace(f.log.Bytes()), &line); err != nil {
 		t.Fatalf("log %q: %v", f.log.String(), err)
@@ -223,7 +223,7 @@ func TestCanonicalLogLine(t *testing.T) {
 			Body: io.NopCloser(strings.NewReader("RESPONSE-MARKER"))}, nil
 	})
 	f.src.ep.URL = "http://receiver.test/hook?token=URL-SECRET"
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	c := f.q.last(t)
 	if c.op != "nack" || c.a.StatusCode != 503 || c.a.Response != "RESPONSE-MARKER" || c.a.Error != "HTTP 503, Retry-After 2s" {
 		t.Fatalf("call %+v", c)
@@ -261,7 +261,7 @@ func TestAttemptTransportErrorHidesURL(t *testing.T) {
 		return nil, errors.New("dial tcp 10.0.0.1:443: connect: connection refused")
 	})}
 	f.src.ep.URL = "http://receiver.test/hook?token=URL-SECRET"
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	c := f.q.last(t)
 	if c.op != "nack" || strings.Contains(c.a.Error, "URL-SECRET") || !strings.Contains(c.a.Error, "refused") {
 		t.Fatalf("call %+v", c)
@@ -276,7 +276,7 @@ func TestAttemptAbortedByShutdownIsReleased(t *testing.T) {
 		r.Body.Close()
 		return nil, r.Context().Err()
 	})
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	if c := f.q.last(t); c.op != "release" {
 		t.Fatalf("call %+v, want release", c)
 	}
@@ -291,7 +291,7 @@ func BenchmarkAttempt(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		f.e.attempt(ctx, f.t)
+		f.e.attempt(ctx, f.t, 0)
 	}
 	if len(f.q.calls) != 1 || f.q.calls[0].op != "ack" {
 		b.Fatalf("calls %+v", f.q.calls)
@@ -313,7 +313,7 @@ func BenchmarkAttemptLoopback(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		f.e.attempt(ctx, f.t)
+		f.e.attempt(ctx, f.t, 0)
 	}
 	if f.q.calls[len(f.q.calls)-1].op != "ack" {
 		b.Fatalf("last call %+v", f.q.calls[len(f.q.calls)-1])
@@ -349,7 +349,7 @@ func TestRequestInOneWrite(t *testing.T) {
 	}}}
 	f.src.ep.URL = srv.URL
 	f.src.msg.Data = json.RawMessage(`{"pad":"` + strings.Repeat("x", 2000) + `"}`)
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	if c := f.q.last(t); c.op != "ack" {
 		t.Fatalf("call %+v", c)
 	}
@@ -401,7 +401,7 @@ func TestSlowEndpointHeld(t *testing.T) {
 	}
 
 	before := time.Now()
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	f.q.mu.Lock()
 	hold := f.q.calls[0]
 	f.q.mu.Unlock()
@@ -411,26 +411,26 @@ func TestSlowEndpointHeld(t *testing.T) {
 	if d := hold.at.Sub(before); d < slowHold || d > slowHold+time.Second {
 		t.Fatalf("held until %v after the attempt began, want about %v", d, slowHold)
 	}
-	f.e.attempt(ctx, f.t) // nothing else in flight here, so it goes out, and times out again
+	f.e.attempt(ctx, f.t, 0) // nothing else in flight here, so it goes out, and times out again
 	if got := ops(); !slices.Equal(got, []string{"hold ep_1", "nack"}) {
 		t.Fatalf("second timeout: queue calls %q, want the hold renewed, then the nack", got)
 	}
 
 	timeout.Store(false)
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	if got := ops(); !slices.Equal(got, []string{"hold ep_1", "ack"}) {
 		t.Fatalf("first success: queue calls %q, want the hold lifted, then the ack", got)
 	}
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	if got := ops(); !slices.Equal(got, []string{"ack"}) {
 		t.Fatalf("success of an endpoint that was not slow: queue calls %q", got)
 	}
 
 	// The lift above carried the zero time.
 	timeout.Store(true)
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	timeout.Store(false)
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	f.q.mu.Lock()
 	lift := f.q.calls[2]
 	f.q.mu.Unlock()
@@ -447,7 +447,7 @@ func TestSlowEndpointHoldFails(t *testing.T) {
 		return nil, r.Context().Err()
 	}, func(q *fakeQueue) Queue { return holdingQueue{fakeQueue: q, fail: errors.New("redis down")} })
 	f.src.ep.Timeout = 20 * time.Millisecond
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	f.q.mu.Lock()
 	n := len(f.q.calls)
 	op := f.q.calls[n-1].op
@@ -488,7 +488,7 @@ func TestSlowEndpointOneInFlight(t *testing.T) {
 	f.q.keep1 = true
 	ctx := context.Background()
 
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	if c := f.q.last(t); c.op != "nack" || !strings.Contains(c.a.Error, "timeout") {
 		t.Fatalf("first attempt %+v, want a timeout", c)
 	}
@@ -496,11 +496,11 @@ func TestSlowEndpointOneInFlight(t *testing.T) {
 	// Slow now: one attempt goes out and hangs; a second is handed back unspent, with no request.
 	mode.Store("mode", "hang")
 	done := make(chan struct{})
-	go func() { defer close(done); f.e.attempt(ctx, f.t) }()
+	go func() { defer close(done); f.e.attempt(ctx, f.t, 0) }()
 	<-entered
 	mode.Store("mode", "ok")
 	before, start := sent.Load(), time.Now()
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	c := f.q.last(t)
 	if c.op != "release" || sent.Load() != before {
 		t.Fatalf("second attempt while one is out: %+v, %d requests", c, sent.Load()-before)
@@ -518,10 +518,10 @@ func TestSlowEndpointOneInFlight(t *testing.T) {
 	mode.Store("mode", "hang")
 	gate = make(chan struct{})
 	done = make(chan struct{})
-	go func() { defer close(done); f.e.attempt(ctx, f.t) }()
+	go func() { defer close(done); f.e.attempt(ctx, f.t, 0) }()
 	<-entered
 	mode.Store("mode", "ok")
-	f.e.attempt(ctx, f.t)
+	f.e.attempt(ctx, f.t, 0)
 	if c := f.q.last(t); c.op != "ack" {
 		t.Fatalf("attempt beside another after a success: %+v", c)
 	}

@@ -325,8 +325,8 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 					signal(e.freed)
 				}()
 				// The worker keeps its slot for the tasks the queue chains to its acks (Chainer).
-				for next := &t; next != nil; {
-					next = e.attempt(work, *next)
+				for next, streak := &t, 0; next != nil; streak++ {
+					next = e.attempt(work, *next, streak)
 					if next != nil {
 						e.claimed.Add(1)
 						if e.stopped.Load() { // shutting down: hand it back, as dispatch does a claim's

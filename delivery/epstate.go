@@ -239,12 +239,16 @@ func (st *epState) enter(now time.Time, limCap int, unknown time.Duration) (ok b
 }
 
 // withinShare reports whether the endpoint has at most its fair share of workers attempts in flight here: workers
-// divided by the endpoints with attempts in flight.
+// divided by the endpoints with attempts in flight, rounded up.
 func (st *epState) withinShare(workers int) bool {
 	st.mu.Lock()
 	n := st.inFlight
 	st.mu.Unlock()
-	return st.active == nil || int64(n)*st.active.Load() <= int64(workers)
+	if st.active == nil {
+		return true
+	}
+	a := st.active.Load()
+	return int64(n)*a <= int64(workers)+a-1
 }
 
 // countActive adds d to the count of endpoints with attempts in flight, when the state is counted (epStates.get).

@@ -16,7 +16,7 @@ func TestAttemptMessageExpunged(t *testing.T) {
 		return okTransport(r)
 	})
 	f.src.msg.Data, f.src.msg.ExpungedAt = nil, time.Now()
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	if c := f.q.last(t); c.op != "fail" || c.status != StatusFailed || c.a.Error != "message payload expunged" || c.a.Outcome != "failed" {
 		t.Fatalf("call %+v", c)
 	}

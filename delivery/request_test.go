@@ -18,7 +18,7 @@ func TestAttemptRecordsProfileHeaders(t *testing.T) {
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok"))}, nil
 	})
 	f.src.ep.Headers = map[string]string{"authorization": "Bearer receiver-credential", "X-Team": "fleet"}
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	c := f.q.last(t)
 	if c.op != "ack" {
 		t.Fatalf("call %+v", c)

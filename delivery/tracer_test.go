@@ -73,7 +73,7 @@ func TestAttemptTraced(t *testing.T) {
 	obs := &fakeEndpointObserver{}
 	f.e.tracer, f.e.epObs = tr, obs
 	f.src.msg.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 
 	if len(tr.spans) != 1 {
 		t.Fatalf("%d spans, want 1", len(tr.spans))
@@ -102,7 +102,7 @@ func TestAttemptUntracedWhenNothingSent(t *testing.T) {
 	tr := &fakeTracer{}
 	f.e.tracer = tr
 	f.src.ep.Disabled = true
-	f.e.attempt(context.Background(), f.t)
+	f.e.attempt(context.Background(), f.t, 0)
 	if len(tr.spans) != 0 {
 		t.Errorf("%d spans for an attempt that sent nothing", len(tr.spans))
 	}

@@ -476,7 +476,7 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func (b *countingBody) Close() error { b.closed = true; return nil }
 
 // TestWithinShare: with every worker busy, an endpoint may keep chaining while it holds at most workers divided by
-// the endpoints with attempts in flight; the count of such endpoints follows enter and leave.
+// the endpoints with attempts in flight (rounded up); the count of such endpoints follows enter and leave.
 func TestWithinShare(t *testing.T) {
 	s := epStates{m: make(map[epKey]*epState)}
 	now := time.Unix(0, 0)
@@ -501,6 +501,9 @@ func TestWithinShare(t *testing.T) {
 	if a.withinShare(8) {
 		t.Fatal("a with 5 of 8 workers beside b: within its share of 4")
 	}
+	if !b.withinShare(7) {
+		t.Fatal("b with 1 of 7 workers: not within its share of 4 (rounded up)")
+	}
 	if !b.withinShare(8) {
 		t.Fatal("b with 1 of 8 workers: not within its share")
 	}
@@ -511,5 +514,32 @@ func TestWithinShare(t *testing.T) {
 	b.leave(now)
 	if got := s.active.Load(); got != 1 {
 		t.Fatalf("active after b left = %d, want 1", got)
+	}
+}
+
+// TestMayChain: a worker keeps its slot for its endpoint's chained tasks while any worker is free; with every worker
+// busy, only within the endpoint's share and for at most maxSaturatedChain tasks in a row, so that the dispatcher
+// gets slots back to serve endpoints that have none.
+func TestMayChain(t *testing.T) {
+	e := &Engine{cfg: Config{Workers: 4}, states: epStates{m: make(map[epKey]*epState)}}
+	tk := Task{TenantID: "t", EndpointID: "a"}
+	st := e.states.get("t", "a")
+	st.enter(time.Unix(0, 0), 64, time.Second)
+	e.busy.Store(3)
+	if !e.mayChain(tk, 1000) {
+		t.Fatal("a worker is free, yet no chaining")
+	}
+	e.busy.Store(4)
+	if !e.mayChain(tk, 0) || !e.mayChain(tk, maxSaturatedChain-1) {
+		t.Fatal("saturated, within share and streak: no chaining")
+	}
+	if e.mayChain(tk, maxSaturatedChain) {
+		t.Fatal("saturated: chained past maxSaturatedChain in a row")
+	}
+	for range 4 {
+		st.enter(time.Unix(0, 0), 64, time.Second)
+	}
+	if e.mayChain(tk, 0) {
+		t.Fatal("saturated: chained for an endpoint holding 5 of 4 workers")
 	}
 }

@@ -471,3 +471,50 @@ func commandCalls(t *testing.T, srv *testredis.Server, cmd string) int64 {
 	}
 	return 0
 }
+
+// TestAckNextBelowCap: an endpoint below its in-flight cap (the workers, not the cap, bound it), taking turns alone in
+// its shard, has its next task chained to an ack, and leaves turns once its lane is empty; once another endpoint of
+// the shard is due, or the endpoint is held to one task in flight, the ack chains nothing and the work is the next
+// claim's.
+func TestAckNextBelowCap(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
+	defer s.Close()
+	ctx := t.Context()
+	opt := delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 64}
+
+	publishN(t, s, "ten_a", 3, base, "ep_1")
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	for i := range 2 {
+		next := ackNext(t, s, tk, base, opt)
+		if next == nil || next.EndpointID != "ep_1" {
+			t.Fatalf("ack %d of an endpoint alone and below its cap chained %+v", i+1, next)
+		}
+		tk = *next
+	}
+	if next := ackNext(t, s, tk, base, opt); next != nil {
+		t.Fatalf("ack of the last task chained %+v", next)
+	}
+	assertQueueEmpty(t, s)
+
+	publishN(t, s, "ten_a", 2, base, "ep_1")
+	tk = mustClaim(t, s, base, opt, 1)[0]
+	publishN(t, s, "ten_a", 1, base, "ep_2")
+	if next := ackNext(t, s, tk, base, opt); next != nil {
+		t.Fatalf("ack chained %+v while another endpoint of the shard was due", next)
+	}
+	opt.Max = 10
+	if got := mustClaim(t, s, base, opt, 2); got[0].EndpointID == got[1].EndpointID {
+		t.Fatalf("the claim after the ack served %s twice", got[0].EndpointID)
+	}
+
+	publishN(t, s, "ten_a", 2, base, "ep_3")
+	opt.Max = 1
+	tk = mustClaim(t, s, base, opt, 1)[0]
+	if err := s.HoldSlow(ctx, "ep_3", base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if next := ackNext(t, s, tk, base, opt); next != nil {
+		t.Fatalf("ack chained %+v for an endpoint held to one task in flight", next)
+	}
+}

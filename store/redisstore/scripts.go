@@ -408,7 +408,9 @@ return {0, ''}
 // freed slot would otherwise cost (a claim is a dozen redis.calls of turn keeping; a chained task is four). It is
 // only what the next claim would have done, so a chain happens only when that claim would serve this endpoint next:
 // no other endpoint is due (turns is empty and ready has nothing due), the endpoint is parked at its in-flight cap
-// (so the ended task is what makes room), and it has no rate limit (claims keep the GCRA). Then up to one task per
+// (so the ended task is what makes room), and it has no rate limit (claims keep the GCRA); or the endpoint is below
+// its cap, taking turns alone in its shard (nothing in ready due), with no rate limit and no hold: then the workers,
+// not the cap, bound it, and the next claim of the shard would serve it anyway; it leaves turns when its lane empties. Then up to one task per
 // chaining finish is leased, as a claim leases (attempt att + 1, fence = max(fence + 1, now ms × 1000), lease =
 // now + lease ms), within the cap; the endpoint's in-flight count drops only by the tasks that ended without one, and
 // it leaves parked when its lane is empty.
@@ -479,10 +481,30 @@ local function others_due()
   end
   return others
 end
+-- alone_due tells whether ep, taking turns, is the only endpoint of the shard that is due: the next claim would serve
+-- it and nothing else. Not when it has a rate limit or is held to one task in flight (claims keep both).
+local function alone_due(ep)
+  if redis.call('ZCARD', turns) ~= 1 or not redis.call('ZSCORE', turns, ep) then return false end
+  local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
+  if r[2] ~= nil and tonumber(r[2]) <= now then return false end
+  local l = redis.call('HMGET', rates, ep, '~' .. ep)
+  return not l[1] and (tonumber(l[2]) or 0) <= now
+end
 for _, ep in ipairs(eps) do
   local w = want[ep]
   -- Parked first: an endpoint below its cap (the usual case under light load) needs no look at the rest of the shard.
-  if w and redis.call('ZSCORE', parked, ep) and not others_due() and not redis.call('HGET', rates, ep) then
+  -- Else an endpoint taking turns alone in its shard (below its cap because the workers, not the cap, bound it).
+  local inturn = false
+  local go = false
+  if w then
+    if redis.call('ZSCORE', parked, ep) then
+      go = not others_due() and not redis.call('HGET', rates, ep)
+    else
+      inturn = alone_due(ep)
+      go = inturn
+    end
+  end
+  if go then
     local k = #w.items
     if w.cap > 0 then k = math.min(k, w.cap - ((tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep])) end
     if k > 0 then
@@ -511,7 +533,13 @@ for _, ep in ipairs(eps) do
       if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
       if t > 0 then redis.call('ZADD', leases, unpack(leased)) end
       took[ep] = t
-      if t == ended[ep] and j == #items then redis.call('ZREM', parked, ep) end -- lane empty, count unchanged
+      if j == #items then -- lane empty
+        if inturn then
+          redis.call('ZREM', turns, ep)
+        elseif t == ended[ep] then
+          redis.call('ZREM', parked, ep) -- count unchanged
+        end
+      end
     end
   end
 end
