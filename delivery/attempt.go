@@ -72,7 +72,12 @@ func (e *Engine) attempt(ctx context.Context, t Task, streak int) *Task {
 		e.release(ctx, t, now.Add(e.slowWait(n)), "slow endpoint")
 		return nil
 	}
-	defer func() { st.leave(e.cfg.Now()) }()
+	left := false // the attempt's request has ended (see below)
+	defer func() {
+		if !left {
+			st.leave(e.cfg.Now())
+		}
+	}()
 	ep, err := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
 	switch {
 	case errors.Is(err, endpoints.ErrNotFound):
@@ -156,6 +161,11 @@ func (e *Engine) attempt(ctx context.Context, t Task, streak int) *Task {
 	} else if o == OutcomeSuccess && st.setSlow(false) {
 		e.holdSlow(ctx, t, time.Time{})
 	}
+	// The request is over: it leaves the endpoint's count before the result is recorded, as the queue's count of
+	// the endpoint's tasks in flight drops when it records it. Leaving after would let a claim in between hand out a
+	// task that enter then turns away at the limit (a release and another claim, for nothing).
+	left = true
+	st.leave(e.cfg.Now())
 	return e.record(ctx, t, ep, a, o, wait, true, streak)
 }
 
