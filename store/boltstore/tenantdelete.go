@@ -27,24 +27,15 @@ var _ tenants.Deleter = (*Store)(nil)
 func (s *Store) MarkTenantDeleting(ctx context.Context, id string, at time.Time) (*tenants.Tenant, error) {
 	var out *tenants.Tenant
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bTenants)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("tenant %s: %w", id, tenants.ErrNotFound)
-		}
-		t, err := decodeTenant(v)
+		t, err := updateTenant(tx, id, func(t *tenants.Tenant) (bool, error) {
+			if !t.DeletingAt.IsZero() {
+				return false, nil
+			}
+			t.DeletingAt = at.UTC()
+			return true, nil
+		})
 		if err != nil {
 			return err
-		}
-		if t.DeletingAt.IsZero() {
-			t.DeletingAt = at.UTC()
-			nv, err := encodeTenant(t)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(id), nv); err != nil {
-				return err
-			}
 		}
 		out = t
 		_, err = dropCredentials(tx, id, 0)
@@ -307,25 +298,38 @@ func (s *sched) forget(it *item) {
 func (s *Store) SetTenantRetention(ctx context.Context, id string, keep time.Duration) (*tenants.Tenant, error) {
 	var out *tenants.Tenant
 	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bTenants)
-		v := b.Get([]byte(id))
-		if v == nil {
-			return fmt.Errorf("tenant %s: %w", id, tenants.ErrNotFound)
-		}
-		t, err := decodeTenant(v)
-		if err != nil {
-			return err
-		}
-		if t.Deleting() {
-			return fmt.Errorf("tenant %s: being deleted: %w", id, tenants.ErrNotFound)
-		}
-		t.Retention = keep
-		nv, err := encodeTenant(t)
-		if err != nil {
-			return err
-		}
+		t, err := updateTenant(tx, id, func(t *tenants.Tenant) (bool, error) {
+			if t.Deleting() {
+				return false, fmt.Errorf("tenant %s: being deleted: %w", id, tenants.ErrNotFound)
+			}
+			t.Retention = keep
+			return true, nil
+		})
 		out = t
-		return b.Put([]byte(id), nv)
+		return err
 	})
 	return out, err
+}
+
+// updateTenant reads tenant id in tx, lets change edit it, and writes it back when change reports a change;
+// tenants.ErrNotFound when absent. It returns the tenant as change left it.
+func updateTenant(tx *bolt.Tx, id string, change func(*tenants.Tenant) (bool, error)) (*tenants.Tenant, error) {
+	b := tx.Bucket(bTenants)
+	v := b.Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, tenants.ErrNotFound)
+	}
+	t, err := decodeTenant(v)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := change(t)
+	if err != nil || !changed {
+		return t, err
+	}
+	nv, err := encodeTenant(t)
+	if err != nil {
+		return nil, err
+	}
+	return t, b.Put([]byte(id), nv)
 }
