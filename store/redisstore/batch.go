@@ -25,12 +25,13 @@ const batchTimeout = 5 * time.Second
 // batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
 // once.
 //
-// The script's contract: KEYS are prefix(shard) followed by 2 keys per item; ARGV is nargs values per item, then
+// The script's contract: KEYS are prefix(shard) followed by nkeys keys per item; ARGV is nargs values per item, then
 // tail's; the reply is one integer per item, in order, followed by chainFields strings for each item whose integer
 // is chainedReply (the finish script's chained tasks).
 type shardBatcher struct {
 	script *redis.Script
 	prefix func(*shardKeys) []string
+	nkeys  int                                         // KEYS per item, at most len(batchItem.keys)
 	nargs  int                                         // ARGV values per item, at most len(batchItem.args)
 	tail   func(*Store) []any                          // ARGV values after the items' (nil: none), read per batch
 	settle func(context.Context, *Store, []*batchItem) // runs on a batch's answered items before their callers see them, or nil
@@ -50,7 +51,7 @@ const (
 // batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
 type batchItem struct {
 	shard int
-	keys  [2]string
+	keys  [3]string
 	args  [13]any
 	res   int64
 	next  [chainFields]string // when res is chainedReply: the task chained to this one, and its message (finishScript)
@@ -119,7 +120,7 @@ func (b *shardBatcher) flush(s *Store) bool {
 		keys := b.prefix(&s.k.shards[g[0].shard])
 		args := make([]any, 0, b.nargs*len(g)+len(tail))
 		for _, it := range g {
-			keys = append(keys, it.keys[:]...)
+			keys = append(keys, it.keys[:b.nkeys]...)
 			args = append(args, it.args[:b.nargs]...)
 		}
 		args = append(args, tail...)

@@ -427,3 +427,115 @@ func TestRepublishKeepsFinished(t *testing.T) {
 		assertQueueEmpty(t, s)
 	}
 }
+
+// TestPublishManyOrdered: a batch with several events of each ordering key (the first of each key in the pipeline on
+// a single server, the rest one at a time after it) queues every delivery, only the head of each key's line is ever
+// claimable, and the events of a key are claimed in publish order. An event whose key's earlier event was refused is
+// refused too, so nothing of that key goes ahead of what the producer will publish again.
+func TestPublishManyOrdered(t *testing.T) {
+	for _, one := range []bool{true, false} {
+		t.Run(map[bool]string{true: "one script", false: "three steps"}[one], func(t *testing.T) {
+			srv := testredis.Start(t)
+			s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+			defer s.Close()
+			s.onePublish = one
+			ctx := t.Context()
+			ten := "ten_ordered"
+			var ps []events.Publication
+			order := map[string][]string{} // key → its deliveries at ep_a, in publish order
+			for i := range 12 {
+				key := fmt.Sprintf("device-%d", i%3)
+				m := newMessage(ten, base)
+				m.OrderingKey = key
+				p := events.Publication{Message: m}
+				for _, ep := range []string{"ep_a", "ep_b"} {
+					d := newDelivery(m, ep, base)
+					d.OrderingKey = key
+					p.Deliveries = append(p.Deliveries, d)
+				}
+				order[key] = append(order[key], p.Deliveries[0].ID)
+				ps = append(ps, p)
+				if i%4 == 1 { // unkeyed publications in between
+					u := newMessage(ten, base)
+					ps = append(ps, events.Publication{Message: u, Deliveries: []*delivery.Delivery{newDelivery(u, "ep_a", base)}})
+				}
+			}
+			bad := newMessage(ten, base)
+			bad.OrderingKey = "device-bad"
+			badD := newDelivery(bad, "bad id", base)
+			badD.OrderingKey = bad.OrderingKey
+			later := newMessage(ten, base)
+			later.OrderingKey = bad.OrderingKey
+			laterD := newDelivery(later, "ep_a", base)
+			laterD.OrderingKey = later.OrderingKey
+			ps = append(ps, events.Publication{Message: bad, Deliveries: []*delivery.Delivery{badD}},
+				events.Publication{Message: later, Deliveries: []*delivery.Delivery{laterD}})
+
+			out := s.PublishMany(ctx, ps)
+			for i, r := range out[:len(out)-2] {
+				if r.Err != nil {
+					t.Fatalf("publication %d: %v", i, r.Err)
+				}
+			}
+			if !errors.Is(out[len(out)-2].Err, events.ErrInvalid) {
+				t.Errorf("invalid keyed publication: %v, want ErrInvalid", out[len(out)-2].Err)
+			}
+			if out[len(out)-1].Err == nil {
+				t.Errorf("the event after a refused one of its key was stored")
+			}
+
+			// Claim and ack ep_a's deliveries until none is left: every claim sees at most one delivery per key, and
+			// each key's come in publish order.
+			next := map[string]int{}
+			keyOf := map[string]string{}
+			for key, dids := range order {
+				for _, id := range dids {
+					keyOf[id] = key
+				}
+			}
+			unkeyed := 0
+			for round := 0; ; round++ {
+				if round > 100 {
+					t.Fatal("deliveries still claimable after 100 rounds")
+				}
+				tasks := mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, -1)
+				if len(tasks) == 0 {
+					break
+				}
+				seen := map[string]bool{}
+				for _, tk := range tasks {
+					if tk.EndpointID != "ep_a" {
+						if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					key, ok := keyOf[tk.DeliveryID]
+					if !ok {
+						unkeyed++
+					} else {
+						if seen[key] {
+							t.Fatalf("two deliveries of key %s claimable at once", key)
+						}
+						seen[key] = true
+						if want := order[key][next[key]]; tk.DeliveryID != want {
+							t.Fatalf("key %s: claimed %s, want %s (event %d)", key, tk.DeliveryID, want, next[key])
+						}
+						next[key]++
+					}
+					if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for key, dids := range order {
+				if next[key] != len(dids) {
+					t.Errorf("key %s: %d of %d deliveries claimed", key, next[key], len(dids))
+				}
+			}
+			if unkeyed != 3 {
+				t.Errorf("%d unkeyed deliveries claimed, want 3", unkeyed)
+			}
+		})
+	}
+}

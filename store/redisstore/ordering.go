@@ -96,48 +96,38 @@ end
 return out
 `)
 
-// enqueueOrdered enqueues deliveries with an ordering key, one script per shard in the order given, so that the
-// deliveries of one key join its line in that order.
+// enqueueOrdered enqueues deliveries with an ordering key, batched with concurrent publishes' by shard
+// (orderedEnqueues), in the order given, so that the deliveries of one key join its line in that order.
 func (s *Store) enqueueOrdered(ctx context.Context, ds []*delivery.Delivery) error {
 	now := s.now()
-	type call struct {
-		keys []string
-		args []any
-		due  int64
-	}
-	calls := map[int]*call{}
-	var order []int
-	for _, d := range ds {
+	items := make([]*batchItem, len(ds))
+	first := map[int]int64{}
+	for i, d := range ds {
 		if len(d.OrderingKey) == 0 || len(d.OrderingKey) > delivery.MaxOrderingKey {
 			return fmt.Errorf("redisstore: enqueue: delivery %s: ordering key of %d bytes", d.ID, len(d.OrderingKey))
 		}
+		if !validID(d.ID) || !validID(d.EndpointID) || !validID(d.MessageID) || !validID(d.TenantID) {
+			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
+		}
 		sk := s.k.shardOf(d.EndpointID)
-		c := calls[sk.num]
-		if c == nil {
-			c = &call{keys: sk.queue(sk.okeys())}
-			calls[sk.num] = c
-			order = append(order, sk.num)
-		}
-		c.keys = append(c.keys, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID), sk.line(d.EndpointID, d.OrderingKey))
+		it := &batchItem{shard: sk.num,
+			keys: [3]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID), sk.line(d.EndpointID, d.OrderingKey)}}
 		a := enqueueArgs(d, now)
-		c.args = append(append(c.args, a[:]...), d.OrderingKey)
-		if at := a[6].(int64); c.due == 0 || at < c.due {
-			c.due = at
+		copy(it.args[:], a[:])
+		it.args[len(a)] = d.OrderingKey
+		items[i] = it
+		if at, ok := first[sk.num]; !ok || a[6].(int64) < at {
+			first[sk.num] = a[6].(int64)
 		}
 	}
-	scs := make([]scriptCall, len(order))
-	for i, num := range order {
-		scs[i] = scriptCall{enqueueOrderedScript, calls[num].keys, calls[num].args}
+	err := s.orderedEnqueues.run(ctx, s, items...)
+	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
+	for num, at := range first {
+		s.madeDue(num, at, true)
 	}
-	cmds, err := s.runScripts(ctx, scs)
-	for _, num := range order {
-		s.madeDue(num, calls[num].due, true)
-	}
-	if err == nil {
-		for _, c := range cmds {
-			if err = c.Err(); err != nil {
-				break
-			}
+	for _, it := range items {
+		if err == nil {
+			err = it.err
 		}
 	}
 	if err != nil {

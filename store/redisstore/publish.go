@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +39,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := ctx.Err(); err != nil {
 		return nil, 0, false, err
 	}
-	if s.onePublish && m.OrderingKey == "" { // an ordered publish enqueues by enqueueOrderedScript
+	if s.onePublish {
 		stored, err := s.publishOne(ctx, m, ds, idemSince)
 		if err != nil {
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
@@ -112,12 +113,15 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 	if enqueue {
 		perDelivery = 10
 	}
-	args, err := messageArgs(m, ds, 10+perDelivery*len(ds))
+	args, err := messageArgs(m, ds, 11+perDelivery*len(ds))
 	if err != nil {
 		return scriptCall{}, nil, err
 	}
+	if len(m.OrderingKey) > delivery.MaxOrderingKey {
+		return scriptCall{}, nil, fmt.Errorf("ordering key of %d bytes", len(m.OrderingKey))
+	}
 	mk := s.k.msgShardOf(m.ID)
-	keys := make([]string, 0, 5+6*len(ds))
+	keys := make([]string, 0, 5+8*len(ds))
 	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
@@ -127,6 +131,8 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		keys = append(keys, keys[0])
 		args = append(args, "", "", 0)
 	}
+	okey := m.OrderingKey
+	args = append(args, okey)
 	now := s.now()
 	due := make(map[int]int64, len(ds))
 	for _, d := range ds {
@@ -138,6 +144,9 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		args = append(args, da[:]...)
 		sk := s.k.shardOf(d.EndpointID)
 		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
+		if okey != "" {
+			keys = append(keys, sk.okeys(), sk.line(d.EndpointID, okey))
+		}
 		if f, ok := due[sk.num]; !ok || da[6].(int64) < f {
 			due[sk.num] = da[6].(int64)
 		}
@@ -171,23 +180,35 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		dues  []map[int]int64
 		at    []int // the publication of each call
 	)
-	var ordered []int // what goes through Publish one at a time, in order: the events of a key keep their order
+	// What goes through Publish one at a time, in order, so that the events of a key keep their order: on a single
+	// server, every event of a key but its first here (which joins the pipeline, and goes first); on a Cluster, all.
+	var ordered []int
+	firsts := map[string]bool{}  // the keys whose first event here is in the pipeline
+	failed := map[string]error{} // the keys whose first event the pipeline did not store
 	for i, p := range ps {
-		if p.Message != nil && p.Message.OrderingKey != "" {
-			ordered = append(ordered, i)
-			continue
-		}
-		if !s.onePublish {
+		if k := orderingKey(p.Message); k != "" {
+			if !s.onePublish || firsts[k] {
+				ordered = append(ordered, i)
+				continue
+			}
+			firsts[k] = true
+		} else if !s.onePublish {
 			rest = append(rest, i)
 			continue
 		}
 		if err := validatePublish(p.Message, p.Deliveries); err != nil {
 			out[i].Err = err
+			if k := orderingKey(p.Message); k != "" {
+				failed[k] = err
+			}
 			continue
 		}
 		call, due, err := s.publishCall(p.Message, p.Deliveries, p.IdemSince)
 		if err != nil {
 			out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+			if k := p.Message.OrderingKey; k != "" {
+				failed[k] = out[i].Err
+			}
 			continue
 		}
 		calls, dues, at = append(calls, call), append(dues, due), append(at, i)
@@ -202,9 +223,15 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			p := ps[i]
 			cur, err := cmds[j].Text()
 			ok, err := s.published(cur, err, dues[j])
+			k := p.Message.OrderingKey
 			switch {
 			case err != nil:
 				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+				if k != "" {
+					failed[k] = out[i].Err
+				}
+			case !ok && k != "": // as below, before the key's later events
+				ordered = append(ordered, i)
 			case !ok: // the idempotency key names an earlier message: Publish completes that one
 				rest = append(rest, i)
 			default:
@@ -222,6 +249,9 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			p := ps[i]
 			if err != nil && len(p.Deliveries) > maxOneScript {
 				out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
+				if k := p.Message.OrderingKey; k != "" {
+					failed[k] = out[i].Err
+				}
 				continue
 			}
 			s.recent.keep(p.Message)
@@ -233,6 +263,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	// The publications of one ordering key go one at a time, in order; keys go side by side.
 	lines := map[string][]int{}
 	var keys []string
+	slices.Sort(ordered) // a first event the pipeline left to Publish goes before the later ones of its key
 	for _, i := range ordered {
 		k := ps[i].Message.OrderingKey
 		if _, ok := lines[k]; !ok {
@@ -244,7 +275,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			var failed error
+			failed := failed[k]
 			for _, i := range lines[k] {
 				p := &out[i]
 				if failed != nil { // a later event of the key must not go before an earlier one
@@ -267,6 +298,14 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	}
 	wg.Wait()
 	return out
+}
+
+// orderingKey is m's ordering key ("" for none or no message).
+func orderingKey(m *delivery.Message) string {
+	if m == nil {
+		return ""
+	}
+	return m.OrderingKey
 }
 
 // manyConcurrency bounds the Publish calls PublishMany runs at once.

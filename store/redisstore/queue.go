@@ -91,7 +91,7 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			return fmt.Errorf("redisstore: enqueue: delivery %q: ids must be 1 to 64 of [A-Za-z0-9_-]", d.ID)
 		}
 		sk := s.k.shardOf(d.EndpointID)
-		items[i] = &batchItem{shard: sk.num, keys: [2]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)}}
+		items[i] = &batchItem{shard: sk.num, keys: [3]string{sk.record(d.ID), sk.endpointDeliveries(d.EndpointID)}}
 		a := enqueueArgs(d, now)
 		copy(items[i].args[:], a[:])
 	}
@@ -332,7 +332,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		leaseMS = max(cmp.Or(chain.opt.Lease, defaultLease).Milliseconds(), 1)
 		capacity = max(chain.opt.MaxInFlight, 0)
 	}
-	it := &batchItem{shard: sk.num, keys: [2]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
+	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
 			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
 	err = s.finishes.run(ctx, s, it)

@@ -791,14 +791,18 @@ return {n, removed}
 // all or nothing. Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries
 // to enqueueScript (a fan-out too large for one script).
 //
+// A message with an ordering key enqueues its deliveries as enqueueOrderedScript does: each joins the back of its
+// line, and only a line's head goes in its lane.
+//
 //	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index, KEYS[4] the
-//	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then 6 per delivery i
-//	to enqueue (all or none), from k = 5 + 6(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4]
-//	parked of its shard, KEYS[k+5] its record, KEYS[k+6] its endpoint's delivery index
+//	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then per delivery i
+//	to enqueue (all or none), 6 without an ordering key and 8 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
+//	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
+//	endpoint's delivery index, and with an ordering key KEYS[k+7] the shard's okeys, KEYS[k+8] its line
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
-//	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms;
-//	then per delivery, from a = 10 + 10(i-1), enqueueScript's 10 when there are delivery keys, else only its id and
-//	endpoint from a = 10 + 2(i-1)
+//	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
+//	ARGV[11] the ordering key ("" for none); then per delivery, from a = 11 + 10(i-1), enqueueScript's 10 when
+//	there are delivery keys, else only its id and endpoint from a = 11 + 2(i-1)
 //	Reply: "" when stored, else the idempotency key's value (an earlier message's).
 var publishScript = redis.NewScript(`
 local function num(x) return string.format('%.17g', x) end
@@ -826,22 +830,37 @@ local function index()
   redis.call('ZADD', KEYS[4], unpack(idx))
   idx = {}
 end
-for a = 10, #ARGV - 1, stride do
+for a = 11, #ARGV - 1, stride do
   idx[#idx + 1] = 0
   idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
   if #idx == 2000 then index() end -- unpack takes at most 8000 values
 end
 if #idx > 0 then index() end
-for i = 1, (#KEYS - 5) / 6 do
-  local k, a = 5 + 6 * (i - 1), 10 + 10 * (i - 1)
+local okey = ARGV[11]
+local per = 6
+if okey ~= '' then per = 8 end
+for i = 1, (#KEYS - 5) / per do
+  local k, a = 5 + per * (i - 1), 11 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
   if redis.call('ZADD', KEYS[k + 6], 0, id) == 1 then -- the existence check, as in enqueueScript
-    redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
-      'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
-    redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-    if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
-      redis.call('ZADD', ready, 'LT', num(due), ep)
+    local head = true
+    if okey == '' then
+      redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
+        'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
+    else
+      redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
+        'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10],
+        'ok', okey)
+      local n = redis.call('RPUSH', KEYS[k + 8], id)
+      head = n == 1
+      if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
+    end
+    if head then
+      redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
+      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
+        redis.call('ZADD', ready, 'LT', num(due), ep)
+      end
     end
   end
 end

@@ -91,6 +91,9 @@ type Store struct {
 	fetches  chainFetch     // whether finish calls read the messages of the tasks they chain (queue.go)
 	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
 	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)
+	// orderedEnqueues is enqueues for deliveries with an ordering key. A key's next event is published only after its
+	// previous one's Publish returned, so a batch never holds two deliveries of a key out of order.
+	orderedEnqueues shardBatcher
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
 	onePublish bool
 	close      sync.Once
@@ -134,11 +137,13 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
 		inst: instanceName(), hints: newShardHints(opts.Shards),
-		finishes: shardBatcher{script: finishScript, nargs: 13,
+		finishes: shardBatcher{script: finishScript, nkeys: 2, nargs: 13,
 			prefix: func(sk *shardKeys) []string { return sk.queue(sk.dead, sk.rates) },
 			settle: settleChained},
-		enqueues: shardBatcher{script: enqueueScript, nargs: 10,
-			prefix: func(sk *shardKeys) []string { return sk.queue() }}}
+		enqueues: shardBatcher{script: enqueueScript, nkeys: 2, nargs: 10,
+			prefix: func(sk *shardKeys) []string { return sk.queue() }},
+		orderedEnqueues: shardBatcher{script: enqueueOrderedScript, nkeys: 3, nargs: 11,
+			prefix: func(sk *shardKeys) []string { return sk.queue(sk.okeys()) }}}
 	_, s.onePublish = rdb.(*redis.Client)
 	s.finishes.tail = finishTail(s)
 	if err := s.checkShards(ctx); err != nil {
