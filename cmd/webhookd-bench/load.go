@@ -66,6 +66,22 @@ func (a *apiClient) call(ctx context.Context, method, path string, body any, wan
 	return b, nil
 }
 
+// countDead counts the tenant's dead deliveries (the first 200), or -1 when the log cannot be read: a delivery
+// missing at the receiver is either dead there (every attempt failed) or not ended yet.
+func (a *apiClient) countDead(ctx context.Context, tenant string) int {
+	b, err := a.call(ctx, http.MethodGet, "/v1/tenants/"+tenant+"/deliveries?status=dead&limit=200", nil, http.StatusOK)
+	if err != nil {
+		return -1
+	}
+	var l struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(b, &l) != nil {
+		return -1
+	}
+	return len(l.Data)
+}
+
 // setup creates the tenant and one endpoint per receiver endpoint, subscribed to every event type. The endpoints
 // are created by 8 goroutines (each answers webhookd's OPTIONS handshake).
 func (a *apiClient) setup(ctx context.Context, tenant string, rcv *receiver) error {

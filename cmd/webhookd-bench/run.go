@@ -67,6 +67,7 @@ type runResult struct {
 	sigFailures int64
 	firstSigErr string
 	violations  int64 // ordered scenario: first arrivals of a key's event before an earlier one's
+	dead        int   // deliveries webhookd's log shows dead, read when some are missing (-1: not read)
 
 	publishFor   time.Duration // first origin → last 202
 	span         time.Duration // first origin → last healthy receipt
@@ -113,7 +114,14 @@ func (r *runResult) problems() []string {
 		p = append(p, fmt.Sprintf("%d SIGNATURE FAILURES (first: %s)", r.sigFailures, r.firstSigErr))
 	}
 	if r.err == nil && r.na == "" && r.delivered < r.expected {
-		p = append(p, fmt.Sprintf("%d of %d deliveries missing at the drain deadline", r.expected-r.delivered, r.expected))
+		miss := fmt.Sprintf("%d of %d deliveries missing at the drain deadline", r.expected-r.delivered, r.expected)
+		switch {
+		case r.dead > 0:
+			miss += fmt.Sprintf(" (%d dead in webhookd's log: every attempt failed at the receiver)", r.dead)
+		case r.dead == 0:
+			miss += " (none dead in webhookd's log)"
+		}
+		p = append(p, miss)
 	}
 	if r.duplicates > 0 {
 		p = append(p, fmt.Sprintf("%d duplicate deliveries (at-least-once)", r.duplicates))
@@ -255,6 +263,9 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if rcv.count.Load() < int64(res.expected) {
+		res.dead = api.countDead(ctx, tenant)
 	}
 	cpu1 := b.sampleCPU(gw, rds)
 	res.gwCPU, res.gwSys = cpu1.gw-cpu0.gw, cpu1.gwSys-cpu0.gwSys
