@@ -52,7 +52,7 @@ type receiver struct {
 	mu       sync.Mutex
 	receipts []receipt
 
-	// The ordered scenario (ordered.go): failPerMille of verified requests are answered 503; with track, the first
+	// The ordered scenario (ordered.go): failPerMille of verified requests are answered 500; with track, the first
 	// arrival of each (endpoint, message) is checked against its key's sequence (both from the event's data).
 	failPerMille int32
 	track        bool
@@ -254,6 +254,7 @@ const (
 	respNotFound     = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 	respNotAllowed   = "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"
 	respUnavailable  = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
+	respFailed       = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
 )
 
 func (r *receiver) serveConn(c net.Conn) {
@@ -334,7 +335,7 @@ func (r *receiver) handle(c net.Conn, br *bufio.Reader, q *request) (string, boo
 		r.checkOrder(int32(n), res.MessageID, q.body)
 	}
 	if r.failPerMille > 0 && rand.Int32N(1000) < r.failPerMille {
-		return respUnavailable, true
+		return respFailed, true
 	}
 	r.mu.Lock()
 	r.receipts = append(r.receipts, receipt{ep: int32(n), at: at, id: res.MessageID})

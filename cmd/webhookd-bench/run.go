@@ -25,7 +25,7 @@ type runSpec struct {
 	args      []string      // further arguments for webhookd serve in this run
 	// The ordered scenario (ordered.go): events carry a key number and a sequence number in their data; with keys >
 	// 0 they are published with ordering_key "k<key>" over that many keys, and with track the receiver counts order
-	// violations. failPct of requests (per mille: tenths of a percent) are answered 503.
+	// violations. failPct of requests (per mille: tenths of a percent) are answered 500.
 	keys, failPerMille int
 	track              bool
 }
