@@ -62,7 +62,7 @@ func OpenStoreWith(ctx context.Context, spec, dataDir string, o StoreOptions) (S
 		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := redisstore.Open(octx, spec, redisstore.Options{RequireFsync: o.RedisRequireFsync, Logger: o.Logger})
+		s, err := redisstore.Open(octx, spec, redisstore.Options{RequireFsync: o.RedisRequireFsync, Logger: o.Logger, LeaseOnPublish: true})
 		if err != nil {
 			return nil, "", err
 		}

@@ -85,12 +85,12 @@ const maxOneScript = 4
 // maxOneScript deliveries it stores the message, its indexes and its idempotency key only (steps 1 and 2 of the
 // general way, at once), and publishedOne enqueues them.
 func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (bool, error) {
-	call, due, err := s.publishCall(m, ds, idemSince)
+	call, plan, err := s.publishCall(m, ds, idemSince)
 	if err != nil {
 		return false, err
 	}
 	cur, err := publishScript.Run(ctx, s.rdb, call.keys, call.args...).Text()
-	return s.published(cur, err, due)
+	return s.published(cur, err, plan)
 }
 
 // publishedOne ends a Publish whose publishOne stored m: it enqueues the deliveries publishOne left (step 3 of the
@@ -105,15 +105,15 @@ func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*del
 	return m, len(ds), false, nil
 }
 
-// publishCall is publishScript's call for m and ds, with when each queue shard it enqueues in has work due first
-// (none when there are more than maxOneScript deliveries: the call then leaves them to enqueue).
-func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, map[int]int64, error) {
+// publishCall is publishScript's call for m and ds, with what published needs to read its reply. With more than
+// maxOneScript deliveries the call leaves them to enqueue.
+func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, *publishPlan, error) {
 	enqueue := len(ds) <= maxOneScript
 	perDelivery := 2 // the index members only
 	if enqueue {
 		perDelivery = 10
 	}
-	args, err := messageArgs(m, ds, 11+perDelivery*len(ds))
+	args, err := messageArgs(m, ds, 14+perDelivery*len(ds))
 	if err != nil {
 		return scriptCall{}, nil, err
 	}
@@ -121,7 +121,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		return scriptCall{}, nil, fmt.Errorf("ordering key of %d bytes", len(m.OrderingKey))
 	}
 	mk := s.k.msgShardOf(m.ID)
-	keys := make([]string, 0, 5+8*len(ds))
+	keys := make([]string, 0, 5+11*len(ds))
 	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
@@ -131,11 +131,16 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		keys = append(keys, keys[0])
 		args = append(args, "", "", 0)
 	}
-	okey := m.OrderingKey
-	args = append(args, okey)
 	now := s.now()
-	due := make(map[int]int64, len(ds))
-	for _, d := range ds {
+	plan := &publishPlan{tenant: m.TenantID, msg: m.ID}
+	if enqueue {
+		plan.ds = ds
+		plan.due = make([]int64, len(ds))
+		plan.leaseUntil, plan.leaseCap = s.pre.offer(now, ds)
+	}
+	okey := m.OrderingKey
+	args = append(args, okey, plan.leaseUntil, ms(now), plan.leaseCap)
+	for i, d := range ds {
 		if !enqueue {
 			args = append(args, d.ID, d.EndpointID)
 			continue
@@ -147,21 +152,49 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		if okey != "" {
 			keys = append(keys, sk.okeys(), sk.line(d.EndpointID, okey))
 		}
-		if f, ok := due[sk.num]; !ok || da[6].(int64) < f {
-			due[sk.num] = da[6].(int64)
+		if plan.leaseUntil > 0 {
+			keys = append(keys, sk.leases, sk.busy, sk.rates)
 		}
+		plan.due[i] = da[6].(int64)
 	}
-	return scriptCall{publishScript, keys, args}, due, nil
+	return scriptCall{publishScript, keys, args}, plan, nil
+}
+
+// publishPlan is what published needs of a publishCall: the deliveries the script enqueues (none when it leaves
+// them to enqueue), when each is due, and until when it may lease them (0: it may not).
+type publishPlan struct {
+	tenant, msg string
+	ds          []*delivery.Delivery
+	due         []int64
+	leaseUntil  int64
+	leaseCap    int // the in-flight count below which an endpoint may take a lease
 }
 
 // published reads publishScript's reply (cur, err): true when it stored the message, false when the idempotency key
-// names an earlier message. Either way it announces the deliveries' due times unless nothing was written; after an
-// error the script may have run, and a wake-up for nothing costs one look.
-func (s *Store) published(cur string, err error, due map[int]int64) (bool, error) {
-	if err == nil && cur != "" {
+// names an earlier message. When it stored the message, the deliveries it leased go to this Store's next claims
+// (prelease.go) and the due times of the others are announced; after an error the script may have run, so every due
+// time is announced (a wake-up for nothing costs one look).
+func (s *Store) published(cur string, err error, plan *publishPlan) (bool, error) {
+	if err == nil && cur != "" && cur[0] != '+' {
+		s.pre.settle(plan, "")
 		return false, nil
 	}
-	for num, at := range due {
+	reply := ""
+	if err == nil && cur != "" {
+		reply = cur[1:]
+	}
+	leased := s.pre.settle(plan, reply)
+	first := map[int]int64{}
+	for i, d := range plan.ds {
+		if _, ok := leased[d.ID]; ok {
+			continue
+		}
+		num := s.k.shardOf(d.EndpointID).num
+		if at, ok := first[num]; !ok || plan.due[i] < at {
+			first[num] = plan.due[i]
+		}
+	}
+	for num, at := range first {
 		s.madeDue(num, at, true)
 	}
 	return err == nil, err
@@ -177,7 +210,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 	rest := make([]int, 0, len(ps)) // what goes through Publish
 	var (
 		calls []scriptCall
-		dues  []map[int]int64
+		plans []*publishPlan
 		at    []int // the publication of each call
 	)
 	// What goes through Publish one at a time, in order, so that the events of a key keep their order: on a single
@@ -203,7 +236,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			}
 			continue
 		}
-		call, due, err := s.publishCall(p.Message, p.Deliveries, p.IdemSince)
+		call, plan, err := s.publishCall(p.Message, p.Deliveries, p.IdemSince)
 		if err != nil {
 			out[i].Err = fmt.Errorf("redisstore: publish %s: %w", p.Message.ID, err)
 			if k := p.Message.OrderingKey; k != "" {
@@ -211,7 +244,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 			}
 			continue
 		}
-		calls, dues, at = append(calls, call), append(dues, due), append(at, i)
+		calls, plans, at = append(calls, call), append(plans, plan), append(at, i)
 	}
 	if len(calls) > 0 {
 		cmds, _ := s.runScripts(ctx, calls) // errors are per call
@@ -222,7 +255,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 		for j, i := range at {
 			p := ps[i]
 			cur, err := cmds[j].Text()
-			ok, err := s.published(cur, err, dues[j])
+			ok, err := s.published(cur, err, plans[j])
 			k := p.Message.OrderingKey
 			switch {
 			case err != nil:

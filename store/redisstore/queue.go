@@ -121,11 +121,31 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 // wake.go), in a random order with the budget split among them by their due endpoint counts, in one pipelined round,
 // so that no shard starves and one claim can span shards; each reply updates its shard's hint. Without trusted hints
 // (no Wakeups running, or the last probe is older than Options.RescanEvery) one more pipelined round first probes
-// every shard.
+// every shard. Tasks that publishes leased on the spot (Options.LeaseOnPublish) come first, from memory.
 func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
 	if opt.Max <= 0 {
 		return nil, nil
 	}
+	pre, stale := s.pre.claim(now, opt, cmp.Or(opt.Lease, defaultLease))
+	if len(stale) > 0 {
+		s.releaseAll(ctx, stale, now)
+	}
+	if len(pre) == 0 {
+		return s.claim(ctx, now, opt)
+	}
+	opt.Max -= len(pre)
+	if opt.Max == 0 {
+		return pre, nil
+	}
+	tasks, err := s.claim(ctx, now, opt)
+	if err != nil && len(tasks) == 0 {
+		return pre, nil // the tasks in hand go now; the next claim meets the error again
+	}
+	return append(pre, tasks...), err
+}
+
+// claim is Claim from the queue in Redis.
+func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOptions) ([]delivery.Task, error) {
 	lease := cmp.Or(opt.Lease, defaultLease)
 	leaseMS := max(lease.Milliseconds(), 1)
 	nowMS := ms(now)

@@ -791,6 +791,11 @@ return {n, removed}
 // all or nothing. Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries
 // to enqueueScript (a fan-out too large for one script).
 //
+// Asked to (ARGV[12]), it leases a due delivery whose endpoint has nothing queued and room in flight at once, as a
+// claim would (the record's fence, the lease, the endpoint's in-flight count), instead of queueing it: the
+// publishing Store hands it to its next claim (prelease.go), sparing a claim's round trip and turn keeping at a
+// steady, moderate load.
+//
 // A message with an ordering key enqueues its deliveries as enqueueOrderedScript does: each joins the back of its
 // line, and only a line's head goes in its lane.
 //
@@ -798,12 +803,16 @@ return {n, removed}
 //	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then per delivery i
 //	to enqueue (all or none), 6 without an ordering key and 8 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
 //	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
-//	endpoint's delivery index, and with an ordering key KEYS[k+7] the shard's okeys, KEYS[k+8] its line
+//	endpoint's delivery index, and with an ordering key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may
+//	lease (ARGV[12]), 3 more last: the shard's leases, busy and rates
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
-//	ARGV[11] the ordering key ("" for none); then per delivery, from a = 11 + 10(i-1), enqueueScript's 10 when
-//	there are delivery keys, else only its id and endpoint from a = 11 + 2(i-1)
-//	Reply: "" when stored, else the idempotency key's value (an earlier message's).
+//	ARGV[11] the ordering key ("" for none), ARGV[12] the lease expiry ms for deliveries it may lease (0: none),
+//	ARGV[13] now ms, ARGV[14] the in-flight count below which an endpoint may take a lease; then per delivery, from
+//	a = 14 + 10(i-1), enqueueScript's 10 when there are delivery keys, else only its id and endpoint from
+//	a = 14 + 2(i-1)
+//	Reply: "" when stored, "+" and the leased deliveries' ids and fences, space-separated, when stored and some were
+//	leased, else the idempotency key's value (an earlier message's).
 var publishScript = redis.NewScript(`
 local function num(x) return string.format('%.17g', x) end
 if ARGV[8] ~= '' then
@@ -830,40 +839,59 @@ local function index()
   redis.call('ZADD', KEYS[4], unpack(idx))
   idx = {}
 end
-for a = 11, #ARGV - 1, stride do
+for a = 14, #ARGV - 1, stride do
   idx[#idx + 1] = 0
   idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
   if #idx == 2000 then index() end -- unpack takes at most 8000 values
 end
 if #idx > 0 then index() end
-local okey = ARGV[11]
+local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local per = 6
 if okey ~= '' then per = 8 end
+if lease_at > 0 then per = per + 3 end
+local leased = {}
 for i = 1, (#KEYS - 5) / per do
-  local k, a = 5 + per * (i - 1), 11 + 10 * (i - 1)
+  local k, a = 5 + per * (i - 1), 14 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
   if redis.call('ZADD', KEYS[k + 6], 0, id) == 1 then -- the existence check, as in enqueueScript
+    local f = {'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5], 'status', 'pending',
+      'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10]}
     local head = true
-    if okey == '' then
-      redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
-        'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
-    else
-      redis.call('HSET', rec, 'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5],
-        'status', 'pending', 'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10],
-        'ok', okey)
+    if okey ~= '' then
+      f[#f + 1], f[#f + 2] = 'ok', okey
       local n = redis.call('RPUSH', KEYS[k + 8], id)
       head = n == 1
       if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
     end
+    local lease, waiting = false, nil
     if head then
-      redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
-        redis.call('ZADD', ready, 'LT', num(due), ep)
+      waiting = redis.call('ZSCORE', parked, ep) or redis.call('ZSCORE', turns, ep)
+      -- Leased here when due and its endpoint has nothing queued (due, waiting or parked), room under lease_cap, no
+      -- rate limit and no hold: what a claim would check before taking it first.
+      if lease_at > 0 and due <= now and not waiting and not redis.call('ZSCORE', ready, ep) then
+        local leases, busy, rates = KEYS[k + per - 2], KEYS[k + per - 1], KEYS[k + per]
+        if (tonumber(redis.call('HGET', busy, ep)) or 0) < lease_cap then
+          local r = redis.call('HMGET', rates, ep, '~' .. ep)
+          if not r[1] and not r[2] then
+            lease = string.format('%d', now * 1000) -- the fence, as new_lease makes it for a first lease
+            f[#f + 1], f[#f + 2] = 'fence', lease
+            redis.call('ZADD', leases, lease_at, id)
+            redis.call('HINCRBY', busy, ep, 1)
+            leased[#leased + 1] = id
+            leased[#leased + 1] = lease
+          end
+        end
       end
+    end
+    redis.call('HSET', rec, unpack(f))
+    if head and not lease then
+      redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
+      if not waiting then redis.call('ZADD', ready, 'LT', num(due), ep) end
     end
   end
 end
+if #leased > 0 then return '+' .. table.concat(leased, ' ') end
 return ''
 `)
 

@@ -1,0 +1,229 @@
+package redisstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/testredis"
+)
+
+// leaseState reads what Redis holds for a delivery's lease: whether it is in the leases set, its endpoint's
+// in-flight count, and whether its endpoint's lane holds an item.
+func leaseState(t *testing.T, s *Store, d *delivery.Delivery) (leased bool, busy int64, laned bool) {
+	t.Helper()
+	ctx := context.Background()
+	sk := s.k.shardOf(d.EndpointID)
+	_, err := s.rdb.ZScore(ctx, sk.leases, d.ID).Result()
+	leased = err == nil
+	busy, _ = s.rdb.HGet(ctx, sk.busy, d.EndpointID).Int64()
+	items, err := s.rdb.ZRangeByLex(ctx, sk.lanes, &redis.ZRangeBy{Min: "[" + d.EndpointID + "|", Max: "(" + d.EndpointID + "}"}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leased, busy, len(items) > 0
+}
+
+func publishTo(t *testing.T, s *Store, tenant, ep, okey string) *delivery.Delivery {
+	t.Helper()
+	now := time.Now()
+	m := newMessage(tenant, now)
+	m.OrderingKey = okey
+	d := newDelivery(m, ep, now)
+	d.OrderingKey = okey
+	if _, _, _, err := s.Publish(context.Background(), m, []*delivery.Delivery{d}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestLeaseOnPublish: with LeaseOnPublish, a publish whose endpoint has nothing queued and room under the last
+// claim's cap (or lower limit) leases its delivery in the publish script (nothing in the lane, the lease and the
+// in-flight count taken as a claim takes them) once a claimer has been seen, and the next Claim hands it out first;
+// an endpoint at its cap, with work queued, or held, and any endpoint before a claimer came, is queued as before.
+func TestLeaseOnPublish(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_pre"
+
+	// No claim seen yet: queued.
+	d0 := publishTo(t, s, ten, "ep_a", "")
+	if leased, _, laned := leaseState(t, s, d0); leased || !laned {
+		t.Fatalf("before any claim: leased %v, in the lane %v; want queued", leased, laned)
+	}
+	capped := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 2, Limits: map[string]int{"ep_l": 1}}
+	ts, err := s.Claim(ctx, time.Now(), capped)
+	if err != nil || len(ts) != 1 || ts[0].DeliveryID != d0.ID {
+		t.Fatalf("claim: %+v, %v; want %s", ts, err, d0.ID)
+	}
+	if err := s.Ack(ctx, ts[0], delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A claimer is around (cap 2) and ep_a has nothing queued: leased at publish while it has room under the cap.
+	before := time.Now()
+	d1 := publishTo(t, s, ten, "ep_a", "")
+	leased, busy, laned := leaseState(t, s, d1)
+	if !leased || busy != 1 || laned {
+		t.Fatalf("idle endpoint: leased %v, busy %d, in the lane %v; want leased, 1, not", leased, busy, laned)
+	}
+	d2 := publishTo(t, s, ten, "ep_a", "")
+	if leased, busy, laned := leaseState(t, s, d2); !leased || busy != 2 || laned {
+		t.Fatalf("endpoint below its cap: leased %v, busy %d, in the lane %v; want leased, 2, not", leased, busy, laned)
+	}
+	// At the cap: queued.
+	d3 := publishTo(t, s, ten, "ep_a", "")
+	if leased, busy, laned := leaseState(t, s, d3); leased || busy != 2 || !laned {
+		t.Fatalf("endpoint at its cap: leased %v, busy %d, in the lane %v; want queued", leased, busy, laned)
+	}
+	// An endpoint with something queued is queued behind it, whatever its room.
+	if leased, _, _ := leaseState(t, s, publishTo(t, s, ten, "ep_a", "")); leased {
+		t.Fatal("a delivery went ahead of its endpoint's queued one")
+	}
+	// A lower limit of the claimer holds as the cap does.
+	dl1, dl2 := publishTo(t, s, ten, "ep_l", ""), publishTo(t, s, ten, "ep_l", "")
+	if l1, _, _ := leaseState(t, s, dl1); !l1 {
+		t.Fatal("ep_l's first delivery was not leased")
+	}
+	if l2, _, _ := leaseState(t, s, dl2); l2 {
+		t.Fatal("ep_l's second delivery was leased beyond its limit of 1")
+	}
+	// A held endpoint is queued.
+	if err := s.HoldSlow(ctx, "ep_h", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	dh := publishTo(t, s, ten, "ep_h", "")
+	if leased, _, laned := leaseState(t, s, dh); leased || !laned {
+		t.Fatalf("held endpoint: leased %v, in the lane %v; want queued", leased, laned)
+	}
+
+	// The claim hands out the leased tasks first, from memory, then claims from Redis, where the cap counts them.
+	ts, err = s.Claim(ctx, time.Now(), capped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, tk := range ts {
+		ids = append(ids, tk.DeliveryID)
+	}
+	if len(ts) != 4 || ts[0].DeliveryID != d1.ID || ts[1].DeliveryID != d2.ID || ts[2].DeliveryID != dl1.ID || ts[3].DeliveryID != dh.ID {
+		t.Fatalf("claim: %v; want %s, %s, %s leased at publish, then the held endpoint's %s", ids, d1.ID, d2.ID, dl1.ID, dh.ID)
+	}
+	t1 := ts[0]
+	if t1.Attempt != 1 || t1.Fence == 0 || t1.TenantID != ten || t1.EndpointID != "ep_a" || t1.MessageID != d1.MessageID ||
+		t1.LeaseUntil.Before(before.Add(time.Minute-time.Second)) {
+		t.Fatalf("leased task %+v: want attempt 1, a fence, its ids and a lease of a minute", t1)
+	}
+	// It is a lease like any other: acked once, refused after.
+	if err := s.Ack(ctx, t1, delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(ctx, t1, delivery.Attempt{At: time.Now(), StatusCode: 200}); err == nil {
+		t.Fatal("a second ack of the leased task was accepted")
+	}
+	got1, err := s.GetDelivery(ctx, ten, d1.ID)
+	if err != nil || got1.Status != delivery.StatusSucceeded || got1.Attempts != 1 {
+		t.Fatalf("delivery log: %+v, %v; want succeeded after 1 attempt", got1, err)
+	}
+	// ep_a has room again: its first queued delivery is claimable.
+	ts, err = s.Claim(ctx, time.Now(), capped)
+	if err != nil || len(ts) != 1 || ts[0].DeliveryID != d3.ID {
+		t.Fatalf("claim after the ack: %+v, %v; want %s", ts, err, d3.ID)
+	}
+}
+
+// TestLeaseOnPublishOrdered: a keyed delivery is leased at publish only as the head of its line; the next of its key
+// waits behind it until it ends.
+func TestLeaseOnPublishOrdered(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := context.Background()
+	opt := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 8}
+	if _, err := s.Claim(ctx, time.Now(), opt); err != nil {
+		t.Fatal(err)
+	}
+	first := publishTo(t, s, "ten_pre", "ep_k", "device-1")
+	second := publishTo(t, s, "ten_pre", "ep_k", "device-1")
+	if leased, _, _ := leaseState(t, s, first); !leased {
+		t.Fatal("the key's first delivery was not leased at publish")
+	}
+	if leased, _, laned := leaseState(t, s, second); leased || laned {
+		t.Fatalf("the key's second delivery: leased %v, in the lane %v; want waiting in its line", leased, laned)
+	}
+	ts, err := s.Claim(ctx, time.Now(), opt)
+	if err != nil || len(ts) != 1 || ts[0].DeliveryID != first.ID {
+		t.Fatalf("claim: %+v, %v; want only %s", ts, err, first.ID)
+	}
+	if err := s.Ack(ctx, ts[0], delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	ts, err = s.Claim(ctx, time.Now(), opt)
+	if err != nil || len(ts) != 1 || ts[0].DeliveryID != second.ID {
+		t.Fatalf("claim after the head ended: %+v, %v; want %s", ts, err, second.ID)
+	}
+}
+
+// TestLeaseOnPublishAbandoned: a task leased at publish that no claim took is not lost. Close gives it back at once;
+// a Store that dies with it leaves it to the reclaim once its lease expires.
+func TestLeaseOnPublishAbandoned(t *testing.T) {
+	srv := testredis.Start(t)
+	ctx := context.Background()
+	short := delivery.ClaimOptions{Max: 8, Lease: 300 * time.Millisecond, MaxInFlight: 8}
+
+	t.Run("close", func(t *testing.T) {
+		a := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+		if _, err := a.Claim(ctx, time.Now(), short); err != nil {
+			t.Fatal(err)
+		}
+		d := publishTo(t, a, "ten_pre", "ep_c", "")
+		if leased, _, _ := leaseState(t, a, d); !leased {
+			t.Fatal("not leased at publish")
+		}
+		opts := a.opt
+		a.Close()
+		b, err := Open(ctx, redisURL(srv), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		ts, err := b.Claim(ctx, time.Now(), short)
+		if err != nil || len(ts) != 1 || ts[0].DeliveryID != d.ID {
+			t.Fatalf("claim by another Store after Close: %+v, %v; want %s", ts, err, d.ID)
+		}
+	})
+	t.Run("crash", func(t *testing.T) {
+		a := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+		defer a.Close() // after the test: the "crashed" Store's memory is never claimed from
+		if _, err := a.Claim(ctx, time.Now(), short); err != nil {
+			t.Fatal(err)
+		}
+		d := publishTo(t, a, "ten_pre", "ep_d", "")
+		if leased, _, _ := leaseState(t, a, d); !leased {
+			t.Fatal("not leased at publish")
+		}
+		opts := a.opt
+		opts.LeaseOnPublish = false
+		b, err := Open(ctx, redisURL(srv), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if ts, err := b.Claim(ctx, time.Now(), short); err != nil || len(ts) != 0 {
+			t.Fatalf("claim while the lease runs: %+v, %v; want nothing", ts, err)
+		}
+		later := time.Now().Add(time.Second)
+		if n, err := b.Reclaim(ctx, later, 6, 100); err != nil || n != 1 {
+			t.Fatalf("reclaim after the lease: %d, %v; want 1", n, err)
+		}
+		ts, err := b.Claim(ctx, later, short)
+		if err != nil || len(ts) != 1 || ts[0].DeliveryID != d.ID {
+			t.Fatalf("claim after the reclaim: %+v, %v; want %s", ts, err, d.ID)
+		}
+	})
+}
