@@ -369,6 +369,15 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 }
 
 // reclaimLoop puts expired leases back every ReclaimEvery and prunes idle per-endpoint state, until ctx is done.
+// reclaim is one batch of the queue's Reclaim, with the tasks it ended dead when the queue tells them.
+func (e *Engine) reclaim(ctx context.Context, now time.Time, batch int) (int, []Task, error) {
+	if dr, ok := e.q.(DeadReclaimer); ok {
+		return dr.ReclaimDead(ctx, now, e.reclaimAttempts(), batch)
+	}
+	n, err := e.q.Reclaim(ctx, now, e.reclaimAttempts(), batch)
+	return n, nil, err
+}
+
 // While this engine claims nothing and finds nothing to reclaim, the interval doubles each round up to
 // 6 × ReclaimEvery, so an idle replica costs its store little; a claim or a reclaimed task brings it back.
 func (e *Engine) reclaimLoop(ctx context.Context) {
@@ -381,7 +390,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 		const batch = 1000
 		reclaimed := 0
 		for range 10 { // at most 10 batches a round, so one round stays short
-			n, err := e.q.Reclaim(ctx, now, e.reclaimAttempts(), batch)
+			n, dead, err := e.reclaim(ctx, now, batch)
 			if err != nil {
 				if ctx.Err() == nil {
 					e.obs.StoreError("reclaim")
@@ -390,6 +399,11 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 				break
 			}
 			reclaimed += n
+			for _, t := range dead {
+				// An endpoint deleted meanwhile has no key to hold (logKeyMovesOn skips a nil endpoint).
+				ep, _ := e.eps.GetEndpoint(ctx, t.TenantID, t.EndpointID)
+				e.logKeyMovesOn(ctx, t, ep, StatusDead)
+			}
 			if n > 0 {
 				e.log.LogAttrs(ctx, slog.LevelInfo, "delivery: reclaimed expired leases", slog.Int("tasks", n))
 				e.Wake()

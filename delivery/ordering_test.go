@@ -71,3 +71,55 @@ func TestLogKeyMovesOnAfterDead(t *testing.T) {
 		})
 	}
 }
+
+// A keyed head whose lease expires on its last attempt (its process died mid-attempt, every time) dies in the
+// engine's reclaim, not in a worker's hands; on a skip endpoint the log still says its key goes on, and the next
+// event of the key is delivered.
+func TestLogKeyMovesOnAfterReclaimedDeath(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, delivery.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rcv.Close)
+	ep := h.endpoint(rcv.URL, "standard")
+	ctx := context.Background()
+	var ids []string
+	for i := range 2 {
+		m, ds := newMessage(ep, i)
+		m.OrderingKey, ds[0].OrderingKey = "device-secret-8", "device-secret-8"
+		if _, _, _, err := h.store.Publish(ctx, m, ds, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ds[0].ID)
+	}
+	// Every attempt but the last: leased by a "process" that dies, reclaimed. The last lease expires too, and the
+	// engine's reclaim finds it.
+	last := max(fastRetry.MaxAttempts(), endpoints.MaxRetries+1)
+	now := time.Now()
+	for i := 1; i <= last; i++ {
+		ts, err := h.store.Claim(ctx, now, delivery.ClaimOptions{Max: 1, Lease: time.Millisecond})
+		if err != nil || len(ts) != 1 || ts[0].DeliveryID != ids[0] {
+			t.Fatalf("claim %d: %+v, %v; want the head %s", i, ts, err, ids[0])
+		}
+		if i == last {
+			break
+		}
+		now = now.Add(2 * time.Millisecond) // past the lease, and the time the reclaimed head is due again
+		if n, err := h.store.Reclaim(ctx, now, last, 10); err != nil || n != 1 {
+			t.Fatalf("reclaim %d: %d, %v", i, n, err)
+		}
+	}
+	h.start()
+	h.waitStatus(delivery.StatusDead, ids[0])
+	h.waitStatus(delivery.StatusSucceeded, ids[1])
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "ordering key goes on after a dead delivery") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "ended_delivery_id="+ids[0]) || !strings.Contains(line, "next_delivery_id="+ids[1]) {
+		t.Fatalf("no log line naming %s then %s:\n%s", ids[0], ids[1], logs.String())
+	}
+}

@@ -113,8 +113,14 @@ func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time
 // (an attempt record with the error "lease expired" is written), or ends them dead when that was attempt maxAttempts
 // (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction.
 func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
+	n, _, err := s.ReclaimDead(ctx, now, maxAttempts, max)
+	return n, err
+}
+
+// ReclaimDead is Reclaim that also returns the tasks it ended dead (delivery.DeadReclaimer).
+func (s *Store) ReclaimDead(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
 	if err := s.lockOpen(ctx); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	its := s.sched.expired(now, max)
 	type move struct {
@@ -132,7 +138,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	}
 	s.mu.Unlock()
 	if len(moves) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	err := s.write(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
 		for i := range moves {
@@ -167,9 +173,15 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reclaim: %w", err)
+		return 0, nil, fmt.Errorf("reclaim: %w", err)
 	}
-	return len(moves), nil
+	var dead []delivery.Task
+	for _, m := range moves {
+		if m.dead {
+			dead = append(dead, m.t)
+		}
+	}
+	return len(moves), dead, nil
 }
 
 // NextDue returns the earliest time a lane that is not at its in-flight cap has work, or the zero time.

@@ -527,8 +527,14 @@ func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) er
 // Reclaim moves deliveries whose lease expired before now back to their lanes (or dead after maxAttempts), at most
 // max of them: one pipelined round lists candidates in every shard, a second runs reclaimScript where there are any.
 func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
+	n, _, err := s.ReclaimDead(ctx, now, maxAttempts, max)
+	return n, err
+}
+
+// ReclaimDead is Reclaim that also returns the tasks it ended dead (delivery.DeadReclaimer).
+func (s *Store) ReclaimDead(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
 	if max <= 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	nowMS := ms(now)
 	pipe := s.rdb.Pipeline()
@@ -538,7 +544,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 			Start: "-inf", Stop: "(" + strconv.FormatInt(nowMS, 10), Count: int64(max)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("redisstore: reclaim: list: %w", err)
+		return 0, nil, fmt.Errorf("redisstore: reclaim: list: %w", err)
 	}
 	left := max
 	var (
@@ -564,16 +570,29 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	}
 	cmds, err := s.runScripts(ctx, calls)
 	moved := 0
+	var dead []delivery.Task
 	for j, c := range cmds {
-		if v, err := c.Int(); err == nil && v > 0 {
-			moved += v
+		vals, cerr := c.Slice()
+		if cerr != nil || len(vals) == 0 {
+			continue
+		}
+		if v, ok := vals[0].(int64); ok && v > 0 {
+			moved += int(v)
 			s.madeDue(nums[j], nowMS, true) // the crashed process's work is anyone's now
+		}
+		for k := 1; k+4 < len(vals); k += 5 {
+			f := make([]string, 5)
+			for i := range f {
+				f[i], _ = vals[k+i].(string)
+			}
+			att, _ := strconv.Atoi(f[4])
+			dead = append(dead, delivery.Task{DeliveryID: f[0], TenantID: f[1], MessageID: f[2], EndpointID: f[3], Attempt: att})
 		}
 	}
 	if err != nil {
-		return moved, fmt.Errorf("redisstore: reclaim: %w", err)
+		return moved, dead, fmt.Errorf("redisstore: reclaim: %w", err)
 	}
-	return moved, nil
+	return moved, dead, nil
 }
 
 // NextDue returns the earliest time any shard has work, or the zero time: the earliest shard hint while the hints

@@ -633,17 +633,18 @@ return 1
 //	attempts
 //	ARGV[1] now ms, ARGV[2] max attempts (0: no limit), ARGV[3] now ns, ARGV[4] now as RFC 3339,
 //	ARGV[4+i] candidate i
-//	Reply: how many were moved.
+//	Reply: how many were moved, then 5 strings for each that ended dead: delivery, tenant, message, endpoint and
+//	the attempt.
 var reclaimScript = redis.NewScript(luaLib + `
 local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
-local moved = 0
+local moved, dead = 0, {}
 for i = 5, #ARGV do
   local id = ARGV[i]
   local rec, atts = KEYS[7 + 2 * (i - 4) - 1], KEYS[7 + 2 * (i - 4)]
   local exp = redis.call('ZSCORE', leases, id)
   if exp and tonumber(exp) < now then
     redis.call('ZREM', leases, id)
-    local r = redis.call('HMGET', rec, 'ep', 'att', 'ok')
+    local r = redis.call('HMGET', rec, 'ep', 'att', 'ok', 'tenant', 'msg')
     if r[1] then
       local ep, att = r[1], (tonumber(r[2]) or 0) + 1
       local outcome = 'retry'
@@ -657,6 +658,7 @@ for i = 5, #ARGV do
           'err', 'lease expired', 'updated', ARGV[3])
         redis.call('ZADD', KEYS[7], num(now), id)
         if r[3] then leave_line(rec, id, ep, r[3], 'dead') end
+        for _, v in ipairs({id, r[4] or '', r[5] or '', ep, string.format('%d', att)}) do dead[#dead + 1] = v end
       else
         redis.call('ZADD', lanes, 0, lane_member(ep, now, id))
         unbusy(ep)
@@ -668,7 +670,8 @@ for i = 5, #ARGV do
     end
   end
 end
-return moved
+table.insert(dead, 1, moved)
+return dead
 `)
 
 // nextDueScript reads when the shard next has work: the lowest ready score, or the due time of the first endpoint

@@ -418,15 +418,20 @@ func testReclaimLastAttemptDead(t *testing.T, s Store) {
 	ctx := t.Context()
 	_, ds := publish(t, s, "ten_a", base, base, "ep_1")
 	claimOne(t, s, base)
-	if n, err := s.Reclaim(ctx, at(time.Minute), 2, 100); err != nil || n != 1 {
-		t.Fatalf("Reclaim attempt 1: %d, %v", n, err)
+	if n, dead, err := s.ReclaimDead(ctx, at(time.Minute), 2, 100); err != nil || n != 1 || len(dead) != 0 {
+		t.Fatalf("Reclaim attempt 1: %d, dead %+v, %v; want 1 moved, none dead", n, dead, err)
 	}
 	tk := claimOne(t, s, at(time.Minute))
 	if tk.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2", tk.Attempt)
 	}
-	if n, err := s.Reclaim(ctx, at(2*time.Minute), 2, 100); err != nil || n != 1 {
+	n, dead, err := s.ReclaimDead(ctx, at(2*time.Minute), 2, 100)
+	if err != nil || n != 1 {
 		t.Fatalf("Reclaim attempt 2: %d, %v", n, err)
+	}
+	if len(dead) != 1 || dead[0].DeliveryID != ds[0].ID || dead[0].TenantID != "ten_a" || dead[0].EndpointID != "ep_1" ||
+		dead[0].MessageID != ds[0].MessageID || dead[0].Attempt != 2 {
+		t.Fatalf("Reclaim attempt 2 told dead %+v; want %s of ten_a, ep_1, message %s, attempt 2", dead, ds[0].ID, ds[0].MessageID)
 	}
 	d := getDelivery(t, s, "ten_a", ds[0].ID)
 	if d.Status != delivery.StatusDead || d.Attempts != 2 {

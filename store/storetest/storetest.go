@@ -31,6 +31,7 @@ type Store interface {
 	endpoints.Store
 	events.Store
 	delivery.Queue
+	delivery.DeadReclaimer
 	delivery.SlowHolder
 	delivery.Log
 	calls.Log
