@@ -20,10 +20,8 @@ const batchTimeout = 5 * time.Second
 
 // shardBatcher groups per-delivery script work of concurrent callers (finishes of many workers, enqueues of many
 // publishes): one call of its script per shard for all of a batch's items in that shard, every call in one pipeline,
-// so a busy gateway pays one script invocation and one round trip for many deliveries. A call that finds no batch
-// running runs one with whatever is pending, its own items included; calls that arrive meanwhile go in the next
-// batch, which the first caller's goroutine hands to a new goroutine. No call waits for a timer: a lone call runs at
-// once.
+// so a busy gateway pays one script invocation and one round trip for many deliveries. Batches form as a
+// coalescer's do: a lone call runs at once.
 //
 // The script's contract: KEYS are prefix(shard) followed by nkeys keys per item; ARGV is nargs values per item, then
 // tail's; the reply is one integer per item, in order, followed by chainFields strings for each item whose integer
@@ -36,9 +34,59 @@ type shardBatcher struct {
 	tail   func(*Store) []any                          // ARGV values after the items' (nil: none), read per batch
 	settle func(context.Context, *Store, []*batchItem) // runs on a batch's answered items before their callers see them, or nil
 
+	q coalescer[*batchItem]
+}
+
+// coalescer runs the work of concurrent callers in batches, without a timer: a caller that finds no batch running
+// runs one with whatever is pending, its own work included; work that arrives meanwhile goes in the next batch,
+// which the first caller's goroutine hands to a new goroutine. A lone caller's work runs at once, so coalescing adds
+// no latency at low load and saves round trips under load.
+type coalescer[T any] struct {
+	max int       // items per batch
+	do  func([]T) // runs one batch
+
 	mu      sync.Mutex
-	pending []*batchItem
+	pending []T
 	running bool
+}
+
+// add queues items and, when no batch is running, runs batches with do until none is pending (the first in the
+// calling goroutine). It returns before do has seen items when another caller's batch is running.
+func (c *coalescer[T]) add(items ...T) {
+	c.mu.Lock()
+	c.pending = append(c.pending, items...)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if lead && c.flush() {
+		go func() {
+			for c.flush() {
+			}
+		}()
+	}
+}
+
+// flush runs do on one batch of what is pending and reports whether more is pending (the caller then flushes
+// again); when nothing is, it ends the running state.
+func (c *coalescer[T]) flush() bool {
+	c.mu.Lock()
+	n := min(len(c.pending), c.max)
+	batch := c.pending[:n:n]
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	c.mu.Unlock()
+
+	c.do(batch)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		c.running = false
+		return false
+	}
+	return true
 }
 
 // chainedReply is a finish reply's code for a task that ended and whose worker took its endpoint's next task, whose
@@ -59,24 +107,18 @@ type batchItem struct {
 	done  chan struct{}
 }
 
+// bind has b run its batches on s's server.
+func (b *shardBatcher) bind(s *Store) {
+	b.q.max = maxBatch
+	b.q.do = func(batch []*batchItem) { b.runBatch(s, batch) }
+}
+
 // run runs items in a batch and returns when each has its answer (or ctx ends).
-func (b *shardBatcher) run(ctx context.Context, s *Store, items ...*batchItem) error {
+func (b *shardBatcher) run(ctx context.Context, items ...*batchItem) error {
 	for _, it := range items {
 		it.done = make(chan struct{})
 	}
-	b.mu.Lock()
-	b.pending = append(b.pending, items...)
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	if lead {
-		if b.flush(s) {
-			go func() {
-				for b.flush(s) {
-				}
-			}()
-		}
-	}
+	b.q.add(items...)
 	for _, it := range items {
 		select {
 		case <-it.done:
@@ -87,18 +129,9 @@ func (b *shardBatcher) run(ctx context.Context, s *Store, items ...*batchItem) e
 	return nil
 }
 
-// flush runs one batch of what is pending and reports whether more is pending (the caller then flushes again); when
-// nothing is, it ends the running state.
-func (b *shardBatcher) flush(s *Store) bool {
-	b.mu.Lock()
-	n := min(len(b.pending), maxBatch)
-	batch := b.pending[:n:n]
-	b.pending = b.pending[n:]
-	if len(b.pending) == 0 {
-		b.pending = nil
-	}
-	b.mu.Unlock()
-
+// runBatch runs batch's items, one script call per shard (at most maxPerCall items each) in one pipeline, and closes
+// each item's done.
+func (b *shardBatcher) runBatch(s *Store, batch []*batchItem) {
 	// Group by shard, in arrival order, at most maxPerCall per call.
 	var groups [][]*batchItem
 	open := map[int]int{} // shard → index in groups of its call being filled
@@ -146,14 +179,6 @@ func (b *shardBatcher) flush(s *Store) bool {
 	for _, it := range batch {
 		close(it.done)
 	}
-
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.pending) == 0 {
-		b.running = false
-		return false
-	}
-	return true
 }
 
 // parseBatchReply reads one script call's reply into its items: an integer each, then chainFields strings for each

@@ -1,14 +1,19 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/events"
@@ -538,4 +543,144 @@ func TestPublishManyOrdered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCoalescer: work added while a batch runs waits for it and then goes together, in batches of at most max, in
+// arrival order; a lone add runs at once in its caller's goroutine.
+func TestCoalescer(t *testing.T) {
+	release := make(chan struct{})
+	batches := make(chan []int, 8)
+	var c coalescer[int]
+	c.max = 4
+	c.do = func(b []int) {
+		batches <- append([]int(nil), b...)
+		if b[0] == 0 {
+			<-release // the first batch runs until the test lets it go
+		}
+	}
+	go c.add(0)
+	if got := <-batches; fmt.Sprint(got) != "[0]" {
+		t.Fatalf("first batch %v, want [0]", got)
+	}
+	for i := 1; i <= 10; i++ {
+		c.add(i) // returns at once: a batch is running
+	}
+	close(release)
+	var got []string
+	for range 3 {
+		got = append(got, fmt.Sprint(<-batches))
+	}
+	if want := "[[1 2 3 4] [5 6 7 8] [9 10]]"; fmt.Sprint(got) != want {
+		t.Fatalf("batches %v, want %s", got, want)
+	}
+
+	// Idle again: the next add runs in this goroutine, before add returns.
+	c.add(11)
+	select {
+	case b := <-batches:
+		if fmt.Sprint(b) != "[11]" {
+			t.Fatalf("lone batch %v, want [11]", b)
+		}
+	default:
+		t.Fatal("a lone add did not run its batch before returning")
+	}
+}
+
+// pipeCount is a go-redis hook that counts single EVALSHAs and pipelines of them, and holds the first single one
+// until gate closes.
+type pipeCount struct {
+	singles, pipes, piped atomic.Int64
+	gate                  chan struct{}
+	held                  atomic.Bool
+}
+
+func (h *pipeCount) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *pipeCount) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.EqualFold(cmd.Name(), "evalsha") {
+			h.singles.Add(1)
+			if h.held.CompareAndSwap(false, true) {
+				<-h.gate
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *pipeCount) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && strings.EqualFold(cmds[0].Name(), "evalsha") { // not a new connection's set-up
+			h.pipes.Add(1)
+			h.piped.Add(int64(len(cmds)))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestConcurrentPublishesSharePipeline: publishes that arrive while one publish's script runs go to Redis together,
+// one pipeline, and each is stored and queued as if alone.
+func TestConcurrentPublishesSharePipeline(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	if !s.onePublish {
+		t.Fatal("a single server should publish in one script")
+	}
+	hook := &pipeCount{gate: make(chan struct{})}
+	s.rdb.(*redis.Client).AddHook(hook)
+	if err := s.rdb.ScriptFlush(t.Context()).Err(); err != nil { // the pipeline must survive NOSCRIPT too
+		t.Fatal(err)
+	}
+	const n = 40
+	ctx := t.Context()
+	ten := "ten_pipe"
+	msgs := make([]*delivery.Message, n)
+	errs := make(chan error, n)
+	publish := func(i int) {
+		msgs[i] = newMessage(ten, base)
+		_, _, _, err := s.Publish(ctx, msgs[i], []*delivery.Delivery{newDelivery(msgs[i], "ep_a", base)}, time.Time{})
+		errs <- err
+	}
+	go publish(0)
+	for !hook.held.Load() { // the first publish's script is on its way, held in the hook
+		runtime.Gosched()
+	}
+	for i := 1; i < n; i++ {
+		go publish(i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for { // every other publish waits for the batch after the first
+		s.publishes.mu.Lock()
+		waiting := len(s.publishes.pending)
+		s.publishes.mu.Unlock()
+		if waiting == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(hook.gate)
+			t.Fatalf("%d of %d publishes wait for the running one's batch after 10s, want all", waiting, n-1)
+		}
+		runtime.Gosched()
+	}
+	close(hook.gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first publish alone (EVALSHA, then EVAL after the flush), then the other 39 in one pipeline (re-run one by
+	// one with EVAL after NOSCRIPT, as runScripts does).
+	if p, singles := hook.pipes.Load(), hook.singles.Load(); p != 1 || singles != 1 {
+		t.Errorf("%d pipelines and %d single EVALSHAs for %d publishes, want 1 and 1", p, singles, n)
+	}
+	if c := hook.piped.Load(); c != n-1 {
+		t.Errorf("the pipeline carried %d commands, want %d", c, n-1)
+	}
+	for _, m := range msgs {
+		if got, err := s.GetMessage(ctx, ten, m.ID); err != nil || string(got.Data) != string(m.Data) {
+			t.Fatalf("message %s: %+v, %v", m.ID, got, err)
+		}
+	}
+	mustClaim(t, s, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, n)
 }

@@ -120,7 +120,7 @@ func (s *Store) enqueueOrdered(ctx context.Context, ds []*delivery.Delivery) err
 			first[sk.num] = a[6].(int64)
 		}
 	}
-	err := s.orderedEnqueues.run(ctx, s, items...)
+	err := s.orderedEnqueues.run(ctx, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
 	for num, at := range first {
 		s.madeDue(num, at, true)

@@ -84,13 +84,57 @@ const maxOneScript = 4
 // written nothing, when the idempotency key names an earlier message created after idemSince. With more than
 // maxOneScript deliveries it stores the message, its indexes and its idempotency key only (steps 1 and 2 of the
 // general way, at once), and publishedOne enqueues them.
+//
+// The scripts of concurrent publishes share a pipeline (runPublishes): under load one round trip, and one write
+// and read on each side, carries many publishes, while a lone publish goes at once.
 func (s *Store) publishOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (bool, error) {
 	call, plan, err := s.publishCall(m, ds, idemSince)
 	if err != nil {
 		return false, err
 	}
-	cur, err := publishScript.Run(ctx, s.rdb, call.keys, call.args...).Text()
-	return s.published(cur, err, plan)
+	it := &pubItem{ctx: ctx, call: call, plan: plan, done: make(chan struct{})}
+	s.publishes.add(it)
+	select {
+	case <-it.done:
+		return it.stored, it.err
+	case <-ctx.Done():
+		return false, ctx.Err() // the script may still run: a retry with the idempotency key settles it
+	}
+}
+
+// pubItem is one publishOne's script call and, once done is closed, what published made of its answer.
+type pubItem struct {
+	ctx    context.Context // the caller's: an item whose caller left before its batch went is not sent
+	call   scriptCall
+	plan   *publishPlan
+	stored bool
+	err    error
+	done   chan struct{}
+}
+
+// runPublishes runs a batch of publishOne calls in one pipeline and settles each (published) whether or not its
+// caller still waits, so that what a script leased or made due is announced either way.
+func (s *Store) runPublishes(batch []*pubItem) {
+	calls := make([]scriptCall, 0, len(batch))
+	sent := batch[:0:0]
+	for _, it := range batch {
+		if err := it.ctx.Err(); err != nil {
+			it.err = err
+			s.pre.settle(it.plan, "")
+			close(it.done)
+			continue
+		}
+		calls = append(calls, it.call)
+		sent = append(sent, it)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	cmds, _ := s.runScripts(ctx, calls) // errors are per call, below
+	for i, it := range sent {
+		cur, err := cmds[i].Text()
+		it.stored, it.err = s.published(cur, err, it.plan)
+		close(it.done)
+	}
 }
 
 // publishedOne ends a Publish whose publishOne stored m: it enqueues the deliveries publishOne left (step 3 of the

@@ -95,7 +95,7 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 		a := enqueueArgs(d, now)
 		copy(items[i].args[:], a[:])
 	}
-	err := s.enqueues.run(ctx, s, items...)
+	err := s.enqueues.run(ctx, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
 	first := map[int]int64{}
 	for i, d := range ds {
@@ -355,7 +355,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
 			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
-	err = s.finishes.run(ctx, s, it)
+	err = s.finishes.run(ctx, it)
 	if err == nil {
 		err = it.err
 	}

@@ -98,7 +98,8 @@ type Store struct {
 	// orderedEnqueues is enqueues for deliveries with an ordering key. A key's next event is published only after its
 	// previous one's Publish returned, so a batch never holds two deliveries of a key out of order.
 	orderedEnqueues shardBatcher
-	pre             preLeases // tasks publishes leased, for the next Claim (prelease.go)
+	pre             preLeases           // tasks publishes leased, for the next Claim (prelease.go)
+	publishes       coalescer[*pubItem] // publishOne calls of concurrent publishes, one pipeline a batch (publish.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
 	onePublish bool
 	close      sync.Once
@@ -152,6 +153,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	_, s.onePublish = rdb.(*redis.Client)
 	s.pre.on = opts.LeaseOnPublish && s.onePublish
 	s.finishes.tail = finishTail(s)
+	for _, b := range []*shardBatcher{&s.finishes, &s.enqueues, &s.orderedEnqueues} {
+		b.bind(s)
+	}
+	s.publishes.max, s.publishes.do = maxPerCall, s.runPublishes
 	if err := s.checkShards(ctx); err != nil {
 		rdb.Close()
 		return nil, err
