@@ -53,7 +53,7 @@ bench: ## Micro-benchmarks: signing vs the official library, store publish/claim
 	        if (neo && nes) printf "v1a ed25519: webhookd takes %.1f%% of the time of crypto/ed25519.Sign (%.0f vs %.0f ns/op)\n", 100*(es/nes)/(eo/neo), es/nes, eo/neo }' "$$out"
 	$(GO) test -run '^$$' -bench . -benchmem ./store/...
 
-bench-e2e: ## End-to-end benchmark of the real binary on both stores; writes docs/benchmarks.md and .png (idle machine, ~25 min).
+bench-e2e: ## End-to-end benchmark of the real binary on both stores; writes docs/benchmarks.md and .png (idle machine, ~40 min).
 	$(GO) run ./cmd/webhookd-bench --write-docs $(BENCH_E2E_FLAGS)
 
 fuzz: ## Run each fuzz target for 20s.

@@ -189,7 +189,7 @@ func TestPageMatchesTemplate(t *testing.T) {
 	if !bytes.HasSuffix(bytes.TrimSpace(page), []byte(strings.TrimSpace(docsTemplate[k:]))) {
 		t.Errorf("docs/benchmarks.md's %q section differs from cmd/webhookd-bench/docs.md.tmpl's, or is not last", tail)
 	}
-	for _, s := range []string{"## Running it", "## Method", "## Results", "### 6. Cost"} {
+	for _, s := range []string{"## Running it", "## Method", "## Results", "### 6. Cost", "### 7. Ordered deliveries"} {
 		if !bytes.Contains(page, []byte(s)) {
 			t.Errorf("docs/benchmarks.md has no %q", s)
 		}

@@ -153,9 +153,9 @@ func (b *bench) runOrdered(ctx context.Context) []orderedPair {
 	return out
 }
 
-func orderedMarkdown(ps []orderedPair) string {
+// orderedTable is the scenario's table, a row per pair, then every run's rate and any problem.
+func orderedTable(ps []orderedPair) string {
 	var sb strings.Builder
-	sb.WriteString("### Ordered deliveries (issue 16)\n\n")
 	sb.WriteString("| store | endpoints | receiver failures | deliveries/s without keys | with 1,000 keys | slower | target ≤ 15 % | order violations with keys (target 0) | without keys |\n")
 	sb.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	var notes []string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,5 +29,49 @@ func TestOrderedBodyAndCheck(t *testing.T) {
 	r.checkOrder(1, "m0", data(1, 0)) // another endpoint has its own sequence
 	if v := r.violations.Load(); v != 1 {
 		t.Fatalf("violations = %d, want 1", v)
+	}
+}
+
+// The ordered scenario is section 7 of the page: its pairs' rows when it ran, with the slowdown's verdict and the
+// violations, and "not run" otherwise; a full run includes it by default, a quick one only when asked.
+func TestOrderedSection(t *testing.T) {
+	run := func(rate float64, violations int64) *runResult {
+		return &runResult{spec: runSpec{store: "embedded", label: "x"}, expected: 100, delivered: 100,
+			deliveryRate: rate, violations: violations}
+	}
+	rep := &results{scenario: map[string]bool{"ordered": true}, ordered: []orderedPair{
+		{store: "embedded", endpoints: 1, keyless: run(1000, 0), keyed: run(900, 0)},
+		{store: "redis", endpoints: 10, failPerMille: 100, keyless: run(1000, 3), keyed: run(800, 2)},
+	}}
+	got := rep.tables()
+	for _, want := range []string{
+		"### 7. Ordered deliveries",
+		"| embedded | 1 | 0 % | 1,000 | 900 | 10.0 % | PASS | 0 | 0 |",
+		"| redis | 10 | 10 % | 1,000 | 800 | 20.0 % | MISS | 2 MISS | 3 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("tables lack %q:\n%s", want, got)
+		}
+	}
+	if got := (&results{scenario: map[string]bool{}}).tables(); !strings.Contains(got, "### 7. Ordered deliveries\n\n_Not run._") {
+		t.Errorf("a run without the scenario does not say so:\n%s", got)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--quick"}, false},
+		{[]string{"--quick", "--scenarios", "ordered"}, true},
+		{[]string{"--scenarios", "steady"}, false},
+	} {
+		o, err := parseFlags(c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(o.scenarios, "ordered"); got != c.want {
+			t.Errorf("parseFlags(%q): ordered in %v = %v, want %v", c.args, o.scenarios, got, c.want)
+		}
 	}
 }

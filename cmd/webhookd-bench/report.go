@@ -328,6 +328,11 @@ func (r *results) tables() string {
 	} else {
 		section("6. Cost", notRun)
 	}
+	if r.scenario["ordered"] {
+		section("7. Ordered deliveries", orderedTable(r.ordered))
+	} else {
+		section("7. Ordered deliveries", notRun)
+	}
 	return b.String()
 }
 
