@@ -369,15 +369,6 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 }
 
 // reclaimLoop puts expired leases back every ReclaimEvery and prunes idle per-endpoint state, until ctx is done.
-// reclaim is one batch of the queue's Reclaim, with the tasks it ended dead when the queue tells them.
-func (e *Engine) reclaim(ctx context.Context, now time.Time, batch int) (int, []Task, error) {
-	if dr, ok := e.q.(DeadReclaimer); ok {
-		return dr.ReclaimDead(ctx, now, e.reclaimAttempts(), batch)
-	}
-	n, err := e.q.Reclaim(ctx, now, e.reclaimAttempts(), batch)
-	return n, nil, err
-}
-
 // While this engine claims nothing and finds nothing to reclaim, the interval doubles each round up to
 // 6 × ReclaimEvery, so an idle replica costs its store little; a claim or a reclaimed task brings it back.
 func (e *Engine) reclaimLoop(ctx context.Context) {
@@ -390,7 +381,7 @@ func (e *Engine) reclaimLoop(ctx context.Context) {
 		const batch = 1000
 		reclaimed := 0
 		for range 10 { // at most 10 batches a round, so one round stays short
-			n, dead, err := e.reclaim(ctx, now, batch)
+			n, dead, err := e.q.Reclaim(ctx, now, e.reclaimAttempts(), batch)
 			if err != nil {
 				if ctx.Err() == nil {
 					e.obs.StoreError("reclaim")

@@ -50,14 +50,6 @@ type LineReader interface {
 	LineHead(ctx context.Context, tenantID, endpointID, okey string) (string, error)
 }
 
-// DeadReclaimer is a Queue whose reclaim tells which tasks it ended dead (their lease expired on the last attempt),
-// so that the engine says of them what it says of a delivery that died in its own hands (logKeyMovesOn). Both stores
-// are DeadReclaimers; the engine falls back to Reclaim for a Queue that is not.
-type DeadReclaimer interface {
-	// ReclaimDead is Reclaim that also returns the tasks it ended dead, as they were leased.
-	ReclaimDead(ctx context.Context, now time.Time, maxAttempts int, max int) (moved int, dead []Task, err error)
-}
-
 // logKeyMovesOn logs, after t ended failed or dead on an endpoint that lets its ordering key go on (skip), which
 // delivery of the key goes next: the log then says that an event went after one that never arrived. The key is
 // logged as a hash (it may name a device or a person). Nothing is read for a delivery without a key but the message,

@@ -106,7 +106,7 @@ func TestLogKeyMovesOnAfterReclaimedDeath(t *testing.T) {
 			break
 		}
 		now = now.Add(2 * time.Millisecond) // past the lease, and the time the reclaimed head is due again
-		if n, err := h.store.Reclaim(ctx, now, last, 10); err != nil || n != 1 {
+		if n, _, err := h.store.Reclaim(ctx, now, last, 10); err != nil || n != 1 {
 			t.Fatalf("reclaim %d: %d, %v", i, n, err)
 		}
 	}

@@ -145,8 +145,10 @@ type Queue interface {
 	// Extend pushes a task's lease to until.
 	Extend(ctx context.Context, t Task, until time.Time) error
 	// Reclaim puts tasks whose lease expired before now back in their lanes (counting the attempt as spent, since the
-	// request may have gone out) or, when that was the last attempt, dead. It returns how many it moved.
-	Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error)
+	// request may have gone out) or, when that was the last attempt, dead. It returns how many it moved, and the
+	// tasks it ended dead, as they were leased (so that the engine says of them what it says of a delivery that died
+	// in its own hands).
+	Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (moved int, dead []Task, err error)
 	// NextDue returns the earliest time any lane has work, or the zero time when nothing is scheduled. Endpoints
 	// parked at their in-flight cap are left out: they wake when a task settles.
 	NextDue(ctx context.Context) (time.Time, error)

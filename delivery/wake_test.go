@@ -21,10 +21,7 @@ type wakeQueue struct {
 	reclaims atomic.Int64
 }
 
-var (
-	_ delivery.WakeSource    = (*wakeQueue)(nil)
-	_ delivery.DeadReclaimer = (*wakeQueue)(nil)
-)
+var _ delivery.WakeSource = (*wakeQueue)(nil)
 
 func (q *wakeQueue) Wakeups(ctx context.Context) <-chan struct{} {
 	out := make(chan struct{})
@@ -46,15 +43,9 @@ func (q *wakeQueue) Wakeups(ctx context.Context) <-chan struct{} {
 	return out
 }
 
-func (q *wakeQueue) Reclaim(ctx context.Context, now time.Time, maxAttempts, max int) (int, error) {
+func (q *wakeQueue) Reclaim(ctx context.Context, now time.Time, maxAttempts, max int) (int, []delivery.Task, error) {
 	q.reclaims.Add(1)
 	return q.Store.Reclaim(ctx, now, maxAttempts, max)
-}
-
-// ReclaimDead counts too: the engine calls it rather than Reclaim on a store that has it.
-func (q *wakeQueue) ReclaimDead(ctx context.Context, now time.Time, maxAttempts, max int) (int, []delivery.Task, error) {
-	q.reclaims.Add(1)
-	return q.Store.ReclaimDead(ctx, now, maxAttempts, max)
 }
 
 // withWakeQueue replaces the harness's engine by one on a wakeQueue over the same store.

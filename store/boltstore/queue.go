@@ -111,14 +111,9 @@ func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time
 
 // Reclaim puts tasks whose lease expired before now back in their lanes, due at now, counting the attempt as spent
 // (an attempt record with the error "lease expired" is written), or ends them dead when that was attempt maxAttempts
-// (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction.
-func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
-	n, _, err := s.ReclaimDead(ctx, now, maxAttempts, max)
-	return n, err
-}
-
-// ReclaimDead is Reclaim that also returns the tasks it ended dead (delivery.DeadReclaimer).
-func (s *Store) ReclaimDead(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
+// (maxAttempts ≤ 0: never). It moves at most max (all when max ≤ 0), oldest lease first, in one transaction, and
+// returns the tasks it ended dead.
+func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
 	if err := s.lockOpen(ctx); err != nil {
 		return 0, nil, err
 	}

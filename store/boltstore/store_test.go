@@ -265,7 +265,7 @@ func TestConcurrentWorkers(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
 			for idle := 0; idle < 200; {
 				n := now()
-				if _, err := s.Reclaim(ctx, n, 0, 10); err != nil {
+				if _, _, err := s.Reclaim(ctx, n, 0, 10); err != nil {
 					t.Error(err)
 					return
 				}
@@ -327,7 +327,7 @@ func TestConcurrentWorkers(t *testing.T) {
 	wg.Wait()
 	// Settle what crashed workers left leased.
 	for {
-		n, err := s.Reclaim(ctx, clock.Add(time.Hour), 0, 0)
+		n, _, err := s.Reclaim(ctx, clock.Add(time.Hour), 0, 0)
 		must(t, err)
 		ts := claimAll(t, s, clock.Add(time.Hour))
 		for _, tk := range ts {

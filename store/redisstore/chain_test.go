@@ -170,7 +170,7 @@ func TestAckNextLeaseLost(t *testing.T) {
 	opt := delivery.ClaimOptions{Max: 1, Lease: 30 * time.Second, MaxInFlight: 1}
 	zombie := mustClaim(t, s, base, opt, 1)[0]
 	now := base.Add(31 * time.Second)
-	if n, err := s.Reclaim(t.Context(), now, 6, 100); err != nil || n != 1 {
+	if n, _, err := s.Reclaim(t.Context(), now, 6, 100); err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d, %v", n, err)
 	}
 	next, err := s.AckNext(t.Context(), zombie, delivery.Attempt{At: now, StatusCode: 200}, now, opt)

@@ -90,7 +90,7 @@ func testChaos(t *testing.T, url, prefix string) {
 
 	wg.Go(func() { // the reaper
 		for ctx.Err() == nil && !done() {
-			if _, err := stores[0].Reclaim(ctx, now(), 0, 50); err != nil && ctx.Err() == nil {
+			if _, _, err := stores[0].Reclaim(ctx, now(), 0, 50); err != nil && ctx.Err() == nil {
 				fail(fmt.Errorf("Reclaim: %w", err))
 			}
 		}

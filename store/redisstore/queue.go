@@ -526,13 +526,8 @@ func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) er
 
 // Reclaim moves deliveries whose lease expired before now back to their lanes (or dead after maxAttempts), at most
 // max of them: one pipelined round lists candidates in every shard, a second runs reclaimScript where there are any.
-func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, error) {
-	n, _, err := s.ReclaimDead(ctx, now, maxAttempts, max)
-	return n, err
-}
-
-// ReclaimDead is Reclaim that also returns the tasks it ended dead (delivery.DeadReclaimer).
-func (s *Store) ReclaimDead(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
+// It returns the tasks it ended dead.
+func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
 	if max <= 0 {
 		return 0, nil, nil
 	}

@@ -81,7 +81,7 @@ func TestZombieAckRefused(t *testing.T) {
 	opt := delivery.ClaimOptions{Max: 1, Lease: 30 * time.Second, MaxInFlight: 1}
 
 	zombie := mustClaim(t, s, base, opt, 1)[0]
-	if n, err := s.Reclaim(ctx, base.Add(31*time.Second), 6, 100); err != nil || n != 1 {
+	if n, _, err := s.Reclaim(ctx, base.Add(31*time.Second), 6, 100); err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d, %v", n, err)
 	}
 	// Reclaimed, not yet claimed again.

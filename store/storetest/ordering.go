@@ -128,7 +128,7 @@ func testOrderLeaseExpiry(t *testing.T, s Store) {
 	ctx := t.Context()
 	k := line(t, s, "device-1", "ep_1", 2)
 	tk := claimOne(t, s, base)
-	n, err := s.Reclaim(ctx, at(lease+time.Second), 3, 100)
+	n, _, err := s.Reclaim(ctx, at(lease+time.Second), 3, 100)
 	noErr(t, "Reclaim", err)
 	same(t, "reclaimed", n, 1)
 	ts := claim(t, s, at(lease+time.Second), 10, 0)
@@ -136,7 +136,7 @@ func testOrderLeaseExpiry(t *testing.T, s Store) {
 	if ts[0].Attempt != tk.Attempt+1 {
 		t.Fatalf("attempt after reclaim = %d", ts[0].Attempt)
 	}
-	n, err = s.Reclaim(ctx, at(3*lease), 2, 100) // the second attempt was the last
+	n, _, err = s.Reclaim(ctx, at(3*lease), 2, 100) // the second attempt was the last
 	noErr(t, "Reclaim", err)
 	same(t, "reclaimed", n, 1)
 	same(t, "head status", getDelivery(t, s, "ten_a", k[0].ID).Status, delivery.StatusDead)

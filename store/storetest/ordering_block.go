@@ -91,7 +91,7 @@ func testBlockOnLeaseExpiry(t *testing.T, s Store) {
 	orderedEndpoint(t, s, "ep_1", endpoints.OrderingBlock)
 	k := line(t, s, "device-1", "ep_1", 2)
 	claimOne(t, s, base)
-	n, err := s.Reclaim(ctx, at(lease+time.Second), 1, 100)
+	n, _, err := s.Reclaim(ctx, at(lease+time.Second), 1, 100)
 	noErr(t, "Reclaim", err)
 	same(t, "reclaimed", n, 1)
 	same(t, "head status", getDelivery(t, s, "ten_a", k[0].ID).Status, delivery.StatusDead)

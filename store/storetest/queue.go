@@ -385,7 +385,7 @@ func testExtend(t *testing.T, s Store) {
 	publish(t, s, "ten_a", base, base, "ep_1")
 	tk := claimOne(t, s, base)
 	noErr(t, "Extend", s.Extend(ctx, tk, at(2*time.Minute)))
-	if n, err := s.Reclaim(ctx, at(time.Minute), 6, 100); err != nil || n != 0 {
+	if n, _, err := s.Reclaim(ctx, at(time.Minute), 6, 100); err != nil || n != 0 {
 		t.Fatalf("Reclaim within the extended lease: %d, %v", n, err)
 	}
 	noErr(t, "Ack within the extended lease", s.Ack(ctx, tk, attempt(at(90*time.Second), 200)))
@@ -396,10 +396,10 @@ func testReclaim(t *testing.T, s Store) {
 	ctx := t.Context()
 	_, ds := publish(t, s, "ten_a", base, base, "ep_1")
 	tk1 := claimOne(t, s, base)
-	if n, err := s.Reclaim(ctx, at(lease-time.Second), 6, 100); err != nil || n != 0 {
+	if n, _, err := s.Reclaim(ctx, at(lease-time.Second), 6, 100); err != nil || n != 0 {
 		t.Fatalf("Reclaim before expiry: %d, %v", n, err)
 	}
-	if n, err := s.Reclaim(ctx, at(lease+time.Second), 6, 100); err != nil || n != 1 {
+	if n, _, err := s.Reclaim(ctx, at(lease+time.Second), 6, 100); err != nil || n != 1 {
 		t.Fatalf("Reclaim after expiry: %d, %v; want 1", n, err)
 	}
 	d := getDelivery(t, s, "ten_a", ds[0].ID)
@@ -418,14 +418,14 @@ func testReclaimLastAttemptDead(t *testing.T, s Store) {
 	ctx := t.Context()
 	_, ds := publish(t, s, "ten_a", base, base, "ep_1")
 	claimOne(t, s, base)
-	if n, dead, err := s.ReclaimDead(ctx, at(time.Minute), 2, 100); err != nil || n != 1 || len(dead) != 0 {
+	if n, dead, err := s.Reclaim(ctx, at(time.Minute), 2, 100); err != nil || n != 1 || len(dead) != 0 {
 		t.Fatalf("Reclaim attempt 1: %d, dead %+v, %v; want 1 moved, none dead", n, dead, err)
 	}
 	tk := claimOne(t, s, at(time.Minute))
 	if tk.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2", tk.Attempt)
 	}
-	n, dead, err := s.ReclaimDead(ctx, at(2*time.Minute), 2, 100)
+	n, dead, err := s.Reclaim(ctx, at(2*time.Minute), 2, 100)
 	if err != nil || n != 1 {
 		t.Fatalf("Reclaim attempt 2: %d, %v", n, err)
 	}
@@ -453,13 +453,13 @@ func testReclaimBounded(t *testing.T, s Store) {
 	if ts := claim(t, s, base, 10, 0); len(ts) != 3 {
 		t.Fatalf("Claim: %d", len(ts))
 	}
-	if n, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 2 {
+	if n, _, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 2 {
 		t.Fatalf("Reclaim max 2: %d, %v", n, err)
 	}
-	if n, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 1 {
+	if n, _, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 1 {
 		t.Fatalf("Reclaim the rest: %d, %v", n, err)
 	}
-	if n, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 0 {
+	if n, _, err := s.Reclaim(ctx, at(time.Minute), 6, 2); err != nil || n != 0 {
 		t.Fatalf("Reclaim nothing left: %d, %v", n, err)
 	}
 	if ts := claim(t, s, at(time.Minute), 10, 0); len(ts) != 3 {
@@ -472,7 +472,7 @@ func testStaleFence(t *testing.T, s Store) {
 	ctx := t.Context()
 	_, ds := publish(t, s, "ten_a", base, base, "ep_1")
 	old := claimOne(t, s, base)
-	if n, err := s.Reclaim(ctx, at(time.Minute), 6, 100); err != nil || n != 1 {
+	if n, _, err := s.Reclaim(ctx, at(time.Minute), 6, 100); err != nil || n != 1 {
 		t.Fatalf("Reclaim: %d, %v", n, err)
 	}
 	cur := claimOne(t, s, at(time.Minute))

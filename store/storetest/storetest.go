@@ -31,7 +31,6 @@ type Store interface {
 	endpoints.Store
 	events.Store
 	delivery.Queue
-	delivery.DeadReclaimer
 	delivery.SlowHolder
 	delivery.Log
 	calls.Log
