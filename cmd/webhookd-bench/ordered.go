@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// The ordered scenario (--scenarios ordered; not part of the default set): per-key ordering (issue 16). Closed-loop
-// runs publish events over orderedKeys keys, each key's events one after another from one publisher, to one endpoint
-// and to ten, with and without 10 % of requests answered 500 (a failing receiver; webhookd's adaptive limit reads
-// 503 as overload and backs off, which is not what this scenario measures); each run is paired with the same run
-// whose events carry no ordering key. The receiver checks every (endpoint, message)'s first arrival against its
-// key's sequence (carried in the data) and counts order violations. It reports deliveries/s with and without keys
-// (target: at most 15 % slower) and the violations with keys (target: 0).
+// The ordered scenario (--scenarios ordered; section 7 of the page, left out of --quick): per-key ordering (issue
+// 16). Closed-loop runs publish events over orderedKeys keys, each key's events one after another from one
+// publisher, to one endpoint and to ten, with and without 10 % of requests answered 500 (a failing receiver;
+// webhookd's adaptive limit reads 503 as overload and backs off, which is not what this scenario measures); each run
+// is paired with the same run whose events carry no ordering key. The receiver checks every (endpoint, message)'s
+// first arrival against its key's sequence (carried in the data) and counts order violations. It reports
+// deliveries/s with and without keys (target: at most 15 % slower) and the violations with keys (target: 0).
 
 const (
 	orderedKeys         = 1000

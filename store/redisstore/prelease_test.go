@@ -169,6 +169,20 @@ func TestLeaseOnPublishOrdered(t *testing.T) {
 	}
 }
 
+// leasedAtPublish has s claim (so that its publishes lease), publishes one event to ep and checks that its delivery
+// was leased at publish.
+func leasedAtPublish(t *testing.T, s *Store, opt delivery.ClaimOptions, ep string) *delivery.Delivery {
+	t.Helper()
+	if _, err := s.Claim(t.Context(), time.Now(), opt); err != nil {
+		t.Fatal(err)
+	}
+	d := publishTo(t, s, "ten_pre", ep, "")
+	if leased, _, _ := leaseState(t, s, d); !leased {
+		t.Fatal("not leased at publish")
+	}
+	return d
+}
+
 // TestLeaseOnPublishAbandoned: a task leased at publish that no claim took is not lost. Close gives it back at once;
 // a Store that dies with it leaves it to the reclaim once its lease expires.
 func TestLeaseOnPublishAbandoned(t *testing.T) {
@@ -178,13 +192,7 @@ func TestLeaseOnPublishAbandoned(t *testing.T) {
 
 	t.Run("close", func(t *testing.T) {
 		a := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
-		if _, err := a.Claim(ctx, time.Now(), short); err != nil {
-			t.Fatal(err)
-		}
-		d := publishTo(t, a, "ten_pre", "ep_c", "")
-		if leased, _, _ := leaseState(t, a, d); !leased {
-			t.Fatal("not leased at publish")
-		}
+		d := leasedAtPublish(t, a, short, "ep_c")
 		opts := a.opt
 		a.Close()
 		b, err := Open(ctx, redisURL(srv), opts)
@@ -200,13 +208,7 @@ func TestLeaseOnPublishAbandoned(t *testing.T) {
 	t.Run("crash", func(t *testing.T) {
 		a := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
 		defer a.Close() // after the test: the "crashed" Store's memory is never claimed from
-		if _, err := a.Claim(ctx, time.Now(), short); err != nil {
-			t.Fatal(err)
-		}
-		d := publishTo(t, a, "ten_pre", "ep_d", "")
-		if leased, _, _ := leaseState(t, a, d); !leased {
-			t.Fatal("not leased at publish")
-		}
+		d := leasedAtPublish(t, a, short, "ep_d")
 		opts := a.opt
 		opts.LeaseOnPublish = false
 		b, err := Open(ctx, redisURL(srv), opts)
@@ -218,7 +220,7 @@ func TestLeaseOnPublishAbandoned(t *testing.T) {
 			t.Fatalf("claim while the lease runs: %+v, %v; want nothing", ts, err)
 		}
 		later := time.Now().Add(time.Second)
-		if n, err := b.Reclaim(ctx, later, 6, 100); err != nil || n != 1 {
+		if n, _, err := b.Reclaim(ctx, later, 6, 100); err != nil || n != 1 {
 			t.Fatalf("reclaim after the lease: %d, %v; want 1", n, err)
 		}
 		ts, err := b.Claim(ctx, later, short)
