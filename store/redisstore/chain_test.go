@@ -68,7 +68,7 @@ func TestAckNextChains(t *testing.T) {
 		if err != nil || int64(exp) != next.LeaseUntil.UnixMilli() {
 			t.Fatalf("lease in Redis ends at %v (%v), task says %v", exp, err, next.LeaseUntil.UnixMilli())
 		}
-		if !s.claimed.has(next.MessageID) && !s.recent.has(next.MessageID) {
+		if !s.claimed.Has(next.MessageID) && !s.recent.Has(next.MessageID) {
 			t.Fatalf("chained task's message %s was not prefetched", next.MessageID)
 		}
 		// The chained task holds the endpoint's one slot: a claim gets nothing.
@@ -322,7 +322,7 @@ func testAckNextMessage(t *testing.T, url, prefix string, oneCall bool) {
 		if !oneCall && !slices.Contains(sent, "hmget") {
 			t.Fatalf("AckNext sent %v, want the message fetched after the script", sent)
 		}
-		if !s.claimed.has(next.MessageID) {
+		if !s.claimed.Has(next.MessageID) {
 			t.Fatalf("chained task's message %s is not in memory", next.MessageID)
 		}
 		got, err := s.GetMessage(t.Context(), "ten_a", next.MessageID)

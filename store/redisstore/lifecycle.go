@@ -56,21 +56,11 @@ func (s *Store) ExpungeMessage(ctx context.Context, tenantID, id string, at time
 			return nil, fmt.Errorf("redisstore: expunge message %s: %w", id, err)
 		}
 		if n == 1 {
-			s.recent.forget(id)
-			s.claimed.forget(id)
+			s.recent.Forget(id)
+			s.claimed.Forget(id)
 			m.Data = json.RawMessage("null")
 			return m, nil
 		}
 	}
 	return nil, fmt.Errorf("redisstore: expunge message %s: the message kept changing", id)
-}
-
-// forget drops a message from the cache (its payload was expunged).
-func (r *recentMessages) forget(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := r.m[id]; ok {
-		r.bytes -= len(e.msg.Data)
-		delete(r.m, id)
-	}
 }

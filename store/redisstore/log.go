@@ -18,10 +18,10 @@ func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.
 	if !validID(id) {
 		return nil, delivery.ErrNotFound
 	}
-	if m := s.recent.get(tenantID, id); m != nil {
+	if m := s.recent.Get(tenantID, id); m != nil {
 		return m, nil
 	}
-	if m := s.claimed.get(tenantID, id); m != nil {
+	if m := s.claimed.Get(tenantID, id); m != nil {
 		return m, nil
 	}
 	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
@@ -223,11 +223,11 @@ var _ delivery.TenantPruner = (*Store)(nil)
 // than its tenant's cutoff; a message kept for its tenant stays in the range and is paged past, like one with a live
 // delivery.
 func (s *Store) PruneBy(ctx context.Context, latest time.Time, cutoff func(tenantID string) time.Time) (int, error) {
-	s.recent.clear() // before and after: a message published meanwhile may be pruned by this very call
-	s.claimed.clear()
+	s.recent.Clear() // before and after: a message published meanwhile may be pruned by this very call
+	s.claimed.Clear()
 	n, err := s.prune(ctx, latest, cutoff)
-	s.recent.clear()
-	s.claimed.clear()
+	s.recent.Clear()
+	s.claimed.Clear()
 	return n, err
 }
 

@@ -68,7 +68,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err := s.enqueue(ctx, ds); err != nil {
 		return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 	}
-	s.recent.keep(m)
+	s.recent.Keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -145,7 +145,7 @@ func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*del
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 		}
 	}
-	s.recent.keep(m)
+	s.recent.Keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -331,7 +331,7 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 				}
 				continue
 			}
-			s.recent.keep(p.Message)
+			s.recent.Keep(p.Message)
 			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
 	}

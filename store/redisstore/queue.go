@@ -251,7 +251,7 @@ func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
 	)
 	for _, t := range tasks {
 		id := t.MessageID
-		if _, ok := cmds[id]; ok || s.recent.has(id) || s.claimed.has(id) {
+		if _, ok := cmds[id]; ok || s.recent.Has(id) || s.claimed.Has(id) {
 			continue
 		}
 		if pipe == nil {
@@ -266,7 +266,7 @@ func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
 	for id, c := range cmds {
 		if vals, err := c.Result(); err == nil && len(vals) == 2 {
 			if m, err := decodeMessage(id, vals[0], vals[1]); err == nil {
-				s.claimed.keep(m)
+				s.claimed.Keep(m)
 			}
 		}
 	}
@@ -397,13 +397,13 @@ func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 			continue
 		}
 		id := it.next[2]
-		cached := s.recent.has(id) || s.claimed.has(id)
+		cached := s.recent.Has(id) || s.claimed.Has(id)
 		s.fetches.observe(cached)
 		if cached {
 			continue
 		}
 		if m, err := decodeMessage(id, it.next[5], it.next[6]); err == nil {
-			s.claimed.keep(m)
+			s.claimed.Keep(m)
 		} else {
 			tasks = append(tasks, delivery.Task{MessageID: id})
 		}

@@ -36,26 +36,6 @@ func TestRecentMessages(t *testing.T) {
 	}
 }
 
-// TestRecentEvictsOldest: a full cache makes room for a new message by dropping its oldest.
-func TestRecentEvictsOldest(t *testing.T) {
-	var r recentMessages
-	var first, last *delivery.Message
-	for i := range recentMax + 1 {
-		m := &delivery.Message{ID: "msg_" + string(rune('a'+i%26)) + time.Duration(i).String(), TenantID: "tn"}
-		if i == 0 {
-			first = m
-		}
-		last = m
-		r.keep(m)
-	}
-	if r.get("tn", first.ID) != nil {
-		t.Fatal("the oldest entry survived a full cache")
-	}
-	if r.get("tn", last.ID) == nil {
-		t.Fatal("the newest entry was not kept")
-	}
-}
-
 // TestClaimPrefetchesMessages: a replica that claims a task published by another has its message in memory before
 // the worker asks (shown by deleting it from Redis after the claim).
 func TestClaimPrefetchesMessages(t *testing.T) {
@@ -72,7 +52,7 @@ func TestClaimPrefetchesMessages(t *testing.T) {
 	if _, _, _, err := a.Publish(ctx, m, []*delivery.Delivery{newDelivery(m, "ep_1", base)}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if b.recent.has(m.ID) {
+	if b.recent.Has(m.ID) {
 		t.Fatal("the other replica should not have published it")
 	}
 	tk := mustClaim(t, b, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute}, 1)[0]

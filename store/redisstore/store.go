@@ -20,6 +20,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/store/internal/msgcache"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -90,8 +91,8 @@ type Store struct {
 	hints    *shardHints    // when each shard next has work, as far as this Store knows (wake.go)
 	live     atomic.Int32   // confirmed Wakeups subscriptions
 	ann      announcer      // wake messages waiting to be published
-	recent   recentMessages // messages published here in the last seconds, for GetMessage (recent.go)
-	claimed  recentMessages // messages of tasks Claim handed out in the last seconds, prefetched (recent.go)
+	recent   msgcache.Cache // messages published here in the last seconds, for GetMessage
+	claimed  msgcache.Cache // messages of tasks Claim handed out in the last seconds, prefetched
 	fetches  chainFetch     // whether finish calls read the messages of the tasks they chain (queue.go)
 	finishes shardBatcher   // acks and fails of concurrent workers, grouped by shard (batch.go)
 	enqueues shardBatcher   // enqueues of concurrent publishes, grouped by shard (batch.go)

@@ -436,8 +436,8 @@ func (s *Store) purgeMessages(ctx context.Context, tenantID string, ids []string
 		n += c
 	}
 	for id := range seen {
-		s.recent.forget(id)
-		s.claimed.forget(id)
+		s.recent.Forget(id)
+		s.claimed.Forget(id)
 	}
 	return n, nil
 }
