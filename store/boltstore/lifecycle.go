@@ -43,5 +43,6 @@ func (s *Store) ExpungeMessage(ctx context.Context, tenantID, id string, at time
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: expunge message %s: %w", id, err)
 	}
+	s.recent.Forget(id)
 	return out, nil
 }

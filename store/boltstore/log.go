@@ -13,6 +13,9 @@ import (
 
 // GetMessage returns a tenant's message; delivery.ErrNotFound when absent or another tenant's.
 func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.Message, error) {
+	if m := s.recent.Get(tenantID, id); m != nil {
+		return m, nil
+	}
 	var m *delivery.Message
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bMessages).Get(key(tenantID, id))
@@ -124,6 +127,8 @@ var _ delivery.TenantPruner = (*Store)(nil)
 // than its tenant's cutoff. A transaction looks at most 8×PruneBatch index entries, so entries kept longer than
 // others (a tenant's longer retention) cost a bounded walk.
 func (s *Store) PruneBy(ctx context.Context, latest time.Time, cutoff func(tenantID string) time.Time) (int, error) {
+	s.recent.Clear() // before and after: a message published meanwhile may be pruned by this very call
+	defer s.recent.Clear()
 	total := 0
 	var from []byte
 	for {

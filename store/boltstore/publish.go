@@ -77,6 +77,7 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
 	}
 	if !existing {
+		s.recent.Keep(m) // before the deliveries are queued: the worker that claims one reads it from here
 		s.queueNew(recs)
 	}
 	return stored, fanout, existing, nil

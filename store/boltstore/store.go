@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
+	"github.com/webhookd/webhookd/store/internal/msgcache"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -64,6 +65,8 @@ type Store struct {
 	commits       chan commitCall // to the committer (commit.go)
 	done          chan struct{}   // closed by Close
 	committerDone chan struct{}
+
+	recent msgcache.Cache // messages published here in the last seconds, for GetMessage without a transaction
 
 	mu     sync.Mutex // guards sched and closed
 	sched  *sched

@@ -91,6 +91,7 @@ func (s *Store) PurgeTenant(ctx context.Context, id string, steps int) (bool, er
 		if !t.Deleting() {
 			return false, fmt.Errorf("boltstore: purge tenant %s: %w", id, tenants.ErrNotDeleting)
 		}
+		s.recent.ForgetTenant(id) // at every step: nothing of a deleting tenant is published, but one may have been just before
 		s.mu.Lock()
 		s.sched.deleting[id] = struct{}{}
 		busy := s.sched.cancelTenant(id)
