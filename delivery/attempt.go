@@ -356,7 +356,11 @@ func (e *Engine) record(ctx context.Context, t Task, ep *endpoints.Endpoint, a A
 	defer cancel()
 	if health {
 		// Before settling the delivery, so that whoever sees it settled also sees what it did to the endpoint.
-		e.updateHealth(wctx, ep, o, now)
+		if since := e.updateHealth(wctx, ep, o, now); !since.Equal(ep.FailingSince) {
+			seen := *ep // the record as loaded, with this process's view of its health
+			seen.FailingSince = since
+			ep = &seen
+		}
 		e.notifyFailing(wctx, ep, o, a)
 	}
 	var (
@@ -445,45 +449,6 @@ func (e *Engine) release(ctx context.Context, t Task, at time.Time, why string) 
 func (e *Engine) writeContext(ctx context.Context, t Task) (context.Context, context.CancelFunc) {
 	left := max(t.LeaseUntil.Sub(e.cfg.Now()), minWriteTimeout)
 	return context.WithTimeout(context.WithoutCancel(ctx), left)
-}
-
-// updateHealth writes the health transition an outcome calls for, and notifies on a disable.
-func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Outcome, now time.Time) {
-	c, ok := healthAfter(ep, o, now, e.cfg.HealthSpan)
-	if !ok {
-		return
-	}
-	var st *epState
-	if c.Disable {
-		st = e.states.get(ep.TenantID, ep.ID)
-		if !st.claimDisable(ep, now) {
-			return
-		}
-	}
-	if err := e.eps.SetEndpointHealth(ctx, ep.TenantID, ep.ID, c.FailingSince, c.Disable, c.Reason); err != nil {
-		if st != nil {
-			st.undoDisable()
-		}
-		e.obs.StoreError("set_health")
-		e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
-			slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
-		return
-	}
-	if !c.Disable {
-		if c.FailingSince.IsZero() {
-			e.notifyRecovered(ctx, ep, now)
-		}
-		return
-	}
-	e.obs.EndpointDisabled(c.Reason)
-	e.log.LogAttrs(ctx, slog.LevelWarn, "delivery: endpoint disabled",
-		slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("reason", c.Reason),
-		slog.Time("failing_since", c.FailingSince))
-	if e.notifier != nil {
-		dis := *ep
-		dis.Disabled, dis.DisabledReason, dis.FailingSince = true, c.Reason, c.FailingSince
-		e.notifier.EndpointDisabled(ctx, &dis, c.Reason)
-	}
 }
 
 // logAttempt writes the canonical line of one attempt. It never carries a secret, a signature or a body.

@@ -40,6 +40,10 @@ type Config struct {
 	// HealthSpan is how long an endpoint may fail with no success in between before it is disabled with reason
 	// "failing". Defaults to 24h.
 	HealthSpan time.Duration
+	// HealthWriteEvery paces the writes of one endpoint's health transitions (healthy to failing and back): after a
+	// burst of 4, one per HealthWriteEvery, each writing the state at its time, so that a receiver failing now and
+	// then does not have its record rewritten at every failure. Disables are written at once. Defaults to 1s.
+	HealthWriteEvery time.Duration
 	// FailingAfter is how long an endpoint may fail with no success before a HealthNotifier hears it is failing (and,
 	// after a success, recovered). Negative: never. Defaults to DefaultFailingAfter (5 minutes).
 	FailingAfter time.Duration
@@ -90,21 +94,22 @@ type Retry struct {
 
 // Default values, exported so that flags and docs can show them.
 const (
-	DefaultWorkers         = 256
-	DefaultClaimBatch      = 16
-	DefaultLease           = 60 * time.Second
-	DefaultMaxInFlight     = 64
-	DefaultRetryInitial    = time.Second
-	DefaultRetryCap        = time.Hour
-	DefaultRetryCount      = 5
-	DefaultRetryJitter     = 0.2
-	DefaultRetryAfterCap   = time.Hour
-	DefaultHealthSpan      = 24 * time.Hour
-	DefaultIdleMax         = time.Second
-	DefaultReclaimEvery    = 5 * time.Second
-	DefaultShutdownTimeout = 10 * time.Second
-	DefaultResponseLimit   = 64 << 10
-	DefaultResponseKeep    = 1 << 10
+	DefaultWorkers          = 256
+	DefaultClaimBatch       = 16
+	DefaultLease            = 60 * time.Second
+	DefaultMaxInFlight      = 64
+	DefaultRetryInitial     = time.Second
+	DefaultRetryCap         = time.Hour
+	DefaultRetryCount       = 5
+	DefaultRetryJitter      = 0.2
+	DefaultRetryAfterCap    = time.Hour
+	DefaultHealthSpan       = 24 * time.Hour
+	DefaultHealthWriteEvery = time.Second
+	DefaultIdleMax          = time.Second
+	DefaultReclaimEvery     = 5 * time.Second
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultResponseLimit    = 64 << 10
+	DefaultResponseKeep     = 1 << 10
 )
 
 // withDefaults returns r with zero fields set to their defaults. "None" (negative) fields stay negative, so that
@@ -141,6 +146,7 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.withDefaults()
 	c.RetryAfterCap = cmp.Or(c.RetryAfterCap, DefaultRetryAfterCap)
 	c.HealthSpan = cmp.Or(c.HealthSpan, DefaultHealthSpan)
+	c.HealthWriteEvery = cmp.Or(c.HealthWriteEvery, DefaultHealthWriteEvery)
 	c.FailingAfter = cmp.Or(c.FailingAfter, DefaultFailingAfter)
 	c.IdleMax = cmp.Or(c.IdleMax, DefaultIdleMax)
 	c.ReclaimEvery = cmp.Or(c.ReclaimEvery, DefaultReclaimEvery)
@@ -164,6 +170,7 @@ func (c Config) validate() error {
 		v    time.Duration
 	}{
 		{"Lease", c.Lease}, {"RetryAfterCap", c.RetryAfterCap}, {"HealthSpan", c.HealthSpan},
+		{"HealthWriteEvery", c.HealthWriteEvery},
 		{"IdleMax", c.IdleMax}, {"ReclaimEvery", c.ReclaimEvery}, {"ShutdownTimeout", c.ShutdownTimeout},
 	} {
 		if f.v < 0 {

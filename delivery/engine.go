@@ -92,6 +92,8 @@ type Engine struct {
 	// replaced, never changed, under limitsMu.
 	limits   atomic.Pointer[map[string]int]
 	limitsMu sync.Mutex
+
+	healthW atomic.Pointer[healthWriter] // while Run runs: writes health changes that wait for their pace (health.go)
 }
 
 // NewEngine returns an engine for cfg, with defaults filled in, or an error wrapping ErrConfig.
@@ -235,6 +237,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Attempts run under work, which outlives ctx by up to ShutdownTimeout.
 	work, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
+
+	hw, stopHealth, healthDone := newHealthWriter(), make(chan struct{}), make(chan struct{})
+	e.healthW.Store(hw)
+	go func() {
+		defer close(healthDone)
+		e.runHealthWriter(context.WithoutCancel(ctx), hw, stopHealth)
+	}()
+	defer func() { close(stopHealth); <-healthDone }() // after the workers: what they changed is written
 
 	var wg sync.WaitGroup
 	wg.Go(func() { e.reclaimLoop(ctx) })

@@ -57,6 +57,9 @@ type epState struct {
 	profile string
 	keys    []cachedKey
 
+	// health is this process's view of the endpoint's FailingSince and its pace of writing it (health.go).
+	health healthView
+
 	// disabledAt is when this process disabled the endpoint (zero if it has not): concurrent attempts that saw the
 	// endpoint enabled must not disable and notify again.
 	disabledAt time.Time

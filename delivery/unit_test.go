@@ -220,7 +220,7 @@ func TestHealthAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := healthAfter(tt.ep, tt.o, t0, span)
+			got, ok := healthAfter(tt.ep.FailingSince, tt.o, t0, span)
 			if ok != tt.wantOK || got != tt.want {
 				t.Fatalf("healthAfter = %+v, %v; want %+v, %v", got, ok, tt.want, tt.wantOK)
 			}
