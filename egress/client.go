@@ -15,7 +15,11 @@ type ClientConfig struct {
 	// public addresses only).
 	Policy Policy
 	// MaxIdleConnsPerHost bounds the idle keep-alive connections kept per
-	// destination host. Defaults to 64.
+	// destination host. Give it the most requests the caller sends at once
+	// (the delivery engine's workers): over HTTP/1.1 every request in flight
+	// holds a connection, and one finishing beyond this bound is closed, so
+	// a busy host would cost a new connection (and TLS handshake) per request.
+	// Defaults to 256, the engine's default workers.
 	MaxIdleConnsPerHost int
 	// IdleConnTimeout is how long an idle keep-alive connection is kept
 	// before it is closed. Defaults to 90s.
@@ -29,7 +33,7 @@ type ClientConfig struct {
 const DefaultUserAgent = "webhookd/1"
 
 const (
-	defaultMaxIdleConnsPerHost = 64
+	defaultMaxIdleConnsPerHost = 256
 	defaultIdleConnTimeout     = 90 * time.Second
 	dialTimeout                = 10 * time.Second
 )

@@ -181,7 +181,7 @@ func TestClientTransportConfig(t *testing.T) {
 	if !tr.ForceAttemptHTTP2 {
 		t.Error("ForceAttemptHTTP2 is false")
 	}
-	if tr.MaxIdleConnsPerHost != 64 || tr.IdleConnTimeout != 90*time.Second || tr.DisableKeepAlives {
+	if tr.MaxIdleConnsPerHost != 256 || tr.IdleConnTimeout != 90*time.Second || tr.DisableKeepAlives {
 		t.Errorf("MaxIdleConnsPerHost=%d IdleConnTimeout=%s DisableKeepAlives=%v",
 			tr.MaxIdleConnsPerHost, tr.IdleConnTimeout, tr.DisableKeepAlives)
 	}
@@ -406,4 +406,52 @@ func FuzzCheckURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClientKeepsAConnectionPerConcurrentRequest: rounds of 200 requests at once to one host (more than the 64 idle
+// connections the client once kept) dial 200 connections in the first round and none after: a request that
+// finishes leaves its connection for the next instead of closing it.
+func TestClientKeepsAConnectionPerConcurrentRequest(t *testing.T) {
+	const n = 200
+	var dialled atomic.Int64
+	var arrived atomic.Int64
+	var round atomic.Pointer[chan struct{}]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gate := *round.Load()
+		if arrived.Add(1)%n == 0 {
+			close(gate) // all n are in flight: each holds its own connection
+		}
+		<-gate
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialled.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := NewClient(ClientConfig{Policy: Policy{AllowHTTP: true, AllowPrivate: true}})
+	for r := range 3 {
+		gate := make(chan struct{})
+		round.Store(&gate)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				resp, err := c.Get(srv.URL)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := dialled.Load(); got != n {
+			t.Fatalf("after round %d: %d connections dialled, want %d (one per request in flight, then reused)", r+1, got, n)
+		}
+	}
 }

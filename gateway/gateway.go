@@ -260,7 +260,10 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	// sealed secrets, and the engine does not load and decrypt its endpoint on every attempt. This process sees its
 	// own writes at once, other replicas' (Redis) within a second.
 	eps := endpoints.NewCachedStore(secrets.NewEndpoints(store, cfg.Keyring), time.Second)
-	client := egress.NewClient(egress.ClientConfig{Policy: cfg.Egress})
+	// Every worker may be sending to one host (endpoints of many tenants on one integration service): keep a
+	// connection per worker rather than dial again.
+	client := egress.NewClient(egress.ClientConfig{Policy: cfg.Egress,
+		MaxIdleConnsPerHost: cmp.Or(cfg.Delivery.Workers, delivery.DefaultWorkers)})
 	bell := delivery.NewDoorbell()
 
 	g.tenants = tenants.NewService(store, tenants.ServiceConfig{
