@@ -337,3 +337,63 @@ var clkTck = sync.OnceValue(func() int64 {
 	}
 	return 100
 })
+
+// span is an interval of the run's clock (ns since its base).
+type span struct{ from, to int64 }
+
+// watchForks records when Redis had a child process at work (an AOF rewrite or an RDB save: a fork that writes the
+// whole dataset while the server goes on, competing for the cores), polling INFO persistence every 25 ms until stop
+// is closed; each span starts at the last poll that saw none. It returns the spans through the channel it returns.
+func (r *redisProc) watchForks(ctx context.Context, base time.Time, stop <-chan struct{}) <-chan []span {
+	out := make(chan []span, 1)
+	go func() {
+		var spans []span
+		var open bool
+		last := time.Since(base).Nanoseconds()
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+			case <-ctx.Done():
+			case <-t.C:
+				now := time.Since(base).Nanoseconds()
+				if busy, err := r.forking(ctx); err == nil {
+					switch {
+					case busy && !open:
+						spans, open = append(spans, span{from: last}), true
+					case !busy && open:
+						spans[len(spans)-1].to, open = now, false
+					}
+				}
+				last = now
+				continue
+			}
+			if open {
+				spans[len(spans)-1].to = time.Since(base).Nanoseconds()
+			}
+			out <- spans
+			return
+		}
+	}()
+	return out
+}
+
+// forking reports whether INFO persistence shows an AOF rewrite or an RDB save in progress.
+func (r *redisProc) forking(ctx context.Context) (bool, error) {
+	s, err := r.client.Info(ctx, "persistence").Result()
+	if err != nil {
+		return false, err
+	}
+	return parseForking(s), nil
+}
+
+func parseForking(info string) bool {
+	for _, line := range strings.Split(info, "\n") {
+		switch strings.TrimSpace(line) {
+		case "aof_rewrite_in_progress:1", "rdb_bgsave_in_progress:1":
+			return true
+		}
+	}
+	return false
+}

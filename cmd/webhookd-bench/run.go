@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -74,7 +75,11 @@ type runResult struct {
 	ingestRate   float64       // accepted events / publishFor
 	deliveryRate float64       // delivered / span
 	e2e, ingest  latSummary
-	lag          latSummary // open loop: how late senders started events
+	// Redis runs of the open loop: when Redis had a child at work (AOF rewrite, RDB save), and e2e latency over the
+	// events whose wait overlapped none of those spans (nor the 250 ms after each).
+	forks    []span
+	e2eQuiet latSummary
+	lag      latSummary // open loop: how late senders started events
 
 	gwCPU, gwSys, redisCPU, selfCPU time.Duration // over the measured window (gwSys: webhookd's system part)
 	gwHWM, redisHWM                 int64
@@ -244,6 +249,13 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		_ = rds.client.ConfigResetStat(ctx).Err() // commandstats count from here
 	}
 	cpu0 := b.sampleCPU(gw, rds)
+	var forks <-chan []span
+	stopForks := make(chan struct{})
+	endForks := sync.OnceFunc(func() { close(stopForks) })
+	defer endForks()
+	if rds != nil && spec.open {
+		forks = rds.watchForks(ctx, base, stopForks)
+	}
 	p := &publisher{api: api, tenant: tenant, body: body, base: base}
 	var pr pubResult
 	var lags []int64
@@ -287,6 +299,10 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		}
 	}
 	cpu1 := b.sampleCPU(gw, rds)
+	endForks()
+	if forks != nil {
+		res.forks = <-forks
+	}
 	res.gwCPU, res.gwSys = cpu1.gw-cpu0.gw, cpu1.gwSys-cpu0.gwSys
 	res.redisCPU, res.selfCPU = cpu1.redis-cpu0.redis, cpu1.self-cpu0.self
 	res.gwHWM, _ = procHWM(gw.pid())
@@ -348,6 +364,7 @@ func analyze(res *runResult, pr pubResult, rs []receipt, lags []int64) {
 	}
 	seen := make(map[recKey]struct{}, len(rs))
 	e2e := make([]int64, 0, len(rs))
+	var quiet []int64 // e2e of the events that waited through no fork of Redis's (res.forks)
 	var last int64
 	for _, r := range rs {
 		o, ok := origin[r.id]
@@ -363,9 +380,15 @@ func analyze(res *runResult, pr pubResult, rs []receipt, lags []int64) {
 		seen[k] = struct{}{}
 		e2e = append(e2e, r.at-o)
 		last = max(last, r.at)
+		if len(res.forks) > 0 && !overlaps(res.forks, o, r.at) {
+			quiet = append(quiet, r.at-o)
+		}
 	}
 	res.delivered = len(seen)
 	res.e2e = summarize(e2e)
+	if len(res.forks) > 0 {
+		res.e2eQuiet = summarize(quiet)
+	}
 	res.ingest = summarize(ingest)
 	res.lag = summarize(lags)
 	if len(pr.recs) > 0 {
@@ -389,4 +412,17 @@ func (b *bench) sampleCPU(gw *gateway, rds *redisProc) cpuSample {
 	}
 	s.self, _ = procCPU(os.Getpid())
 	return s
+}
+
+// forkTail is how long after a Redis child ends its effect is counted: the backlog it left drains.
+const forkTail = 250 * time.Millisecond
+
+// overlaps reports whether [from, to] meets any span, each extended by forkTail.
+func overlaps(spans []span, from, to int64) bool {
+	for _, s := range spans {
+		if from <= s.to+forkTail.Nanoseconds() && to >= s.from {
+			return true
+		}
+	}
+	return false
 }
