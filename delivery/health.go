@@ -113,7 +113,8 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 	if changed {
 		h.since = c.FailingSince
 	}
-	write := !h.pending && !h.since.Equal(h.stored)
+	since := h.since
+	write := !h.pending && !since.Equal(h.stored)
 	var wait time.Duration
 	if write {
 		h.pending = true
@@ -126,18 +127,17 @@ func (e *Engine) updateHealth(ctx context.Context, ep *endpoints.Endpoint, o Out
 		spell.FailingSince = prev
 		e.notifyRecovered(ctx, &spell, now)
 	}
-	since := c.FailingSince
-	if !changed {
-		since = prev
+	if write && (wait == 0 || !e.writeLater(st, ep.TenantID, ep.ID, wait)) {
+		e.writeHealth(ctx, st, ep.TenantID, ep.ID)
 	}
-	if !write {
-		return since
-	}
-	if hw := e.healthW.Load(); wait > 0 && hw != nil && hw.schedule(st, ep.TenantID, ep.ID, time.Now().Add(wait)) {
-		return since
-	}
-	e.writeHealth(ctx, st, ep.TenantID, ep.ID)
 	return since
+}
+
+// writeLater has the health writer write st's view after wait; false when no writer runs (Run is not running, or
+// is returning).
+func (e *Engine) writeLater(st *epState, tenantID, id string, wait time.Duration) bool {
+	hw := e.healthW.Load()
+	return hw != nil && hw.schedule(st, tenantID, id, time.Now().Add(wait))
 }
 
 // writeHealth writes the endpoint's FailingSince as this process sees it, if the store holds another, and schedules
@@ -160,9 +160,8 @@ func (e *Engine) writeHealth(ctx context.Context, st *epState, tenantID, id stri
 		h.stored = want
 	}
 	again := !h.since.Equal(h.stored) && !errors.Is(err, endpoints.ErrNotFound)
-	hw := e.healthW.Load()
 	var wait time.Duration
-	if again && hw != nil {
+	if again {
 		wait = h.reserve(time.Now(), e.cfg.HealthWriteEvery)
 	} else {
 		h.pending = false
@@ -170,15 +169,19 @@ func (e *Engine) writeHealth(ctx context.Context, st *epState, tenantID, id stri
 	st.mu.Unlock()
 
 	if err != nil && !errors.Is(err, endpoints.ErrNotFound) {
-		e.obs.StoreError("set_health")
-		e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
-			slog.String("tenant", tenantID), slog.String("endpoint_id", id), slog.String("error", err.Error()))
+		e.healthWriteFailed(ctx, tenantID, id, err)
 	}
-	if again && hw != nil && !hw.schedule(st, tenantID, id, time.Now().Add(wait)) {
+	if again && !e.writeLater(st, tenantID, id, wait) {
 		st.mu.Lock()
-		h.pending = false // the writer stopped: the next outcome writes
+		h.pending = false // no writer: the next outcome writes
 		st.mu.Unlock()
 	}
+}
+
+func (e *Engine) healthWriteFailed(ctx context.Context, tenantID, id string, err error) {
+	e.obs.StoreError("set_health")
+	e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
+		slog.String("tenant", tenantID), slog.String("endpoint_id", id), slog.String("error", err.Error()))
 }
 
 // disable writes a disable (410, or failing for HealthSpan) at once, and notifies it once.
@@ -188,9 +191,7 @@ func (e *Engine) disable(ctx context.Context, st *epState, ep *endpoints.Endpoin
 	}
 	if err := e.eps.SetEndpointHealth(ctx, ep.TenantID, ep.ID, c.FailingSince, true, c.Reason); err != nil {
 		st.undoDisable()
-		e.obs.StoreError("set_health")
-		e.log.LogAttrs(ctx, slog.LevelError, "delivery: set endpoint health",
-			slog.String("tenant", ep.TenantID), slog.String("endpoint_id", ep.ID), slog.String("error", err.Error()))
+		e.healthWriteFailed(ctx, ep.TenantID, ep.ID, err)
 		return
 	}
 	st.mu.Lock()
