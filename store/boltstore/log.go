@@ -34,7 +34,9 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 	var d *delivery.Delivery
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		d, err = getDelivery(tx, tenantID, id)
+		if d, err = getDelivery(tx, tenantID, id); err == nil {
+			fillBlocked(tx, tenantID, []*delivery.Delivery{d})
+		}
 		return err
 	})
 	if err == nil {
@@ -84,6 +86,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 				return err
 			}
 		}
+		fillBlocked(tx, tenantID, out)
 		return nil
 	})
 	if err == nil {

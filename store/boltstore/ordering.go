@@ -91,11 +91,27 @@ func (s *sched) heldKeys() map[string]int {
 	return out
 }
 
+// fillBlocked sets Blocked on the ended deliveries of ds that hold their ordering key, read from bBlocked in the
+// transaction that read them: the hold is written in the transaction that ends a delivery, while the scheduler
+// learns of it only after that commit, so a reader between the two would see a dead delivery that holds nothing.
+func fillBlocked(tx *bolt.Tx, tenantID string, ds []*delivery.Delivery) {
+	var b *bolt.Bucket
+	for _, d := range ds {
+		if d.OrderingKey == "" || (d.Status != delivery.StatusFailed && d.Status != delivery.StatusDead) {
+			continue
+		}
+		if b == nil {
+			b = tx.Bucket(bBlocked)
+		}
+		d.Blocked = string(b.Get(key(tenantID, d.EndpointID, d.OrderingKey))) == d.ID
+	}
+}
+
 // fillWaiting sets WaitingOn on the pending deliveries of ds that wait behind an earlier one of their key.
 func (s *Store) fillWaiting(ds []*delivery.Delivery) {
 	var some bool
 	for _, d := range ds {
-		some = some || d.OrderingKey != ""
+		some = some || (d.OrderingKey != "" && d.Status == delivery.StatusPending)
 	}
 	if !some {
 		return
@@ -103,12 +119,8 @@ func (s *Store) fillWaiting(ds []*delivery.Delivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
-		switch {
-		case d.OrderingKey == "":
-		case d.Status == delivery.StatusPending:
+		if d.OrderingKey != "" && d.Status == delivery.StatusPending {
 			d.WaitingOn = s.sched.waitingOn(d.ID)
-		default:
-			_, d.Blocked = s.sched.blocked[d.ID]
 		}
 	}
 }

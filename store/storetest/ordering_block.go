@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ var blockCases = []testCase[Store]{
 	{"LineHead", testLineHead},
 	{"PruneKeepsBlocked", testPruneKeepsBlocked},
 	{"DeleteEndpointReleases", testDeleteEndpointReleases},
+	{"HoldSeenWithItsEnd", testHoldSeenWithItsEnd},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -296,4 +298,57 @@ func testDeleteEndpointReleases(t *testing.T, s Store) {
 	k := blockedLine(t, s, 2)
 	noErr(t, "DeleteEndpoint", s.DeleteEndpoint(t.Context(), "ten_a", "ep_1"))
 	wantTasks(t, "claim after the delete", claim(t, s, at(time.Minute), 10, 0), k[1])
+}
+
+// A reader that sees a delivery of a block endpoint ended sees its hold too, in GetDelivery and in ListDeliveries,
+// even while the delivery is being ended: the end and the hold are one write.
+func testHoldSeenWithItsEnd(t *testing.T, s Store) {
+	ctx := t.Context()
+	orderedEndpoint(t, s, "ep_1", endpoints.OrderingBlock)
+	for i := range 30 {
+		d := line(t, s, fmt.Sprintf("device-%d", i), "ep_1", 1)[0]
+		ts := claim(t, s, base, 10, 0)
+		wantTasks(t, "head", ts, d)
+		seen := make(chan error, 1)
+		go func() {
+			f := delivery.Filter{EndpointID: "ep_1", After: d.ID[:len(d.ID)-1]}
+			for n := 0; ; n++ {
+				var got *delivery.Delivery
+				if n%2 == 0 {
+					var err error
+					if got, err = s.GetDelivery(ctx, "ten_a", d.ID); err != nil {
+						seen <- err
+						return
+					}
+				} else {
+					ds, err := s.ListDeliveries(ctx, "ten_a", f)
+					if err != nil {
+						seen <- err
+						return
+					}
+					for _, x := range ds {
+						if x.ID == d.ID {
+							got = x
+						}
+					}
+					if got == nil {
+						seen <- fmt.Errorf("ListDeliveries after %s: %d deliveries, without %s", f.After, len(ds), d.ID)
+						return
+					}
+				}
+				if got.Status == delivery.StatusDead {
+					if !got.Blocked {
+						seen <- fmt.Errorf("read %d: %s is dead and does not show its hold", n, d.ID)
+						return
+					}
+					seen <- nil
+					return
+				}
+			}
+		}()
+		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
+		if err := <-seen; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
