@@ -26,7 +26,7 @@ import (
 //	P{wh:NNN}:turns                   ZSET    endpoint → turn number: endpoints due now, served lowest turn first
 //	P{wh:NNN}:lanes                   ZSET    "<endpoint>|<due ms, 15 digits>|<delivery>", all scores 0 (BYLEX)
 //	P{wh:NNN}:leases                  ZSET    delivery → lease expiry ms
-//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight
+//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight (a 0 stays until DeleteEndpoint)
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"; "~" endpoint → held until ms

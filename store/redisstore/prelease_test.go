@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,17 @@ func TestLeaseOnPublish(t *testing.T) {
 	if leased, _, _ := leaseState(t, s, publishTo(t, s, ten, "ep_a", "")); leased {
 		t.Fatal("a delivery went ahead of its endpoint's queued one")
 	}
+	// So is one whose endpoint has room but an item in its lane, due later (a retry waiting for its backoff).
+	later := time.Now()
+	mf := newMessage(ten, later)
+	df := newDelivery(mf, "ep_f", later.Add(time.Hour))
+	if _, _, _, err := s.Publish(ctx, mf, []*delivery.Delivery{df}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	dn := publishTo(t, s, ten, "ep_f", "")
+	if leased, busy, laned := leaseState(t, s, dn); leased || busy != 0 || !laned {
+		t.Fatalf("endpoint with an item due later: leased %v, busy %d, in the lane %v; want queued", leased, busy, laned)
+	}
 	// A lower limit of the claimer holds as the cap does.
 	dl1, dl2 := publishTo(t, s, ten, "ep_l", ""), publishTo(t, s, ten, "ep_l", "")
 	if l1, _, _ := leaseState(t, s, dl1); !l1 {
@@ -111,8 +123,10 @@ func TestLeaseOnPublish(t *testing.T) {
 	for _, tk := range ts {
 		ids = append(ids, tk.DeliveryID)
 	}
-	if len(ts) != 4 || ts[0].DeliveryID != d1.ID || ts[1].DeliveryID != d2.ID || ts[2].DeliveryID != dl1.ID || ts[3].DeliveryID != dh.ID {
-		t.Fatalf("claim: %v; want %s, %s, %s leased at publish, then the held endpoint's %s", ids, d1.ID, d2.ID, dl1.ID, dh.ID)
+	if len(ts) != 5 || ts[0].DeliveryID != d1.ID || ts[1].DeliveryID != d2.ID || ts[2].DeliveryID != dl1.ID ||
+		!slices.Equal(slices.Sorted(slices.Values(ids[3:])), slices.Sorted(slices.Values([]string{dh.ID, dn.ID}))) {
+		t.Fatalf("claim: %v; want %s, %s, %s leased at publish, then the held endpoint's %s and ep_f's due %s",
+			ids, d1.ID, d2.ID, dl1.ID, dh.ID, dn.ID)
 	}
 	t1 := ts[0]
 	if t1.Attempt != 1 || t1.Fence == 0 || t1.TenantID != ten || t1.EndpointID != "ep_a" || t1.MessageID != d1.MessageID ||

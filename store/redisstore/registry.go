@@ -420,6 +420,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	pipe = s.rdb.TxPipeline()
 	pipe.HDel(ctx, sk.rates, id, holdField(id))
 	pipe.HDel(ctx, sk.gcra, id)
+	pipe.HDel(ctx, sk.busy, id) // a task still in flight finds it gone (a count below 0 deletes itself)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: delete endpoint %s: rate: %w", id, err)
 	}

@@ -57,9 +57,10 @@ local function unpark(ep)
   end
   return false
 end
--- unbusy ends one in-flight task of ep, which unparks it; it tells whether that made ep eligible again.
+-- unbusy ends one in-flight task of ep, which unparks it; it tells whether that made ep eligible again. A count
+-- of 0 stays (an endpoint that goes idle and busy again costs no HDEL); only a count gone wrong is deleted.
 local function unbusy(ep)
-  if redis.call('HINCRBY', busy, ep, -1) <= 0 then redis.call('HDEL', busy, ep) end
+  if redis.call('HINCRBY', busy, ep, -1) < 0 then redis.call('HDEL', busy, ep) end
   return unpark(ep)
 end
 -- check_lease returns the endpoint, the attempt in flight, the fence, the tenant and the message of a delivery
@@ -490,6 +491,7 @@ local function alone_due(ep)
   local l = redis.call('HMGET', rates, ep, '~' .. ep)
   return not l[1] and (tonumber(l[2]) or 0) <= now
 end
+local unparked = {} -- endpoints seen not parked (nothing below parks one)
 for _, ep in ipairs(eps) do
   local w = want[ep]
   -- Parked first: an endpoint below its cap (the usual case under light load) needs no look at the rest of the shard.
@@ -497,7 +499,8 @@ for _, ep in ipairs(eps) do
   local inturn = false
   local go = false
   if w then
-    if redis.call('ZSCORE', parked, ep) then
+    unparked[ep] = not redis.call('ZSCORE', parked, ep)
+    if not unparked[ep] then
       go = not others_due() and not redis.call('HGET', rates, ep)
     else
       inturn = alone_due(ep)
@@ -549,8 +552,8 @@ local woke = {}
 for _, ep in ipairs(eps) do
   local d = ended[ep] - (took[ep] or 0)
   if d > 0 then
-    if redis.call('HINCRBY', busy, ep, -d) <= 0 then redis.call('HDEL', busy, ep) end
-    woke[ep] = unpark(ep)
+    if redis.call('HINCRBY', busy, ep, -d) < 0 then redis.call('HDEL', busy, ep) end
+    woke[ep] = not unparked[ep] and unpark(ep)
   end
 end
 local fields = {}
@@ -867,12 +870,13 @@ for i = 1, (#KEYS - 5) / per do
       head = n == 1
       if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
     end
-    local lease, waiting = false, nil
+    local lease = false
     if head then
-      waiting = redis.call('ZSCORE', parked, ep) or redis.call('ZSCORE', turns, ep)
-      -- Leased here when due and its endpoint has nothing queued (due, waiting or parked), room under lease_cap, no
-      -- rate limit and no hold: what a claim would check before taking it first.
-      if lease_at > 0 and due <= now and not waiting and not redis.call('ZSCORE', ready, ep) then
+      -- Leased here when due and its endpoint has nothing queued (no item in its lane: an endpoint is due, waiting or
+      -- parked only for the items there), room under lease_cap, no rate limit and no hold: what a claim would check
+      -- before taking it first. One lane lookup answers for all three of ready, turns and parked.
+      if lease_at > 0 and due <= now and
+          not redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1] then
         local leases, busy, rates = KEYS[k + per - 2], KEYS[k + per - 1], KEYS[k + per]
         if (tonumber(redis.call('HGET', busy, ep)) or 0) < lease_cap then
           local r = redis.call('HMGET', rates, ep, '~' .. ep)
@@ -890,7 +894,9 @@ for i = 1, (#KEYS - 5) / per do
     redis.call('HSET', rec, unpack(f))
     if head and not lease then
       redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-      if not waiting then redis.call('ZADD', ready, 'LT', num(due), ep) end
+      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
+        redis.call('ZADD', ready, 'LT', num(due), ep)
+      end
     end
   end
 end

@@ -138,6 +138,18 @@ func assertQueueEmpty(t testing.TB, s *Store) {
 	for i := range s.k.shards {
 		sk := &s.k.shards[i]
 		for _, key := range sk.queue() {
+			if key == sk.busy { // an endpoint's in-flight count stays, at 0
+				counts, err := s.rdb.HGetAll(context.Background(), key).Result()
+				for ep, n := range counts {
+					if n != "0" {
+						t.Fatalf("%s: %s has %s in flight", key, ep, n)
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
 			n, err := s.rdb.Exists(context.Background(), key).Result()
 			if err != nil || n != 0 {
 				t.Fatalf("%s still exists (%v)", key, err)
@@ -661,5 +673,42 @@ func TestDuplicatePublishKeepsKey(t *testing.T) {
 	}
 	if _, err := s.GetMessage(ctx, "ten_a", m2.ID); !errors.Is(err, delivery.ErrNotFound) {
 		t.Fatalf("the duplicate's message was stored: %v", err)
+	}
+}
+
+// TestDeleteEndpointDropsItsCount: an endpoint's in-flight count stays at 0 between tasks and goes with the
+// endpoint; a task still in flight when it is deleted leaves no count behind when it ends.
+func TestDeleteEndpointDropsItsCount(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	ep := &endpoints.Endpoint{ID: "ep_gone", TenantID: "ten_a", URL: "https://example.com/", CreatedAt: base, UpdatedAt: base}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	busy := s.k.shardOf(ep.ID).busy
+	count := func() (string, error) { return s.rdb.HGet(ctx, busy, ep.ID).Result() }
+	publishN(t, s, "ten_a", 2, base, ep.ID)
+	opt := delivery.ClaimOptions{Max: 1, Lease: time.Minute}
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := count(); n != "0" || err != nil {
+		t.Fatalf("in flight after the ack: %q, %v; want 0", n, err)
+	}
+	tk = mustClaim(t, s, base, opt, 1)[0]
+	if err := s.DeleteEndpoint(ctx, "ten_a", ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := count(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("in flight after the delete: %q, %v; want no count", n, err)
+	}
+	if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := count(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("in flight after the last task of the deleted endpoint ended: %q, %v; want no count", n, err)
 	}
 }
