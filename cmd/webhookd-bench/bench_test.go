@@ -189,6 +189,15 @@ func TestPageMatchesTemplate(t *testing.T) {
 	if !bytes.HasSuffix(bytes.TrimSpace(page), []byte(strings.TrimSpace(docsTemplate[k:]))) {
 		t.Errorf("docs/benchmarks.md's %q section differs from cmd/webhookd-bench/docs.md.tmpl's, or is not last", tail)
 	}
+	seen := map[string]bool{}
+	for line := range strings.Lines(string(page)) {
+		if strings.HasPrefix(line, "## ") || strings.HasPrefix(line, "### ") {
+			if seen[line] {
+				t.Errorf("docs/benchmarks.md has the heading %q twice", strings.TrimSpace(line))
+			}
+			seen[line] = true
+		}
+	}
 	for _, s := range []string{"## Running it", "## Method", "## Results", "### 6. Cost", "### 7. Ordered deliveries"} {
 		if !bytes.Contains(page, []byte(s)) {
 			t.Errorf("docs/benchmarks.md has no %q", s)
