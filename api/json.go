@@ -33,7 +33,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 	if r.ContentLength > limit {
 		return &http.MaxBytesError{Limit: limit} // refused before a byte is read (the connection is then closed)
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := readBody(w, r, limit)
 	if err != nil {
 		switch {
 		case isMaxBytes(err):
@@ -59,6 +59,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 		return nil
 	}
 	return errInvalidJSON("", "the body must hold exactly one JSON object")
+}
+
+// readBody reads a body of at most limit bytes: into one buffer of its Content-Length when the client gave one (as
+// clients of the publish API do), else growing as it comes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	raw := make([]byte, r.ContentLength) // at most limit: decodeBody refused a longer one
+	n, err := io.ReadFull(body, raw)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF // fewer bytes than announced; net/http's reader says the same
+	}
+	return raw[:n], err
 }
 
 func isMaxBytes(err error) bool {
