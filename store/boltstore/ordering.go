@@ -224,6 +224,19 @@ func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, no
 		return nil, err
 	}
 	it := s.sched.blocked[id]
+	for it == nil && !s.closed {
+		// Its end may be committed, and so read by the caller (fillBlocked), before the scheduler applies it: wait
+		// for that, which takes no longer than the commit.
+		if f := s.sched.items[id]; f == nil || f.state != finishing {
+			break
+		}
+		s.settled.Wait()
+		it = s.sched.blocked[id]
+	}
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
 	if it != nil && it.tenant == tenantID {
 		delete(s.sched.blocked, id) // ours while the write runs
 	} else {

@@ -157,6 +157,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.settled.Broadcast()
 	for _, m := range moves {
 		switch {
 		case err != nil:
@@ -206,6 +207,7 @@ func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.T
 	err := s.writeResult(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.settled.Broadcast()
 	if err != nil {
 		s.sched.abort(it)
 		return fmt.Errorf("delivery %s: %w", t.DeliveryID, err)

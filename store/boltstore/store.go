@@ -71,6 +71,9 @@ type Store struct {
 	mu     sync.Mutex // guards sched and closed
 	sched  *sched
 	closed bool
+	// settled (on mu) is broadcast when finishing items settle in sched after their commit, and at Close: a caller
+	// that read a result the scheduler has not applied yet waits on it (Unblock).
+	settled sync.Cond
 }
 
 // Open opens or creates the store. path is a directory (created with mode 0700 if missing) that holds FileName,
@@ -111,6 +114,7 @@ func Open(path string, opts Options) (*Store, error) {
 		// process is refused too.
 		sched: newSched(uint64(time.Now().UnixNano())),
 	}
+	s.settled.L = &s.mu
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", file, err)
@@ -206,6 +210,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.settled.Broadcast()
 	s.mu.Unlock()
 	close(s.done)
 	<-s.committerDone

@@ -25,6 +25,7 @@ var blockCases = []testCase[Store]{
 	{"PruneKeepsBlocked", testPruneKeepsBlocked},
 	{"DeleteEndpointReleases", testDeleteEndpointReleases},
 	{"HoldSeenWithItsEnd", testHoldSeenWithItsEnd},
+	{"UnblockOnceSeen", testUnblockOnceSeen},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -349,6 +350,38 @@ func testHoldSeenWithItsEnd(t *testing.T, s Store) {
 		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
 		if err := <-seen; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A delivery that a reader sees holding its key can be unblocked at once, even while the delivery is being ended: a
+// client that acts on what it just read never gets ErrNotBlocked.
+func testUnblockOnceSeen(t *testing.T, s Store) {
+	ctx := t.Context()
+	u := unblocker(t, s)
+	orderedEndpoint(t, s, "ep_1", endpoints.OrderingBlock)
+	for i := range 30 {
+		d := line(t, s, fmt.Sprintf("device-%d", i), "ep_1", 1)[0]
+		ts := claim(t, s, base, 10, 0)
+		wantTasks(t, "head", ts, d)
+		seen := make(chan error, 1)
+		go func() {
+			for {
+				got, err := s.GetDelivery(ctx, "ten_a", d.ID)
+				if err != nil {
+					seen <- err
+					return
+				}
+				if got.Blocked {
+					_, err := u.Unblock(ctx, "ten_a", d.ID, false, at(time.Minute))
+					seen <- err
+					return
+				}
+			}
+		}()
+		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
+		if err := <-seen; err != nil {
+			t.Fatalf("round %d: unblock of a delivery just seen blocked: %v", i, err)
 		}
 	}
 }
