@@ -223,16 +223,12 @@ func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, no
 	if err := s.lockOpen(ctx); err != nil {
 		return nil, err
 	}
+	// Its end may be committed, and so read by the caller (fillBlocked), before the scheduler applies it.
+	s.awaitSettled(func() bool {
+		f := s.sched.items[id]
+		return s.sched.blocked[id] == nil && f != nil && f.state == finishing
+	})
 	it := s.sched.blocked[id]
-	for it == nil && !s.closed {
-		// Its end may be committed, and so read by the caller (fillBlocked), before the scheduler applies it: wait
-		// for that, which takes no longer than the commit.
-		if f := s.sched.items[id]; f == nil || f.state != finishing {
-			break
-		}
-		s.settled.Wait()
-		it = s.sched.blocked[id]
-	}
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed

@@ -59,7 +59,7 @@ func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, s
 // Release gives a task back unspent, due again at at. The new due time is stored.
 func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) error {
 	var attempts int
-	return s.settle(ctx, t, func(tx *bolt.Tx, it *item) error {
+	return s.settleRelease(ctx, t, func(tx *bolt.Tx, it *item) error {
 		attempts = it.attempts
 		d, err := getDelivery(tx, t.TenantID, t.DeliveryID)
 		if err != nil {
@@ -192,8 +192,18 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 // settle ends a lease: it checks t's fence, commits the result with commit (durably, shared with concurrent writers),
 // then applies it to the lanes with apply. While the commit runs the item is finishing, so a reclaim, extend or
 // duplicate result cannot race it, but its endpoint's in-flight slot is already free; when the commit fails the lease
-// stands as it was and takes its slot back.
+// stands as it was and takes its slot back. Once applied, waiters on s.settled are woken (awaitSettled).
 func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
+	return s.settleAs(ctx, t, false, commit, apply)
+}
+
+// settleRelease is settle for a release, which the lane counts while it is committed (retime waits for it).
+func (s *Store) settleRelease(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
+	return s.settleAs(ctx, t, true, commit, apply)
+}
+
+// settleAs is settle; with release set, the lane counts the result as a release while it is committed.
+func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
 	if err := s.lockOpen(ctx); err != nil {
 		return err
 	}
@@ -203,17 +213,46 @@ func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.T
 		return leaseLost(t)
 	}
 	s.sched.begin(it)
+	l := it.lane
+	if release {
+		l.releases++
+	}
 	s.mu.Unlock()
 	err := s.writeResult(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.settled.Broadcast()
+	if release {
+		l.releases--
+	}
 	if err != nil {
 		s.sched.abort(it)
 		return fmt.Errorf("delivery %s: %w", t.DeliveryID, err)
 	}
 	apply(it)
 	return nil
+}
+
+// settleWait bounds how long awaitSettled waits: results in flight settle within a commit, normally milliseconds.
+const settleWait = 5 * time.Second
+
+// awaitSettled waits, holding s.mu, while inFlight reports results being committed that the caller must see applied
+// (a result is committed, and so visible to readers, before the scheduler applies it), at most settleWait and never
+// past Close.
+func (s *Store) awaitSettled(inFlight func() bool) {
+	if !inFlight() {
+		return
+	}
+	deadline := time.Now().Add(settleWait)
+	wake := time.AfterFunc(settleWait, func() {
+		s.mu.Lock()
+		s.settled.Broadcast()
+		s.mu.Unlock()
+	})
+	defer wake.Stop()
+	for inFlight() && !s.closed && time.Now().Before(deadline) {
+		s.settled.Wait()
+	}
 }
 
 // lockOpen takes s.mu for an operation under ctx. When ctx is done or the store is closed it returns the error and

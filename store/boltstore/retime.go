@@ -21,13 +21,21 @@ func (s *Store) retime(ctx context.Context, tenantID, endpointID string, rate fl
 	if err := s.lockOpen(ctx); err != nil {
 		return 0, err
 	}
+	// A release being committed was spaced by the old rate: let the lane's releases in flight land first, so that
+	// they are moved too.
+	lk := string(key(tenantID, endpointID))
+	s.awaitSettled(func() bool { l := s.sched.lanes[lk]; return l != nil && l.releases > 0 })
+	if s.closed {
+		s.mu.Unlock()
+		return 0, ErrClosed
+	}
 	now := time.Now().UTC()
 	type move struct {
 		it       *item
 		from, to time.Time
 	}
 	var moves []move
-	if l := s.sched.lanes[string(key(tenantID, endpointID))]; l != nil {
+	if l := s.sched.lanes[lk]; l != nil {
 		for _, it := range l.items {
 			if it.state == queued && it.deferred && it.due.After(now) {
 				moves = append(moves, move{it: it, from: it.due})

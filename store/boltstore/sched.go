@@ -53,6 +53,7 @@ type lane struct {
 	items    itemHeap
 	busy     int       // leased items: the endpoint's in-flight slots in use
 	closing  int       // finishing items: results being committed, holding no slot
+	releases int       // of them, releases (retime waits for these: they were spaced by the old rate)
 	score    time.Time // when the lane is next eligible; ≥ its earliest due
 	seq      uint64    // tie-break: a lane re-scored later sorts behind lanes with the same score
 	idx      int       // position in sched.ready; -1 when not there (empty or parked)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -115,5 +116,50 @@ func testRateWaitShown(t *testing.T, s Store) {
 	}
 	if d := getDelivery(t, s, "ten_a", d2[0].ID); d.NextAttemptAt.Before(at(99 * time.Second)) {
 		t.Errorf("held back by the rate: next_attempt_at %v, want when it may go (about %v)", d.NextAttemptAt, at(100*time.Second))
+	}
+}
+
+// testRetimeSeesReleaseInFlight: removing a rate limit also moves a delivery whose release (spaced by the old rate)
+// is being committed when the change comes: a client that saw the release in the log and then removed the limit
+// finds the delivery due at once, not at its old slot.
+func testRetimeSeesReleaseInFlight(t *testing.T, s Store) {
+	ctx := t.Context()
+	for i := range 20 {
+		id := fmt.Sprintf("ep_%02d", i)
+		ep := endpoint("ten_a", id)
+		ep.RateLimit = 0.01
+		noErr(t, "CreateEndpoint", s.CreateEndpoint(ctx, ep))
+		_, ds := publish(t, s, "ten_a", base, base, id)
+		ts := claim(t, s, base, 10, 0)
+		wantTasks(t, "claim", ts, ds[0])
+		slot := at(time.Duration(i+1) * time.Hour)
+		removed := make(chan error, 1)
+		go func() {
+			for {
+				d, err := s.GetDelivery(ctx, "ten_a", ds[0].ID)
+				if err != nil {
+					removed <- err
+					return
+				}
+				if d.NextAttemptAt.Equal(slot) { // the release is in the log: remove the limit
+					e, err := s.GetEndpoint(ctx, "ten_a", id)
+					if err == nil {
+						e.RateLimit = 0
+						err = s.UpdateEndpoint(ctx, e)
+					}
+					removed <- err
+					return
+				}
+			}
+		}()
+		noErr(t, "Release", s.Release(ctx, ts[0], slot))
+		noErr(t, "remove the limit", <-removed)
+		got := claim(t, s, at(time.Second), 10, 0)
+		if len(got) != 1 || got[0].DeliveryID != ds[0].ID {
+			d := getDelivery(t, s, "ten_a", ds[0].ID)
+			t.Fatalf("round %d: claim after the limit was removed: %d tasks, want %s (next_attempt_at %v)", i, len(got),
+				ds[0].ID, d.NextAttemptAt)
+		}
+		noErr(t, "Ack", s.Ack(ctx, got[0], delivery.Attempt{N: 1, At: base, StatusCode: 200, Outcome: "success"}))
 	}
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"EndpointWriteRace", testEndpointWriteRace},
 		{"RetimeOnRateChange", testRetimeOnRateChange},
 		{"RetimeKeepsBackoff", testRetimeKeepsBackoff},
+		{"RetimeSeesReleaseInFlight", testRetimeSeesReleaseInFlight},
 		{"RateWaitShown", testRateWaitShown},
 		{"EventTypes", testEventTypes},
 		{"PublishStoresAndQueues", testPublishStoresAndQueues},
