@@ -299,6 +299,16 @@ func (s *Store) releaseBlocked(ctx context.Context, tenantID, endpointID string)
 		return err
 	}
 	defer s.mu.Unlock()
+	// A hold whose end is committed but not yet applied would be applied after this release, and hold its key in
+	// memory only: let those settle first.
+	s.awaitSettled(func() bool {
+		for _, id := range ids {
+			if f := s.sched.items[id]; s.sched.blocked[id] == nil && f != nil && f.state == finishing {
+				return true
+			}
+		}
+		return false
+	})
 	for _, id := range ids {
 		if it := s.sched.blocked[id]; it != nil {
 			delete(s.sched.blocked, id)

@@ -26,6 +26,7 @@ var blockCases = []testCase[Store]{
 	{"DeleteEndpointReleases", testDeleteEndpointReleases},
 	{"HoldSeenWithItsEnd", testHoldSeenWithItsEnd},
 	{"UnblockOnceSeen", testUnblockOnceSeen},
+	{"SwitchOnceSeen", testSwitchOnceSeen},
 }
 
 // orderedEndpoint stores endpoint ep of ten_a with no rate limit and ordering_on_failure mode ("" or "block").
@@ -383,5 +384,42 @@ func testUnblockOnceSeen(t *testing.T, s Store) {
 		if err := <-seen; err != nil {
 			t.Fatalf("round %d: unblock of a delivery just seen blocked: %v", i, err)
 		}
+	}
+}
+
+// Switching an endpoint to skip as soon as a reader sees one of its deliveries hold a key, even while that delivery
+// is being ended, releases the key: the next delivery of it goes.
+func testSwitchOnceSeen(t *testing.T, s Store) {
+	ctx := t.Context()
+	for i := range 20 {
+		ep := fmt.Sprintf("ep_%02d", i)
+		orderedEndpoint(t, s, ep, endpoints.OrderingBlock)
+		k := line(t, s, "device-1", ep, 2)
+		ts := claim(t, s, base, 10, 0)
+		wantTasks(t, "head", ts, k[0])
+		switched := make(chan error, 1)
+		go func() {
+			for {
+				got, err := s.GetDelivery(ctx, "ten_a", k[0].ID)
+				if err != nil {
+					switched <- err
+					return
+				}
+				if got.Blocked {
+					e, err := s.GetEndpoint(ctx, "ten_a", ep)
+					if err == nil {
+						e.OrderingOnFailure = ""
+						err = s.UpdateEndpoint(ctx, e)
+					}
+					switched <- err
+					return
+				}
+			}
+		}()
+		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
+		noErr(t, "switch to skip", <-switched)
+		got := claim(t, s, at(time.Minute), 10, 0)
+		wantTasks(t, fmt.Sprintf("round %d: claim after the switch", i), got, k[1])
+		noErr(t, "Ack", s.Ack(ctx, got[0], attempt(at(time.Minute), 200)))
 	}
 }
