@@ -302,6 +302,35 @@ func testDeleteEndpointReleases(t *testing.T, s Store) {
 	wantTasks(t, "claim after the delete", claim(t, s, at(time.Minute), 10, 0), k[1])
 }
 
+// whileEnding runs end, which ends a delivery, while another goroutine reads it with read, again and again, until
+// check says it has seen what it waited for (check may then act on it, as a client would). It fails t with the first
+// error of either side.
+func whileEnding(t *testing.T, what string, end func() error, read func(n int) (*delivery.Delivery, error),
+	check func(n int, d *delivery.Delivery) (bool, error)) {
+	t.Helper()
+	seen := make(chan error, 1)
+	go func() {
+		for n := 0; ; n++ {
+			d, err := read(n)
+			if err == nil {
+				var done bool
+				if done, err = check(n, d); !done && err == nil {
+					continue
+				}
+			}
+			seen <- err
+			return
+		}
+	}()
+	noErr(t, what+": ending the delivery", end())
+	noErr(t, what, <-seen)
+}
+
+// getter reads one delivery of ten_a, for whileEnding.
+func getter(s Store, id string) func(int) (*delivery.Delivery, error) {
+	return func(int) (*delivery.Delivery, error) { return s.GetDelivery(context.Background(), "ten_a", id) }
+}
+
 // A reader that sees a delivery of a block endpoint ended sees its hold too, in GetDelivery and in ListDeliveries,
 // even while the delivery is being ended: the end and the hold are one write.
 func testHoldSeenWithItsEnd(t *testing.T, s Store) {
@@ -311,47 +340,30 @@ func testHoldSeenWithItsEnd(t *testing.T, s Store) {
 		d := line(t, s, fmt.Sprintf("device-%d", i), "ep_1", 1)[0]
 		ts := claim(t, s, base, 10, 0)
 		wantTasks(t, "head", ts, d)
-		seen := make(chan error, 1)
-		go func() {
-			f := delivery.Filter{EndpointID: "ep_1", After: d.ID[:len(d.ID)-1]}
-			for n := 0; ; n++ {
-				var got *delivery.Delivery
-				if n%2 == 0 {
-					var err error
-					if got, err = s.GetDelivery(ctx, "ten_a", d.ID); err != nil {
-						seen <- err
-						return
-					}
-				} else {
-					ds, err := s.ListDeliveries(ctx, "ten_a", f)
-					if err != nil {
-						seen <- err
-						return
-					}
-					for _, x := range ds {
-						if x.ID == d.ID {
-							got = x
-						}
-					}
-					if got == nil {
-						seen <- fmt.Errorf("ListDeliveries after %s: %d deliveries, without %s", f.After, len(ds), d.ID)
-						return
-					}
-				}
-				if got.Status == delivery.StatusDead {
-					if !got.Blocked {
-						seen <- fmt.Errorf("read %d: %s is dead and does not show its hold", n, d.ID)
-						return
-					}
-					seen <- nil
-					return
+		get, f := getter(s, d.ID), delivery.Filter{EndpointID: "ep_1", After: d.ID[:len(d.ID)-1]}
+		read := func(n int) (*delivery.Delivery, error) {
+			if n%2 == 0 {
+				return get(n)
+			}
+			ds, err := s.ListDeliveries(ctx, "ten_a", f)
+			for _, x := range ds {
+				if x.ID == d.ID {
+					return x, err
 				}
 			}
-		}()
-		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
-		if err := <-seen; err != nil {
-			t.Fatal(err)
+			return nil, fmt.Errorf("ListDeliveries after %s: %d deliveries, without %s (%v)", f.After, len(ds), d.ID, err)
 		}
+		whileEnding(t, fmt.Sprintf("round %d", i), func() error {
+			return s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead)
+		}, read, func(n int, got *delivery.Delivery) (bool, error) {
+			if got.Status != delivery.StatusDead {
+				return false, nil
+			}
+			if !got.Blocked {
+				return true, fmt.Errorf("read %d: %s is dead and does not show its hold", n, d.ID)
+			}
+			return true, nil
+		})
 	}
 }
 
@@ -365,25 +377,15 @@ func testUnblockOnceSeen(t *testing.T, s Store) {
 		d := line(t, s, fmt.Sprintf("device-%d", i), "ep_1", 1)[0]
 		ts := claim(t, s, base, 10, 0)
 		wantTasks(t, "head", ts, d)
-		seen := make(chan error, 1)
-		go func() {
-			for {
-				got, err := s.GetDelivery(ctx, "ten_a", d.ID)
-				if err != nil {
-					seen <- err
-					return
-				}
-				if got.Blocked {
-					_, err := u.Unblock(ctx, "ten_a", d.ID, false, at(time.Minute))
-					seen <- err
-					return
-				}
+		whileEnding(t, fmt.Sprintf("round %d: unblock of a delivery just seen blocked", i), func() error {
+			return s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead)
+		}, getter(s, d.ID), func(_ int, got *delivery.Delivery) (bool, error) {
+			if !got.Blocked {
+				return false, nil
 			}
-		}()
-		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
-		if err := <-seen; err != nil {
-			t.Fatalf("round %d: unblock of a delivery just seen blocked: %v", i, err)
-		}
+			_, err := u.Unblock(ctx, "ten_a", d.ID, false, at(time.Minute))
+			return true, err
+		})
 	}
 }
 
@@ -397,27 +399,19 @@ func testSwitchOnceSeen(t *testing.T, s Store) {
 		k := line(t, s, "device-1", ep, 2)
 		ts := claim(t, s, base, 10, 0)
 		wantTasks(t, "head", ts, k[0])
-		switched := make(chan error, 1)
-		go func() {
-			for {
-				got, err := s.GetDelivery(ctx, "ten_a", k[0].ID)
-				if err != nil {
-					switched <- err
-					return
-				}
-				if got.Blocked {
-					e, err := s.GetEndpoint(ctx, "ten_a", ep)
-					if err == nil {
-						e.OrderingOnFailure = ""
-						err = s.UpdateEndpoint(ctx, e)
-					}
-					switched <- err
-					return
-				}
+		whileEnding(t, fmt.Sprintf("round %d: switch to skip", i), func() error {
+			return s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead)
+		}, getter(s, k[0].ID), func(_ int, got *delivery.Delivery) (bool, error) {
+			if !got.Blocked {
+				return false, nil
 			}
-		}()
-		noErr(t, "Fail", s.Fail(ctx, ts[0], attempt(base, 500), delivery.StatusDead))
-		noErr(t, "switch to skip", <-switched)
+			e, err := s.GetEndpoint(ctx, "ten_a", ep)
+			if err == nil {
+				e.OrderingOnFailure = ""
+				err = s.UpdateEndpoint(ctx, e)
+			}
+			return true, err
+		})
 		got := claim(t, s, at(time.Minute), 10, 0)
 		wantTasks(t, fmt.Sprintf("round %d: claim after the switch", i), got, k[1])
 		noErr(t, "Ack", s.Ack(ctx, got[0], attempt(at(time.Minute), 200)))

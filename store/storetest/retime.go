@@ -124,7 +124,7 @@ func testRateWaitShown(t *testing.T, s Store) {
 // finds the delivery due at once, not at its old slot.
 func testRetimeSeesReleaseInFlight(t *testing.T, s Store) {
 	ctx := t.Context()
-	for i := range 20 {
+	for i := range 60 { // the window is one commit wide: rounds enough to hit it on the old code
 		id := fmt.Sprintf("ep_%02d", i)
 		ep := endpoint("ten_a", id)
 		ep.RateLimit = 0.01
@@ -133,27 +133,19 @@ func testRetimeSeesReleaseInFlight(t *testing.T, s Store) {
 		ts := claim(t, s, base, 10, 0)
 		wantTasks(t, "claim", ts, ds[0])
 		slot := at(time.Duration(i+1) * time.Hour)
-		removed := make(chan error, 1)
-		go func() {
-			for {
-				d, err := s.GetDelivery(ctx, "ten_a", ds[0].ID)
-				if err != nil {
-					removed <- err
-					return
-				}
-				if d.NextAttemptAt.Equal(slot) { // the release is in the log: remove the limit
-					e, err := s.GetEndpoint(ctx, "ten_a", id)
-					if err == nil {
-						e.RateLimit = 0
-						err = s.UpdateEndpoint(ctx, e)
-					}
-					removed <- err
-					return
-				}
+		whileEnding(t, fmt.Sprintf("round %d: remove the limit", i), func() error {
+			return s.Release(ctx, ts[0], slot)
+		}, getter(s, ds[0].ID), func(_ int, d *delivery.Delivery) (bool, error) {
+			if !d.NextAttemptAt.Equal(slot) {
+				return false, nil
 			}
-		}()
-		noErr(t, "Release", s.Release(ctx, ts[0], slot))
-		noErr(t, "remove the limit", <-removed)
+			e, err := s.GetEndpoint(ctx, "ten_a", id) // the release is in the log: remove the limit
+			if err == nil {
+				e.RateLimit = 0
+				err = s.UpdateEndpoint(ctx, e)
+			}
+			return true, err
+		})
 		got := claim(t, s, at(time.Second), 10, 0)
 		if len(got) != 1 || got[0].DeliveryID != ds[0].ID {
 			d := getDelivery(t, s, "ten_a", ds[0].ID)
