@@ -224,10 +224,7 @@ func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, no
 		return nil, err
 	}
 	// Its end may be committed, and so read by the caller (fillBlocked), before the scheduler applies it.
-	s.awaitSettled(func() bool {
-		f := s.sched.items[id]
-		return s.sched.blocked[id] == nil && f != nil && f.state == finishing
-	})
+	s.awaitSettled(func() bool { return s.sched.ending(id) })
 	it := s.sched.blocked[id]
 	if s.closed {
 		s.mu.Unlock()
@@ -277,6 +274,13 @@ func (s *Store) Unblock(ctx context.Context, tenantID, id string, retry bool, no
 	return d, nil
 }
 
+// ending reports whether id's result is being committed and the scheduler does not have it blocked yet: an end,
+// perhaps with a hold, that readers of the file may see before the scheduler applies it.
+func (s *sched) ending(id string) bool {
+	f := s.items[id]
+	return s.blocked[id] == nil && f != nil && f.state == finishing
+}
+
 // releaseBlocked ends every hold of tenant's endpoint, as a skip does (its ordering_on_failure went back to skip).
 func (s *Store) releaseBlocked(ctx context.Context, tenantID, endpointID string) error {
 	var ids []string
@@ -301,14 +305,7 @@ func (s *Store) releaseBlocked(ctx context.Context, tenantID, endpointID string)
 	defer s.mu.Unlock()
 	// A hold whose end is committed but not yet applied would be applied after this release, and hold its key in
 	// memory only: let those settle first.
-	s.awaitSettled(func() bool {
-		for _, id := range ids {
-			if f := s.sched.items[id]; s.sched.blocked[id] == nil && f != nil && f.state == finishing {
-				return true
-			}
-		}
-		return false
-	})
+	s.awaitSettled(func() bool { return slices.ContainsFunc(ids, s.sched.ending) })
 	for _, id := range ids {
 		if it := s.sched.blocked[id]; it != nil {
 			delete(s.sched.blocked, id)

@@ -59,7 +59,7 @@ func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, s
 // Release gives a task back unspent, due again at at. The new due time is stored.
 func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) error {
 	var attempts int
-	return s.settleRelease(ctx, t, func(tx *bolt.Tx, it *item) error {
+	return s.settleAs(ctx, t, true, func(tx *bolt.Tx, it *item) error {
 		attempts = it.attempts
 		d, err := getDelivery(tx, t.TenantID, t.DeliveryID)
 		if err != nil {
@@ -197,12 +197,8 @@ func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.T
 	return s.settleAs(ctx, t, false, commit, apply)
 }
 
-// settleRelease is settle for a release, which the lane counts while it is committed (retime waits for it).
-func (s *Store) settleRelease(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
-	return s.settleAs(ctx, t, true, commit, apply)
-}
-
-// settleAs is settle; with release set, the lane counts the result as a release while it is committed.
+// settleAs is settle; with release set (Release), the lane counts the result as a release while it is committed
+// (retime waits for those).
 func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
 	if err := s.lockOpen(ctx); err != nil {
 		return err
