@@ -34,7 +34,7 @@ func BenchmarkEndpointList1000(b *testing.B) {
 		}
 		b.StartTimer()
 		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(done, chromedp.RetryInterval(time.Millisecond))); err != nil {
-			b.Fatalf("%v\npage: %s", err, pageText(ctx))
+			b.Fatalf("%v\n%s", err, where(ctx))
 		}
 		b.StopTimer()
 		ms, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise((resolve) => {

@@ -67,7 +67,7 @@ func newBrowser(tb testing.TB) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
+	if err := open(ctx); err != nil { // starts the browser
 		cancelTab()
 		cancelAlloc()
 		tb.Fatalf("start chromium: %v", err)
@@ -79,15 +79,18 @@ func newBrowser(tb testing.TB) context.Context {
 	return ctx
 }
 
-// tab opens a new tab of the browser, bounded by a timeout.
+// tab opens a new tab of the browser, bounded by a timeout. The tab is opened here, on the untimed context:
+// chromedp closes a tab when the context of the call that opened it ends, and a tab closed by a step's timeout
+// could no longer be read for the failure message.
 func tab(tb testing.TB, browser context.Context) context.Context {
 	tb.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	tb.Cleanup(func() {
-		cancelT()
-		cancel()
-	})
+	tb.Cleanup(cancel)
+	if err := open(ctx); err != nil {
+		tb.Fatalf("open a tab: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	tb.Cleanup(cancelT)
 	return ctx
 }
 
@@ -241,15 +244,38 @@ func labelled(label string) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(`//label[normalize-space(.)=%q]/following-sibling::*[1]`, label))
 }
 
-// do runs steps, failing the test with what it was doing and the page's text.
-func do(tb testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-	tb.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		tb.Fatalf("%s: %v\npage: %s", what, err, pageText(ctx))
+// open starts the browser or opens the tab of a chromedp context that has none, on that context itself (see tab),
+// giving up after stepTimeout; the context's own cancel then stops what was started.
+func open(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx) }()
+	t := time.NewTimer(stepTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("no answer from chromium in %v", stepTimeout)
 	}
 }
 
-// pageText is the main element's text, for failure messages.
+// stepTimeout bounds each step of do, so that a step that never ends names itself while the tab can still be read.
+const stepTimeout = 30 * time.Second
+
+// do runs steps one at a time, failing the test with what it was doing, the step that failed and the page.
+func do(tb testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.Helper()
+	for i, step := range steps {
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		err := chromedp.Do(sctx, step)
+		cancel()
+		if err != nil {
+			tb.Fatalf("%s: step %d of %d: %v\n%s", what, i+1, len(steps), err, where(ctx))
+		}
+	}
+}
+
+// pageText is the main element's text.
 func pageText(ctx context.Context) string {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
@@ -257,12 +283,24 @@ func pageText(ctx context.Context) string {
 	return strings.TrimSpace(s)
 }
 
+// where is where the tab is and what its main element says, for failure messages.
+func where(ctx context.Context) string {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Evaluate[string](`"at " + location.href + " (" + document.readyState + ")\npage: " +
+		(document.querySelector("main") ? document.querySelector("main").innerText.trim() : "(no main element)")`))
+	if err != nil {
+		return "page unreadable: " + err.Error()
+	}
+	return s
+}
+
 // eval evaluates a JavaScript expression in the page (awaiting a promise).
 func eval[T any](tb testing.TB, ctx context.Context, expr string) T {
 	tb.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
-		tb.Fatalf("evaluate %s: %v\npage: %s", expr, err, pageText(ctx))
+		tb.Fatalf("evaluate %s: %v\n%s", expr, err, where(ctx))
 	}
 	return v
 }
@@ -272,7 +310,7 @@ func text[S chromedp.Selectable](tb testing.TB, ctx context.Context, sel S) stri
 	tb.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Text(sel))
 	if err != nil {
-		tb.Fatalf("text of %v: %v\npage: %s", sel, err, pageText(ctx))
+		tb.Fatalf("text of %v: %v\n%s", sel, err, where(ctx))
 	}
 	return v
 }
