@@ -20,6 +20,7 @@ var ranks = map[string]int{
 	"internal/testredis":   0,
 	"internal/layers":      0,
 	"internal/jsonschemas": 0,
+	"internal/procs":       0, // GOMAXPROCS by load, started by cmd/webhookd
 
 	"signing": 1,
 	"egress":  1,
