@@ -188,3 +188,29 @@ func seedEndpoint(t *testing.T, tenant, id, secret string) *endpoints.Endpoint {
 		Profile: "standard", Algorithm: "hmac", Keys: []endpoints.Key{{Secret: secret, CreatedAt: now}},
 		Timeout: time.Second, CreatedAt: now, UpdatedAt: now}
 }
+
+func TestAdaptProcs(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "GOMAXPROCS" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		cfg   serveConfig
+		env   string
+		adapt bool
+	}{
+		{"redis", serveConfig{AdaptiveProcs: true, Store: "redis://127.0.0.1:6379/0"}, "", true},
+		{"embedded store", serveConfig{AdaptiveProcs: true}, "", false},
+		{"flag off", serveConfig{Store: "redis://127.0.0.1:6379/0"}, "", false},
+		{"GOMAXPROCS set", serveConfig{AdaptiveProcs: true, Store: "redis://127.0.0.1:6379/0"}, "4", false},
+	} {
+		if got := adaptProcs(tc.cfg, env(tc.env)); got != tc.adapt {
+			t.Errorf("%s: adaptProcs = %v, want %v", tc.name, got, tc.adapt)
+		}
+	}
+}
