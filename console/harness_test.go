@@ -277,22 +277,25 @@ func do(tb testing.TB, ctx context.Context, what string, steps ...chromedp.Actio
 
 // pageText is the main element's text.
 func pageText(ctx context.Context) string {
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	s, _ := chromedp.Run(c, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : ""`))
+	s, _ := peek(ctx, `document.querySelector("main") ? document.querySelector("main").innerText : ""`)
 	return strings.TrimSpace(s)
 }
 
 // where is where the tab is and what its main element says, for failure messages.
 func where(ctx context.Context) string {
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Evaluate[string](`"at " + location.href + " (" + document.readyState + ")\npage: " +
-		(document.querySelector("main") ? document.querySelector("main").innerText.trim() : "(no main element)")`))
+	s, err := peek(ctx, `"at " + location.href + " (" + document.readyState + ")\npage: " +
+		(document.querySelector("main") ? document.querySelector("main").innerText.trim() : "(no main element)")`)
 	if err != nil {
 		return "page unreadable: " + err.Error()
 	}
 	return s
+}
+
+// peek evaluates expr in the tab within 2 s, even when ctx has ended (a failed step's).
+func peek(ctx context.Context, expr string) (string, error) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return chromedp.Run(c, chromedp.Evaluate[string](expr))
 }
 
 // eval evaluates a JavaScript expression in the page (awaiting a promise).

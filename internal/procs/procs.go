@@ -42,8 +42,9 @@ type Config struct {
 	Window time.Duration // how often the CPU use is read; 0: DefaultWindow
 	Low    float64       // with Max processors, a use below Low cores on average ...; 0: DefaultLow
 	Calm   int           // ... over the last Calm windows goes to one processor; 0: DefaultCalm
-	High   float64       // with one, a use above High cores in one window goes back to Max, as do slow waits to be
-	// scheduled (more than 1 % of a window's took 1 ms or more); 0: DefaultHigh
+	// With one processor, a use above High cores in one window goes back to Max, as do slow waits to be scheduled
+	// (more than 1 % of a window's took 1 ms or more); 0: DefaultHigh.
+	High   float64
 	Logger *slog.Logger // switches are logged at debug level; nil: slog.Default()
 }
 

@@ -23,7 +23,7 @@ func TestStep(t *testing.T) {
 		steps []want
 	}{
 		{"busy stays at max", []want{{1.5, 0, 0, 4, false}, {0.9, 0, 0, 4, false}, {0.6, 0, 0, 4, false}}},
-		{"calm windows in a row go to one", []want{{0.1, 0, 0, 4, false}, {0.2, 0, 0, 4, false}, {0.59, 0, 0, 1, true}, {0.1, 0, 0, 1, false}}},
+		{"a calm average over Calm windows goes to one", []want{{0.1, 0, 0, 4, false}, {0.2, 0, 0, 4, false}, {0.59, 0, 0, 1, true}, {0.1, 0, 0, 1, false}}},
 		{"a mean at Low stays at max", []want{{0.1, 0, 0, 4, false}, {0.1, 0, 0, 4, false}, {1.6, 0, 0, 4, false},
 			{0.1, 0, 0, 4, false}, {0.1, 0, 0, 4, false}, {0.1, 0, 0, 1, true}}},
 		{"a spike does not hold it at max", []want{{0.5, 0, 0, 4, false}, {0.5, 0, 0, 4, false}, {0.7, 0, 0, 1, true}}},
