@@ -311,11 +311,5 @@ func (s *Store) writeResult(ctx context.Context, fn func(*bolt.Tx) error) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c := commitCall{fn: fn, err: make(chan error, 1), result: true}
-	select {
-	case s.commits <- c:
-		return <-c.err
-	case <-s.done:
-		return ErrClosed
-	}
+	return s.submit(commitCall{fn: fn, err: make(chan error, 1), result: true})
 }

@@ -249,7 +249,11 @@ func (s *Store) write(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c := commitCall{fn: fn, err: make(chan error, 1)}
+	return s.submit(commitCall{fn: fn, err: make(chan error, 1)})
+}
+
+// submit hands c to the committer and waits for its commit.
+func (s *Store) submit(c commitCall) error {
 	select {
 	case s.commits <- c:
 		return <-c.err
