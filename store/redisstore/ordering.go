@@ -119,6 +119,7 @@ func (s *Store) enqueueOrdered(ctx context.Context, ds []*delivery.Delivery) err
 		if at, ok := first[sk.num]; !ok || a[6].(int64) < at {
 			first[sk.num] = a[6].(int64)
 		}
+		s.queued.mark(d.EndpointID, now)
 	}
 	err := s.orderedEnqueues.run(ctx, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.

@@ -243,3 +243,51 @@ func TestLeaseOnPublishAbandoned(t *testing.T) {
 		}
 	})
 }
+
+// TestAckNextAsksOnlyAfterQueued: the ack of a task leased at publish, with nothing of its endpoint seen queued,
+// does not ask the finish script to chain (the script's chain look, ZCARD of the shard's turns, does not run); once a
+// publish of the endpoint queued rather than leased, its acks ask again.
+func TestAckNextAsksOnlyAfterQueued(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1, LeaseOnPublish: true})
+	defer s.Close()
+	opt := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 1}
+	mustClaim(t, s, time.Now(), opt, 0) // a claimer is around: publishes lease
+
+	// ack claims d's task and acks it with AckNext; it returns how many chain looks the ack ran and what it chained.
+	ack := func(d *delivery.Delivery) (int64, *delivery.Task) {
+		t.Helper()
+		ts := mustClaim(t, s, time.Now(), opt, 1)
+		if ts[0].DeliveryID != d.ID {
+			t.Fatalf("claimed %s, want %s", ts[0].DeliveryID, d.ID)
+		}
+		before := commandCalls(t, srv, "zcard")
+		next := ackNext(t, s, ts[0], time.Now(), opt)
+		return commandCalls(t, srv, "zcard") - before, next
+	}
+
+	d1 := publishTo(t, s, "ten_q", "ep_q", "")
+	if leased, _, _ := leaseState(t, s, d1); !leased {
+		t.Fatal("the first publish was not leased at publish")
+	}
+	if n, next := ack(d1); n != 0 || next != nil {
+		t.Fatalf("the ack of a task leased at publish looked for a task to chain (%d ZCARD), chained %+v", n, next)
+	}
+	if _, busy, _ := leaseState(t, s, d1); busy != 0 {
+		t.Fatalf("after the ack the endpoint has %d in flight, want 0", busy)
+	}
+
+	d2 := publishTo(t, s, "ten_q", "ep_q", "")
+	d3 := publishTo(t, s, "ten_q", "ep_q", "") // at the cap of 1: queued
+	if leased, _, laned := leaseState(t, s, d3); leased || !laned {
+		t.Fatalf("the publish at the cap: leased %v, in the lane %v; want queued", leased, laned)
+	}
+	n, next := ack(d2)
+	if n == 0 {
+		t.Fatal("after a publish of the endpoint was queued, its ack did not look for a task to chain")
+	}
+	// The claim that handed out d2 parked the endpoint at its cap with d3 waiting: the ack chains d3.
+	if next == nil || next.DeliveryID != d3.ID {
+		t.Fatalf("the ack chained %+v, want %s", next, d3.ID)
+	}
+}

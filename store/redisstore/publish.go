@@ -229,10 +229,12 @@ func (s *Store) published(cur string, err error, plan *publishPlan) (bool, error
 	}
 	leased := s.pre.settle(plan, reply)
 	first := map[int]int64{}
+	now := s.now()
 	for i, d := range plan.ds {
 		if _, ok := leased[d.ID]; ok {
 			continue
 		}
+		s.queued.mark(d.EndpointID, now)
 		num := s.k.shardOf(d.EndpointID).num
 		if at, ok := first[num]; !ok || plan.due[i] < at {
 			first[num] = plan.due[i]

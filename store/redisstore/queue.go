@@ -98,7 +98,9 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	err := s.enqueues.run(ctx, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
 	first := map[int]int64{}
+	marked := s.now()
 	for i, d := range ds {
+		s.queued.mark(d.EndpointID, marked)
 		num := items[i].shard
 		at := ms(cmp.Or(d.NextAttemptAt, d.CreatedAt, now))
 		if f, ok := first[num]; !ok || at < f {
@@ -213,6 +215,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		return nil, fmt.Errorf("redisstore: claim: %w", err)
 	}
 	until := now.Add(lease)
+	marked := s.now()
 	var tasks []delivery.Task
 	for j, c := range cmds {
 		i := active[j]
@@ -228,6 +231,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 			if err1 != nil || err2 != nil {
 				return tasks, fmt.Errorf("redisstore: claim: bad reply %q", vals[k:k+6])
 			}
+			s.queued.mark(vals[k+1], marked)
 			tasks = append(tasks, delivery.Task{
 				DeliveryID: vals[k], EndpointID: vals[k+1], TenantID: vals[k+2], MessageID: vals[k+3],
 				Attempt: att, Fence: fence, LeaseUntil: until,
@@ -347,6 +351,9 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	upd := s.updatedAt(a)
 	var nowMS, leaseMS int64 // nowMS 0: no chaining
 	capacity := 0
+	if chain != nil && !s.queued.recent(t.EndpointID, s.now()) {
+		chain = nil // nothing of the endpoint seen queued lately: nothing to chain (lanemarks.go)
+	}
 	if chain != nil {
 		nowMS = max(ms(chain.now), 1)
 		leaseMS = max(cmp.Or(chain.opt.Lease, defaultLease).Milliseconds(), 1)
@@ -360,6 +367,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		err = it.err
 	}
 	if err == nil && it.res == chainedReply {
+		s.queued.mark(t.EndpointID, s.now())
 		// The script leased it from this finish's now (chain.now), whatever the now of others in its call.
 		next, perr := chainedTask(t, it, chain.now, leaseMS)
 		if perr != nil {
@@ -369,7 +377,9 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	}
 	woke, err := leaseReply(op, t, it.res, err)
 	if woke {
-		s.madeDue(sk.num, 0, false) // due at once; the next claim's reply says exactly when
+		// Its endpoint has work due again, at once; the next claim's reply says exactly when.
+		s.queued.mark(t.EndpointID, s.now())
+		s.madeDue(sk.num, 0, false)
 	}
 	return nil, err
 }
@@ -475,6 +485,7 @@ func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, r
 	woke, err := leaseResult("nack", t, cmd)
 	switch {
 	case woke:
+		s.queued.mark(t.EndpointID, s.now()) // its endpoint has work due again
 		s.madeDue(sk.num, 0, false)
 	case err == nil:
 		s.madeDue(sk.num, ms(retryAt), false)
@@ -489,6 +500,9 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 		sk.queue(sk.record(t.DeliveryID)),
 		t.DeliveryID, t.Fence, ms(at), nsString(at), nsString(s.now()), t.TenantID)
 	woke, err := leaseResult("release", t, cmd)
+	if err == nil {
+		s.queued.mark(t.EndpointID, s.now())
+	}
 	// Announced: the releasing process may be shutting down, and another must take the task.
 	switch {
 	case woke:

@@ -100,6 +100,7 @@ type Store struct {
 	// previous one's Publish returned, so a batch never holds two deliveries of a key out of order.
 	orderedEnqueues shardBatcher
 	pre             preLeases           // tasks publishes leased, for the next Claim (prelease.go)
+	queued          laneMarks           // when each endpoint's work was last seen queued (lanemarks.go)
 	publishes       coalescer[*pubItem] // publishOne calls of concurrent publishes, one pipeline a batch (publish.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
 	onePublish bool
