@@ -98,9 +98,8 @@ func (s *Store) enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	err := s.enqueues.run(ctx, items...)
 	// Announced even after an error: some scripts may have run, and a wake-up for nothing costs one look.
 	first := map[int]int64{}
-	marked := s.now()
 	for i, d := range ds {
-		s.queued.mark(d.EndpointID, marked)
+		s.queued.mark(d.EndpointID, now)
 		num := items[i].shard
 		at := ms(cmp.Or(d.NextAttemptAt, d.CreatedAt, now))
 		if f, ok := first[num]; !ok || at < f {
@@ -215,7 +214,7 @@ func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 		return nil, fmt.Errorf("redisstore: claim: %w", err)
 	}
 	until := now.Add(lease)
-	marked := s.now()
+	marked := s.now() // the Store's clock, as the acks that read the marks use it, not the caller's now
 	var tasks []delivery.Task
 	for j, c := range cmds {
 		i := active[j]
