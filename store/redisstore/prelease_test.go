@@ -67,11 +67,17 @@ func TestLeaseOnPublish(t *testing.T) {
 	}
 
 	// A claimer is around (cap 2) and ep_a has nothing queued: leased at publish while it has room under the cap.
+	// The in-flight count is read and taken in one command: one HINCRBY, no HGET.
 	before := time.Now()
+	hget, hincrby := commandCalls(t, srv, "hget"), commandCalls(t, srv, "hincrby")
 	d1 := publishTo(t, s, ten, "ep_a", "")
+	hget, hincrby = commandCalls(t, srv, "hget")-hget, commandCalls(t, srv, "hincrby")-hincrby
 	leased, busy, laned := leaseState(t, s, d1)
 	if !leased || busy != 1 || laned {
 		t.Fatalf("idle endpoint: leased %v, busy %d, in the lane %v; want leased, 1, not", leased, busy, laned)
+	}
+	if hget != 0 || hincrby != 1 {
+		t.Fatalf("the leasing publish ran %d HGET and %d HINCRBY, want 0 and 1", hget, hincrby)
 	}
 	d2 := publishTo(t, s, ten, "ep_a", "")
 	if leased, busy, laned := leaseState(t, s, d2); !leased || busy != 2 || laned {

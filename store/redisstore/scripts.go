@@ -878,15 +878,18 @@ for i = 1, (#KEYS - 5) / per do
       if lease_at > 0 and due <= now and
           not redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1] then
         local leases, busy, rates = KEYS[k + per - 2], KEYS[k + per - 1], KEYS[k + per]
-        if (tonumber(redis.call('HGET', busy, ep)) or 0) < lease_cap then
-          local r = redis.call('HMGET', rates, ep, '~' .. ep)
-          if not r[1] and not r[2] then
+        local r = redis.call('HMGET', rates, ep, '~' .. ep)
+        -- The in-flight slot is taken first, and given back when that went past lease_cap: where the endpoint has
+        -- room (a steady load) one command both reads and takes it. The script is atomic, so nobody sees the excess.
+        if not r[1] and not r[2] then
+          if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
             lease = string.format('%d', now * 1000) -- the fence, as new_lease makes it for a first lease
             f[#f + 1], f[#f + 2] = 'fence', lease
             redis.call('ZADD', leases, lease_at, id)
-            redis.call('HINCRBY', busy, ep, 1)
             leased[#leased + 1] = id
             leased[#leased + 1] = lease
+          else
+            redis.call('HINCRBY', busy, ep, -1)
           end
         end
       end
