@@ -273,7 +273,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// dispatch claims due tasks and starts a worker per task, never more than Workers at once, until ctx is done.
+// dispatch claims due tasks and gives each to a worker (workers.go), never more than Workers tasks at once, until ctx
+// is done.
 func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 	slots := make(chan struct{}, e.cfg.Workers)
 	idle := time.NewTimer(0)
@@ -294,6 +295,25 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 		}
 		return true
 	}
+	// A worker runs a task and the tasks the queue chains to its acks (Chainer), keeping its slot for them.
+	run := func(t Task) {
+		for next, streak := &t, 0; next != nil; streak++ {
+			next = e.attempt(work, *next, streak)
+			if next != nil {
+				e.claimed.Add(1)
+				if e.stopped.Load() { // shutting down: hand it back, as dispatch does a claim's
+					e.release(work, *next, e.cfg.Now(), "shutdown")
+					next = nil
+				}
+			}
+		}
+	}
+	free := func() {
+		e.busy.Add(-1)
+		<-slots
+		signal(e.freed)
+	}
+	var pool workers
 	for ctx.Err() == nil {
 		n := min(e.cfg.ClaimBatch, cap(slots)-len(slots))
 		if n == 0 {
@@ -328,24 +348,9 @@ func (e *Engine) dispatch(ctx, work context.Context, wg *sync.WaitGroup) {
 		for _, t := range tasks {
 			slots <- struct{}{}
 			e.busy.Add(1)
-			wg.Go(func() {
-				defer func() {
-					e.busy.Add(-1)
-					<-slots
-					signal(e.freed)
-				}()
-				// The worker keeps its slot for the tasks the queue chains to its acks (Chainer).
-				for next, streak := &t, 0; next != nil; streak++ {
-					next = e.attempt(work, *next, streak)
-					if next != nil {
-						e.claimed.Add(1)
-						if e.stopped.Load() { // shutting down: hand it back, as dispatch does a claim's
-							e.release(work, *next, e.cfg.Now(), "shutdown")
-							next = nil
-						}
-					}
-				}
-			})
+			if !pool.handOff(t) {
+				wg.Go(func() { pool.run(ctx, t, run, free) })
+			}
 		}
 		if len(tasks) > 0 {
 			continue // more may be due: claims are fair, so one claim may leave due work behind
