@@ -2,7 +2,8 @@ package events
 
 import (
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/internal/jsonscan"
 )
 
 // MaxDataDepth is how deeply event data may nest objects and arrays: {"a": [1]} is 2 deep. Receivers parse what
@@ -24,44 +25,19 @@ func (e *DataError) Error() string {
 // Unwrap returns ErrInvalid.
 func (e *DataError) Unwrap() error { return ErrInvalid }
 
-// checkData refuses data (already valid JSON by grammar) holding invalid UTF-8 or nested deeper than MaxDataDepth.
-// encoding/json accepts both: it replaces invalid bytes when it decodes, but data is stored and delivered byte for
-// byte, so a receiver would get something other than JSON.
+// checkData refuses data that is not one JSON value, or that holds invalid UTF-8 or nests deeper than MaxDataDepth.
+// encoding/json accepts the last two: it replaces invalid bytes when it decodes, but data is stored and delivered
+// byte for byte, so a receiver would get something other than JSON. Of those two, the first in the data is reported.
 func checkData(data []byte) error {
-	depth := 0
-	inString, escaped := false, false
-	for i := 0; i < len(data); {
-		c := data[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && size == 1 {
-				return &DataError{Field: "data", Offset: i, Message: "is not valid UTF-8"}
-			}
-			i += size
-			escaped = false
-			continue
-		}
-		i++
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > MaxDataDepth {
-				return &DataError{Field: "data", Offset: i - 1,
-					Message: fmt.Sprintf("nests objects and arrays deeper than %d", MaxDataDepth)}
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+	r := jsonscan.Check(data, MaxDataDepth)
+	switch {
+	case !r.Valid:
+		return &FieldError{Field: "data", Message: "is not valid JSON"}
+	case r.BadUTF8 >= 0 && (r.TooDeep < 0 || r.BadUTF8 < r.TooDeep):
+		return &DataError{Field: "data", Offset: r.BadUTF8, Message: "is not valid UTF-8"}
+	case r.TooDeep >= 0:
+		return &DataError{Field: "data", Offset: r.TooDeep,
+			Message: fmt.Sprintf("nests objects and arrays deeper than %d", MaxDataDepth)}
 	}
 	return nil
 }

@@ -55,3 +55,21 @@ func TestPublishRefusesBadData(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishRefusesMalformedData: data that is not one JSON value is refused as invalid JSON (a Go caller can pass
+// any bytes; the API's decoder refuses them before), even when it also holds invalid UTF-8 or deep nesting.
+func TestPublishRefusesMalformedData(t *testing.T) {
+	eps := fakeEndpoints{{ID: "ep_1", TenantID: "ten", Events: []string{"*"}}}
+	s, st, _, _ := newTestService(eps)
+	ctx := context.Background()
+	for _, data := range []string{`{"a":1,}`, `[1 2]`, `"\x"`, `01`, `{"a":1}{}`, `tru`, "[\"\xff\",", strings.Repeat("[", MaxDataDepth+1)} {
+		_, _, _, err := s.Publish(ctx, "ten", PublishInput{Type: "a", Data: json.RawMessage(data)})
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "data" || fe.Message != "is not valid JSON" || !errors.Is(err, ErrInvalid) {
+			t.Errorf("Publish(%.20q) = %v, want data: is not valid JSON", data, err)
+		}
+	}
+	if len(st.published) != 0 {
+		t.Fatalf("refused data reached the store")
+	}
+}

@@ -370,8 +370,6 @@ func newMessage(tenantID string, in PublishInput, now time.Time) (*delivery.Mess
 	data := in.Data
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = json.RawMessage(`{}`)
-	} else if !json.Valid(data) {
-		return nil, &FieldError{Field: "data", Message: "is not valid JSON"}
 	} else if err := checkData(data); err != nil {
 		return nil, err
 	}
