@@ -49,6 +49,14 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, dst any, op
 	if err := checkStrict(raw, reflect.TypeOf(dst)); err != nil {
 		return err
 	}
+	if decodeFast(raw, dst) {
+		return nil
+	}
+	return decodeJSON(raw, dst)
+}
+
+// decodeJSON decodes raw, one JSON object, into dst, refusing unknown fields and trailing data.
+func decodeJSON(raw []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
