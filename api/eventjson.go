@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/internal/jsonscan"
@@ -217,4 +219,30 @@ func (c *cursor) data(dst *json.RawMessage) bool {
 	c.i = end
 	c.ws()
 	return true
+}
+
+// writePublished answers a publish with 202 and p, the bytes writeJSON writes, without its reflection: message ids
+// are plain ASCII. An id that would need escaping goes through writeJSON.
+func writePublished(w http.ResponseWriter, p wire.Published) {
+	for i := 0; i < len(p.ID); i++ {
+		if c := p.ID[i]; !plainASCII(c) {
+			writeJSON(w, http.StatusAccepted, p)
+			return
+		}
+	}
+	b := make([]byte, 0, 48+len(p.ID))
+	b = append(b, `{"id":"`...)
+	b = append(b, p.ID...)
+	b = append(b, `","fanout":`...)
+	b = strconv.AppendInt(b, int64(p.Fanout), 10)
+	b = append(b, `,"duplicate":`...)
+	b = strconv.AppendBool(b, p.Duplicate)
+	b = append(b, "}\n"...)
+	writeJSONHeader(w, http.StatusAccepted)
+	_, _ = w.Write(b) // a write error means the client is gone
+}
+
+// plainASCII reports whether json.Marshal writes c in a string as it is.
+func plainASCII(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 }

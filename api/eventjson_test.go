@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,4 +132,23 @@ func BenchmarkDecodePublishBody(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestWritePublishedIsWriteJSON: the publish answer has the bytes and headers writeJSON gives it, for ids that are
+// written as they are and for one that needs escaping.
+func TestWritePublishedIsWriteJSON(t *testing.T) {
+	for _, p := range []wire.Published{
+		{ID: "msg_2qXzJ8d9Hk3LmN4pQr5sTu6vWx7", Fanout: 3},
+		{ID: "msg_a", Fanout: 0, Duplicate: true},
+		{ID: "m<&>\"\\\x01é", Fanout: -1},
+		{ID: "", Fanout: 1 << 40},
+	} {
+		want, got := httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSON(want, http.StatusAccepted, p)
+		writePublished(got, p)
+		if got.Code != want.Code || got.Body.String() != want.Body.String() || !reflect.DeepEqual(got.Header(), want.Header()) {
+			t.Errorf("writePublished(%+v) = %d %v %q, want %d %v %q", p, got.Code, got.Header(), got.Body,
+				want.Code, want.Header(), want.Body)
+		}
+	}
 }

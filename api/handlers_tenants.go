@@ -151,7 +151,7 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	s.obs.EventIngested(c.tenant, existing)
-	writeJSON(w, http.StatusAccepted, wire.Published{ID: m.ID, Fanout: fanout, Duplicate: existing})
+	writePublished(w, wire.Published{ID: m.ID, Fanout: fanout, Duplicate: existing})
 	return nil
 }
 

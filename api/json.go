@@ -18,12 +18,17 @@ import (
 
 // writeJSON answers with v as JSON. Responses are never cached: some carry secrets.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONHeader(w, status)
+	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
+}
+
+// writeJSONHeader starts a JSON answer.
+func writeJSONHeader(w http.ResponseWriter, status int) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
 }
 
 // decodeBody reads one JSON object of at most limit bytes into dst, refusing unknown fields and trailing data, and
