@@ -10,6 +10,7 @@ import (
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/store/internal/msgjson"
+	"github.com/webhookd/webhookd/store/internal/recjson"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -90,12 +91,28 @@ func encodeTenant(t *tenants.Tenant) ([]byte, error)      { return encode(t) }
 func decodeTenant(b []byte) (*tenants.Tenant, error)      { return decode[tenants.Tenant](b) }
 func encodeEventType(t *events.EventType) ([]byte, error) { return encode(t) }
 func decodeEventType(b []byte) (*events.EventType, error) { return decode[events.EventType](b) }
-func encodeDelivery(d *delivery.Delivery) ([]byte, error) { return encode(d) }
 func decodeDelivery(b []byte) (*delivery.Delivery, error) { return decode[delivery.Delivery](b) }
-func encodeAttempt(a *delivery.Attempt) ([]byte, error)   { return encode(a) }
 func decodeAttempt(b []byte) (*delivery.Attempt, error)   { return decode[delivery.Attempt](b) }
 func encodeIdem(r *idemRec) ([]byte, error)               { return encode(r) }
 func decodeIdem(b []byte) (*idemRec, error)               { return decode[idemRec](b) }
+
+// Deliveries and attempts are written on every attempt, so they skip encoding/json: recjson writes the same bytes.
+
+func encodeDelivery(d *delivery.Delivery) ([]byte, error) {
+	b, err := recjson.AppendDelivery(nil, d)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: encode %T: %w", d, err)
+	}
+	return b, nil
+}
+
+func encodeAttempt(a *delivery.Attempt) ([]byte, error) {
+	b, err := recjson.AppendAttempt(nil, a)
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: encode %T: %w", a, err)
+	}
+	return b, nil
+}
 
 // deliveryRec is a delivery as stored, with what the API form does not show: Deferred is set while its due time was
 // set by a Release (held back unspent: rate limit, slow endpoint) rather than by a retry's backoff, so that a change
@@ -105,8 +122,14 @@ type deliveryRec struct {
 	Deferred bool `json:"deferred,omitempty"`
 }
 
+// encodeDeferred writes what encode(&deliveryRec{Delivery: *d, Deferred: true}) would: the delivery's object with
+// the flag as its last field (a Release writes one whenever an endpoint's rate limit holds tasks back).
 func encodeDeferred(d *delivery.Delivery) ([]byte, error) {
-	return encode(&deliveryRec{Delivery: *d, Deferred: true})
+	b, err := recjson.AppendDelivery(nil, d)
+	if err != nil {
+		return encode(&deliveryRec{Delivery: *d, Deferred: true}) // its error, worded as encode words it
+	}
+	return append(b[:len(b)-1], `,"deferred":true}`...), nil
 }
 
 func decodeDeliveryRec(b []byte) (*delivery.Delivery, bool, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/store/internal/msgjson"
+	"github.com/webhookd/webhookd/store/internal/recjson"
 	"github.com/webhookd/webhookd/tenants"
 )
 
@@ -176,28 +177,23 @@ func encodePlan(ds []*delivery.Delivery) (string, error) {
 	}
 	tmpl := *ds[0]
 	tmpl.ID, tmpl.EndpointID = "", ""
-	b, err := json.Marshal(&tmpl)
+	b, err := recjson.AppendDelivery(make([]byte, 0, 512+len(ds)*32), &tmpl) // json.Marshal's bytes
 	if err != nil {
 		return "", err
 	}
-	var sb strings.Builder
-	sb.Grow(len(b) + len(ds)*32)
-	sb.Write(b)
 	for _, d := range ds {
-		sb.WriteByte('\n')
+		b = append(b, '\n')
 		c := *d
 		c.ID, c.EndpointID = "", ""
 		if c == tmpl {
-			sb.WriteString(d.ID)
+			b = append(b, d.ID...)
 			continue
 		}
-		b, err := json.Marshal(d)
-		if err != nil {
+		if b, err = recjson.AppendDelivery(b, d); err != nil {
 			return "", err
 		}
-		sb.Write(b)
 	}
-	return sb.String(), nil
+	return string(b), nil
 }
 
 // decodePlan rebuilds a plan and tells how many deliveries it lists; endpointOf gives the endpoint of a delivery id
