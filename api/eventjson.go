@@ -69,16 +69,7 @@ type cursor struct {
 	i int
 }
 
-func (c *cursor) ws() {
-	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
+func (c *cursor) ws() { c.i = jsonscan.SkipSpace(c.b, c.i) }
 
 // end reports whether only whitespace is left.
 func (c *cursor) end() bool {

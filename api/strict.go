@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/webhookd/webhookd/internal/jsonscan"
 )
 
 // Strict JSON: encoding/json takes the last of duplicate keys and matches field names case-insensitively, so
@@ -64,16 +66,7 @@ func (sc *strictScanner) pathString() string {
 	return sb.String()
 }
 
-func (sc *strictScanner) ws() {
-	for sc.i < len(sc.b) {
-		switch sc.b[sc.i] {
-		case ' ', '\t', '\n', '\r':
-			sc.i++
-		default:
-			return
-		}
-	}
-}
+func (sc *strictScanner) ws() { sc.i = jsonscan.SkipSpace(sc.b, sc.i) }
 
 // value scans one value that will be decoded into t.
 func (sc *strictScanner) value(t reflect.Type) error {

@@ -53,16 +53,20 @@ type scanner struct {
 	utf8     bool // look for invalid UTF-8 in strings
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+// SkipSpace returns the offset of the first byte from b[i] on that is not JSON whitespace, or len(b).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
+
+func (s *scanner) ws() { s.i = SkipSpace(s.b, s.i) }
 
 // open notes a container opened at s.i, now depth deep, and steps past its bracket.
 func (s *scanner) open(depth int) bool {
