@@ -146,12 +146,11 @@ func decodeDeliveryRec(b []byte) (*delivery.Delivery, bool, error) {
 func encodeMessage(m *delivery.Message) ([]byte, error) {
 	head := *m
 	head.Data = nil
-	b, err := encode(&head)
+	out, err := recjson.AppendMessage(make([]byte, 0, 256+len(m.Data)), &head)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("boltstore: encode %T: %w", m, err)
 	}
-	out := make([]byte, 0, len(b)+1+len(m.Data))
-	out = append(append(out, b...), '\n')
+	out = append(out, '\n')
 	return append(out, m.Data...), nil
 }
 

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/internal/ids"
+	"github.com/webhookd/webhookd/store/internal/recjson"
 )
 
 func validID(s string) bool { return ids.Valid(s) }
@@ -418,7 +418,7 @@ func validatePublish(m *delivery.Message, ds []*delivery.Delivery) error {
 func messageArgs(m *delivery.Message, ds []*delivery.Delivery, capacity int) ([]any, error) {
 	bare := *m
 	bare.Data = nil
-	mj, err := json.Marshal(&bare)
+	mj, err := recjson.AppendMessage(nil, &bare)
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
 	}

@@ -1,7 +1,7 @@
-// Package recjson writes delivery.Delivery and delivery.Attempt records as JSON without reflection. Both stores
-// write these records on every attempt, and encoding/json's reflection-based Marshal of them was a measurable share
-// of the gateway's CPU at saturation. The bytes are exactly json.Marshal's for the same value, so records written
-// either way read back alike; the tests and fuzz targets hold the two to that.
+// Package recjson writes delivery.Delivery and delivery.Attempt records, and message heads, as JSON without
+// reflection. The stores write these on every publish and attempt, and encoding/json's reflection-based Marshal of
+// them was a measurable share of the gateway's CPU at saturation. The bytes are exactly json.Marshal's for the same
+// value, so records written either way read back alike; the tests and fuzz targets hold the two to that.
 package recjson
 
 import (
@@ -100,6 +100,41 @@ func AppendAttempt(dst []byte, a *delivery.Attempt) ([]byte, error) {
 	}
 	if !ok {
 		return appendMarshal(dst[:start], a)
+	}
+	return append(dst, '}'), nil
+}
+
+// AppendMessage appends m as json.Marshal writes it, for a message whose Data is nil (the stores keep the data
+// apart from this head): "data" is null. A message with data goes through json.Marshal, which also compacts it. Its
+// error is json.Marshal's, as for AppendDelivery.
+func AppendMessage(dst []byte, m *delivery.Message) ([]byte, error) {
+	if m.Data != nil {
+		return appendMarshal(dst, m)
+	}
+	dst = slices.Grow(dst, 200+len(m.ID)+len(m.TenantID)+len(m.Type)+len(m.IdempotencyKey)+len(m.TraceParent)+
+		len(m.OrderingKey))
+	start := len(dst)
+	ok := true
+	dst = appendString(append(dst, `{"id":`...), m.ID)
+	dst = appendString(append(dst, `,"tenant_id":`...), m.TenantID)
+	dst = appendString(append(dst, `,"type":`...), m.Type)
+	dst, ok = appendTime(append(dst, `,"timestamp":`...), m.Timestamp, ok)
+	dst = append(dst, `,"data":null`...)
+	if m.IdempotencyKey != "" {
+		dst = appendString(append(dst, `,"idempotency_key":`...), m.IdempotencyKey)
+	}
+	if m.TraceParent != "" {
+		dst = appendString(append(dst, `,"traceparent":`...), m.TraceParent)
+	}
+	dst, ok = appendTime(append(dst, `,"created_at":`...), m.CreatedAt, ok)
+	if m.OrderingKey != "" {
+		dst = appendString(append(dst, `,"ordering_key":`...), m.OrderingKey)
+	}
+	if !m.ExpungedAt.IsZero() {
+		dst, ok = appendTime(append(dst, `,"expunged_at":`...), m.ExpungedAt, ok)
+	}
+	if !ok {
+		return appendMarshal(dst[:start], m)
 	}
 	return append(dst, '}'), nil
 }

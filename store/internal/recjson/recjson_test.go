@@ -380,3 +380,74 @@ func benchBoth[T any](b *testing.B, v *T, appendRec func([]byte, *T) ([]byte, er
 		}
 	})
 }
+
+// messages are message heads as the Redis store writes them (no data), plus one with data, which goes through
+// json.Marshal.
+func messages(t testing.TB) []delivery.Message {
+	at := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
+	out := []delivery.Message{
+		{},
+		{ID: "msg_1", TenantID: "acme", Type: "device.enrolled", Timestamp: at, CreatedAt: at},
+		{ID: "msg_2", TenantID: "acme", Type: "a.b", Timestamp: at.In(time.FixedZone("", -5*3600)), CreatedAt: at,
+			IdempotencyKey: "evt-1", TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+			OrderingKey: "dev-7", ExpungedAt: at.Add(time.Hour)},
+		{ID: "msg_3", Type: "a", Data: []byte(` {"a": [1, 2]} `), CreatedAt: at},
+	}
+	for _, s := range escapes {
+		out = append(out, delivery.Message{ID: s, TenantID: s, Type: s, IdempotencyKey: s, TraceParent: s, OrderingKey: s})
+	}
+	for _, tm := range times(t) {
+		out = append(out, delivery.Message{ID: "msg_t", Timestamp: tm, CreatedAt: tm})
+	}
+	for _, tm := range unwritable() {
+		out = append(out, delivery.Message{ID: "msg_u", Timestamp: at, CreatedAt: tm}, delivery.Message{ExpungedAt: tm})
+	}
+	return out
+}
+
+func TestAppendMessage(t *testing.T) {
+	for _, m := range messages(t) {
+		checkSame(t, &m, AppendMessage)
+	}
+	var m delivery.Message
+	fillMessage(t, reflect.ValueOf(&m).Elem())
+	checkSame(t, &m, AppendMessage)
+}
+
+// fillMessage sets every field of a message but Data: a field added to delivery.Message that AppendMessage does not
+// write fails TestAppendMessage.
+func fillMessage(t *testing.T, v reflect.Value) {
+	t.Helper()
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case name == "Data":
+		case f.Type() == reflect.TypeFor[time.Time]():
+			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 6+i, time.FixedZone("", 3600*i))))
+		case f.Kind() == reflect.String:
+			f.SetString("v-" + name)
+		default:
+			t.Fatalf("Message.%s is a %s: teach AppendMessage to write it", name, f.Type())
+		}
+	}
+}
+
+func FuzzAppendMessage(f *testing.F) {
+	for _, m := range messages(f) {
+		_, off := m.CreatedAt.Zone()
+		f.Add(m.ID, m.Type, m.IdempotencyKey, m.OrderingKey, m.CreatedAt.Unix(), int64(m.CreatedAt.Nanosecond()), int32(off), int64(0))
+	}
+	f.Fuzz(func(t *testing.T, id, typ, idem, key string, sec, nsec int64, offset int32, expSec int64) {
+		m := delivery.Message{ID: id, TenantID: key + id, Type: typ, Timestamp: fuzzTime(sec+1, nsec/5, offset/3),
+			IdempotencyKey: idem, TraceParent: typ + idem, CreatedAt: fuzzTime(sec, nsec, offset), OrderingKey: key,
+			ExpungedAt: fuzzTime(expSec, nsec, offset)}
+		checkSame(t, &m, AppendMessage)
+	})
+}
+
+func BenchmarkAppendMessage(b *testing.B) {
+	at := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
+	m := delivery.Message{ID: "msg_2qXzJ8d9Hk3LmN4pQr5sTu6vWx7", TenantID: "acme", Type: "device.enrolled",
+		Timestamp: at, IdempotencyKey: "evt-000123", CreatedAt: at}
+	benchBoth(b, &m, AppendMessage)
+}
