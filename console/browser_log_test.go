@@ -62,7 +62,13 @@ func TestBrowserFailingReceiver(t *testing.T) {
 	do(t, ctx, "open the list",
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(xp("p", "1 of 1 endpoints")))
-	if got := text(t, ctx, chromedp.CSS("a.ep-link")); got != xssDescription {
+	// Read the link once it holds text: a read that races the list's render can find an element just replaced.
+	got, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector('a.ep-link')?.textContent`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil {
+		t.Fatalf("the endpoint's link has no text: %v\n%s", err, where(ctx))
+	}
+	if got != xssDescription {
 		t.Errorf("description shows as %q, want the text %q", got, xssDescription)
 	}
 	if got := text(t, ctx, chromedp.Search(`//tbody/tr/td[5]`)); !strings.Contains(got, "0 % of 1") {
