@@ -193,7 +193,7 @@ func checkSame[T any](t *testing.T, v *T, appendRec func([]byte, *T) ([]byte, er
 }
 
 // TestEveryField sets every field of both types by reflection: a field added to delivery.Delivery or
-// delivery.Attempt that this package does not write fails here.
+// delivery.Attempt that this package does not write fails here (TestAppendMessage does the same for a message).
 func TestEveryField(t *testing.T) {
 	var d delivery.Delivery
 	fill(t, reflect.ValueOf(&d).Elem())
@@ -217,6 +217,8 @@ func fill(t *testing.T, v reflect.Value) {
 			f.SetInt(int64(100 + i))
 		case f.Kind() == reflect.Bool:
 			f.SetBool(true)
+		case f.Type() == reflect.TypeFor[json.RawMessage]():
+			// a message's data: the stores write the head without it (AppendMessage takes nil data itself)
 		case f.Type() == reflect.TypeFor[map[string]string]():
 			f.Set(reflect.ValueOf(map[string]string{"k-" + name: "v", "a-" + name: "w"}))
 		default:
@@ -410,26 +412,8 @@ func TestAppendMessage(t *testing.T) {
 		checkSame(t, &m, AppendMessage)
 	}
 	var m delivery.Message
-	fillMessage(t, reflect.ValueOf(&m).Elem())
+	fill(t, reflect.ValueOf(&m).Elem())
 	checkSame(t, &m, AppendMessage)
-}
-
-// fillMessage sets every field of a message but Data: a field added to delivery.Message that AppendMessage does not
-// write fails TestAppendMessage.
-func fillMessage(t *testing.T, v reflect.Value) {
-	t.Helper()
-	for i := range v.NumField() {
-		f, name := v.Field(i), v.Type().Field(i).Name
-		switch {
-		case name == "Data":
-		case f.Type() == reflect.TypeFor[time.Time]():
-			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 6+i, time.FixedZone("", 3600*i))))
-		case f.Kind() == reflect.String:
-			f.SetString("v-" + name)
-		default:
-			t.Fatalf("Message.%s is a %s: teach AppendMessage to write it", name, f.Type())
-		}
-	}
 }
 
 func FuzzAppendMessage(f *testing.F) {
