@@ -21,18 +21,22 @@ import (
 func decodeFast(raw []byte, dst any) bool {
 	switch v := dst.(type) {
 	case *wire.Event:
-		var ev wire.Event
-		c := cursor{b: raw}
-		c.ws()
-		if !c.event(&ev) || !c.end() {
-			return false
-		}
-		*v = ev
-		return true
+		return decodeEvent(raw, v)
 	case *wire.Batch:
 		return decodeBatch(raw, v)
 	}
 	return false
+}
+
+func decodeEvent(raw []byte, dst *wire.Event) bool {
+	var ev wire.Event
+	c := cursor{b: raw}
+	c.ws()
+	if !c.event(&ev) || !c.end() {
+		return false
+	}
+	*dst = ev
+	return true
 }
 
 func decodeBatch(raw []byte, dst *wire.Batch) bool {

@@ -146,7 +146,9 @@ func decodeDeliveryRec(b []byte) (*delivery.Delivery, bool, error) {
 func encodeMessage(m *delivery.Message) ([]byte, error) {
 	head := *m
 	head.Data = nil
-	out, err := recjson.AppendMessage(make([]byte, 0, 256+len(m.Data)), &head)
+	// One allocation for head and data: a head is about 250 bytes, and AppendMessage grows the slice if this one's
+	// strings make it longer.
+	out, err := recjson.AppendMessage(make([]byte, 0, 512+len(m.Data)), &head)
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: encode %T: %w", m, err)
 	}
