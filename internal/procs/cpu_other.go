@@ -4,4 +4,5 @@ package procs
 
 import "time"
 
-func cpuTime() (time.Duration, error) { return 0, ErrUnsupported }
+// CPUTime is the user and system CPU time the process has used; ErrUnsupported here.
+func CPUTime() (time.Duration, error) { return 0, ErrUnsupported }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// cpuTime is the user and system CPU time the process has used.
-func cpuTime() (time.Duration, error) {
+// CPUTime is the user and system CPU time the process has used.
+func CPUTime() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, err

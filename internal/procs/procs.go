@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Max <= 1 {
 		return nil
 	}
-	last, err := cpuTime()
+	last, err := CPUTime()
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-ctx.Done():
 			return nil
 		case now := <-t.C:
-			used, err := cpuTime()
+			used, err := CPUTime()
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/procs"
 )
 
 // Bench measures a backend's hot paths with 1 and 16 concurrent goroutines and reports ops/s besides ns/op:
@@ -35,6 +36,20 @@ func closeStore(b *testing.B, s Store) {
 func opsPerSec(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "ops/s")
+	}
+}
+
+// cpuPerOp starts counting the process's CPU time (every goroutine's, the store's own committers and the garbage
+// collector included); the returned func reports it per op as cpu-µs/op. Where CPU time cannot be read it reports
+// nothing.
+func cpuPerOp(b *testing.B) (stop func()) {
+	start, err := procs.CPUTime()
+	return func() {
+		end, err2 := procs.CPUTime()
+		if err != nil || err2 != nil || b.N == 0 {
+			return
+		}
+		b.ReportMetric(float64(end-start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 	}
 }
 
@@ -68,6 +83,7 @@ func benchPublish(b *testing.B, s Store, g int) {
 	closeStore(b, s)
 	ctx := context.Background()
 	b.ResetTimer()
+	stop := cpuPerOp(b)
 	parallel(b, g, b.N, func(i int) error {
 		m := message("ten_bench", base)
 		ds := []*delivery.Delivery{deliveryOf(m, fmt.Sprintf("ep_%03d", i%200), base)}
@@ -75,6 +91,7 @@ func benchPublish(b *testing.B, s Store, g int) {
 		return err
 	})
 	b.StopTimer()
+	stop()
 	opsPerSec(b)
 }
 
@@ -94,6 +111,7 @@ func benchClaimAck(b *testing.B, s Store, g int) {
 	}
 	var acked atomic.Int64
 	b.ResetTimer()
+	stop := cpuPerOp(b)
 	parallel(b, g, g, func(int) error {
 		for {
 			ts, err := s.Claim(ctx, base, delivery.ClaimOptions{Max: 16, Lease: time.Minute})
@@ -112,6 +130,7 @@ func benchClaimAck(b *testing.B, s Store, g int) {
 		}
 	})
 	b.StopTimer()
+	stop()
 	if int(acked.Load()) != b.N {
 		b.Fatalf("acked %d of %d", acked.Load(), b.N)
 	}
