@@ -84,6 +84,7 @@ func (s *Store) commitGroup(calls []commitCall) {
 	for len(calls) > 0 {
 		failed := -1
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			fillAppended(tx)
 			for i, c := range calls {
 				if err := c.fn(tx); err != nil {
 					failed = i
@@ -100,6 +101,9 @@ func (s *Store) commitGroup(calls []commitCall) {
 		}
 		c := calls[failed]
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		c.err <- s.db.Update(c.fn)
+		c.err <- s.db.Update(func(tx *bolt.Tx) error {
+			fillAppended(tx)
+			return c.fn(tx)
+		})
 	}
 }

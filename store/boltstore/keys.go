@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Every bucket and every key layout lives in this file.
@@ -36,6 +38,27 @@ var (
 var allBuckets = [][]byte{bMeta, bTenants, bTokens, bTokensByTen, bEndpoints, bEventTypes, bMessages, bMsgByTime,
 	bIdem, bDeliveries, bDlvByEndpoint, bDlvByMessage, bPending, bTerminal, bAttempts,
 	bPortal, bPortalByTen, bBlocked}
+
+// appended lists the buckets whose new keys come in ascending order: ids are UUIDv7 and time keys are times, so each
+// tenant's (or endpoint's, or message's) keys grow at the end of its range. bbolt splits a node at FillPercent of a
+// page (half, by default), which suits random inserts but leaves every node behind an append half empty: twice the
+// pages, and a deeper tree, so more pages to copy and write on every commit.
+var appended = [][]byte{bMessages, bMsgByTime, bDeliveries, bDlvByEndpoint, bDlvByMessage, bPending, bTerminal,
+	bAttempts}
+
+// appendedFill is the FillPercent of the appended buckets: nearly full, with room for a record to grow in place
+// (a delivery's record is rewritten with its outcome).
+const appendedFill = 0.9
+
+// fillAppended sets the FillPercent of tx's appended buckets; a write transaction calls it before it writes.
+// FillPercent is a property of the open bucket, not of the file: it changes how nodes split, never what they hold.
+func fillAppended(tx *bolt.Tx) {
+	for _, name := range appended {
+		if b := tx.Bucket(name); b != nil {
+			b.FillPercent = appendedFill
+		}
+	}
+}
 
 const formatVersion = "1"
 
