@@ -87,8 +87,17 @@ func TestAppendedBucketsFillTheirPages(t *testing.T) {
 
 var filled struct {
 	once sync.Once
+	dir  string // removed by TestMain
 	file string
 	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if filled.dir != "" {
+		os.RemoveAll(filled.dir)
+	}
+	os.Exit(code)
 }
 
 // filledFile returns a store file holding 30,000 published messages, made once per test binary.
@@ -99,6 +108,7 @@ func filledFile(b *testing.B) string {
 			filled.err = err
 			return
 		}
+		filled.dir = dir
 		s, err := Open(dir, Options{})
 		if err != nil {
 			filled.err = err
