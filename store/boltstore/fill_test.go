@@ -16,7 +16,7 @@ import (
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/ids"
-	"github.com/webhookd/webhookd/internal/procs"
+	"github.com/webhookd/webhookd/store/storetest"
 )
 
 // publishOne stores a message of tenant with one pending delivery to endpoint.
@@ -140,7 +140,7 @@ func BenchmarkPublishFilled(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
 	b.ResetTimer()
-	cpu0, _ := procs.CPUTime()
+	stop := storetest.CPUPerOp(b)
 	st0 := s.db.Stats()
 	for range b.N {
 		if err := publishOne(ctx, s, "ten_a", "ep_a", now); err != nil {
@@ -148,10 +148,9 @@ func BenchmarkPublishFilled(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	cpu1, _ := procs.CPUTime()
+	stop()
 	st1 := s.db.Stats()
 	st := st1.Sub(&st0)
-	b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(st.TxStats.GetWrite())/float64(b.N), "pages/op")
 }
 

@@ -39,10 +39,10 @@ func opsPerSec(b *testing.B) {
 	}
 }
 
-// cpuPerOp starts counting the process's CPU time (every goroutine's, the store's own committers and the garbage
+// CPUPerOp starts counting the process's CPU time (every goroutine's, the store's own committers and the garbage
 // collector included); the returned func reports it per op as cpu-µs/op. Where CPU time cannot be read it reports
 // nothing.
-func cpuPerOp(b *testing.B) (stop func()) {
+func CPUPerOp(b *testing.B) (stop func()) {
 	start, err := procs.CPUTime()
 	return func() {
 		end, err2 := procs.CPUTime()
@@ -83,7 +83,7 @@ func benchPublish(b *testing.B, s Store, g int) {
 	closeStore(b, s)
 	ctx := context.Background()
 	b.ResetTimer()
-	stop := cpuPerOp(b)
+	stop := CPUPerOp(b)
 	parallel(b, g, b.N, func(i int) error {
 		m := message("ten_bench", base)
 		ds := []*delivery.Delivery{deliveryOf(m, fmt.Sprintf("ep_%03d", i%200), base)}
@@ -111,7 +111,7 @@ func benchClaimAck(b *testing.B, s Store, g int) {
 	}
 	var acked atomic.Int64
 	b.ResetTimer()
-	stop := cpuPerOp(b)
+	stop := CPUPerOp(b)
 	parallel(b, g, g, func(int) error {
 		for {
 			ts, err := s.Claim(ctx, base, delivery.ClaimOptions{Max: 16, Lease: time.Minute})
