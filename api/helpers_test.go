@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd/calls"
 	"github.com/webhookd/webhookd/egress"
@@ -23,11 +24,15 @@ const opToken = "operator-token-for-tests-0123456789"
 
 // env is one API server over a fresh bolt store.
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	s     *server
-	store *boltstore.Store
+	t      *testing.T
+	srv    *httptest.Server
+	s      *server
+	store  *boltstore.Store
+	expect *http.Client // for large bodies (do), made on first use
 }
+
+// largeBody is the body size above which do asks for the server's go-ahead before sending it.
+const largeBody = 32 << 10
 
 // testPolicy lets tests register httptest receivers (http on 127.0.0.1).
 var testPolicy = egress.Policy{AllowHTTP: true, AllowPrivate: true}
@@ -103,7 +108,15 @@ func (e *env) do(method, path, token string, body any) (int, []byte) {
 	} else if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := e.srv.Client().Do(req)
+	client := e.srv.Client()
+	if req.ContentLength > largeBody {
+		// Wait for the server's go-ahead (Expect: 100-continue, as curl sends for a large body). A server that refuses
+		// the body by its Content-Length answers without reading it and closes the connection; a client still
+		// writing the body could meet that close as a broken pipe instead of reading the answer.
+		req.Header.Set("Expect", "100-continue")
+		client = e.expectClient()
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -113,6 +126,17 @@ func (e *env) do(method, path, token string, body any) (int, []byte) {
 		e.t.Fatal(err)
 	}
 	return resp.StatusCode, out
+}
+
+// expectClient returns a client that honours Expect: 100-continue (the test server's own sends the body at once).
+func (e *env) expectClient() *http.Client {
+	if e.expect == nil {
+		tr := e.srv.Client().Transport.(*http.Transport).Clone()
+		tr.ExpectContinueTimeout = 10 * time.Second
+		e.t.Cleanup(tr.CloseIdleConnections)
+		e.expect = &http.Client{Transport: tr}
+	}
+	return e.expect
 }
 
 // must sends a request, requires status want and decodes the answer into a map.
