@@ -1,48 +1,79 @@
 package boltstore
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Group commit. Every durable small write goes to one committer goroutine, which takes whatever is queued (at most
-// maxGroup writes) and commits it in one transaction and one fsync. A lone writer commits at once; writers that
-// arrive during a commit share the next one, so the group grows with the load without any waiting on a timer.
-// bbolt's own Batch waits MaxBatchDelay unless MaxBatchSize writers are already queued, which costs a lone writer
-// the delay and many writers a commit that waits for a batch that is never full.
+// Group commit. Every write goes to one committer goroutine, which takes whatever is queued (at most maxGroup
+// writes) and handles it as one group, so the group grows with the load without any waiting on a timer.
 //
-// One exception to "at once": a delivery's result (ack, nack, fail, release: writeResult) that would commit alone
-// waits up to resultLinger for another write to share its commit, and commits as soon as any write that is not a
-// result arrives (a publish never waits). Under a steady trickle of events each delivery would otherwise cost two
-// commits of its own, its publish and its result, each two fsyncs and a pwrite per dirty page: most of the
-// gateway's CPU per delivery at 200 events/s. Nobody waits for a result's commit but the worker that recorded it
-// (the receiver has its request, the endpoint's slot is free already), and a crash before it commits sends the
-// delivery again, as for any attempt in flight.
+// Publishes and results (ack, nack, fail, release) are applied to a bbolt write transaction that the committer keeps
+// open across groups; a group's publishes are made durable by one journal write and fdatasync (journal.go) before
+// any of them is answered, and its results are answered at once. The open transaction is committed (a checkpoint)
+// Options.CheckpointEvery after it took its first write, when it holds maxOpenWrites, before a read that must see it
+// (Store.view), before any other write, and at Close. Every other write (the registry, replays, reclaims, deletions)
+// is committed, with the open transaction, before it is answered; a group of them shares one commit, and a call
+// whose fn fails is answered from a transaction of its own while the others run again without it.
 //
-// As with Batch, a write's fn may run more than once (when another write in its group fails, the group is rolled
-// back and run again without it), so it must be idempotent and touch nothing outside the transaction.
+// bbolt has no savepoints, so a write that fails inside the open transaction rolls all of it back; the committer
+// then applies again, from their redo functions, the writes it held. A redo function repeats its write from
+// arguments captured when it was made and touches nothing outside the transaction; a write's fn, which also hands
+// its outputs to its caller, runs once.
 
 type commitCall struct {
-	fn     func(*bolt.Tx) error
-	err    chan error
-	result bool // a delivery's result, which may wait for company (resultLinger)
+	fn  func(*bolt.Tx) error
+	err chan error
+	// redo, when set, marks a write that may wait in the open transaction: a publish or a result. It applies the
+	// write again after a rollback.
+	redo func(*bolt.Tx) error
+	// journal is a publish's journal record, durable before the publish is answered.
+	journal []byte
+	// alone runs fn in a transaction of its own after a checkpoint (Store.update: large writes such as Prune).
+	alone bool
+	// sync asks only for a checkpoint (fn is nil).
+	sync bool
 }
 
-// resultLinger bounds how long a lone result waits for company.
-const resultLinger = 5 * time.Millisecond
+const (
+	// maxOpenWrites bounds the writes the open transaction holds, and so the work of a rollback and of a replay.
+	maxOpenWrites = 8192
+)
+
+// ErrBroken is returned by every call after the store could not apply again, after a failed commit or write, the
+// writes it had acknowledged: the journal still holds every acknowledged publish, and opening the store again
+// recovers them.
+var ErrBroken = errors.New("boltstore: store failed; restart the gateway to recover from the journal")
 
 // committer runs until s.done is closed; Close waits for it before closing the file.
 func (s *Store) committer() {
 	defer close(s.committerDone)
 	group := make([]commitCall, 0, s.maxGroup)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
+	tick := time.NewTimer(time.Hour)
+	tick.Stop()
+	armed := false
 	for {
 		select {
 		case c := <-s.commits:
 			group = append(group[:0], c)
+		case <-tick.C:
+			armed = false
+			s.checkpoint()
+			continue
 		case <-s.done:
+			tick.Stop()
+			if s.crashAtClose.Load() {
+				if s.otx != nil {
+					s.otx.Rollback()
+				}
+				return
+			}
+			if s.checkpoint() == nil && s.broken() == nil {
+				s.jr.f.Truncate(0) // tidy: a stopped store leaves an empty journal; records past the checkpoint would be skipped anyway
+			}
 			return
 		}
 	drain:
@@ -54,28 +85,209 @@ func (s *Store) committer() {
 				break drain
 			}
 		}
-		if len(group) == 1 && group[0].result && s.maxGroup > 1 {
-			// A lone result: wait a moment for company, until a write that is not a result, a full group or the
-			// store closing.
-			linger.Reset(resultLinger)
-		wait:
-			for len(group) < s.maxGroup {
-				select {
-				case c := <-s.commits:
-					group = append(group, c)
-					if !c.result {
-						break wait
-					}
-				case <-linger.C:
-					break wait
-				case <-s.done:
-					break wait
+		s.runGroup(group)
+		clear(group) // the calls' closures hold their callers' values
+		switch {
+		case len(s.redo) >= maxOpenWrites:
+			s.checkpoint()
+		case s.otx != nil && !armed:
+			tick.Reset(s.ckptEvery)
+			armed = true
+		}
+		if s.otx == nil && armed {
+			tick.Stop()
+			armed = false
+		}
+	}
+}
+
+// runGroup applies, journals, commits and answers one group of calls.
+func (s *Store) runGroup(group []commitCall) {
+	if err := s.broken(); err != nil {
+		for _, c := range group {
+			c.err <- err
+		}
+		return
+	}
+	var direct, syncs []commitCall
+	applied := s.applied[:0]
+	base, seq := len(s.redo), s.jr.seq
+	journaled := false
+	for _, c := range group {
+		switch {
+		case c.sync:
+			syncs = append(syncs, c)
+		case c.redo == nil:
+			direct = append(direct, c)
+		default:
+			if err := s.apply(c); err != nil {
+				c.err <- err
+				continue
+			}
+			applied = append(applied, c)
+			if c.journal != nil {
+				s.jr.add(c.journal)
+				journaled = true
+			}
+		}
+	}
+	if err := s.broken(); err != nil {
+		s.jr.drop(seq)
+		for _, cs := range [][]commitCall{applied, direct, syncs} {
+			for _, c := range cs {
+				c.err <- err
+			}
+		}
+		clear(applied)
+		return
+	}
+	if journaled {
+		if err := s.jr.flush(); err != nil {
+			// Not durable: take this group's publishes out of the open transaction, keep its results.
+			s.jr.drop(seq)
+			clear(s.redo[base:])
+			s.redo = s.redo[:base]
+			for _, c := range applied {
+				if c.journal == nil {
+					s.redo = append(s.redo, c.redo)
 				}
 			}
-			linger.Stop()
+			rerr := s.rebuild()
+			for _, c := range applied {
+				switch {
+				case c.journal != nil:
+					c.err <- err
+				default:
+					c.err <- rerr
+				}
+			}
+			applied = applied[:0]
 		}
-		s.commitGroup(group)
 	}
+	if len(s.redo) > 0 {
+		s.dirty.Store(true)
+	}
+	for _, c := range applied {
+		c.err <- nil
+	}
+	clear(applied)
+	s.applied = applied
+	if len(direct) == 0 && len(syncs) == 0 {
+		return
+	}
+	err := s.checkpoint()
+	for _, c := range syncs {
+		c.err <- err
+	}
+	if err != nil {
+		for _, c := range direct {
+			c.err <- err
+		}
+		return
+	}
+	var shared []commitCall
+	for _, c := range direct {
+		if c.alone {
+			c.err <- s.db.Update(c.fn)
+			continue
+		}
+		shared = append(shared, c)
+	}
+	s.commitGroup(shared)
+}
+
+// apply runs c's fn in the open transaction, beginning one when none is open. When fn fails, the transaction is
+// rolled back and the writes it held are applied again.
+func (s *Store) apply(c commitCall) error {
+	if s.otx == nil {
+		tx, err := s.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		fillAppended(tx)
+		s.otx = tx
+	}
+	if err := c.fn(s.otx); err != nil {
+		if rerr := s.rebuild(); rerr != nil {
+			return rerr
+		}
+		return err
+	}
+	s.redo = append(s.redo, c.redo)
+	return nil
+}
+
+// rebuild rolls the open transaction back and applies s.redo to a new one. When that fails the store is broken.
+func (s *Store) rebuild() error {
+	if s.otx != nil {
+		s.otx.Rollback() // a transaction whose Commit failed is closed already
+		s.otx = nil
+	}
+	if len(s.redo) == 0 {
+		return nil
+	}
+	tx, err := s.db.Begin(true)
+	if err == nil {
+		fillAppended(tx)
+		for _, r := range s.redo {
+			if err = r(tx); err != nil {
+				tx.Rollback()
+				break
+			}
+		}
+		if err == nil {
+			s.otx = tx
+			return nil
+		}
+	}
+	clear(s.redo)
+	s.redo = s.redo[:0]
+	s.dirty.Store(false)
+	return s.fail(err)
+}
+
+// checkpoint commits the open transaction with the journal's sequence, and starts the journal over.
+func (s *Store) checkpoint() error {
+	if err := s.broken(); err != nil {
+		return err
+	}
+	if s.otx == nil {
+		return nil
+	}
+	err := putJournalSeq(s.otx, s.jr.seq)
+	if err == nil {
+		err = s.otx.Commit()
+		if err == nil {
+			s.otx = nil
+		}
+	}
+	if err != nil {
+		// The writes are applied again to a new transaction, which the next checkpoint commits.
+		if rerr := s.rebuild(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	clear(s.redo)
+	s.redo = s.redo[:0]
+	s.jr.rewind()
+	s.dirty.Store(false)
+	return nil
+}
+
+// fail marks the store broken by err and returns the error every call gets from now on.
+func (s *Store) fail(err error) error {
+	err = fmt.Errorf("%w: %w", ErrBroken, err)
+	s.brokenErr.Store(&err)
+	return err
+}
+
+// broken returns the error that broke the store, or nil.
+func (s *Store) broken() error {
+	if p := s.brokenErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // commitGroup commits calls in one transaction; a call whose fn fails is answered from a transaction of its own and

@@ -20,7 +20,8 @@ const compactTxSize = 64 << 20
 // so a value overwritten or deleted (a secret in the clear before sealing, a secret sealed under a retired operator
 // key) stays readable in the file until its page is reused. Compact copies every bucket into a new file in the same
 // directory, syncs it, renames it over the old file and syncs the directory; a crash at any point leaves either the
-// old file or the new one, both complete. The store must not be open: Compact takes the file lock (ErrLocked when
+// old file or the new one, both complete. Publishes journaled past the file's last checkpoint are applied to it
+// first. The store must not be open: Compact takes the file lock (ErrLocked when
 // another Store holds it). It is a no-op when there is no file.
 //
 // Copies made before (backups, snapshots of the volume, the filesystem's own free blocks) are not touched.
@@ -31,6 +32,16 @@ func Compact(path string) error {
 	}
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if fi, err := os.Stat(file + JournalSuffix); err == nil && fi.Size() > 0 {
+		// Publishes journaled past the last checkpoint: an Open applies them, its Close empties the journal.
+		s, err := Open(file, Options{})
+		if err != nil {
+			return fmt.Errorf("boltstore: compact: %w", err)
+		}
+		if err := s.Close(); err != nil {
+			return fmt.Errorf("boltstore: compact: %w", err)
+		}
 	}
 	src, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, berrors.ErrTimeout) {

@@ -143,18 +143,18 @@ func (s *Store) HeldKeys(ctx context.Context) (map[string]int, error) {
 
 // blockOnEnd runs in the transaction that ends it failed or dead: when it has an ordering key and its endpoint blocks
 // on failure, it records the hold and reports true.
-func blockOnEnd(tx *bolt.Tx, it *item) (bool, error) {
+func blockOnEnd(tx *bolt.Tx, it itemRef) (bool, error) {
 	if it.okey == "" {
 		return false, nil
 	}
-	e, err := getEndpoint(tx, it.tenant, it.lane.endpoint)
+	e, err := getEndpoint(tx, it.tenant, it.endpoint)
 	if errors.Is(err, endpoints.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil || !e.BlocksOnFailure() {
 		return false, err
 	}
-	return true, tx.Bucket(bBlocked).Put(key(it.tenant, it.lane.endpoint, it.okey), []byte(it.id))
+	return true, tx.Bucket(bBlocked).Put(key(it.tenant, it.endpoint, it.okey), []byte(it.id))
 }
 
 // end forgets a finishing item whose delivery ended failed or dead, or, with block, keeps it holding its key.

@@ -82,7 +82,7 @@ func (s *Store) CreatePortalSession(ctx context.Context, p *tenants.PortalSessio
 // there is none.
 func (s *Store) PortalSessionByHash(ctx context.Context, hash [32]byte) (*tenants.PortalSession, error) {
 	var p *tenants.PortalSession
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bPortal).Get(hash[:])
 		if v == nil {
 			return tenants.ErrToken

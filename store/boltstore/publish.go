@@ -26,52 +26,34 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("message %s: %w: %w", m.ID, events.ErrInvalid, err)
 	}
+	p := &pubRecord{m: m, recs: recs, idemSince: idemSince}
+	rec, err := appendPub(nil, p)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
+	}
 	var (
 		stored   *delivery.Message
 		fanout   int
 		existing bool
 	)
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		stored, fanout, existing = nil, 0, false
-		if err := ctx.Err(); err != nil {
+	err = s.submit(commitCall{
+		fn: func(tx *bolt.Tx) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var err error
+			stored, fanout, existing, err = applyPublish(tx, p)
 			return err
-		}
-		if m.IdempotencyKey != "" {
-			idem := tx.Bucket(bIdem)
-			ik := key(m.TenantID, m.IdempotencyKey)
-			if v := idem.Get(ik); v != nil {
-				r, err := decodeIdem(v)
-				if err != nil {
-					return err
-				}
-				if r.CreatedAt.After(idemSince) {
-					if v := tx.Bucket(bMessages).Get(key(m.TenantID, r.MessageID)); v != nil {
-						if stored, err = decodeMessage(v); err != nil {
-							return err
-						}
-						fanout, existing = countPrefix(tx.Bucket(bDlvByMessage), prefix(m.TenantID, r.MessageID)), true
-						return nil
-					}
-				}
-			}
-			v, err := encodeIdem(&idemRec{MessageID: m.ID, CreatedAt: m.CreatedAt})
-			if err != nil {
-				return err
-			}
-			if err := idem.Put(ik, v); err != nil {
-				return err
-			}
-		}
-		if err := putMessage(tx, m); err != nil {
+		},
+		redo: func(tx *bolt.Tx) error {
+			_, _, _, err := applyPublish(tx, p)
 			return err
-		}
-		for _, d := range recs {
-			if err := insertDelivery(tx, d); err != nil {
-				return err
-			}
-		}
-		stored, fanout = m, len(recs)
-		return nil
+		},
+		journal: rec,
+		err:     make(chan error, 1),
 	})
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
@@ -81,6 +63,46 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 		s.queueNew(recs)
 	}
 	return stored, fanout, existing, nil
+}
+
+// applyPublish writes p in tx: the message, its deliveries with their indexes and its idempotency key; or, when the
+// key names a message stored after p.idemSince, nothing, and it returns that message with existing set.
+func applyPublish(tx *bolt.Tx, p *pubRecord) (stored *delivery.Message, fanout int, existing bool, err error) {
+	m := p.m
+	if m.IdempotencyKey != "" {
+		idem := tx.Bucket(bIdem)
+		ik := key(m.TenantID, m.IdempotencyKey)
+		if v := idem.Get(ik); v != nil {
+			r, err := decodeIdem(v)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			if r.CreatedAt.After(p.idemSince) {
+				if v := tx.Bucket(bMessages).Get(key(m.TenantID, r.MessageID)); v != nil {
+					if stored, err = decodeMessage(v); err != nil {
+						return nil, 0, false, err
+					}
+					return stored, countPrefix(tx.Bucket(bDlvByMessage), prefix(m.TenantID, r.MessageID)), true, nil
+				}
+			}
+		}
+		v, err := encodeIdem(&idemRec{MessageID: m.ID, CreatedAt: m.CreatedAt})
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if err := idem.Put(ik, v); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	if err := putMessage(tx, m); err != nil {
+		return nil, 0, false, err
+	}
+	for _, d := range p.recs {
+		if err := insertDelivery(tx, d); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	return m, len(p.recs), false, nil
 }
 
 // Enqueue durably stores new deliveries of messages already stored (a replay) and queues them. It fails with

@@ -28,16 +28,16 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 
 // Ack records a successful attempt and ends the delivery.
 func (s *Store) Ack(ctx context.Context, t delivery.Task, a delivery.Attempt) error {
-	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
-		return s.finishAttempt(tx, t, a, delivery.StatusSucceeded, time.Time{}, "success")
-	}, func(it *item) { s.sched.done(it) })
+	return s.settle(ctx, t, func(tx *bolt.Tx, _ itemRef) (bool, error) {
+		return false, s.finishAttempt(tx, t, a, delivery.StatusSucceeded, time.Time{}, "success")
+	}, func(it *item, _ bool) { s.sched.done(it) })
 }
 
 // Nack records a failed attempt and schedules the next at retryAt.
 func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, retryAt time.Time) error {
-	return s.settle(ctx, t, func(tx *bolt.Tx, _ *item) error {
-		return s.finishAttempt(tx, t, a, delivery.StatusPending, retryAt, "retry")
-	}, func(it *item) { s.sched.requeue(it, retryAt, t.Attempt) })
+	return s.settle(ctx, t, func(tx *bolt.Tx, _ itemRef) (bool, error) {
+		return false, s.finishAttempt(tx, t, a, delivery.StatusPending, retryAt, "retry")
+	}, func(it *item, _ bool) { s.sched.requeue(it, retryAt, t.Attempt) })
 }
 
 // Fail records a final attempt and ends the delivery with status, StatusFailed or StatusDead.
@@ -45,34 +45,29 @@ func (s *Store) Fail(ctx context.Context, t delivery.Task, a delivery.Attempt, s
 	if status != delivery.StatusFailed && status != delivery.StatusDead {
 		return fmt.Errorf("fail delivery %s: status %q is not failed or dead", t.DeliveryID, status)
 	}
-	var block bool
-	return s.settle(ctx, t, func(tx *bolt.Tx, it *item) error {
+	return s.settle(ctx, t, func(tx *bolt.Tx, ref itemRef) (bool, error) {
 		if err := s.finishAttempt(tx, t, a, status, time.Time{}, string(status)); err != nil {
-			return err
+			return false, err
 		}
-		var err error
-		block, err = blockOnEnd(tx, it)
-		return err
-	}, func(it *item) { s.sched.end(it, block) })
+		return blockOnEnd(tx, ref)
+	}, func(it *item, block bool) { s.sched.end(it, block) })
 }
 
 // Release gives a task back unspent, due again at at. The new due time is stored.
 func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) error {
-	var attempts int
-	return s.settleAs(ctx, t, true, func(tx *bolt.Tx, it *item) error {
-		attempts = it.attempts
+	return s.settleAs(ctx, t, true, func(tx *bolt.Tx, _ itemRef) (bool, error) {
 		d, err := getDelivery(tx, t.TenantID, t.DeliveryID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		d.NextAttemptAt = at
 		v, err := encodeDeferred(d)
 		if err != nil {
-			return err
+			return false, err
 		}
-		return tx.Bucket(bDeliveries).Put(key(d.TenantID, d.ID), v) // still pending: the indexes stand
-	}, func(it *item) {
-		s.sched.requeue(it, at, attempts)
+		return false, tx.Bucket(bDeliveries).Put(key(d.TenantID, d.ID), v) // still pending: the indexes stand
+	}, func(it *item, _ bool) {
+		s.sched.requeue(it, at, it.attempts)
 		it.deferred = true
 	})
 }
@@ -120,6 +115,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	its := s.sched.expired(now, max)
 	type move struct {
 		it       *item
+		ref      itemRef
 		t        delivery.Task
 		attempts int
 		dead     bool
@@ -128,7 +124,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 	moves := make([]move, len(its))
 	for i, it := range its {
 		n := it.attempts + 1
-		moves[i] = move{it: it, t: it.task(), attempts: n, dead: maxAttempts > 0 && n >= maxAttempts}
+		moves[i] = move{it: it, ref: it.ref(), t: it.task(), attempts: n, dead: maxAttempts > 0 && n >= maxAttempts}
 		s.sched.begin(it)
 	}
 	s.mu.Unlock()
@@ -148,7 +144,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 			}
 			if m.dead {
 				var err error
-				if m.block, err = blockOnEnd(tx, m.it); err != nil {
+				if m.block, err = blockOnEnd(tx, m.ref); err != nil {
 					return err
 				}
 			}
@@ -189,17 +185,19 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 	return s.sched.nextDue(), nil
 }
 
-// settle ends a lease: it checks t's fence, commits the result with commit (durably, shared with concurrent writers),
-// then applies it to the lanes with apply. While the commit runs the item is finishing, so a reclaim, extend or
-// duplicate result cannot race it, but its endpoint's in-flight slot is already free; when the commit fails the lease
-// stands as it was and takes its slot back. Once applied, waiters on s.settled are woken (awaitSettled).
-func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
+// settle ends a lease: it checks t's fence, applies the result with commit (durably or in the open transaction,
+// shared with concurrent writers: commit.go), then applies it to the lanes with apply, which gets commit's flag. While
+// the write runs the item is finishing, so a reclaim, extend or duplicate result cannot race it, but its endpoint's
+// in-flight slot is already free; when the write fails the lease stands as it was and takes its slot back. Once
+// applied, waiters on s.settled are woken (awaitSettled). commit may run again after a rollback, so it reads the item
+// only through ref, a copy.
+func (s *Store) settle(ctx context.Context, t delivery.Task, commit func(*bolt.Tx, itemRef) (bool, error), apply func(*item, bool)) error {
 	return s.settleAs(ctx, t, false, commit, apply)
 }
 
 // settleAs is settle; with release set (Release), the lane counts the result as a release while it is committed
 // (retime waits for those).
-func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, commit func(*bolt.Tx, *item) error, apply func(*item)) error {
+func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, commit func(*bolt.Tx, itemRef) (bool, error), apply func(*item, bool)) error {
 	if err := s.lockOpen(ctx); err != nil {
 		return err
 	}
@@ -213,8 +211,17 @@ func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, com
 	if release {
 		l.releases++
 	}
+	ref := it.ref()
 	s.mu.Unlock()
-	err := s.writeResult(ctx, func(tx *bolt.Tx) error { return commit(tx, it) })
+	var flag bool
+	err := s.writeResult(ctx, func(tx *bolt.Tx) error {
+		var err error
+		flag, err = commit(tx, ref)
+		return err
+	}, func(tx *bolt.Tx) error {
+		_, err := commit(tx, ref)
+		return err
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.settled.Broadcast()
@@ -225,7 +232,7 @@ func (s *Store) settleAs(ctx context.Context, t delivery.Task, release bool, com
 		s.sched.abort(it)
 		return fmt.Errorf("delivery %s: %w", t.DeliveryID, err)
 	}
-	apply(it)
+	apply(it, flag)
 	return nil
 }
 
@@ -306,10 +313,11 @@ func (s *Store) recordAttempt(tx *bolt.Tx, t delivery.Task, a delivery.Attempt, 
 	return putDelivery(tx, d)
 }
 
-// writeResult is write for a delivery's result, which may wait a moment to share its commit (commit.go).
-func (s *Store) writeResult(ctx context.Context, fn func(*bolt.Tx) error) error {
+// writeResult applies a delivery's result in the committer's open transaction (commit.go): fn once, redo after a
+// rollback.
+func (s *Store) writeResult(ctx context.Context, fn, redo func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.submit(commitCall{fn: fn, err: make(chan error, 1), result: true})
+	return s.submit(commitCall{fn: fn, redo: redo, err: make(chan error, 1)})
 }

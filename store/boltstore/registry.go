@@ -38,7 +38,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenants.Tenant) error {
 // GetTenant returns a tenant; tenants.ErrNotFound when absent.
 func (s *Store) GetTenant(ctx context.Context, id string) (*tenants.Tenant, error) {
 	var t *tenants.Tenant
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bTenants).Get([]byte(id))
 		if v == nil {
 			return fmt.Errorf("tenant %s: %w", id, tenants.ErrNotFound)
@@ -53,7 +53,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*tenants.Tenant, erro
 // ListTenants returns tenants in ascending id order after the cursor, at most limit (all when limit ≤ 0).
 func (s *Store) ListTenants(ctx context.Context, after string, limit int) ([]*tenants.Tenant, error) {
 	var out []*tenants.Tenant
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		return scan(tx.Bucket(bTenants), nil, after, limit, func(_ string, v []byte) error {
 			t, err := decodeTenant(v)
 			out = append(out, t)
@@ -88,7 +88,7 @@ func (s *Store) CreateToken(ctx context.Context, t *tenants.Token) error {
 // TokenByHash returns the live token with this hash; tenants.ErrToken when it is unknown or revoked.
 func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (*tenants.Token, error) {
 	var t *tenants.Token
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bTokens).Get(hash[:])
 		if v == nil {
 			return tenants.ErrToken
@@ -111,7 +111,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash [32]byte) (*tenants.Token,
 // ListTokens returns a tenant's tokens, revoked ones included, in ascending id order.
 func (s *Store) ListTokens(ctx context.Context, tenantID string) ([]*tenants.Token, error) {
 	var out []*tenants.Token
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		toks := tx.Bucket(bTokens)
 		return scan(tx.Bucket(bTokensByTen), prefix(tenantID), "", 0, func(id string, h []byte) error {
 			v := toks.Get(h)
@@ -173,7 +173,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 // GetEndpoint returns a tenant's endpoint; endpoints.ErrNotFound when absent or another tenant's.
 func (s *Store) GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error) {
 	var e *endpoints.Endpoint
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		var err error
 		e, err = getEndpoint(tx, tenantID, id)
 		return err
@@ -192,7 +192,7 @@ func getEndpoint(tx *bolt.Tx, tenantID, id string) (*endpoints.Endpoint, error) 
 // ListEndpoints returns a tenant's endpoints in ascending id order after the cursor, at most limit (all when ≤ 0).
 func (s *Store) ListEndpoints(ctx context.Context, tenantID, after string, limit int) ([]*endpoints.Endpoint, error) {
 	var out []*endpoints.Endpoint
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		return scan(tx.Bucket(bEndpoints), prefix(tenantID), after, limit, func(_ string, v []byte) error {
 			e, err := decodeEndpoint(v)
 			out = append(out, e)
@@ -299,7 +299,7 @@ func (s *Store) PutEventType(ctx context.Context, t *events.EventType) error {
 // GetEventType returns a catalogue entry; events.ErrNotFound when absent.
 func (s *Store) GetEventType(ctx context.Context, name string) (*events.EventType, error) {
 	var t *events.EventType
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bEventTypes).Get([]byte(name))
 		if v == nil {
 			return fmt.Errorf("event type %q: %w", name, events.ErrNotFound)
@@ -314,7 +314,7 @@ func (s *Store) GetEventType(ctx context.Context, name string) (*events.EventTyp
 // ListEventTypes returns catalogue entries in ascending name order after the cursor, at most limit (all when ≤ 0).
 func (s *Store) ListEventTypes(ctx context.Context, after string, limit int) ([]*events.EventType, error) {
 	var out []*events.EventType
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+	err := s.viewCommitted(ctx, func(tx *bolt.Tx) error {
 		return scan(tx.Bucket(bEventTypes), nil, after, limit, func(_ string, v []byte) error {
 			t, err := decodeEventType(v)
 			out = append(out, t)

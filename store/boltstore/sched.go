@@ -46,6 +46,16 @@ type item struct {
 	okey     string // ordering key, "" for none
 }
 
+// itemRef is what a write reads of an item: a copy, safe to read while the scheduler moves on.
+type itemRef struct {
+	id, tenant, endpoint, okey string
+}
+
+// ref copies what writes read of it; the caller holds the store's lock.
+func (it *item) ref() itemRef {
+	return itemRef{id: it.id, tenant: it.tenant, endpoint: it.lane.endpoint, okey: it.okey}
+}
+
 // lane is one endpoint's queue.
 type lane struct {
 	key      string // tenant 0 endpoint

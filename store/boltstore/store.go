@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,6 +54,9 @@ type Options struct {
 	// PruneBatch is how many records one Prune transaction deletes at most, so that retention never holds the
 	// writer lock for long. Defaults to 1000.
 	PruneBatch int
+	// CheckpointEvery bounds how long publishes and results wait, journaled or in memory, for their bbolt commit
+	// (commit.go). Defaults to 50ms.
+	CheckpointEvery time.Duration
 }
 
 // Store is the embedded store: every webhookd store interface on one bbolt file. It is safe for concurrent use.
@@ -61,10 +65,22 @@ type Store struct {
 	path       string
 	pruneBatch int
 	maxGroup   int
+	ckptEvery  time.Duration
 
 	commits       chan commitCall // to the committer (commit.go)
 	done          chan struct{}   // closed by Close
 	committerDone chan struct{}
+
+	// The committer's own (commit.go, journal.go): only its goroutine touches them once Open returned.
+	jr      *journal
+	otx     *bolt.Tx               // the open write transaction, nil when none
+	redo    []func(*bolt.Tx) error // the writes otx holds, to apply again after a rollback
+	applied []commitCall           // scratch for runGroup
+	// dirty is set while otx holds writes: a read that must see them asks for a checkpoint first (view).
+	dirty     atomic.Bool
+	brokenErr atomic.Pointer[error] // set once the store cannot go on (ErrBroken)
+	// crashAtClose (tests) makes Close abandon the open transaction and leave the journal, as kill -9 would.
+	crashAtClose atomic.Bool
 
 	recent msgcache.Cache // messages published here in the last seconds, for GetMessage without a transaction
 
@@ -81,7 +97,7 @@ type Store struct {
 // created with mode 0600. Open takes a process-exclusive lock on the file and rebuilds the in-memory queue from the
 // pending deliveries.
 func Open(path string, opts Options) (*Store, error) {
-	if opts.LockTimeout < 0 || opts.MaxGroup < 0 || opts.PruneBatch < 0 {
+	if opts.LockTimeout < 0 || opts.MaxGroup < 0 || opts.PruneBatch < 0 || opts.CheckpointEvery < 0 {
 		return nil, fmt.Errorf("boltstore: negative option in %+v", opts)
 	}
 	file := path
@@ -107,6 +123,7 @@ func Open(path string, opts Options) (*Store, error) {
 		path:          file,
 		pruneBatch:    cmp.Or(opts.PruneBatch, 1000),
 		maxGroup:      max(1, cmp.Or(opts.MaxGroup, 256)),
+		ckptEvery:     cmp.Or(opts.CheckpointEvery, 50*time.Millisecond),
 		commits:       make(chan commitCall),
 		done:          make(chan struct{}),
 		committerDone: make(chan struct{}),
@@ -116,6 +133,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s.settled.L = &s.mu
 	if err := s.init(); err != nil {
+		if s.jr != nil {
+			s.jr.close()
+		}
 		db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", file, err)
 	}
@@ -141,6 +161,9 @@ func (s *Store) init() error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if s.jr, err = s.replayJournal(s.path + JournalSuffix); err != nil {
 		return err
 	}
 	// Deliveries with an ordering key are added after the others, in id (creation) order, so that each key's line is
@@ -214,7 +237,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.done)
 	<-s.committerDone
-	return s.db.Close()
+	return errors.Join(s.broken(), s.jr.close(), s.db.Close())
 }
 
 // Ping reports whether the store can serve: open and readable.
@@ -222,7 +245,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.view(ctx, func(*bolt.Tx) error { return nil })
+	if err := s.broken(); err != nil {
+		return err
+	}
+	return s.viewCommitted(ctx, func(*bolt.Tx) error { return nil })
 }
 
 func (s *Store) isClosed() bool {
@@ -231,8 +257,20 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction that sees every write answered before it: when the open transaction holds
+// writes, it asks for a checkpoint first.
 func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if s.dirty.Load() {
+		if err := s.checkpointNow(ctx); err != nil {
+			return err
+		}
+	}
+	return s.viewCommitted(ctx, fn)
+}
+
+// viewCommitted runs fn in a read transaction of the last checkpoint: for the registry (tenants, tokens, endpoints,
+// event types), which the open transaction never holds.
+func (s *Store) viewCommitted(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -242,9 +280,17 @@ func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
-// write runs fn in a durable read-write transaction: committed and fsync'd when write returns nil. Concurrent writes
-// share commits (commit.go), so fn must be idempotent (it may run more than once) and may only touch state outside
-// the transaction after write returned.
+// checkpointNow commits the open transaction.
+func (s *Store) checkpointNow(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.submit(commitCall{sync: true, err: make(chan error, 1)})
+}
+
+// write runs fn in a durable read-write transaction: committed and fsync'd, with the open transaction, when write
+// returns nil. Concurrent writes share commits (commit.go), so fn must be idempotent (it may run more than once) and
+// may only touch state outside the transaction after write returned.
 func (s *Store) write(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -252,7 +298,7 @@ func (s *Store) write(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return s.submit(commitCall{fn: fn, err: make(chan error, 1)})
 }
 
-// submit hands c to the committer and waits for its commit.
+// submit hands c to the committer and waits for its answer.
 func (s *Store) submit(c commitCall) error {
 	select {
 	case s.commits <- c:
@@ -262,14 +308,11 @@ func (s *Store) submit(c commitCall) error {
 	}
 }
 
-// update runs fn in its own durable read-write transaction, outside any batch: for large writes (Prune) that should
+// update runs fn in its own durable read-write transaction, outside any group: for large writes (Prune) that should
 // not hold back the small ones.
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.isClosed() {
-		return ErrClosed
-	}
-	return s.db.Update(fn)
+	return s.submit(commitCall{fn: fn, alone: true, err: make(chan error, 1)})
 }

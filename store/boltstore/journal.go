@@ -1,0 +1,265 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/webhookd/webhookd/delivery"
+)
+
+// The journal makes a publish durable without a bbolt commit of its own. A bbolt commit writes every page the
+// transaction touched (twenty or so for one publish) and fsyncs twice; a journal record is one write, and a group of
+// them shares one fdatasync. The committer keeps a bbolt write transaction open, applies publishes and results to it
+// as they come, journals the publishes, and commits the transaction (a checkpoint) on a timer, before a read that
+// must see it, and before any other write. The checkpoint stores the sequence number of the last record it covers in
+// the meta bucket, in the same transaction, so a record is applied exactly once: at Open, the records past the stored
+// number are applied again in one transaction before the lanes are rebuilt.
+//
+// Results (acks, retries, failures, releases) are not journaled: a crash before the checkpoint loses them, and the
+// delivery is sent again with the same webhook-id, as for an attempt in flight.
+//
+// The file is written in place from its start after every checkpoint, never truncated on the hot path (an fdatasync
+// that must also record a new file size costs a metadata flush). A record is
+//
+//	length uint32 | crc uint32 (CRC-32C of sequence and payload) | sequence uint64 | payload
+//
+// and a reader stops at the first record that is short, fails its checksum or does not raise the sequence: the torn
+// tail of a crash, or the older records beyond the last write.
+
+// JournalSuffix names the journal: the database file's name with this appended, in the same directory.
+const JournalSuffix = ".journal"
+
+const journalHeader = 16
+
+// maxJournalRecord bounds a record's payload: a publish of the largest batch (8 MiB) with its deliveries fits.
+const maxJournalRecord = 64 << 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errJournalBad is returned by readJournal's callback when a record's payload does not decode.
+var errJournalBad = errors.New("bad journal record")
+
+// journal appends records to the journal file. Only the committer goroutine uses it.
+type journal struct {
+	f   *os.File
+	off int64  // where the next flush writes
+	buf []byte // records added since the last flush
+	seq uint64 // sequence of the last record added
+}
+
+func openJournal(path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &journal{f: f}, nil
+}
+
+// add appends a record with payload to the buffer and returns its sequence number.
+func (j *journal) add(payload []byte) uint64 {
+	j.seq++
+	var h [journalHeader]byte
+	binary.LittleEndian.PutUint32(h[0:], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(h[8:], j.seq)
+	crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, payload)
+	binary.LittleEndian.PutUint32(h[4:], crc)
+	j.buf = append(append(j.buf, h[:]...), payload...)
+	return j.seq
+}
+
+// flush writes the buffered records and fdatasyncs them (File.Sync is fsync; the data is what matters, and once the
+// file has grown to its working size the size no longer changes).
+func (j *journal) flush() error {
+	if len(j.buf) == 0 {
+		return nil
+	}
+	_, err := j.f.WriteAt(j.buf, j.off)
+	if err == nil {
+		err = fdatasync(j.f)
+	}
+	if err != nil {
+		j.buf = j.buf[:0]
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.off += int64(len(j.buf))
+	j.buf = j.buf[:0]
+	return nil
+}
+
+// drop forgets the buffered records that were not flushed, and their sequence numbers.
+func (j *journal) drop(seq uint64) {
+	j.buf = j.buf[:0]
+	j.seq = seq
+}
+
+// rewind starts the next flush at the file's start: a checkpoint covers every record written.
+func (j *journal) rewind() { j.off = 0 }
+
+func (j *journal) close() error { return j.f.Close() }
+
+// readJournal calls fn with each record of b in order whose sequence is above after, and returns the last sequence
+// it read (after when none). It stops at the end of the valid records; an error from fn stops it too.
+func readJournal(b []byte, after uint64, fn func(seq uint64, payload []byte) error) (uint64, error) {
+	last := uint64(0)
+	for len(b) >= journalHeader {
+		n := binary.LittleEndian.Uint32(b[0:])
+		if n > maxJournalRecord || uint64(n) > uint64(len(b)-journalHeader) {
+			break
+		}
+		seq := binary.LittleEndian.Uint64(b[8:])
+		payload := b[journalHeader : journalHeader+int(n)]
+		if crc32.Update(crc32.Checksum(b[8:16], castagnoli), castagnoli, payload) != binary.LittleEndian.Uint32(b[4:]) {
+			break
+		}
+		if seq <= last {
+			break // an older record, beyond the last write
+		}
+		last = seq
+		if seq > after {
+			if err := fn(seq, payload); err != nil {
+				return last, err
+			}
+		}
+		b = b[journalHeader+int(n):]
+	}
+	return max(last, after), nil
+}
+
+// pubRecord is a publish as journaled: the message and delivery records as stored, and the idempotency horizon.
+type pubRecord struct {
+	m         *delivery.Message
+	recs      []*delivery.Delivery
+	idemSince time.Time
+}
+
+// appendPub encodes p: idemSince (time.Time binary form, length-prefixed), the message record, then each delivery
+// record, each length-prefixed.
+func appendPub(b []byte, p *pubRecord) ([]byte, error) {
+	since, err := p.idemSince.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	b = appendChunk(b, since)
+	mv, err := encodeMessage(p.m)
+	if err != nil {
+		return nil, err
+	}
+	b = appendChunk(b, mv)
+	for _, d := range p.recs {
+		dv, err := encodeDelivery(d)
+		if err != nil {
+			return nil, err
+		}
+		b = appendChunk(b, dv)
+	}
+	return b, nil
+}
+
+func appendChunk(b, c []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(c)))
+	return append(b, c...)
+}
+
+// decodePub reverses appendPub.
+func decodePub(b []byte) (*pubRecord, error) {
+	chunk := func() ([]byte, error) {
+		if len(b) < 4 {
+			return nil, io.ErrUnexpectedEOF
+		}
+		n := binary.LittleEndian.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		c := b[4 : 4+n]
+		b = b[4+n:]
+		return c, nil
+	}
+	p := new(pubRecord)
+	c, err := chunk()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+	}
+	if err := p.idemSince.UnmarshalBinary(c); err != nil {
+		return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+	}
+	if c, err = chunk(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+	}
+	if p.m, err = decodeMessage(c); err != nil {
+		return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+	}
+	for len(b) > 0 {
+		if c, err = chunk(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+		}
+		d, err := decodeDelivery(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errJournalBad, err)
+		}
+		p.recs = append(p.recs, d)
+	}
+	return p, nil
+}
+
+// metaJournalSeq is the meta key under which a checkpoint stores the sequence of the last record it covers.
+var metaJournalSeq = []byte("journal_seq")
+
+func storedJournalSeq(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bMeta).Get(metaJournalSeq); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func putJournalSeq(tx *bolt.Tx, seq uint64) error {
+	return tx.Bucket(bMeta).Put(metaJournalSeq, binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// replayJournal applies the records of the journal at path past the checkpoint's sequence in one transaction, and
+// returns the journal open for writing, its sequence set to the last record's.
+func (s *Store) replayJournal(path string) (*journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var last uint64
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		fillAppended(tx)
+		stored := storedJournalSeq(tx)
+		var err error
+		last, err = readJournal(b, stored, func(_ uint64, payload []byte) error {
+			p, err := decodePub(payload)
+			if err != nil {
+				return err
+			}
+			if tx.Bucket(bMessages).Get(key(p.m.TenantID, p.m.ID)) != nil {
+				return nil // applied already
+			}
+			_, _, _, err = applyPublish(tx, p)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		if last == stored {
+			return nil
+		}
+		return putJournalSeq(tx, last)
+	})
+	if err != nil {
+		return nil, err
+	}
+	j, err := openJournal(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j.seq = last
+	return j, nil
+}
