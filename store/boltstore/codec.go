@@ -91,7 +91,6 @@ func encodeTenant(t *tenants.Tenant) ([]byte, error)      { return encode(t) }
 func decodeTenant(b []byte) (*tenants.Tenant, error)      { return decode[tenants.Tenant](b) }
 func encodeEventType(t *events.EventType) ([]byte, error) { return encode(t) }
 func decodeEventType(b []byte) (*events.EventType, error) { return decode[events.EventType](b) }
-func decodeDelivery(b []byte) (*delivery.Delivery, error) { return decode[delivery.Delivery](b) }
 func decodeAttempt(b []byte) (*delivery.Attempt, error)   { return decode[delivery.Attempt](b) }
 func encodeIdem(r *idemRec) ([]byte, error)               { return encode(r) }
 func decodeIdem(b []byte) (*idemRec, error)               { return decode[idemRec](b) }
@@ -132,7 +131,22 @@ func encodeDeferred(d *delivery.Delivery) ([]byte, error) {
 	return append(b[:len(b)-1], `,"deferred":true}`...), nil
 }
 
+// decodeDelivery reads a delivery record, a deferred one included (its flag dropped).
+func decodeDelivery(b []byte) (*delivery.Delivery, error) {
+	d, _, err := decodeDeliveryRec(b)
+	return d, err
+}
+
+// decodeDeliveryRec reads a delivery record and its deferred flag: without encoding/json when it is as recjson and
+// encodeDeferred write it (one copy of b, which bbolt owns, that the strings share).
 func decodeDeliveryRec(b []byte) (*delivery.Delivery, bool, error) {
+	d := new(delivery.Delivery)
+	switch rest, ok := recjson.ReadDelivery(string(b), d); {
+	case ok && rest == "}":
+		return d, false, nil
+	case ok && rest == `,"deferred":true}`:
+		return d, true, nil
+	}
 	r, err := decode[deliveryRec](b)
 	if err != nil {
 		return nil, false, err

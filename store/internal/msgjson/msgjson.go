@@ -29,12 +29,12 @@ func Decode(js string, m *delivery.Message) error {
 func fast(js string, m *delivery.Message) bool {
 	rest, ok := strings.CutPrefix(js, "{")
 	var id, tenant, typ, ts, k, tp, created string
-	if id, rest, ok = cutField(rest, `"id":`, ok); !ok {
+	if id, rest, ok = CutField(rest, `"id":`, ok); !ok {
 		return false
 	}
-	tenant, rest, ok = cutField(rest, `,"tenant_id":`, ok)
-	typ, rest, ok = cutField(rest, `,"type":`, ok)
-	ts, rest, ok = cutField(rest, `,"timestamp":`, ok)
+	tenant, rest, ok = CutField(rest, `,"tenant_id":`, ok)
+	typ, rest, ok = CutField(rest, `,"type":`, ok)
+	ts, rest, ok = CutField(rest, `,"timestamp":`, ok)
 	if !ok {
 		return false
 	}
@@ -42,16 +42,16 @@ func fast(js string, m *delivery.Message) bool {
 		return false
 	}
 	if strings.HasPrefix(rest, `,"idempotency_key":`) {
-		k, rest, ok = cutField(rest, `,"idempotency_key":`, ok)
+		k, rest, ok = CutField(rest, `,"idempotency_key":`, ok)
 	}
 	if strings.HasPrefix(rest, `,"traceparent":`) {
-		tp, rest, ok = cutField(rest, `,"traceparent":`, ok)
+		tp, rest, ok = CutField(rest, `,"traceparent":`, ok)
 	}
-	if created, rest, ok = cutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
+	if created, rest, ok = CutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
 		return false
 	}
-	t1, ok1 := canonicalTime(ts)
-	t2, ok2 := canonicalTime(created)
+	t1, ok1 := CanonicalTime(ts)
+	t2, ok2 := CanonicalTime(created)
 	if !ok1 || !ok2 {
 		return false
 	}
@@ -60,20 +60,20 @@ func fast(js string, m *delivery.Message) bool {
 	return true
 }
 
-// cutField reads `<name><JSON string>` at the start of s (cutJSONString), unless ok is false already.
-func cutField(s, name string, ok bool) (val, rest string, _ bool) {
+// CutField reads `<name><JSON string>` at the start of s (CutString), unless ok is false already.
+func CutField(s, name string, ok bool) (val, rest string, _ bool) {
 	if !ok {
 		return "", "", false
 	}
 	if s, ok = strings.CutPrefix(s, name); !ok {
 		return "", "", false
 	}
-	return cutJSONString(s)
+	return CutString(s)
 }
 
-// cutJSONString reads a JSON string at the start of s that needs no unescaping: valid UTF-8 (json.Unmarshal would
+// CutString reads a JSON string at the start of s that needs no unescaping: valid UTF-8 (json.Unmarshal would
 // replace invalid bytes) without backslashes or control characters, so its text is its value.
-func cutJSONString(s string) (val, rest string, ok bool) {
+func CutString(s string) (val, rest string, ok bool) {
 	if len(s) == 0 || s[0] != '"' {
 		return "", "", false
 	}
@@ -93,9 +93,9 @@ func cutJSONString(s string) (val, rest string, ok bool) {
 	return val, s[2+end:], true
 }
 
-// canonicalTime parses a time that is exactly as time.Time's MarshalJSON writes it (RFC 3339 with nanoseconds,
+// CanonicalTime parses a time that is exactly as time.Time's MarshalJSON writes it (RFC 3339 with nanoseconds,
 // trailing zeros dropped), and reports false for any other form.
-func canonicalTime(s string) (time.Time, bool) {
+func CanonicalTime(s string) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, false
