@@ -12,7 +12,10 @@
 // Options.LockTimeout with ErrLocked instead of hanging. Ping reports readiness.
 //
 // Scheduling state (lanes, leases, fences, in-flight counts) lives in memory, rebuilt at Open from the pending
-// deliveries: the file lock makes this process the only user of the file. Every write is committed and fsync'd
-// before it returns, concurrent writes sharing commits (commit.go). docs/architecture.md, section store/boltstore,
-// has the design, what is written when, and the caveats.
+// deliveries: the file lock makes this process the only user of the file. Every write is durable before it
+// returns: a publish in the journal beside the file (webhookd.db.journal, journal.go) and in a bbolt transaction
+// that is committed within Options.CheckpointEvery, any other write committed and fsync'd; a delivery's result is
+// committed with that transaction, and a crash before then sends the delivery again (commit.go). Open applies the
+// journal's records past the last commit. docs/architecture.md, section store/boltstore, has the design, what is
+// written when, and the caveats.
 package boltstore
