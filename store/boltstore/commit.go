@@ -59,42 +59,39 @@ func (s *Store) committer() {
 		select {
 		case c := <-s.commits:
 			group = append(group[:0], c)
+		drain:
+			for len(group) < s.maxGroup {
+				select {
+				case c := <-s.commits:
+					group = append(group, c)
+				default:
+					break drain
+				}
+			}
+			s.runGroup(group)
+			clear(group) // the calls' closures hold their callers' values
+			if len(s.redo) >= maxOpenWrites {
+				s.checkpoint()
+			}
 		case <-tick.C:
 			armed = false
-			s.checkpoint()
-			continue
+			s.checkpoint() // on failure the writes stay open, and the timer runs again
 		case <-s.done:
 			tick.Stop()
-			if s.crashAtClose.Load() {
-				if s.otx != nil {
-					s.otx.Rollback()
-				}
-				return
+			if !s.crashAtClose.Load() && s.checkpoint() == nil {
+				s.jr.f.Truncate(0) // tidy: a stopped store leaves an empty journal (its records would be skipped anyway)
 			}
-			if s.checkpoint() == nil && s.broken() == nil {
-				s.jr.f.Truncate(0) // tidy: a stopped store leaves an empty journal; records past the checkpoint would be skipped anyway
+			if s.otx != nil { // a crash (tests), or a checkpoint that failed: the journal has the publishes
+				s.otx.Rollback()
+				s.otx = nil
 			}
 			return
 		}
-	drain:
-		for len(group) < s.maxGroup {
-			select {
-			case c := <-s.commits:
-				group = append(group, c)
-			default:
-				break drain
-			}
-		}
-		s.runGroup(group)
-		clear(group) // the calls' closures hold their callers' values
 		switch {
-		case len(s.redo) >= maxOpenWrites:
-			s.checkpoint()
 		case s.otx != nil && !armed:
 			tick.Reset(s.ckptEvery)
 			armed = true
-		}
-		if s.otx == nil && armed {
+		case s.otx == nil && armed:
 			tick.Stop()
 			armed = false
 		}
@@ -120,6 +117,10 @@ func (s *Store) runGroup(group []commitCall) {
 		case c.redo == nil:
 			direct = append(direct, c)
 		default:
+			if err := s.broken(); err != nil {
+				c.err <- err
+				continue
+			}
 			if err := s.apply(c); err != nil {
 				c.err <- err
 				continue

@@ -345,3 +345,36 @@ func FuzzDecodePub(f *testing.F) {
 		}
 	})
 }
+
+// TestBrokenStoreStopsAndRecovers: when the writes the open transaction held cannot be applied again after a
+// rollback, the store stops: every call and Ping fail with ErrBroken, Close returns, and the next Open recovers the
+// acknowledged publishes from the journal.
+func TestBrokenStoreStopsAndRecovers(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openWith(t, dir, Options{CheckpointEvery: noTimer})
+	m, _ := publishKeyed(t, s, "")
+	// A write that succeeds once and cannot be applied again, then a write that fails and forces the rollback.
+	once := commitCall{fn: func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("t"), []byte("1")) },
+		redo: func(*bolt.Tx) error { return errors.New("cannot apply again") }, err: make(chan error, 1)}
+	must(t, s.submit(once))
+	failing := commitCall{fn: func(*bolt.Tx) error { return errors.New("refused") },
+		redo: func(*bolt.Tx) error { return nil }, err: make(chan error, 1)}
+	if err := s.submit(failing); !errors.Is(err, ErrBroken) {
+		t.Fatalf("the write that broke the store: %v, want ErrBroken", err)
+	}
+	if _, _, _, err := s.Publish(ctx, newMsg("ten_a"), nil, time.Time{}); !errors.Is(err, ErrBroken) {
+		t.Fatalf("Publish on a broken store: %v", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, ErrBroken) {
+		t.Fatalf("Ping on a broken store: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrBroken) {
+		t.Fatalf("Close of a broken store: %v", err)
+	}
+	s = openWith(t, dir, Options{})
+	defer s.Close()
+	if _, err := s.GetMessage(ctx, "ten_a", m.ID); err != nil {
+		t.Fatalf("the acknowledged publish after the restart: %v", err)
+	}
+}
