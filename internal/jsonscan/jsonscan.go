@@ -2,7 +2,8 @@
 // it, and, in the same pass, where the first invalid UTF-8 sequence and the first too deeply nested bracket sit.
 // Event data is stored and delivered byte for byte, so the publish path only needs to know that it is JSON and where
 // it ends; encoding/json's scanner (json.Valid, and json.RawMessage fields, which it scans twice) did that at several
-// times the cost.
+// times the cost. It also reads the plain fields of records that webhookd's own encoders wrote (fields.go), for the
+// stores' fast decoders.
 package jsonscan
 
 import "unicode/utf8"

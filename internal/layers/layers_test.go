@@ -21,7 +21,7 @@ var ranks = map[string]int{
 	"internal/layers":      0,
 	"internal/jsonschemas": 0,
 	"internal/procs":       0, // GOMAXPROCS by load, started by cmd/webhookd
-	"internal/jsonscan":    0, // one-pass JSON checks for event data on the publish path
+	"internal/jsonscan":    0, // one-pass JSON checks for event data on the publish path; plain-field readers
 
 	"signing": 1,
 	"egress":  1,

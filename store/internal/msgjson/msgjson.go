@@ -7,10 +7,9 @@ package msgjson
 import (
 	"encoding/json"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/jsonscan"
 )
 
 // Decode fills m from js, a message's JSON head. Its Data is json.Unmarshal's for the head's "data" field (null:
@@ -29,12 +28,12 @@ func Decode(js string, m *delivery.Message) error {
 func fast(js string, m *delivery.Message) bool {
 	rest, ok := strings.CutPrefix(js, "{")
 	var id, tenant, typ, ts, k, tp, created string
-	if id, rest, ok = CutField(rest, `"id":`, ok); !ok {
+	if id, rest, ok = jsonscan.CutField(rest, `"id":`, ok); !ok {
 		return false
 	}
-	tenant, rest, ok = CutField(rest, `,"tenant_id":`, ok)
-	typ, rest, ok = CutField(rest, `,"type":`, ok)
-	ts, rest, ok = CutField(rest, `,"timestamp":`, ok)
+	tenant, rest, ok = jsonscan.CutField(rest, `,"tenant_id":`, ok)
+	typ, rest, ok = jsonscan.CutField(rest, `,"type":`, ok)
+	ts, rest, ok = jsonscan.CutField(rest, `,"timestamp":`, ok)
 	if !ok {
 		return false
 	}
@@ -42,67 +41,20 @@ func fast(js string, m *delivery.Message) bool {
 		return false
 	}
 	if strings.HasPrefix(rest, `,"idempotency_key":`) {
-		k, rest, ok = CutField(rest, `,"idempotency_key":`, ok)
+		k, rest, ok = jsonscan.CutField(rest, `,"idempotency_key":`, ok)
 	}
 	if strings.HasPrefix(rest, `,"traceparent":`) {
-		tp, rest, ok = CutField(rest, `,"traceparent":`, ok)
+		tp, rest, ok = jsonscan.CutField(rest, `,"traceparent":`, ok)
 	}
-	if created, rest, ok = CutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
+	if created, rest, ok = jsonscan.CutField(rest, `,"created_at":`, ok); !ok || rest != "}" {
 		return false
 	}
-	t1, ok1 := CanonicalTime(ts)
-	t2, ok2 := CanonicalTime(created)
+	t1, ok1 := jsonscan.CanonicalTime(ts)
+	t2, ok2 := jsonscan.CanonicalTime(created)
 	if !ok1 || !ok2 {
 		return false
 	}
 	*m = delivery.Message{ID: id, TenantID: tenant, Type: typ, Timestamp: t1, Data: json.RawMessage("null"),
 		IdempotencyKey: k, TraceParent: tp, CreatedAt: t2}
 	return true
-}
-
-// CutField reads `<name><JSON string>` at the start of s (CutString), unless ok is false already.
-func CutField(s, name string, ok bool) (val, rest string, _ bool) {
-	if !ok {
-		return "", "", false
-	}
-	if s, ok = strings.CutPrefix(s, name); !ok {
-		return "", "", false
-	}
-	return CutString(s)
-}
-
-// CutString reads a JSON string at the start of s that needs no unescaping: valid UTF-8 (json.Unmarshal would
-// replace invalid bytes) without backslashes or control characters, so its text is its value.
-func CutString(s string) (val, rest string, ok bool) {
-	if len(s) == 0 || s[0] != '"' {
-		return "", "", false
-	}
-	end := strings.IndexByte(s[1:], '"')
-	if end < 0 {
-		return "", "", false
-	}
-	val = s[1 : 1+end]
-	for i := 0; i < len(val); i++ {
-		if c := val[i]; c < 0x20 || c == '\\' {
-			return "", "", false
-		}
-	}
-	if !utf8.ValidString(val) {
-		return "", "", false
-	}
-	return val, s[2+end:], true
-}
-
-// CanonicalTime parses a time that is exactly as time.Time's MarshalJSON writes it (RFC 3339 with nanoseconds,
-// trailing zeros dropped), and reports false for any other form.
-func CanonicalTime(s string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var buf [40]byte
-	if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != s {
-		return time.Time{}, false
-	}
-	return t, true
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd/delivery"
-	"github.com/webhookd/webhookd/store/internal/msgjson"
+	"github.com/webhookd/webhookd/internal/jsonscan"
 )
 
 // ReadDelivery fills d from js when js starts with exactly what AppendDelivery writes (its fields in its order,
@@ -20,15 +20,15 @@ func ReadDelivery(js string, d *delivery.Delivery) (rest string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	if v.ID, rest, ok = msgjson.CutString(rest); !ok {
+	if v.ID, rest, ok = jsonscan.CutString(rest); !ok {
 		return "", false
 	}
-	v.TenantID, rest, ok = msgjson.CutField(rest, `,"tenant_id":`, ok)
-	v.MessageID, rest, ok = msgjson.CutField(rest, `,"message_id":`, ok)
-	v.EndpointID, rest, ok = msgjson.CutField(rest, `,"endpoint_id":`, ok)
-	v.EventType, rest, ok = msgjson.CutField(rest, `,"event_type":`, ok)
+	v.TenantID, rest, ok = jsonscan.CutField(rest, `,"tenant_id":`, ok)
+	v.MessageID, rest, ok = jsonscan.CutField(rest, `,"message_id":`, ok)
+	v.EndpointID, rest, ok = jsonscan.CutField(rest, `,"endpoint_id":`, ok)
+	v.EventType, rest, ok = jsonscan.CutField(rest, `,"event_type":`, ok)
 	var status string
-	status, rest, ok = msgjson.CutField(rest, `,"status":`, ok)
+	status, rest, ok = jsonscan.CutField(rest, `,"status":`, ok)
 	v.Status = delivery.Status(status)
 	v.Attempts, rest, ok = number(rest, `,"attempts":`, ok)
 	if ok && strings.HasPrefix(rest, `,"next_attempt_at":`) {
@@ -38,15 +38,15 @@ func ReadDelivery(js string, d *delivery.Delivery) (rest string, ok bool) {
 		v.LastCode, rest, ok = number(rest, `,"last_status_code":`, ok)
 	}
 	if ok && strings.HasPrefix(rest, `,"last_error":`) {
-		v.LastError, rest, ok = msgjson.CutField(rest, `,"last_error":`, ok)
+		v.LastError, rest, ok = jsonscan.CutField(rest, `,"last_error":`, ok)
 	}
 	v.CreatedAt, rest, ok = timeField(rest, `,"created_at":`, ok)
 	v.UpdatedAt, rest, ok = timeField(rest, `,"updated_at":`, ok)
 	if ok && strings.HasPrefix(rest, `,"ordering_key":`) {
-		v.OrderingKey, rest, ok = msgjson.CutField(rest, `,"ordering_key":`, ok)
+		v.OrderingKey, rest, ok = jsonscan.CutField(rest, `,"ordering_key":`, ok)
 	}
 	if ok && strings.HasPrefix(rest, `,"waiting_on":`) {
-		v.WaitingOn, rest, ok = msgjson.CutField(rest, `,"waiting_on":`, ok)
+		v.WaitingOn, rest, ok = jsonscan.CutField(rest, `,"waiting_on":`, ok)
 	}
 	if ok && strings.HasPrefix(rest, `,"blocked":true`) {
 		v.Blocked, rest = true, rest[len(`,"blocked":true`):]
@@ -83,10 +83,10 @@ func number(s, name string, ok bool) (int, string, bool) {
 // timeField reads `<name><JSON string>` at the start of s, the string a time in MarshalJSON's form.
 func timeField(s, name string, ok bool) (t time.Time, rest string, _ bool) {
 	var str string
-	if str, rest, ok = msgjson.CutField(s, name, ok); !ok {
+	if str, rest, ok = jsonscan.CutField(s, name, ok); !ok {
 		return t, "", false
 	}
-	if t, ok = msgjson.CanonicalTime(str); !ok {
+	if t, ok = jsonscan.CanonicalTime(str); !ok {
 		return t, "", false
 	}
 	return t, rest, true
