@@ -1,6 +1,8 @@
 package boltstore
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,10 +30,12 @@ import (
 // The file is written in place from its start after every checkpoint, never truncated on the hot path (an fdatasync
 // that must also record a new file size costs a metadata flush). A record is
 //
-//	length uint32 | crc uint32 (CRC-32C of sequence and payload) | sequence uint64 | payload
+//	length uint32 | crc uint32 (CRC-32C of the store's id, sequence and payload) | sequence uint64 | payload
 //
 // and a reader stops at the first record that is short, fails its checksum or does not raise the sequence: the torn
-// tail of a crash, or the older records beyond the last write.
+// tail of a crash, or the older records beyond the last write. The store's id is 8 random bytes kept in the meta
+// bucket, so the journal of another store (a directory copied over another) fails every checksum and is never
+// applied.
 
 // JournalSuffix names the journal: the database file's name with this appended, in the same directory.
 const JournalSuffix = ".journal"
@@ -52,6 +56,7 @@ type journal struct {
 	off int64  // where the next flush writes
 	buf []byte // records added since the last flush
 	seq uint64 // sequence of the last record added
+	id  []byte // the store's id (metaJournalID), in every record's checksum
 }
 
 func openJournal(path string) (*journal, error) {
@@ -68,7 +73,7 @@ func (j *journal) add(payload []byte) uint64 {
 	var h [journalHeader]byte
 	binary.LittleEndian.PutUint32(h[0:], uint32(len(payload)))
 	binary.LittleEndian.PutUint64(h[8:], j.seq)
-	crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, payload)
+	crc := recordCRC(j.id, h[8:16], payload)
 	binary.LittleEndian.PutUint32(h[4:], crc)
 	j.buf = append(append(j.buf, h[:]...), payload...)
 	return j.seq
@@ -104,9 +109,15 @@ func (j *journal) rewind() { j.off = 0 }
 
 func (j *journal) close() error { return j.f.Close() }
 
-// readJournal calls fn with each record of b in order whose sequence is above after, and returns the last sequence
-// it read (after when none). It stops at the end of the valid records; an error from fn stops it too.
-func readJournal(b []byte, after uint64, fn func(seq uint64, payload []byte) error) (uint64, error) {
+// recordCRC is the checksum of a record of the store with id: CRC-32C of id, the encoded sequence and the payload.
+func recordCRC(id, seq, payload []byte) uint32 {
+	return crc32.Update(crc32.Update(crc32.Checksum(id, castagnoli), castagnoli, seq), castagnoli, payload)
+}
+
+// readJournal calls fn with each record of b, written by the store with id, in order whose sequence is above after,
+// and returns the last sequence it read (after when none). It stops at the end of the valid records; an error from fn
+// stops it too.
+func readJournal(b, id []byte, after uint64, fn func(seq uint64, payload []byte) error) (uint64, error) {
 	last := uint64(0)
 	for len(b) >= journalHeader {
 		n := binary.LittleEndian.Uint32(b[0:])
@@ -115,7 +126,7 @@ func readJournal(b []byte, after uint64, fn func(seq uint64, payload []byte) err
 		}
 		seq := binary.LittleEndian.Uint64(b[8:])
 		payload := b[journalHeader : journalHeader+int(n)]
-		if crc32.Update(crc32.Checksum(b[8:16], castagnoli), castagnoli, payload) != binary.LittleEndian.Uint32(b[4:]) {
+		if recordCRC(id, b[8:16], payload) != binary.LittleEndian.Uint32(b[4:]) {
 			break
 		}
 		if seq <= last {
@@ -208,8 +219,25 @@ func decodePub(b []byte) (*pubRecord, error) {
 	return p, nil
 }
 
-// metaJournalSeq is the meta key under which a checkpoint stores the sequence of the last record it covers.
-var metaJournalSeq = []byte("journal_seq")
+// metaJournalSeq is the meta key under which a checkpoint stores the sequence of the last record it covers;
+// metaJournalID holds the store's id, made when the store is first opened with a journal.
+var (
+	metaJournalSeq = []byte("journal_seq")
+	metaJournalID  = []byte("journal_id")
+)
+
+// journalID returns the store's id, making it when there is none.
+func journalID(tx *bolt.Tx) ([]byte, error) {
+	meta := tx.Bucket(bMeta)
+	if v := meta.Get(metaJournalID); len(v) == 8 {
+		return bytes.Clone(v), nil
+	}
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	return id, meta.Put(metaJournalID, id)
+}
 
 func storedJournalSeq(tx *bolt.Tx) uint64 {
 	if v := tx.Bucket(bMeta).Get(metaJournalSeq); len(v) == 8 {
@@ -230,11 +258,15 @@ func (s *Store) replayJournal(path string) (*journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var last uint64
+	var id []byte
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		fillAppended(tx)
 		stored := storedJournalSeq(tx)
 		var err error
-		last, err = readJournal(b, stored, func(_ uint64, payload []byte) error {
+		if id, err = journalID(tx); err != nil {
+			return err
+		}
+		last, err = readJournal(b, id, stored, func(_ uint64, payload []byte) error {
 			p, err := decodePub(payload)
 			if err != nil {
 				return err
@@ -260,6 +292,6 @@ func (s *Store) replayJournal(path string) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j.seq = last
+	j.seq, j.id = last, id
 	return j, nil
 }

@@ -255,7 +255,7 @@ func TestReadJournal(t *testing.T) {
 	}
 	collect := func(b []byte, after uint64) (string, uint64) {
 		var out []string
-		last, err := readJournal(b, after, func(seq uint64, p []byte) error {
+		last, err := readJournal(b, nil, after, func(seq uint64, p []byte) error {
 			out = append(out, fmt.Sprintf("%d:%s", seq, p))
 			return nil
 		})
@@ -311,7 +311,7 @@ func FuzzReadJournal(f *testing.F) {
 		j.add(payload)
 		b := append(bytes.Clone(j.buf), tail...)
 		var seqs []uint64
-		last, err := readJournal(b, 0, func(seq uint64, p []byte) error {
+		last, err := readJournal(b, nil, 0, func(seq uint64, p []byte) error {
 			if len(seqs) < 2 && !bytes.Equal(p, payload) {
 				t.Fatalf("record %d: payload %q, want %q", seq, p, payload)
 			}
@@ -325,7 +325,7 @@ func FuzzReadJournal(f *testing.F) {
 			t.Fatalf("read %v, last %d, err %v", seqs, last, err)
 		}
 		// The tail alone, as bytes left of an older write.
-		readJournal(tail, 0, func(uint64, []byte) error { return nil })
+		readJournal(tail, nil, 0, func(uint64, []byte) error { return nil })
 	})
 }
 
@@ -376,5 +376,33 @@ func TestBrokenStoreStopsAndRecovers(t *testing.T) {
 	defer s.Close()
 	if _, err := s.GetMessage(ctx, "ten_a", m.ID); err != nil {
 		t.Fatalf("the acknowledged publish after the restart: %v", err)
+	}
+}
+
+// TestJournalOfAnotherStoreIsRefused: a journal copied beside another store's file (a directory copied over
+// another) fails every checksum there, so none of its publishes is applied to the wrong file.
+func TestJournalOfAnotherStoreIsRefused(t *testing.T) {
+	ctx := t.Context()
+	a, b := t.TempDir(), t.TempDir()
+	s := openWith(t, a, Options{CheckpointEvery: noTimer})
+	m, _ := publishKeyed(t, s, "")
+	crash(t, s)
+	s = openWith(t, b, Options{})
+	must(t, s.Close())
+	j, err := os.ReadFile(filepath.Join(a, FileName+JournalSuffix))
+	must(t, err)
+	if len(j) == 0 {
+		t.Fatal("the crashed store left no journal")
+	}
+	must(t, os.WriteFile(filepath.Join(b, FileName+JournalSuffix), j, 0o600))
+	s = openWith(t, b, Options{})
+	if _, err := s.GetMessage(ctx, "ten_a", m.ID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("another store's journaled message: %v, want not found", err)
+	}
+	must(t, s.Close())
+	s = openWith(t, a, Options{})
+	defer s.Close()
+	if _, err := s.GetMessage(ctx, "ten_a", m.ID); err != nil {
+		t.Fatalf("its own store: %v", err)
 	}
 }
