@@ -406,3 +406,49 @@ func TestJournalOfAnotherStoreIsRefused(t *testing.T) {
 		t.Fatalf("its own store: %v", err)
 	}
 }
+
+// TestJournalWriteFails: when the journal cannot be written, the group's publishes are answered with the error and
+// taken out of the open transaction, while the results applied with them and the writes before them stand.
+func TestJournalWriteFails(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openWith(t, dir, Options{CheckpointEvery: noTimer})
+	defer s.Close()
+	a, da := publishKeyed(t, s, "a")
+	tk := claimAll(t, s, t0)[da.ID]
+
+	// The committer's next flush writes to a read-only handle. Swapped between calls: each call's answer orders it
+	// after the committer's last use and before its next.
+	ro, err := os.Open(filepath.Join(dir, FileName+JournalSuffix))
+	must(t, err)
+	rw := s.jr.f
+	s.jr.f = ro
+	b := newMsg("ten_a")
+	b.IdempotencyKey = "b"
+	if _, _, _, err := s.Publish(ctx, b, []*delivery.Delivery{newDlv(b, "ep_1", t0)}, time.Time{}); err == nil {
+		t.Fatal("a publish whose journal write failed succeeded")
+	}
+	must(t, s.Ack(ctx, tk, delivery.Attempt{At: t0, StatusCode: 200}))
+	s.jr.f = rw
+	ro.Close()
+
+	if _, err := s.GetMessage(ctx, "ten_a", b.ID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("the refused publish's message: %v", err)
+	}
+	if _, err := s.GetMessage(ctx, "ten_a", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetDelivery(ctx, "ten_a", da.ID)
+	must(t, err)
+	if got.Status != delivery.StatusSucceeded {
+		t.Fatalf("the ack applied after the failed write: %s", got.Status)
+	}
+	// The key was not taken: the producer's retry is a new publish.
+	b2 := newMsg("ten_a")
+	b2.IdempotencyKey = "b"
+	_, _, existing, err := s.Publish(ctx, b2, nil, time.Time{})
+	must(t, err)
+	if existing {
+		t.Fatal("the refused publish kept its idempotency key")
+	}
+}
