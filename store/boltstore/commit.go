@@ -43,9 +43,8 @@ const (
 	maxOpenWrites = 8192
 )
 
-// ErrBroken is returned by every call after the store could not apply again, after a failed commit or write, the
-// writes it had acknowledged: the journal still holds every acknowledged publish, and opening the store again
-// recovers them.
+// ErrBroken is returned by every call once the store could not apply again, after a rollback, the writes it had
+// answered. The journal still holds every acknowledged publish, and opening the store again recovers them.
 var ErrBroken = errors.New("boltstore: store failed; restart the gateway to recover from the journal")
 
 // committer runs until s.done is closed; Close waits for it before closing the file.

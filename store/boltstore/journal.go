@@ -42,12 +42,14 @@ const JournalSuffix = ".journal"
 
 const journalHeader = 16
 
-// maxJournalRecord bounds a record's payload: a publish of the largest batch (8 MiB) with its deliveries fits.
+// maxJournalRecord bounds a record's payload, far above any publish (an event's data is at most 256 KiB by default,
+// a delivery record a few hundred bytes); Publish refuses a larger one rather than journal what the reader would stop
+// at.
 const maxJournalRecord = 64 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errJournalBad is returned by readJournal's callback when a record's payload does not decode.
+// errJournalBad is returned by decodePub for a payload that does not decode.
 var errJournalBad = errors.New("bad journal record")
 
 // journal appends records to the journal file. Only the committer goroutine uses it.
@@ -79,8 +81,8 @@ func (j *journal) add(payload []byte) uint64 {
 	return j.seq
 }
 
-// flush writes the buffered records and fdatasyncs them (File.Sync is fsync; the data is what matters, and once the
-// file has grown to its working size the size no longer changes).
+// flush writes the buffered records and fdatasyncs them: the data is what matters, and once the file has grown to its
+// working size, its size no longer changes.
 func (j *journal) flush() error {
 	if len(j.buf) == 0 {
 		return nil
@@ -143,31 +145,40 @@ func readJournal(b, id []byte, after uint64, fn func(seq uint64, payload []byte)
 	return max(last, after), nil
 }
 
-// pubRecord is a publish as journaled: the message and delivery records as stored, and the idempotency horizon.
+// pubRecord is a publish as journaled: the message and delivery records, decoded and as stored (each is encoded
+// once, for the journal and the transaction alike), and the idempotency horizon.
 type pubRecord struct {
 	m         *delivery.Message
 	recs      []*delivery.Delivery
+	mv        []byte   // m as stored
+	dvs       [][]byte // recs as stored
 	idemSince time.Time
 }
 
-// appendPub encodes p: idemSince (time.Time binary form, length-prefixed), the message record, then each delivery
+// newPubRecord encodes a publish's records.
+func newPubRecord(m *delivery.Message, recs []*delivery.Delivery, idemSince time.Time) (*pubRecord, error) {
+	p := &pubRecord{m: m, recs: recs, idemSince: idemSince, dvs: make([][]byte, len(recs))}
+	var err error
+	if p.mv, err = encodeMessage(m); err != nil {
+		return nil, err
+	}
+	for i, d := range recs {
+		if p.dvs[i], err = encodeDelivery(d); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// appendPub appends p's journal payload: idemSince (time.Time binary form), the message record, then each delivery
 // record, each length-prefixed.
 func appendPub(b []byte, p *pubRecord) ([]byte, error) {
 	since, err := p.idemSince.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	b = appendChunk(b, since)
-	mv, err := encodeMessage(p.m)
-	if err != nil {
-		return nil, err
-	}
-	b = appendChunk(b, mv)
-	for _, d := range p.recs {
-		dv, err := encodeDelivery(d)
-		if err != nil {
-			return nil, err
-		}
+	b = appendChunk(appendChunk(b, since), p.mv)
+	for _, dv := range p.dvs {
 		b = appendChunk(b, dv)
 	}
 	return b, nil
@@ -206,6 +217,7 @@ func decodePub(b []byte) (*pubRecord, error) {
 	if p.m, err = decodeMessage(c); err != nil {
 		return nil, fmt.Errorf("%w: %w", errJournalBad, err)
 	}
+	p.mv = c
 	for len(b) > 0 {
 		if c, err = chunk(); err != nil {
 			return nil, fmt.Errorf("%w: %w", errJournalBad, err)
@@ -214,7 +226,7 @@ func decodePub(b []byte) (*pubRecord, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errJournalBad, err)
 		}
-		p.recs = append(p.recs, d)
+		p.recs, p.dvs = append(p.recs, d), append(p.dvs, c)
 	}
 	return p, nil
 }

@@ -26,10 +26,17 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("message %s: %w: %w", m.ID, events.ErrInvalid, err)
 	}
-	p := &pubRecord{m: m, recs: recs, idemSince: idemSince}
+	p, err := newPubRecord(m, recs, idemSince)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
+	}
 	rec, err := appendPub(nil, p)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
+	}
+	if len(rec) > maxJournalRecord {
+		return nil, 0, false, fmt.Errorf("publish %s: %d bytes of records, over the store's %d: %w", m.ID, len(rec),
+			maxJournalRecord, events.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, false, fmt.Errorf("publish %s: %w", m.ID, err)
@@ -94,11 +101,11 @@ func applyPublish(tx *bolt.Tx, p *pubRecord) (stored *delivery.Message, fanout i
 			return nil, 0, false, err
 		}
 	}
-	if err := putMessage(tx, m); err != nil {
+	if err := putMessage(tx, m, p.mv); err != nil {
 		return nil, 0, false, err
 	}
-	for _, d := range p.recs {
-		if err := insertDelivery(tx, d); err != nil {
+	for i, d := range p.recs {
+		if err := insertDelivery(tx, d, p.dvs[i]); err != nil {
 			return nil, 0, false, err
 		}
 	}
@@ -128,7 +135,11 @@ func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 			if msgs.Get(key(d.TenantID, d.MessageID)) == nil {
 				return fmt.Errorf("delivery %s: message %s: %w", d.ID, d.MessageID, delivery.ErrNotFound)
 			}
-			if err := insertDelivery(tx, d); err != nil {
+			v, err := encodeDelivery(d)
+			if err != nil {
+				return err
+			}
+			if err := insertDelivery(tx, d, v); err != nil {
 				return err
 			}
 		}
@@ -183,16 +194,12 @@ func deliveryRecords(tenant, msg string, ds []*delivery.Delivery) ([]*delivery.D
 	return out, nil
 }
 
-// putMessage stores a new message and its retention index entry.
-func putMessage(tx *bolt.Tx, m *delivery.Message) error {
+// putMessage stores a new message, encoded as v, and its retention index entry.
+func putMessage(tx *bolt.Tx, m *delivery.Message, v []byte) error {
 	mk := key(m.TenantID, m.ID)
 	msgs := tx.Bucket(bMessages)
 	if msgs.Get(mk) != nil {
 		return fmt.Errorf("message %s already exists", m.ID)
-	}
-	v, err := encodeMessage(m)
-	if err != nil {
-		return err
 	}
 	if err := msgs.Put(mk, v); err != nil {
 		return err
@@ -200,8 +207,8 @@ func putMessage(tx *bolt.Tx, m *delivery.Message) error {
 	return tx.Bucket(bMsgByTime).Put(timeKey(m.CreatedAt, mk), nil)
 }
 
-// insertDelivery stores a new delivery with its index entries.
-func insertDelivery(tx *bolt.Tx, d *delivery.Delivery) error {
+// insertDelivery stores a new delivery, encoded as v, with its index entries.
+func insertDelivery(tx *bolt.Tx, d *delivery.Delivery, v []byte) error {
 	dk := key(d.TenantID, d.ID)
 	if tx.Bucket(bDeliveries).Get(dk) != nil {
 		return fmt.Errorf("delivery %s already exists", d.ID)
@@ -212,16 +219,21 @@ func insertDelivery(tx *bolt.Tx, d *delivery.Delivery) error {
 	if err := tx.Bucket(bDlvByMessage).Put(key(d.TenantID, d.MessageID, d.ID), nil); err != nil {
 		return err
 	}
-	return putDelivery(tx, d)
+	return putDeliveryValue(tx, d, v)
 }
 
 // putDelivery writes a delivery record and keeps the pending and terminal indexes in step with its status.
 func putDelivery(tx *bolt.Tx, d *delivery.Delivery) error {
-	dk := key(d.TenantID, d.ID)
 	v, err := encodeDelivery(d)
 	if err != nil {
 		return err
 	}
+	return putDeliveryValue(tx, d, v)
+}
+
+// putDeliveryValue is putDelivery with the record encoded already, as v.
+func putDeliveryValue(tx *bolt.Tx, d *delivery.Delivery, v []byte) error {
+	dk := key(d.TenantID, d.ID)
 	if err := tx.Bucket(bDeliveries).Put(dk, v); err != nil {
 		return err
 	}
