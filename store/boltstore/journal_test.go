@@ -451,14 +451,7 @@ func TestJournalWriteFails(t *testing.T) {
 	if got.Status != delivery.StatusSucceeded {
 		t.Fatalf("the ack applied after the failed write: %s", got.Status)
 	}
-	// The key was not taken: the producer's retry is a new publish.
-	b2 := newMsg("ten_a")
-	b2.IdempotencyKey = "b"
-	_, _, existing, err := s.Publish(ctx, b2, nil, time.Time{})
-	must(t, err)
-	if existing {
-		t.Fatal("the refused publish kept its idempotency key")
-	}
+	publishKeyed(t, s, "b") // the key was not taken: the producer's retry is a new publish
 }
 
 // TestPublishOverJournalLimit: a publish whose records would not fit in a journal record is refused as invalid

@@ -191,14 +191,7 @@ func TestPublishFailsMidway(t *testing.T) {
 	if len(ts) != 1 {
 		t.Fatalf("claimed %d, want only the first message's delivery", len(ts))
 	}
-	// The idempotency key was not taken.
-	m2 := newMsg("ten_a")
-	m2.IdempotencyKey = "k"
-	_, _, existing, err := s.Publish(ctx, m2, nil, time.Time{})
-	must(t, err)
-	if existing {
-		t.Fatal("the failed Publish took the idempotency key")
-	}
+	publishKeyed(t, s, "k") // the idempotency key was not taken
 }
 
 func TestPruneBatches(t *testing.T) {
