@@ -205,9 +205,11 @@ func TestAdaptProcs(t *testing.T) {
 		adapt bool
 	}{
 		{"redis", serveConfig{AdaptiveProcs: true, Store: "redis://127.0.0.1:6379/0"}, "", true},
-		{"embedded store", serveConfig{AdaptiveProcs: true}, "", false},
+		{"embedded store", serveConfig{AdaptiveProcs: true}, "", true},
 		{"flag off", serveConfig{Store: "redis://127.0.0.1:6379/0"}, "", false},
+		{"flag off, embedded", serveConfig{}, "", false},
 		{"GOMAXPROCS set", serveConfig{AdaptiveProcs: true, Store: "redis://127.0.0.1:6379/0"}, "4", false},
+		{"GOMAXPROCS set, embedded", serveConfig{AdaptiveProcs: true}, "1", false},
 	} {
 		if got := adaptProcs(tc.cfg, env(tc.env)); got != tc.adapt {
 			t.Errorf("%s: adaptProcs = %v, want %v", tc.name, got, tc.adapt)
