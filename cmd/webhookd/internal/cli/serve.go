@@ -340,8 +340,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 }
 
 // adaptProcs tells whether serve fits GOMAXPROCS to the load (package procs): unless the operator set GOMAXPROCS,
-// with either store. The embedded store's one fdatasync per group of publishes (its journal) holds the one processor
-// for about 0.1 ms, which the p99 at a light load absorbs; under load the governor is back on every processor.
+// with either store. The embedded store's journal fdatasync holds the one processor while it runs, a short stall at
+// a light load; under load the governor is back on every processor.
 func adaptProcs(cfg serveConfig, getenv func(string) string) bool {
 	return cfg.AdaptiveProcs && getenv("GOMAXPROCS") == ""
 }
