@@ -62,7 +62,8 @@ func OpenStoreWith(ctx context.Context, spec, dataDir string, o StoreOptions) (S
 		strings.HasPrefix(spec, "redis+cluster://"), strings.HasPrefix(spec, "rediss+cluster://"):
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := redisstore.Open(octx, spec, redisstore.Options{RequireFsync: o.RedisRequireFsync, Logger: o.Logger, LeaseOnPublish: true})
+		s, err := redisstore.Open(octx, spec, redisstore.Options{RequireFsync: o.RedisRequireFsync, Logger: o.Logger,
+			LeaseOnPublish: true, RideWait: ackRideWait})
 		if err != nil {
 			return nil, "", err
 		}
@@ -70,6 +71,11 @@ func OpenStoreWith(ctx context.Context, spec, dataDir string, o StoreOptions) (S
 	}
 	return nil, "", fmt.Errorf("store %q: want empty (embedded), redis://, rediss:// or redis+cluster://", redactURL(spec))
 }
+
+// ackRideWait is how long an ack may wait for a publish to share its Redis round trip (redisstore.Options.RideWait):
+// long enough for publishes about 200 a second, the moderate steady load a console sends, short beside a delivery
+// log's reader.
+const ackRideWait = 10 * time.Millisecond
 
 // redactURL hides the password of a store URL.
 func redactURL(raw string) string {

@@ -119,6 +119,11 @@ func (b *shardBatcher) run(ctx context.Context, items ...*batchItem) error {
 		it.done = make(chan struct{})
 	}
 	b.q.add(items...)
+	return wait(ctx, items)
+}
+
+// wait returns when each of items has its answer, or ctx ends.
+func wait(ctx context.Context, items []*batchItem) error {
 	for _, it := range items {
 		select {
 		case <-it.done:
@@ -132,7 +137,16 @@ func (b *shardBatcher) run(ctx context.Context, items ...*batchItem) error {
 // runBatch runs batch's items, one script call per shard (at most maxPerCall items each) in one pipeline, and closes
 // each item's done.
 func (b *shardBatcher) runBatch(s *Store, batch []*batchItem) {
-	// Group by shard, in arrival order, at most maxPerCall per call.
+	groups, calls := b.calls(s, batch)
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	cmds, err := s.runScripts(ctx, calls)
+	b.answer(ctx, s, batch, groups, cmds, err)
+}
+
+// calls groups batch's items by shard, in arrival order, at most maxPerCall per group, and returns the groups with
+// their script calls.
+func (b *shardBatcher) calls(s *Store, batch []*batchItem) ([][]*batchItem, []scriptCall) {
 	var groups [][]*batchItem
 	open := map[int]int{} // shard → index in groups of its call being filled
 	for _, it := range batch {
@@ -159,9 +173,12 @@ func (b *shardBatcher) runBatch(s *Store, batch []*batchItem) {
 		args = append(args, tail...)
 		calls[i] = scriptCall{b.script, keys, args}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	cmds, err := s.runScripts(ctx, calls)
+	return groups, calls
+}
+
+// answer reads the replies of groups' calls (cmds, in the same order; err the pipeline's first failure) into their
+// items, settles the batch and closes each item's done.
+func (b *shardBatcher) answer(ctx context.Context, s *Store, batch []*batchItem, groups [][]*batchItem, cmds []*redis.Cmd, err error) {
 	for i, g := range groups {
 		cerr := err
 		if i < len(cmds) && cmds[i] != nil {

@@ -127,9 +127,23 @@ func (s *Store) runPublishes(batch []*pubItem) {
 		calls = append(calls, it.call)
 		sent = append(sent, it)
 	}
+	// Acks waiting for a publish (ride.go) go first, so that the publishes see their endpoints' in-flight counts
+	// lowered.
+	riders := s.ride.take()
+	var groups [][]*batchItem
+	if len(riders) > 0 {
+		var fcalls []scriptCall
+		groups, fcalls = s.finishes.calls(s, riders)
+		calls = append(fcalls, calls...)
+	}
+	s.ride.published(s.now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	cmds, _ := s.runScripts(ctx, calls) // errors are per call, below
+	cmds, err := s.runScripts(ctx, calls) // the publishes' errors are per call, below
+	if len(riders) > 0 {
+		s.finishes.answer(ctx, s, riders, groups, cmds[:len(groups)], err)
+		cmds = cmds[len(groups):]
+	}
 	for i, it := range sent {
 		cur, err := cmds[i].Text()
 		it.stored, it.err = s.published(cur, err, it.plan)

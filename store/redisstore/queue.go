@@ -361,7 +361,13 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
 			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
-	err = s.finishes.run(ctx, it)
+	if chain == nil && !s.queued.recent(t.EndpointID, s.now()) && s.ride.likely(s.now().UnixNano()) {
+		it.done = make(chan struct{})
+		s.ride.add(it)
+		err = wait(ctx, []*batchItem{it})
+	} else {
+		err = s.finishes.run(ctx, it)
+	}
 	if err == nil {
 		err = it.err
 	}
