@@ -132,7 +132,7 @@ func (c *Cache) expire(now time.Time) {
 		}
 		n++
 	}
-	if n > 0 {
-		c.fifo = append(c.fifo[:0], c.fifo[n:]...)
-	}
+	// Re-sliced, not copied down: append moves the live ids to a new array when the old one fills, so each id is
+	// copied a bounded number of times instead of once per Keep.
+	c.fifo = c.fifo[n:]
 }

@@ -109,3 +109,31 @@ func TestForget(t *testing.T) {
 		t.Fatal("the cache does not work after Clear")
 	}
 }
+
+// BenchmarkKeepSteady: Keep at a steady 1,000 messages a second, so that each Keep expires the oldest of about
+// TTL × 1,000 entries.
+func BenchmarkKeepSteady(b *testing.B) {
+	now := time.Unix(1_700_000_000, 0)
+	c := Cache{clock: func() time.Time { return now }}
+	const every = time.Millisecond
+	n := int(TTL / every)
+	msgs := make([]*delivery.Message, 2*n)
+	for i := range msgs {
+		msgs[i] = msg("tn", i, 64)
+	}
+	for i := range n {
+		c.Keep(msgs[i])
+		now = now.Add(every)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		m := msgs[i%len(msgs)]
+		c.Forget(m.ID) // a message id comes back only in this benchmark
+		c.Keep(m)
+		now = now.Add(every)
+	}
+	if len(c.m) > n+1 {
+		b.Fatalf("%d entries held, want at most %d", len(c.m), n+1)
+	}
+}
