@@ -44,7 +44,9 @@ func (r *rides) published(now int64) {
 	if prev == 0 || now <= prev {
 		return
 	}
-	d, g := now-prev, r.gap.Load()
+	// A pause counts as twice the wait at most, so that the average follows a load that comes back within a few
+	// publishes.
+	d, g := min(now-prev, 2*int64(r.wait)), r.gap.Load()
 	if g == 0 {
 		g = d
 	} else {

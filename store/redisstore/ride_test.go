@@ -232,3 +232,53 @@ func TestConformanceRide(t *testing.T) {
 		return openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true, RideWait: 5 * time.Millisecond})
 	})
 }
+
+// TestRidePace: acks wait only while publishes come more often than the wait, and the last was less than the wait
+// ago; after a pause the pace is back within a few publishes.
+func TestRidePace(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	r := rides{wait: 10 * time.Millisecond}
+	if r.likely(0) {
+		t.Fatal("likely before any publish")
+	}
+	r.published(1_000 * ms)
+	if r.likely(1_001 * ms) {
+		t.Fatal("likely after one publish: no pace yet")
+	}
+	at := int64(1_000 * ms)
+	for range 5 {
+		at += 5 * ms
+		r.published(at)
+	}
+	if !r.likely(at + 2*ms) {
+		t.Fatal("not likely 2 ms after publishes 5 ms apart")
+	}
+	if r.likely(at + 10*ms) {
+		t.Fatal("likely a whole wait after the last publish")
+	}
+	// An hour's pause, then publishes 5 ms apart again.
+	at += 3_600_000 * ms
+	r.published(at)
+	n := 0
+	for !r.likely(at + ms) {
+		at += 5 * ms
+		r.published(at)
+		if n++; n > 5 {
+			t.Fatalf("still not likely %d publishes after a pause", n)
+		}
+	}
+	// Publishes 20 ms apart: acks do not wait.
+	for range 30 {
+		at += 20 * ms
+		r.published(at)
+	}
+	if r.likely(at + ms) {
+		t.Fatal("likely with publishes 20 ms apart, beyond the wait")
+	}
+	off := rides{}
+	off.published(at)
+	off.published(at + ms)
+	if off.likely(at + 2*ms) {
+		t.Fatal("likely with no wait set")
+	}
+}
