@@ -361,7 +361,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
 			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
-	if chain == nil && !s.queued.recent(t.EndpointID, s.now()) && s.ride.likely(s.now().UnixNano()) {
+	if now := s.now(); chain == nil && !s.queued.recent(t.EndpointID, now) && s.ride.likely(now.UnixNano()) {
 		it.done = make(chan struct{})
 		s.ride.add(it)
 		err = wait(ctx, []*batchItem{it})

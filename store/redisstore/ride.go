@@ -40,6 +40,9 @@ func (r *rides) init(wait time.Duration, send func([]*batchItem)) {
 
 // published notes a publish sent at now (Unix ns).
 func (r *rides) published(now int64) {
+	if r.wait <= 0 {
+		return
+	}
 	prev := r.last.Swap(now)
 	if prev == 0 || now <= prev {
 		return
