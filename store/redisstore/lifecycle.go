@@ -14,7 +14,7 @@ import (
 
 // expungeScript swaps a message's head for the expunged one and drops its data, if the head is still the one read
 // (KEYS[1] the message HASH; ARGV[1] the head read, ARGV[2] the new head). It returns 1, or 0 when the head changed.
-var expungeScript = redis.NewScript(`
+var expungeScript = newScript(`
 if redis.call('HGET', KEYS[1], 'm') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'm', ARGV[2])
 redis.call('HDEL', KEYS[1], 'data')

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Rate limits of the API shared by every replica on this store (api.Limiter): one GCRA state per key, a single
@@ -15,7 +13,7 @@ import (
 
 // limitScript: KEYS[1] the state; ARGV[1] µs per token, ARGV[2] µs of burst (burst × per token), ARGV[3] "1" to take
 // a token. Returns 0 when a token is there (taken with ARGV[3]), else the µs until there is one.
-var limitScript = redis.NewScript(`
+var limitScript = newScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local per = tonumber(ARGV[1])

@@ -64,7 +64,7 @@ end
 //	its endpoint's delivery index, KEYS[7+3i] its line
 //	ARGV, 11 per delivery: enqueueScript's 10, then the ordering key
 //	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
-var enqueueOrderedScript = redis.NewScript(luaLib + `
+var enqueueOrderedScript = newScript(luaLib + `
 local out, touched = {}, {}
 for i = 1, #ARGV / 11 do
   local a = (i - 1) * 11
@@ -213,7 +213,7 @@ func (s *Store) HeldKeys(ctx context.Context) (map[string]int, error) {
 //	KEYS[1..6] the queue keys, KEYS[7] dead, KEYS[8] the delivery's record
 //	ARGV[1] delivery, ARGV[2] tenant, ARGV[3] "1" to retry, ARGV[4] now ms, ARGV[5] now ns
 //	Reply: 1, 0 when there is no such delivery of the tenant, -1 when it holds no key.
-var unblockScript = redis.NewScript(luaLib + `
+var unblockScript = newScript(luaLib + `
 local rec, id = KEYS[8], ARGV[1]
 local r = redis.call('HMGET', rec, 'tenant', 'ep', 'ok', 'blk')
 if r[1] ~= ARGV[2] then return 0 end
@@ -239,7 +239,7 @@ return 1
 //	KEYS[1..6] the queue keys, KEYS[7] the endpoint's oblk SET
 //	ARGV[1] endpoint, ARGV[2] the shard's record prefix
 //	Reply: how many keys it released.
-var releaseBlockedScript = redis.NewScript(luaLib + `
+var releaseBlockedScript = newScript(luaLib + `
 local ep, prefix = ARGV[1], ARGV[2]
 local tag = string.sub(prefix, 1, #prefix - 2)
 local n = 0

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,16 +18,50 @@ import (
 
 // roundTrips records the scripts each round trip of a client ran, by name, in order: a go-redis hook, so what it
 // sees is what went to the real server.
+//
+// A combo script (combo.go) is recorded as the scripts of its calls, in order.
 type roundTrips struct {
+	s     *Store
 	mu    sync.Mutex
 	names map[string]string // script SHA-1 → name
 	trips [][]string
+	runs  []int // per trip, its EVALSHAs
 }
 
 func spyOn(s *Store) *roundTrips {
-	r := &roundTrips{names: map[string]string{finishScript.Hash(): "finish", publishScript.Hash(): "publish"}}
+	r := &roundTrips{s: s, names: map[string]string{finishScript.Hash(): "finish", publishScript.Hash(): "publish"}}
 	s.rdb.AddHook(r)
 	return r
+}
+
+// comboCalls returns the names of the scripts a combo's EVALSHA arguments (args, from "evalsha" on) call, in
+// order, or nil when sha is not a combo of s's.
+func (r *roundTrips) comboCalls(sha string, args []any) []string {
+	r.s.combos.mu.Lock()
+	var scripts []*redis.Script
+	for _, cb := range r.s.combos.m {
+		if cb.script.Hash() == sha {
+			scripts = cb.scripts
+		}
+	}
+	r.s.combos.mu.Unlock()
+	if scripts == nil {
+		return nil
+	}
+	// evalsha sha numkeys key… n (fn nkeys nargs)…
+	nkeys, _ := strconv.Atoi(fmt.Sprint(args[2]))
+	argv := args[3+nkeys:]
+	n, _ := strconv.Atoi(fmt.Sprint(argv[0]))
+	var out []string
+	for i := range n {
+		fn, _ := strconv.Atoi(fmt.Sprint(argv[1+3*i]))
+		name := r.names[scripts[fn-1].Hash()]
+		if name == "" {
+			name = "other"
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -48,10 +84,14 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // left out: the round trip that tried it first is recorded).
 func (r *roundTrips) add(cmds []redis.Cmder) {
 	var trip []string
+	runs := 0
 	for _, c := range cmds {
 		if args := c.Args(); c.Name() == "evalsha" && len(args) > 1 {
+			runs++
 			if sha, ok := args[1].(string); ok && r.names[sha] != "" {
 				trip = append(trip, r.names[sha])
+			} else if ok {
+				trip = append(trip, r.comboCalls(sha, args)...)
 			}
 		}
 	}
@@ -60,7 +100,15 @@ func (r *roundTrips) add(cmds []redis.Cmder) {
 	}
 	r.mu.Lock()
 	r.trips = append(r.trips, trip)
+	r.runs = append(r.runs, runs)
 	r.mu.Unlock()
+}
+
+// runsSince returns the script runs of the round trips recorded after the first n.
+func (r *roundTrips) runsSince(n int) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.runs[n:])
 }
 
 // since returns the round trips recorded after the first n.
@@ -154,6 +202,9 @@ func TestAckRidesWithPublish(t *testing.T) {
 	}
 	if got := spy.since(n); !slices.EqualFunc(got, [][]string{{"finish", "publish"}}, slices.Equal) {
 		t.Fatalf("round trips of the ack and the next publish: %v, want one, the ack first", got)
+	}
+	if runs := spy.runsSince(n); !slices.Equal(runs, []int{1}) {
+		t.Fatalf("script runs of that round trip: %v, want 1 (one combo script)", runs)
 	}
 	if st := statusOf(t, s, d1); st != delivery.StatusSucceeded {
 		t.Fatalf("after the ack rode: %s", st)

@@ -1,7 +1,5 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
-
 // Every script touches one queue shard (or one message shard, or one key) and receives every key it touches in
 // KEYS; none builds a key name. Scores and other numbers go back to Redis through num() (%.17g), because Lua's own
 // number-to-string conversion keeps only 14 significant digits. Times in ARGV are Unix milliseconds unless named
@@ -116,7 +114,7 @@ end
 //	ARGV, 10 per delivery i from a = 10(i-1): id, endpoint, tenant, message, event type, attempts, due ms, next ns,
 //	created ns, updated ns
 //	Reply: per delivery, 1 when it was enqueued, 0 when its record existed.
-var enqueueScript = redis.NewScript(luaLib + `
+var enqueueScript = newScript(luaLib + `
 local out, touched = {}, {}
 for i = 1, #ARGV / 10 do
   local a = (i - 1) * 10
@@ -175,7 +173,7 @@ return out
 //	endpoint and its lower in-flight limit for this claim (ClaimOptions.Limits), which holds as the cap does
 //	Reply: 6 strings per task: delivery, endpoint, tenant, message, attempt, fence; then 2 more: the due endpoints
 //	left, and the ms when the shard next has work ("" for none).
-var claimScript = redis.NewScript(luaLib + `
+var claimScript = newScript(luaLib + `
 local rates, gcra = KEYS[7], KEYS[8]
 local now, max, lease, cap, max_skips =
   tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -387,7 +385,7 @@ return out
 //	ARGV[1] now ms, ARGV[2] the claimer's in-flight cap per endpoint (0: none)
 //	Reply: {due endpoints (taking turns, ready by now, or parked under the cap), the ms when the shard next has work
 //	(now when any is due, else the lowest ready score) or "" for none}.
-var probeScript = redis.NewScript(luaLib + `
+var probeScript = newScript(luaLib + `
 local now, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n = redis.call('ZCARD', turns)
 local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
@@ -431,7 +429,7 @@ return {0, ''}
 //	changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
 //	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
 //	that the worker has what it sends without another round trip.
-var finishScript = redis.NewScript(luaLib + luaMessageKey + `
+var finishScript = newScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
 local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
 local out, ended, eps, want, promoted = {}, {}, {}, {}, {}
@@ -581,7 +579,7 @@ return out
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] retry ms, ARGV[4] attempts made, ARGV[5] last status code,
 //	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant
 //	Reply: 1, or 2 when it unparked the endpoint (work of that endpoint is due again), or 0 when the lease is lost.
-var nackScript = redis.NewScript(luaLib + `
+var nackScript = newScript(luaLib + `
 local id = ARGV[1]
 local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[10])
 if not ep then return 0 end
@@ -603,7 +601,7 @@ return 1
 //	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant
 //	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
-var releaseScript = redis.NewScript(luaLib + `
+var releaseScript = newScript(luaLib + `
 local id = ARGV[1]
 local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6]) -- att stays: the attempt in flight (att + 1) is given back
 if not ep then return 0 end
@@ -621,7 +619,7 @@ return 1
 //	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] until ms, ARGV[4] tenant
 //	Reply: 1, or 0 when the lease is lost.
-var extendScript = redis.NewScript(luaLib + `
+var extendScript = newScript(luaLib + `
 if not check_lease(ARGV[1], KEYS[7], ARGV[2], ARGV[4]) then return 0 end
 redis.call('ZADD', leases, 'XX', 'GT', ARGV[3], ARGV[1])
 return 1
@@ -638,7 +636,7 @@ return 1
 //	ARGV[4+i] candidate i
 //	Reply: how many were moved, then 5 strings for each that ended dead: delivery, tenant, message, endpoint and
 //	the attempt.
-var reclaimScript = redis.NewScript(luaLib + `
+var reclaimScript = newScript(luaLib + `
 local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
 local moved, dead = 0, {}
 for i = 5, #ARGV do
@@ -682,7 +680,7 @@ return dead
 //
 //	KEYS[1..6] the queue keys
 //	Reply: the time in ms (a string), or nil when the shard has no waiting work.
-var nextDueScript = redis.NewScript(luaLib + `
+var nextDueScript = newScript(luaLib + `
 local best = nil
 local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
 if r[2] then best = tonumber(r[2]) end
@@ -706,7 +704,7 @@ return false
 //	ARGV[6] message id, ARGV[7] the data bytes as published; ARGV[7+i] the index member "<delivery> <endpoint>" of
 //	delivery i
 //	Reply: 1.
-var writeMessageScript = redis.NewScript(`
+var writeMessageScript = newScript(`
 redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 local zs = {}
@@ -729,7 +727,7 @@ return 1
 //	ARGV[1] value "<message id> <created ns>", ARGV[2] since ns, ARGV[3] TTL ms,
 //	ARGV[4] a value the caller may replace whatever its age ("" for none: used when its message is gone)
 //	Reply: "" when the key now holds ARGV[1], else the value it holds.
-var idempotencyScript = redis.NewScript(`
+var idempotencyScript = newScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] and cur ~= ARGV[4] then
   local created = string.match(cur, ' (%d+)$')
@@ -748,7 +746,7 @@ return ''
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i's id
 //	Reply: per candidate, 1 when deleted, 2 when its record was already gone (the caller drops its stale index
 //	entries, but it was not deleted here), else 0.
-var pruneDeliveriesScript = redis.NewScript(`
+var pruneDeliveriesScript = newScript(`
 local out = {}
 for i = 2, #ARGV do
   local id, k = ARGV[i], 1 + 3 * (i - 1)
@@ -772,7 +770,7 @@ return out
 //	KEYS[1] the message shard's index; then for candidate i: KEYS[1+2i-1] its record, KEYS[1+2i] its delivery index
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i
 //	Reply: {messages deleted, index entries removed (those plus entries whose message was already gone)}.
-var pruneMessagesScript = redis.NewScript(`
+var pruneMessagesScript = newScript(`
 local n, removed = 0, 0
 for i = 2, #ARGV do
   local id = ARGV[i]
@@ -819,7 +817,7 @@ return {n, removed}
 //	a = 14 + 2(i-1)
 //	Reply: "" when stored, "+" and the leased deliveries' ids and fences, space-separated, when stored and some were
 //	leased, else the idempotency key's value (an earlier message's).
-var publishScript = redis.NewScript(`
+var publishScript = newScript(`
 local function num(x) return string.format('%.17g', x) end
 if ARGV[8] ~= '' then
   -- Take the key and read what it held in one command. When it named an earlier message created after since, put
@@ -919,7 +917,7 @@ return ''
 //	ARGV[1] endpoint, ARGV[2] now ms, ARGV[3] step ms (a float), ARGV[4] the shard's record key prefix, ARGV[5] max
 //	items
 //	Reply: how many deliveries it moved.
-var retimeScript = redis.NewScript(luaLib + `
+var retimeScript = newScript(luaLib + `
 local ep, now, step, rprefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('HDEL', KEYS[7], ep)
 local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[5]))

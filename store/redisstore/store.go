@@ -109,6 +109,7 @@ type Store struct {
 	ride            rides               // acks waiting to go with the next publish (ride.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
 	onePublish bool
+	combos     combos // the combo scripts of pipelines on a single server (combo.go)
 	close      sync.Once
 }
 
@@ -336,6 +337,10 @@ type scriptCall struct {
 func (s *Store) runScripts(ctx context.Context, calls []scriptCall, extra ...func(redis.Pipeliner)) ([]*redis.Cmd, error) {
 	if len(calls) == 0 && len(extra) == 0 {
 		return nil, nil
+	}
+	if combo, ok := s.combine(calls); ok {
+		cmds, err := s.runScripts(ctx, []scriptCall{combo}, extra...)
+		return split(ctx, cmds[0], len(calls)), err
 	}
 	cmds := make([]*redis.Cmd, len(calls))
 	if len(calls) == 1 && len(extra) == 0 {

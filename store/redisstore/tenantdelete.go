@@ -48,7 +48,7 @@ func (k *keys) doomedEndpoints(tenantID string) string {
 
 // markScript writes the deleting head of a tenant if its record is still the one read, and moves its tokens aside
 // (KEYS: tenant, tokens, tokens-deleted; ARGV: the record read, the new record). 1 done, 0 no tenant, -1 changed.
-var markScript = redis.NewScript(`
+var markScript = newScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 if v ~= ARGV[1] then return -1 end
@@ -61,7 +61,7 @@ return 1
 
 // purgeEndpointScript removes an endpoint's queue state from its shard (KEYS: ready, turns, lanes, leases, busy,
 // parked, rates, gcra, okeys, oblock; ARGV: endpoint, its hold field) and returns how many entries it removed.
-var purgeEndpointScript = redis.NewScript(`
+var purgeEndpointScript = newScript(`
 local ep = ARGV[1]
 local n = redis.call('ZREM', KEYS[1], ep) + redis.call('ZREM', KEYS[2], ep) + redis.call('ZREM', KEYS[6], ep)
 n = n + redis.call('ZREMRANGEBYLEX', KEYS[3], '[' .. ep .. '|', '(' .. ep .. '}')
@@ -73,7 +73,7 @@ return n
 // purgeDeliveriesScript deletes deliveries of one queue shard (KEYS: leases, dead; ARGV: record prefix, attempts
 // prefix, line prefix, endpoint index prefix, then delivery id and endpoint pairs) and returns the message ids their
 // records named.
-var purgeDeliveriesScript = redis.NewScript(`
+var purgeDeliveriesScript = newScript(`
 local out = {}
 for i = 5, #ARGV, 2 do
   local id, ep = ARGV[i], ARGV[i + 1]
@@ -91,7 +91,7 @@ return out
 
 // purgeMessagesScript deletes the messages of one message shard that belong to the tenant (KEYS: the shard's
 // retention index; ARGV: message prefix, delivery index prefix, tenant, then message ids) and returns how many.
-var purgeMessagesScript = redis.NewScript(`
+var purgeMessagesScript = newScript(`
 local n = 0
 for i = 4, #ARGV do
   local id = ARGV[i]

@@ -1,0 +1,96 @@
+package redisstore
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/internal/testredis"
+)
+
+// Scripts for the combo tests: each answers what it was given, so a reply handed to the wrong call shows.
+var (
+	comboEcho = newScript(`
+redis.call('SET', KEYS[1], table.concat(ARGV, ','))
+return table.concat(KEYS, ',') .. '|' .. table.concat(ARGV, ',')`)
+	comboNil   = newScript(`if #KEYS ~= 0 or #ARGV ~= 1 then return 'saw ' .. #KEYS .. ' keys' end return nil`)
+	comboList  = newScript(`return {#KEYS, #ARGV, ARGV[#ARGV]}`)
+	comboBroke = newScript(`return redis.call('INCR', KEYS[1])`) // an error on a key that holds a string
+)
+
+// TestComboRunsCallsAsAlone: on a single server, the script calls of one pipeline run as one script, and each call
+// gets the reply it would have got alone, nil included, in a single round trip with one script run. The combo also
+// survives a server that lost its script cache.
+func TestComboRunsCallsAsAlone(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	spy := spyOn(s)
+	ctx := t.Context()
+	k := func(name string) string { return srv.Prefix + "combo:" + name }
+	calls := []scriptCall{
+		{comboEcho, []string{k("a")}, []any{"x", 2}},
+		{comboNil, nil, []any{"only"}},
+		{comboList, []string{k("b"), k("c")}, []any{"p", "q", "r"}},
+		{comboEcho, []string{k("d"), k("e")}, []any{"y"}},
+	}
+	for round, flush := range []bool{false, true} {
+		if flush {
+			if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := spy.count()
+		cmds, err := s.runScripts(ctx, calls)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if got := spy.runsSince(n); !slices.Equal(got, []int{1}) {
+			t.Fatalf("round %d: script runs per round trip %v, want one round trip with one", round, got)
+		}
+		if len(cmds) != len(calls) {
+			t.Fatalf("round %d: %d replies for %d calls", round, len(cmds), len(calls))
+		}
+		if v, err := cmds[0].Text(); err != nil || v != k("a")+"|x,2" {
+			t.Errorf("round %d: first echo %q, %v", round, v, err)
+		}
+		if v, err := cmds[1].Result(); !errors.Is(err, redis.Nil) {
+			t.Errorf("round %d: the nil script answered %v, %v; want redis.Nil", round, v, err)
+		}
+		if v, err := cmds[2].Slice(); err != nil || len(v) != 3 || v[0] != int64(2) || v[1] != int64(3) || v[2] != "r" {
+			t.Errorf("round %d: list script %v, %v; want [2 3 r]", round, v, err)
+		}
+		if v, err := cmds[3].Text(); err != nil || v != k("d")+","+k("e")+"|y" {
+			t.Errorf("round %d: second echo %q, %v", round, v, err)
+		}
+		for key, want := range map[string]string{k("a"): "x,2", k("d"): "y"} {
+			if got, err := s.rdb.Get(ctx, key).Result(); err != nil || got != want {
+				t.Errorf("round %d: %s holds %q, %v; want %q", round, key, got, err, want)
+			}
+		}
+	}
+
+	// A call that fails ends the combo there: every call gets the error, and the writes before it stay.
+	cmds, err := s.runScripts(ctx, []scriptCall{
+		{comboEcho, []string{k("f")}, []any{"before"}},
+		{comboBroke, []string{k("f")}, nil},
+		{comboEcho, []string{k("g")}, []any{"after"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "not an integer") {
+		t.Fatalf("a combo with a failing call: %v, want the call's error", err)
+	}
+	for i, c := range cmds {
+		if c.Err() == nil {
+			t.Errorf("call %d of the failed combo has no error", i)
+		}
+	}
+	if got, _ := s.rdb.Get(ctx, k("f")).Result(); got != "before" {
+		t.Errorf("the write before the failing call: %q, want it kept", got)
+	}
+	if n, _ := s.rdb.Exists(ctx, k("g")).Result(); n != 0 {
+		t.Error("the call after the failing one ran")
+	}
+}
