@@ -94,3 +94,29 @@ func TestComboRunsCallsAsAlone(t *testing.T) {
 		t.Error("the call after the failing one ran")
 	}
 }
+
+// TestComboOfEveryScriptLoads: every script of the store compiles inside a combo, all of them in one, so no pipeline
+// of any of them meets a combo that Redis refuses (a body too large for a function, a name clash between bodies).
+func TestComboOfEveryScriptLoads(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	var all []*redis.Script
+	for sc := range scriptSources {
+		all = append(all, sc)
+	}
+	if len(all) < 20 {
+		t.Fatalf("%d scripts recorded, want every script of the store", len(all))
+	}
+	combo, ok := s.combos.script(all)
+	if !ok {
+		t.Fatal("no combo for the recorded scripts")
+	}
+	sha, err := combo.Load(t.Context(), s.rdb).Result()
+	if err != nil {
+		t.Fatalf("loading a combo of all %d scripts: %v", len(all), err)
+	}
+	if sha != combo.Hash() {
+		t.Fatalf("loaded as %s, want %s", sha, combo.Hash())
+	}
+}
