@@ -145,7 +145,8 @@ func (s *Store) combine(calls []scriptCall) (scriptCall, bool) {
 // errComboReply is the error of every call of a combo whose reply was not one value per call.
 var errComboReply = errors.New("redisstore: combo script: unexpected reply")
 
-// split gives each of n calls its reply from a combo's command, as if it had run alone: nil as redis.Nil.
+// split gives each of n calls its reply from a combo's command, as if it had run alone: nil as redis.Nil, an error
+// reply as the call's error.
 func split(ctx context.Context, cmd *redis.Cmd, n int) []*redis.Cmd {
 	cmds := make([]*redis.Cmd, n)
 	vals, err := cmd.Slice()
@@ -154,13 +155,19 @@ func split(ctx context.Context, cmd *redis.Cmd, n int) []*redis.Cmd {
 	}
 	for i := range cmds {
 		c := redis.NewCmd(ctx, "evalsha")
-		switch {
+		var v any
+		if err == nil {
+			v = vals[i]
+		}
+		switch e, isErr := v.(error); {
 		case err != nil:
 			c.SetErr(err)
-		case vals[i] == nil:
+		case v == nil:
 			c.SetErr(redis.Nil)
+		case isErr:
+			c.SetErr(e) // a script that returned redis.error_reply
 		default:
-			c.SetVal(vals[i])
+			c.SetVal(v)
 		}
 		cmds[i] = c
 	}

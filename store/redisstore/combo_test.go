@@ -16,9 +16,10 @@ var (
 	comboEcho = newScript(`
 redis.call('SET', KEYS[1], table.concat(ARGV, ','))
 return table.concat(KEYS, ',') .. '|' .. table.concat(ARGV, ',')`)
-	comboNil   = newScript(`if #KEYS ~= 0 or #ARGV ~= 1 then return 'saw ' .. #KEYS .. ' keys' end return nil`)
-	comboList  = newScript(`return {#KEYS, #ARGV, ARGV[#ARGV]}`)
-	comboBroke = newScript(`return redis.call('INCR', KEYS[1])`) // an error on a key that holds a string
+	comboNil    = newScript(`if #KEYS ~= 0 or #ARGV ~= 1 then return 'saw ' .. #KEYS .. ' keys' end return nil`)
+	comboList   = newScript(`return {#KEYS, #ARGV, ARGV[#ARGV]}`)
+	comboBroke  = newScript(`return redis.call('INCR', KEYS[1])`) // an error on a key that holds a string
+	comboRefuse = newScript(`return redis.error_reply('REFUSED ' .. ARGV[1])`)
 )
 
 // TestComboRunsCallsAsAlone: on a single server, the script calls of one pipeline run as one script, and each call
@@ -73,8 +74,23 @@ func TestComboRunsCallsAsAlone(t *testing.T) {
 		}
 	}
 
-	// A call that fails ends the combo there: every call gets the error, and the writes before it stay.
+	// A call that answers an error reply gets it as its error, as alone; the others get their replies.
 	cmds, err := s.runScripts(ctx, []scriptCall{
+		{comboEcho, []string{k("h")}, []any{"z"}},
+		{comboRefuse, nil, []any{"this"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "REFUSED this") {
+		t.Fatalf("a combo with an error reply: %v, want that error", err)
+	}
+	if err := cmds[1].Err(); err == nil || !strings.Contains(err.Error(), "REFUSED this") {
+		t.Errorf("the refusing call's error: %v", err)
+	}
+	if v, err := cmds[0].Text(); err != nil || v != k("h")+"|z" {
+		t.Errorf("the call beside it: %q, %v", v, err)
+	}
+
+	// A call that fails ends the combo there: every call gets the error, and the writes before it stay.
+	cmds, err = s.runScripts(ctx, []scriptCall{
 		{comboEcho, []string{k("f")}, []any{"before"}},
 		{comboBroke, []string{k("f")}, nil},
 		{comboEcho, []string{k("g")}, []any{"after"}},

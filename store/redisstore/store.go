@@ -340,7 +340,13 @@ func (s *Store) runScripts(ctx context.Context, calls []scriptCall, extra ...fun
 	}
 	if combo, ok := s.combine(calls); ok {
 		cmds, err := s.runScripts(ctx, []scriptCall{combo}, extra...)
-		return split(ctx, cmds[0], len(calls)), err
+		out := split(ctx, cmds[0], len(calls))
+		for _, c := range out {
+			if cerr := c.Err(); cerr != nil && !errors.Is(cerr, redis.Nil) {
+				return out, cerr
+			}
+		}
+		return out, err
 	}
 	cmds := make([]*redis.Cmd, len(calls))
 	if len(calls) == 1 && len(extra) == 0 {
