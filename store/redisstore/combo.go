@@ -51,13 +51,16 @@ const maxCombos = 64
 
 // script returns the combo script of scripts, and false when one of them has no recorded source.
 func (c *combos) script(scripts []*redis.Script) (*redis.Script, bool) {
-	var key strings.Builder
+	// The key is built on the stack for the usual lists, and the lookup converts it without a copy: a pipeline
+	// that finds its combo cached allocates nothing here.
+	var buf [4 * 40]byte
+	key := buf[:0]
 	for _, s := range scripts {
-		key.WriteString(s.Hash())
+		key = append(key, s.Hash()...)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cb, ok := c.m[key.String()]; ok {
+	if cb, ok := c.m[string(key)]; ok {
 		return cb.script, true
 	}
 	var src strings.Builder
@@ -77,7 +80,7 @@ func (c *combos) script(scripts []*redis.Script) (*redis.Script, bool) {
 	if c.m == nil || len(c.m) >= maxCombos {
 		c.m = map[string]combo{}
 	}
-	c.m[key.String()] = combo{s, slices.Clone(scripts)}
+	c.m[string(key)] = combo{s, slices.Clone(scripts)}
 	return s, true
 }
 

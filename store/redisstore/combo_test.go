@@ -136,3 +136,22 @@ func TestComboOfEveryScriptLoads(t *testing.T) {
 		t.Fatalf("loaded as %s, want %s", sha, combo.Hash())
 	}
 }
+
+// TestComboCachedWithoutAllocation: a pipeline whose list of scripts has its combo cached finds it without
+// allocating (combine runs on every pipeline of a single server).
+func TestComboCachedWithoutAllocation(t *testing.T) {
+	var c combos
+	list := []*redis.Script{finishScript, publishScript}
+	first, ok := c.script(list)
+	if !ok {
+		t.Fatal("no combo for finish and publish")
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if got, _ := c.script(list); got != first {
+			t.Fatal("a second combo for the same list")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a cached combo cost %.0f allocations, want 0", allocs)
+	}
+}

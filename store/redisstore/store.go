@@ -78,7 +78,7 @@ type Options struct {
 	// gateway's does. It spares that engine a claim's round trip per delivery at a steady, moderate load.
 	LeaseOnPublish bool
 	// RideWait lets an ack (or a final fail) at a steady, moderate load on a single server wait up to this long for
-	// the next publish, to share its round trip (ride.go): the gateway's is a few milliseconds. 0 sends every ack at
+	// the next publish, to share its round trip (ride.go): the gateway's is 10ms. 0 sends every ack at
 	// once.
 	RideWait time.Duration
 }
