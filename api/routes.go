@@ -42,6 +42,18 @@ func (s *server) routes() []route {
 		endpoint = tenant + "/endpoints/{id}"
 	)
 	return []route{
+		// Events (operator). First: the router tries the routes in this order, and publishing is the hot path.
+		// POST {"type": "device.enrolled", "data"?: {...}, "id"?: "<idempotency key>", "timestamp"?: RFC 3339} →
+		// 202 {"id": "msg_…", "fanout": N, "duplicate": bool}. Body at most Config.MaxEventBytes (413 beyond). A
+		// repeated id within the idempotency window answers the first message with duplicate true.
+		{http.MethodPost, tenant + "/events", accessTenantOperator, s.publish},
+		// POST {"events": [event as above, ...]} (1 to events.MaxBatchEvents) → 202 {"data": [{"id": "msg_…", "fanout":
+		// N, "duplicate": bool}, ...]} in request order. Body at most Config.MaxBatchBytes (413 beyond). Every event
+		// is checked before any is stored (422 with field "events[i].type" and so on); an id repeated in the batch
+		// answers its first event's message with duplicate true. Not atomic: after a 5xx some events may be stored,
+		// and a retry of the whole batch repeats those without an id.
+		{http.MethodPost, tenant + "/events/batch", accessTenantOperator, s.publishBatch},
+
 		// Tenants (operator).
 		// POST {"id"?: "acme", "name": "Acme"} → 201 tenant. id defaults to a generated ten_…; a taken id is 409.
 		{http.MethodPost, "/v1/tenants", accessOperator, s.createTenant},
@@ -71,18 +83,6 @@ func (s *server) routes() []route {
 		{http.MethodPost, tenant + "/portal-sessions", accessTenant, s.createPortalSession},
 		// DELETE → 204; the session stops working at once.
 		{http.MethodDelete, tenant + "/portal-sessions/{session}", accessTenant, s.revokePortalSession},
-
-		// Events (operator).
-		// POST {"type": "device.enrolled", "data"?: {...}, "id"?: "<idempotency key>", "timestamp"?: RFC 3339} →
-		// 202 {"id": "msg_…", "fanout": N, "duplicate": bool}. Body at most Config.MaxEventBytes (413 beyond). A
-		// repeated id within the idempotency window answers the first message with duplicate true.
-		{http.MethodPost, tenant + "/events", accessTenantOperator, s.publish},
-		// POST {"events": [event as above, ...]} (1 to events.MaxBatchEvents) → 202 {"data": [{"id": "msg_…", "fanout":
-		// N, "duplicate": bool}, ...]} in request order. Body at most Config.MaxBatchBytes (413 beyond). Every event
-		// is checked before any is stored (422 with field "events[i].type" and so on); an id repeated in the batch
-		// answers its first event's message with duplicate true. Not atomic: after a 5xx some events may be stored,
-		// and a retry of the whole batch repeats those without an id.
-		{http.MethodPost, tenant + "/events/batch", accessTenantOperator, s.publishBatch},
 
 		// Event-type catalogue: the operator writes, everyone authenticated reads.
 		// POST {"name", "description"?, "schema"?: {JSON Schema object}} → 201 (new) or 200 (replaced) event type.
