@@ -65,10 +65,10 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 			return prev.msg, prev.planned, true, nil
 		}
 	}
+	s.recent.Keep(m) // stored, and before its deliveries are due: the worker that claims one reads it from here
 	if err := s.enqueue(ctx, ds); err != nil {
 		return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 	}
-	s.recent.Keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -152,14 +152,13 @@ func (s *Store) runPublishes(batch []*pubItem) {
 }
 
 // publishedOne ends a Publish whose publishOne stored m: it enqueues the deliveries publishOne left (step 3 of the
-// general way) and keeps m for GetMessage.
+// general way). published kept m for GetMessage.
 func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) (*delivery.Message, int, bool, error) {
 	if len(ds) > maxOneScript {
 		if err := s.enqueue(ctx, ds); err != nil {
 			return nil, 0, false, fmt.Errorf("redisstore: publish %s: %w", m.ID, err)
 		}
 	}
-	s.recent.Keep(m)
 	return m, len(ds), false, nil
 }
 
@@ -190,7 +189,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		args = append(args, "", "", 0)
 	}
 	now := s.now()
-	plan := &publishPlan{tenant: m.TenantID, msg: m.ID}
+	plan := &publishPlan{m: m, tenant: m.TenantID, msg: m.ID}
 	if enqueue {
 		plan.ds = ds
 		plan.due = make([]int64, len(ds))
@@ -221,6 +220,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 // publishPlan is what published needs of a publishCall: the deliveries the script enqueues (none when it leaves
 // them to enqueue), when each is due, and until when it may lease them (0: it may not).
 type publishPlan struct {
+	m           *delivery.Message
 	tenant, msg string
 	ds          []*delivery.Delivery
 	due         []int64
@@ -231,11 +231,15 @@ type publishPlan struct {
 // published reads publishScript's reply (cur, err): true when it stored the message, false when the idempotency key
 // names an earlier message. When it stored the message, the deliveries it leased go to this Store's next claims
 // (prelease.go) and the due times of the others are announced; after an error the script may have run, so every due
-// time is announced (a wake-up for nothing costs one look).
+// time is announced (a wake-up for nothing costs one look). A stored message is kept for GetMessage first: the
+// worker that takes one of its deliveries, the moment a lease or a due time goes out, reads it from memory.
 func (s *Store) published(cur string, err error, plan *publishPlan) (bool, error) {
 	if err == nil && cur != "" && cur[0] != '+' {
 		s.pre.settle(plan, "")
 		return false, nil
+	}
+	if err == nil {
+		s.recent.Keep(plan.m)
 	}
 	reply := ""
 	if err == nil && cur != "" {
@@ -347,7 +351,6 @@ func (s *Store) PublishMany(ctx context.Context, ps []events.Publication) []even
 				}
 				continue
 			}
-			s.recent.Keep(p.Message)
 			out[i] = events.Published{Message: p.Message, Fanout: len(p.Deliveries)}
 		}
 	}

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,5 +64,48 @@ func TestClaimPrefetchesMessages(t *testing.T) {
 	}
 	if _, err := b.GetMessage(ctx, "other", tk.MessageID); !errors.Is(err, delivery.ErrNotFound) {
 		t.Fatalf("another tenant: err = %v", err)
+	}
+}
+
+// TestPublishedKeepsBeforeHandingOut: the moment a publish's reply hands a leased delivery to the next claim, or
+// makes one due, its message is already kept for GetMessage, so that the worker that takes it at once (under load,
+// before the publishing goroutine runs on) reads it from memory instead of going to Redis for it.
+func TestPublishedKeepsBeforeHandingOut(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := t.Context()
+	now := time.Now()
+	mustClaim(t, s, now, delivery.ClaimOptions{Max: 1, Lease: time.Minute}, 0) // a claimer is around: publishes lease
+
+	for _, leased := range []bool{true, false} {
+		m := newMessage("tn", now)
+		due := now
+		if !leased {
+			due = now.Add(time.Hour) // not due yet: queued, and its due time announced
+		}
+		d := newDelivery(m, "ep_"+strconv.FormatBool(leased), due)
+		call, plan, err := s.publishCall(m, []*delivery.Delivery{d}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds, err := s.runScripts(ctx, []scriptCall{call})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := cmds[0].Text()
+		if leased != (err == nil && len(cur) > 0 && cur[0] == '+') {
+			t.Fatalf("leased = %v: reply %q, %v", leased, cur, err)
+		}
+		if s.recent.Has(m.ID) {
+			t.Fatal("kept before the reply was read")
+		}
+		// Everything published hands out happens inside it; a claim that follows at once finds the message kept.
+		if stored, err := s.published(cur, err, plan); !stored || err != nil {
+			t.Fatalf("published = %v, %v", stored, err)
+		}
+		if !s.recent.Has(m.ID) {
+			t.Fatalf("leased %v: the message is not kept when its delivery is handed out", leased)
+		}
 	}
 }
