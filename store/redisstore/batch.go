@@ -96,6 +96,9 @@ const (
 	chainFields  = 7
 )
 
+// idleReply is a finish reply's code for a task that ended, whose endpoint has nothing queued (finishScript).
+const idleReply = 4
+
 // batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
 type batchItem struct {
 	shard int

@@ -29,6 +29,19 @@ func (m *laneMarks) mark(endpointID string, now time.Time) {
 
 // recent tells whether work of the endpoint was seen queued within laneMarkFor before now.
 func (m *laneMarks) recent(endpointID string, now time.Time) bool {
+	_, ok := m.seen(endpointID, now)
+	return ok
+}
+
+// seen is recent that also returns the mark it went by, for clear.
+func (m *laneMarks) seen(endpointID string, now time.Time) (int64, bool) {
 	at := m.at[fnv32a(endpointID)%laneMarkSlots].Load()
-	return at != 0 && now.UnixNano()-at < int64(laneMarkFor)
+	return at, at != 0 && now.UnixNano()-at < int64(laneMarkFor)
+}
+
+// clear drops the endpoint's mark after a finish that asked to chain found its lane empty, so that its next acks ride
+// with publishes again at once rather than asking for up to laneMarkFor (after a moment of backlog: a burst, a slow
+// write of Redis's). It drops only the mark the finish went by: one set since (work seen queued again) stays.
+func (m *laneMarks) clear(endpointID string, mark int64) {
+	m.at[fnv32a(endpointID)%laneMarkSlots].CompareAndSwap(mark, 0)
 }

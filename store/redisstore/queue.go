@@ -350,7 +350,8 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	upd := s.updatedAt(a)
 	var nowMS, leaseMS int64 // nowMS 0: no chaining
 	capacity := 0
-	if chain != nil && !s.queued.recent(t.EndpointID, s.now()) {
+	mark, marked := s.queued.seen(t.EndpointID, s.now())
+	if chain != nil && !marked {
 		chain = nil // nothing of the endpoint seen queued lately: nothing to chain (lanemarks.go)
 	}
 	if chain != nil {
@@ -370,6 +371,10 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	}
 	if err == nil {
 		err = it.err
+	}
+	if err == nil && it.res == idleReply {
+		s.queued.clear(t.EndpointID, mark) // its lane is empty: the next acks ride again
+		it.res = 1
 	}
 	if err == nil && it.res == chainedReply {
 		s.queued.mark(t.EndpointID, s.now())

@@ -276,6 +276,61 @@ func TestAckDoesNotRideWithQueuedWork(t *testing.T) {
 	}
 }
 
+// TestAckRidesAgainOnceLaneEmpty: after a moment of backlog (a publish that found its endpoint at its cap, and
+// queued), acks ask to chain and go at once; the first one that finds its endpoint's lane empty says so, and from
+// the next ack on they ride with publishes again, instead of going alone for the rest of the mark's second.
+func TestAckRidesAgainOnceLaneEmpty(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1, LeaseOnPublish: true, RideWait: time.Hour})
+	defer s.Close()
+	spy := spyOn(s)
+	const ten, ep = "ten_ride", "ep_ride"
+	opt := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 1}
+	mustClaim(t, s, time.Now(), opt, 0) // a claimer is around: publishes lease
+
+	publishTo(t, s, ten, ep, "")
+	publishTo(t, s, ten, ep, "") // at the cap of 1: queued, and the endpoint marked
+	if !s.queued.recent(ep, time.Now()) {
+		t.Fatal("a publish that queued did not mark its endpoint")
+	}
+	t1 := mustClaim(t, s, time.Now(), opt, 1)[0]
+	t2 := ackNext(t, s, t1, time.Now(), opt) // chains the queued one
+	if t2 == nil {
+		t.Fatal("the ack chained nothing; the endpoint had work queued")
+	}
+	n := spy.count()
+	if next := ackNext(t, s, *t2, time.Now(), opt); next != nil {
+		t.Fatalf("the last ack chained %+v", next)
+	}
+	if got := spy.since(n); !slices.EqualFunc(got, [][]string{{"finish"}}, slices.Equal) {
+		t.Fatalf("round trips of the ack that asked to chain: %v, want one of its own", got)
+	}
+	if s.queued.recent(ep, time.Now()) {
+		t.Fatal("the ack found the lane empty, and the endpoint is still marked")
+	}
+
+	// The endpoint is idle now: a publish leases, and its ack waits for the next publish and rides with it.
+	publishTo(t, s, ten, ep, "")
+	t3 := mustClaim(t, s, time.Now(), opt, 1)[0]
+	done := make(chan *delivery.Task, 1)
+	n = spy.count()
+	go func() {
+		next, err := s.AckNext(context.Background(), t3, delivery.Attempt{At: time.Now(), StatusCode: 200}, time.Now(), opt)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- next
+	}()
+	waitRiders(t, s, 1)
+	publishTo(t, s, ten, ep, "")
+	if next := <-done; next != nil {
+		t.Fatalf("the riding ack chained %+v", next)
+	}
+	if got := spy.since(n); !slices.EqualFunc(got, [][]string{{"finish", "publish"}}, slices.Equal) {
+		t.Fatalf("round trips of the ack and the next publish: %v, want one, the ack first", got)
+	}
+}
+
 // TestConformanceRide runs the suite with acks that may ride with publishes.
 func TestConformanceRide(t *testing.T) {
 	srv := testredis.Start(t)

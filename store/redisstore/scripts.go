@@ -424,9 +424,9 @@ return {0, ''}
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
-//	key (work of that endpoint is due again), or 3 when
-//	a task was chained to it, or 0 when the lease is lost (missing, the fence moved on, or another tenant's); nothing
-//	changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
+//	key (work of that endpoint is due again), or 3 when a task was chained to it, or 4 when it asked to chain, got
+//	nothing, and its endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0
+//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
 //	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
 //	that the worker has what it sends without another round trip.
 var finishScript = newScript(luaLib + luaMessageKey + `
@@ -554,6 +554,11 @@ for _, ep in ipairs(eps) do
     woke[ep] = not unparked[ep] and unpark(ep)
   end
 end
+-- An endpoint that asked to chain and got nothing: one look tells whether anything waits in its lane at all.
+local idle = {}
+for _, ep in ipairs(eps) do
+  if want[ep] and (took[ep] or 0) == 0 and not woke[ep] and not promoted[ep] then idle[ep] = not first_item(ep) end
+end
 local fields = {}
 for i = 1, #out do
   local ep = out[i]
@@ -564,6 +569,8 @@ for i = 1, #out do
       for f = 1, 7 do fields[#fields + 1] = c[f] end
     elseif woke[ep] or promoted[ep] then
       out[i] = 2
+    elseif idle[ep] then
+      out[i] = 4
     else
       out[i] = 1
     end
