@@ -11,10 +11,11 @@ import (
 // leased to an endpoint with nothing queued and nothing ever chains. So a Store remembers when it last saw each
 // endpoint's work wait in a lane: a publish or enqueue of it that queued rather than leased, a claim or a chain that
 // handed one out, a release, an end of a task that made it due again. An ack asks to chain only within laneMarkFor
-// of that. Every task a Store finishes came to it from a claim, a chain or a lease at publish, so only the last kind,
-// with nothing seen queued since, goes without asking. A mark missed (another replica queued work for the endpoint)
-// costs no correctness: the ack ends the task without chaining, unparks the endpoint as it always does, and the next
-// claim serves what waits.
+// of that, and only until a finish that asked finds the endpoint's lane empty (finishScript's reply 4), which drops
+// the mark: after a moment of backlog the acks ride with publishes again (ride.go) at once. Every task a Store
+// finishes came to it from a claim, a chain or a lease at publish, so only the last kind, with nothing seen queued
+// since, goes without asking. A mark missed (another replica queued work for the endpoint) costs no correctness: the
+// ack ends the task without chaining, unparks the endpoint as it always does, and the next claim serves what waits.
 const (
 	laneMarkSlots = 1024 // endpoints hash into a fixed table: a collision only costs an ask for nothing
 	laneMarkFor   = time.Second

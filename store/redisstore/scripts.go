@@ -426,9 +426,10 @@ return {0, ''}
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
 //	key (work of that endpoint is due again), or 3 when a task was chained to it, or 4 when it asked to chain, got
 //	nothing, and its endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0
-//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then. After those, 7 strings per chained task, in delivery order: delivery, tenant, message,
-//	attempt, fence, and the message's JSON and data as stored (its m and data fields; "" when not read, or gone), so
-//	that the worker has what it sends without another round trip.
+//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
+//	After those, 7 strings per chained task, in delivery order: delivery, tenant, message, attempt, fence, and the
+//	message's JSON and data as stored (its m and data fields; "" when not read, or gone), so that the worker has
+//	what it sends without another round trip.
 var finishScript = newScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
 local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
