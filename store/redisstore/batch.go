@@ -96,8 +96,15 @@ const (
 	chainFields  = 7
 )
 
-// idleReply is a finish reply's code for a task that ended, whose endpoint has nothing queued (finishScript).
-const idleReply = 4
+// Further finish reply codes (finishScript): idleReply for a task that ended, whose endpoint has nothing queued;
+// chainedDueReply for chainedReply whose endpoint the script also made due again (room under a cap that grew).
+const (
+	idleReply       = 4
+	chainedDueReply = 5
+)
+
+// isChained tells whether a finish reply code is one of a chained task, whose fields follow the codes.
+func isChained(res int64) bool { return res == chainedReply || res == chainedDueReply }
 
 // batchItem is one delivery's share of a script call and, once done is closed, the script's answer for it.
 type batchItem struct {
@@ -218,7 +225,7 @@ func parseBatchReply(cmd *redis.Cmd, g []*batchItem) error {
 			return fmt.Errorf("answer %d: %T, want an integer", j, vals[j])
 		}
 		it.res = v
-		if v != chainedReply {
+		if !isChained(v) {
 			continue
 		}
 		if len(rest) < chainFields {

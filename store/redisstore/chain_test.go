@@ -518,3 +518,57 @@ func TestAckNextBelowCap(t *testing.T) {
 		t.Fatalf("ack chained %+v for an endpoint held to one task in flight", next)
 	}
 }
+
+// TestAckNextUnparksWhenLimitGrew: an endpoint parked at its adaptive limit (a claimer's lower limit) with work queued
+// stays parked while acks chain its next tasks one for one. Once its limit has grown, the ack that chains also makes
+// it due again, so that the next claim takes the room; before, it stayed at its old count in flight for as long as
+// its lane lasted (a backlog that never caught up).
+func TestAckNextUnparksWhenLimitGrew(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
+	defer s.Close()
+	ctx := t.Context()
+	publishN(t, s, "ten_a", 5, base, "ep_1")
+	claimAt := func(limit int) delivery.ClaimOptions {
+		return delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 64, Limits: map[string]int{"ep_1": limit}}
+	}
+	chainAt := func(limit int) delivery.ClaimOptions {
+		return delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: limit} // the engine's endpointCap
+	}
+	parked := func() bool {
+		_, err := s.rdb.ZScore(ctx, s.k.shardOf("ep_1").parked, "ep_1").Result()
+		return err == nil
+	}
+	tk := mustClaim(t, s, base, claimAt(1), 1)[0]
+	mustClaim(t, s, base, claimAt(1), 0)
+	if !parked() {
+		t.Fatal("an endpoint at its limit with work queued is not parked")
+	}
+
+	// The limit unchanged: the ack chains one for one, and the endpoint stays parked.
+	next := ackNext(t, s, tk, base, chainAt(1))
+	if next == nil {
+		t.Fatal("the ack chained nothing")
+	}
+	if !parked() {
+		t.Fatal("a chain one for one at the same limit unparked the endpoint")
+	}
+	mustClaim(t, s, base, claimAt(1), 0)
+
+	// Its limit grew to 3: the ack still chains one, and the next claim takes the room of two.
+	next2 := ackNext(t, s, *next, base, chainAt(3))
+	if next2 == nil {
+		t.Fatal("the ack chained nothing")
+	}
+	if parked() {
+		t.Fatal("with room under its grown limit the endpoint is still parked")
+	}
+	got := mustClaim(t, s, base, claimAt(3), 2)
+	if got[0].DeliveryID == next2.DeliveryID || got[1].DeliveryID == next2.DeliveryID {
+		t.Fatalf("the claim handed out the chained task again: %+v", got)
+	}
+	if _, busy, _ := leaseState(t, s, &delivery.Delivery{ID: next2.DeliveryID, EndpointID: "ep_1"}); busy != 3 {
+		t.Fatalf("in flight %d, want 3 (the grown limit)", busy)
+	}
+	mustClaim(t, s, base, claimAt(3), 0)
+}

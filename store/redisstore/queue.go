@@ -376,7 +376,10 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		s.queued.clear(t.EndpointID, mark) // its lane is empty: the next acks ride again
 		it.res = 1
 	}
-	if err == nil && it.res == chainedReply {
+	if err == nil && it.res == chainedDueReply {
+		s.madeDue(sk.num, 0, false) // room under the endpoint's cap: the next claim takes it
+	}
+	if err == nil && isChained(it.res) {
 		s.queued.mark(t.EndpointID, s.now())
 		// The script leased it from this finish's now (chain.now), whatever the now of others in its call.
 		next, perr := chainedTask(t, it, chain.now, leaseMS)
@@ -413,7 +416,7 @@ func chainedTask(t delivery.Task, it *batchItem, now time.Time, leaseMS int64) (
 func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 	var tasks []delivery.Task
 	for _, it := range items {
-		if it.err != nil || it.res != chainedReply {
+		if it.err != nil || !isChained(it.res) {
 			continue
 		}
 		id := it.next[2]

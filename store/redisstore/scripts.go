@@ -424,7 +424,8 @@ return {0, ''}
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
-//	key (work of that endpoint is due again), or 3 when a task was chained to it, or 4 when it asked to chain, got
+//	key (work of that endpoint is due again), or 3 when a task was chained to it (5 when its endpoint is also due
+//	again: parked, with room under a cap that grew since), or 4 when it asked to chain, got
 //	nothing, and its endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0
 //	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
 //	After those, 7 strings per chained task, in delivery order: delivery, tenant, message, attempt, fence, and the
@@ -491,6 +492,7 @@ local function alone_due(ep)
   return not l[1] and (tonumber(l[2]) or 0) <= now
 end
 local unparked = {} -- endpoints seen not parked (nothing below parks one)
+local roomy = {} -- parked endpoints a chain made due again, for room under their cap
 for _, ep in ipairs(eps) do
   local w = want[ep]
   -- Parked first: an endpoint below its cap (the usual case under light load) needs no look at the rest of the shard.
@@ -508,7 +510,11 @@ for _, ep in ipairs(eps) do
   end
   if go then
     local k = #w.items
-    if w.cap > 0 then k = math.min(k, w.cap - ((tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep])) end
+    local left = nil -- in flight once this call's tasks ended, before any is chained (with a cap)
+    if w.cap > 0 then
+      left = (tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep]
+      k = math.min(k, w.cap - left)
+    end
     if k > 0 then
       -- One more than wanted: whether the lane has anything left.
       local items = redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, k + 1)
@@ -541,6 +547,11 @@ for _, ep in ipairs(eps) do
         elseif t == ended[ep] then
           redis.call('ZREM', parked, ep) -- count unchanged
         end
+      elseif not inturn and left and left + t < w.cap and unpark(ep) then
+        -- Parked, with work left and room under its cap, which grew since it parked (an adaptive limit): chaining
+        -- only replaces the tasks that end, so without this it would stay parked at the old count while its lane
+        -- lasts. Due again, the next claim takes the room.
+        unparked[ep], roomy[ep] = true, true
       end
     end
   end
@@ -567,8 +578,9 @@ for i = 1, #out do
     local c = chained[i]
     if c then
       out[i] = 3
+      if roomy[ep] then out[i] = 5 end
       for f = 1, 7 do fields[#fields + 1] = c[f] end
-    elseif woke[ep] or promoted[ep] then
+    elseif woke[ep] or promoted[ep] or roomy[ep] then
       out[i] = 2
     elseif idle[ep] then
       out[i] = 4
