@@ -572,3 +572,27 @@ func TestAckNextUnparksWhenLimitGrew(t *testing.T) {
 	}
 	mustClaim(t, s, base, claimAt(3), 0)
 }
+
+// TestAckNextLeavesHeldParked: an endpoint held to one task in flight (HoldSlow) stays parked when an ack chains its
+// next task, whatever room its cap leaves: a claim would only park it again.
+func TestAckNextLeavesHeldParked(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
+	defer s.Close()
+	ctx := t.Context()
+	publishN(t, s, "ten_a", 3, base, "ep_h")
+	if err := s.HoldSlow(ctx, "ep_h", base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 64}
+	tk := mustClaim(t, s, base, opt, 1)[0]
+	mustClaim(t, s, base, opt, 0)
+	next := ackNext(t, s, tk, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 64})
+	if next == nil {
+		t.Fatal("the ack chained nothing")
+	}
+	if _, err := s.rdb.ZScore(ctx, s.k.shardOf("ep_h").parked, "ep_h").Result(); err != nil {
+		t.Fatalf("a held endpoint left parked after a chain: %v", err)
+	}
+	mustClaim(t, s, base, opt, 0)
+}

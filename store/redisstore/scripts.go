@@ -547,10 +547,11 @@ for _, ep in ipairs(eps) do
         elseif t == ended[ep] then
           redis.call('ZREM', parked, ep) -- count unchanged
         end
-      elseif not inturn and left and left + t < w.cap and unpark(ep) then
-        -- Parked, with work left and room under its cap, which grew since it parked (an adaptive limit): chaining
-        -- only replaces the tasks that end, so without this it would stay parked at the old count while its lane
-        -- lasts. Due again, the next claim takes the room.
+      elseif not inturn and left and left + t < w.cap and
+          (tonumber(redis.call('HGET', rates, '~' .. ep)) or 0) <= now and unpark(ep) then
+        -- Parked, with work left and room under its cap, which grew since it parked (an adaptive limit), and not
+        -- held to one task in flight: chaining only replaces the tasks that end, so without this it would stay
+        -- parked at the old count while its lane lasts. Due again, the next claim takes the room.
         unparked[ep], roomy[ep] = true, true
       end
     end
