@@ -522,7 +522,7 @@ func TestAckNextBelowCap(t *testing.T) {
 // TestAckNextUnparksWhenLimitGrew: an endpoint parked at its adaptive limit (a claimer's lower limit) with work queued
 // stays parked while acks chain its next tasks one for one. Once its limit has grown, the ack that chains also makes
 // it due again, so that the next claim takes the room; before, it stayed at its old count in flight for as long as
-// its lane lasted (a backlog that never caught up).
+// its lane lasted (a backlog that never caught up). One held to one task in flight stays parked.
 func TestAckNextUnparksWhenLimitGrew(t *testing.T) {
 	srv := testredis.Start(t)
 	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
@@ -571,28 +571,20 @@ func TestAckNextUnparksWhenLimitGrew(t *testing.T) {
 		t.Fatalf("in flight %d, want 3 (the grown limit)", busy)
 	}
 	mustClaim(t, s, base, claimAt(3), 0)
-}
 
-// TestAckNextLeavesHeldParked: an endpoint held to one task in flight (HoldSlow) stays parked when an ack chains its
-// next task, whatever room its cap leaves: a claim would only park it again.
-func TestAckNextLeavesHeldParked(t *testing.T) {
-	srv := testredis.Start(t)
-	s := openOn(t, redisURL(srv), srv.Prefix, Options{Shards: 1})
-	defer s.Close()
-	ctx := t.Context()
+	// An endpoint held to one task in flight (HoldSlow) parks at the cap too, and stays parked when an ack chains its
+	// next task, whatever room its cap leaves: a claim would only park it again.
 	publishN(t, s, "ten_a", 3, base, "ep_h")
 	if err := s.HoldSlow(ctx, "ep_h", base.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 64}
-	tk := mustClaim(t, s, base, opt, 1)[0]
-	mustClaim(t, s, base, opt, 0)
-	next := ackNext(t, s, tk, base, delivery.ClaimOptions{Max: 1, Lease: time.Minute, MaxInFlight: 64})
-	if next == nil {
-		t.Fatal("the ack chained nothing")
+	th := mustClaim(t, s, base, claimAt(3), 1)[0]
+	mustClaim(t, s, base, claimAt(3), 0)
+	if next := ackNext(t, s, th, base, chainAt(64)); next == nil || next.EndpointID != "ep_h" {
+		t.Fatalf("the held endpoint's ack chained %+v", next)
 	}
 	if _, err := s.rdb.ZScore(ctx, s.k.shardOf("ep_h").parked, "ep_h").Result(); err != nil {
 		t.Fatalf("a held endpoint left parked after a chain: %v", err)
 	}
-	mustClaim(t, s, base, opt, 0)
+	mustClaim(t, s, base, claimAt(3), 0)
 }
