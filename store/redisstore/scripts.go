@@ -425,9 +425,9 @@ return {0, ''}
 //	read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
 //	key (work of that endpoint is due again), or 3 when a task was chained to it (5 when its endpoint is also due
-//	again: parked, with room under a cap that grew since), or 4 when it asked to chain, got
-//	nothing, and its endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0
-//	when the lease is lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
+//	again: parked, with room under a cap that grew since), or 4 when it asked to chain, got nothing, and its
+//	endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0 when the lease is
+//	lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
 //	After those, 7 strings per chained task, in delivery order: delivery, tenant, message, attempt, fence, and the
 //	message's JSON and data as stored (its m and data fields; "" when not read, or gone), so that the worker has
 //	what it sends without another round trip.
@@ -570,7 +570,9 @@ end
 -- An endpoint that asked to chain and got nothing: one look tells whether anything waits in its lane at all.
 local idle = {}
 for _, ep in ipairs(eps) do
-  if want[ep] and (took[ep] or 0) == 0 and not woke[ep] and not promoted[ep] then idle[ep] = not first_item(ep) end
+  if want[ep] and (took[ep] or 0) == 0 and not (woke[ep] or promoted[ep] or roomy[ep]) then
+    idle[ep] = not first_item(ep)
+  end
 end
 local fields = {}
 for i = 1, #out do
