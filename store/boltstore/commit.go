@@ -14,10 +14,12 @@ import (
 // Publishes and results (ack, nack, fail, release) are applied to a bbolt write transaction that the committer keeps
 // open across groups; a group's publishes are made durable by one journal write and fdatasync (journal.go) before
 // any of them is answered, and its results are answered at once. The open transaction is committed (a checkpoint)
-// Options.CheckpointEvery after it took its first write, when it holds maxOpenWrites, before a read that must see it
-// (Store.view), before any other write, and at Close. Every other write (the registry, replays, reclaims, deletions)
-// is committed, with the open transaction, before it is answered; a group of them shares one commit, and a call
-// whose fn fails is answered from a transaction of its own while the others run again without it.
+// Options.CheckpointEvery after it took its first write, once it holds Options.CheckpointWrites, before a read that
+// must see it (Store.view), before any other write, and at Close. A checkpoint costs about the same whatever it
+// holds (two fdatasyncs and the pages its writes share), so at a light load a longer wait spreads it over more
+// writes, and under load the write count keeps each one short. Every other write (the registry, replays, reclaims,
+// deletions) is committed, with the open transaction, before it is answered; a group of them shares one commit, and a
+// call whose fn fails is answered from a transaction of its own while the others run again without it.
 //
 // bbolt has no savepoints, so a write that fails inside the open transaction rolls all of it back; the committer
 // then applies again, from their redo functions, the writes it held. A redo function repeats its write from
@@ -39,7 +41,7 @@ type commitCall struct {
 }
 
 const (
-	// maxOpenWrites bounds the writes the open transaction holds, and so the work of a rollback and of a replay.
+	// maxOpenWrites bounds Options.CheckpointWrites, and so the work of a rollback and of a replay.
 	maxOpenWrites = 8192
 )
 
@@ -69,7 +71,7 @@ func (s *Store) committer() {
 			}
 			s.runGroup(group)
 			clear(group) // the calls' closures hold their callers' values
-			if len(s.redo) >= maxOpenWrites {
+			if len(s.redo) >= s.ckptWrites {
 				s.checkpoint()
 			}
 		case <-tick.C:

@@ -229,6 +229,36 @@ func TestCheckpointOnTimer(t *testing.T) {
 	}
 }
 
+// TestCheckpointAfterWrites: without a timer, the open transaction is committed once it holds CheckpointWrites
+// writes, and not before.
+func TestCheckpointAfterWrites(t *testing.T) {
+	s := openWith(t, t.TempDir(), Options{CheckpointEvery: noTimer, CheckpointWrites: 3})
+	defer s.Close()
+	committed := func(ms ...*delivery.Message) []bool {
+		t.Helper()
+		got := make([]bool, len(ms))
+		must(t, s.viewCommitted(t.Context(), func(tx *bolt.Tx) error {
+			for i, m := range ms {
+				got[i] = tx.Bucket(bMessages).Get(key(m.TenantID, m.ID)) != nil
+			}
+			return nil
+		}))
+		return got
+	}
+	m1, _ := publishKeyed(t, s, "")
+	m2, _ := publishKeyed(t, s, "")
+	if got := committed(m1, m2); got[0] || got[1] {
+		t.Fatalf("committed %v after 2 of 3 writes, want neither", got)
+	}
+	m3, _ := publishKeyed(t, s, "")
+	// The committer checkpoints after answering the third write and before it takes the next call, so once a fourth
+	// publish is answered the first three are committed and the fourth waits in the open transaction.
+	m4, _ := publishKeyed(t, s, "")
+	if got := committed(m1, m2, m3, m4); !got[0] || !got[1] || !got[2] || got[3] {
+		t.Fatalf("committed %v, want the first three and not the fourth", got)
+	}
+}
+
 // TestCompactAppliesJournal: Compact of a store that crashed with journaled publishes keeps them.
 func TestCompactAppliesJournal(t *testing.T) {
 	dir := t.TempDir()

@@ -55,8 +55,11 @@ type Options struct {
 	// writer lock for long. Defaults to 1000.
 	PruneBatch int
 	// CheckpointEvery bounds how long publishes and results wait, journaled or in memory, for their bbolt commit
-	// (commit.go). Defaults to 50ms.
+	// (commit.go). Defaults to 250ms.
 	CheckpointEvery time.Duration
+	// CheckpointWrites commits the open transaction as soon as it holds this many writes, so that under load a
+	// checkpoint stays short and the committer is not held up by it. Defaults to 1024.
+	CheckpointWrites int
 }
 
 // Store is the embedded store: every webhookd store interface on one bbolt file. It is safe for concurrent use.
@@ -66,6 +69,7 @@ type Store struct {
 	pruneBatch int
 	maxGroup   int
 	ckptEvery  time.Duration
+	ckptWrites int
 
 	commits       chan commitCall // to the committer (commit.go)
 	done          chan struct{}   // closed by Close
@@ -97,7 +101,8 @@ type Store struct {
 // created with mode 0600. Open takes a process-exclusive lock on the file and rebuilds the in-memory queue from the
 // pending deliveries.
 func Open(path string, opts Options) (*Store, error) {
-	if opts.LockTimeout < 0 || opts.MaxGroup < 0 || opts.PruneBatch < 0 || opts.CheckpointEvery < 0 {
+	if opts.LockTimeout < 0 || opts.MaxGroup < 0 || opts.PruneBatch < 0 || opts.CheckpointEvery < 0 ||
+		opts.CheckpointWrites < 0 {
 		return nil, fmt.Errorf("boltstore: negative option in %+v", opts)
 	}
 	file := path
@@ -123,7 +128,8 @@ func Open(path string, opts Options) (*Store, error) {
 		path:          file,
 		pruneBatch:    cmp.Or(opts.PruneBatch, 1000),
 		maxGroup:      max(1, cmp.Or(opts.MaxGroup, 256)),
-		ckptEvery:     cmp.Or(opts.CheckpointEvery, 50*time.Millisecond),
+		ckptEvery:     cmp.Or(opts.CheckpointEvery, 250*time.Millisecond),
+		ckptWrites:    min(cmp.Or(opts.CheckpointWrites, 1024), maxOpenWrites),
 		commits:       make(chan commitCall),
 		done:          make(chan struct{}),
 		committerDone: make(chan struct{}),
