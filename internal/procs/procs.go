@@ -7,6 +7,9 @@
 // wake. At full load every processor is needed, so Run gives them back within one window of the load rising: when
 // the process uses more CPU than one processor should, or when goroutines start to wait for the one processor (a
 // process that waits on its network peers can be short of processors while using well under a core).
+//
+// ExecPollingMonitor (monitor.go) is the other half of a cheap light load: it keeps the runtime's monitor thread
+// from the sleep-and-wake cycle that every idle moment costs.
 package procs
 
 import (

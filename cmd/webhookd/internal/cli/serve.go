@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -62,6 +63,7 @@ type serveConfig struct {
 	ReadyTimeout      time.Duration
 	PprofListen       string
 	AdaptiveProcs     bool
+	PollingMonitor    bool
 
 	MaxConnections        int
 	BodyReadTimeout       time.Duration
@@ -140,6 +142,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxEndpoints, "max-endpoints-per-tenant", api.DefaultMaxEndpoints, "endpoints one tenant may have; 409 beyond (0: no cap)")
 	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", api.DefaultAuthFailures, "failed authentications one client address (IPv6: its /64) may have per minute before its requests get 429 (0: no throttle)")
 	fs.BoolVar(&c.AdaptiveProcs, "adaptive-procs", true, "run Go's scheduler on one processor while webhookd uses under about half a core, and on all of them as soon as it needs more: less CPU per delivery at a light load (not when GOMAXPROCS is set)")
+	fs.BoolVar(&c.PollingMonitor, "polling-monitor", true, "keep the Go runtime's monitor thread polling through idle moments instead of sleeping until a system call wakes it, which a light load pays for at every request: webhookd executes itself again at start with GODEBUG="+procs.MonitorSetting+" added (Linux; not when GODEBUG sets schedtrace)")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve net/http/pprof (/debug/pprof/, no token) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	fs.IntVar(&c.CallBreaker, "call-breaker-failures", calls.DefaultBreakerAfter, "consecutive failed management calls that open a calls endpoint's circuit")
 	fs.DurationVar(&c.CallCooldown, "call-breaker-cooldown", calls.DefaultBreakerCool, "how long an open circuit fails calls fast before one probe goes through")
@@ -344,4 +347,21 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, ready func
 // a light load; under load the governor is back on every processor.
 func adaptProcs(cfg serveConfig, getenv func(string) string) bool {
 	return cfg.AdaptiveProcs && getenv("GOMAXPROCS") == ""
+}
+
+// ExecPollingMonitor executes webhookd again with the runtime's monitor kept polling (procs.ExecPollingMonitor) when
+// args are a serve command with --polling-monitor on, and otherwise does nothing. main calls it before anything else;
+// it returns only when it did not exec, with the error of an exec that failed. Flags that do not parse are left to
+// the serve command to report.
+func ExecPollingMonitor(args []string) error {
+	if len(args) == 0 || args[0] != "serve" {
+		return nil
+	}
+	var cfg serveConfig
+	fs := newFlagSet("serve", "", io.Discard)
+	cfg.flags(fs)
+	if err := parseWithEnv(fs, args[1:]); err != nil || !cfg.PollingMonitor {
+		return nil
+	}
+	return procs.ExecPollingMonitor()
 }
