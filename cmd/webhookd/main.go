@@ -13,7 +13,7 @@ import (
 
 func main() {
 	if err := cli.ExecPollingMonitor(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "webhookd: starting with the runtime's monitor polling:", err)
+		fmt.Fprintf(os.Stderr, "webhookd: could not execute itself again (%v); going on without --polling-monitor\n", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})

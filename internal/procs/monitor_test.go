@@ -14,8 +14,8 @@ func TestMonitorEnv(t *testing.T) {
 		{"no GODEBUG", []string{"A=1"}, []string{"A=1", "GODEBUG=" + MonitorSetting}},
 		{"other settings kept", []string{"GODEBUG=madvdontneed=1", "A=1"},
 			[]string{"A=1", "GODEBUG=madvdontneed=1," + MonitorSetting}},
-		{"the last GODEBUG is the runtime's", []string{"GODEBUG=x=1", "GODEBUG=y=2"},
-			[]string{"GODEBUG=y=2," + MonitorSetting}},
+		{"the first GODEBUG is the runtime's", []string{"GODEBUG=x=1", "GODEBUG=y=2"},
+			[]string{"GODEBUG=x=1," + MonitorSetting}},
 		{"schedtrace set by the operator", []string{"GODEBUG=gctrace=1,schedtrace=1000"}, nil},
 		{"after the exec", []string{"A=1", "GODEBUG=" + MonitorSetting}, nil},
 	} {
