@@ -350,8 +350,9 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	upd := s.updatedAt(a)
 	var nowMS, leaseMS int64 // nowMS 0: no chaining
 	capacity := 0
-	mark, marked := s.queued.seen(t.EndpointID, s.now())
-	if chain != nil && !marked {
+	now := s.now()
+	mark, marked := s.queued.seen(t.EndpointID, now)
+	if !marked {
 		chain = nil // nothing of the endpoint seen queued lately: nothing to chain (lanemarks.go)
 	}
 	if chain != nil {
@@ -362,7 +363,7 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
 		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
 			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
-	if now := s.now(); chain == nil && !s.queued.recent(t.EndpointID, now) && s.ride.likely(now.UnixNano()) {
+	if chain == nil && !marked && s.ride.likely(now.UnixNano()) {
 		it.done = make(chan struct{})
 		s.ride.add(it)
 		err = wait(ctx, []*batchItem{it})
