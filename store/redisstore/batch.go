@@ -110,7 +110,7 @@ func isChained(res int64) bool { return res == chainedReply || res == chainedDue
 type batchItem struct {
 	shard int
 	keys  [3]string
-	args  [13]any
+	args  [14]any
 	res   int64
 	next  [chainFields]string // when res is chainedReply: the task chained to this one, and its message (finishScript)
 	err   error

@@ -64,7 +64,8 @@ func TestAckNextChains(t *testing.T) {
 			t.Fatalf("chained task %+v", next)
 		}
 		// The lease Redis holds ends exactly when the task says (a reclaim would otherwise come early or late).
-		exp, err := s.rdb.ZScore(context.Background(), s.k.shardOf("ep_1").leases, next.DeliveryID).Result()
+		exp, err := s.rdb.ZScore(context.Background(), s.k.shardOf("ep_1").leases,
+			fmt.Sprintf("%s %d", next.DeliveryID, next.Fence)).Result()
 		if err != nil || int64(exp) != next.LeaseUntil.UnixMilli() {
 			t.Fatalf("lease in Redis ends at %v (%v), task says %v", exp, err, next.LeaseUntil.UnixMilli())
 		}

@@ -4,9 +4,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/endpoints"
@@ -63,6 +66,47 @@ func decodeMessage(id string, mj, data any) (*delivery.Message, error) {
 	}
 	return &m, nil
 }
+
+// recordFields are the fields of a delivery record that decodeDelivery reads: reading only these leaves out the
+// attempts the record also holds.
+var recordFields = []string{"tenant", "msg", "ep", "type", "status", "err", "ok", "blk", "att", "code", "next",
+	"created", "updated"}
+
+// recordOf turns an HMGET of recordFields into the map decodeDelivery reads, without the fields that are absent
+// (none at all when the record is).
+func recordOf(c *redis.SliceCmd) (map[string]string, error) {
+	vals, err := c.Result()
+	if err != nil {
+		return nil, err
+	}
+	f := make(map[string]string, len(vals))
+	for i, v := range vals {
+		if v, ok := v.(string); ok && i < len(recordFields) {
+			f[recordFields[i]] = v
+		}
+	}
+	return f, nil
+}
+
+// An attempt is the field "x<updated ns, 20 digits>.<attempt number>" of its delivery's record (the scripts'
+// attempt_field), so that the fields sort in the order the attempts ended; versions before 2026-12 appended them to
+// a list of their own (keys.attempts), which the record's fields follow.
+func attemptsOf(list []string, rec map[string]string) []string {
+	fields := make([]string, 0, len(rec))
+	for k := range rec {
+		if isAttemptField(k) {
+			fields = append(fields, k)
+		}
+	}
+	slices.Sort(fields)
+	out := append(make([]string, 0, len(list)+len(fields)), list...)
+	for _, k := range fields {
+		out = append(out, rec[k])
+	}
+	return out
+}
+
+func isAttemptField(k string) bool { return len(k) > 1 && k[0] == 'x' && k[1] >= '0' && k[1] <= '9' }
 
 // decodeDelivery reads the record HASH of delivery id (fields written by enqueueScript and updated by the other
 // scripts; a field not written yet is its zero value, and records written before the id and cms fields were dropped

@@ -25,16 +25,18 @@ import (
 //	P{wh:NNN}:ready                   ZSET    endpoint → ms when next eligible (first due time, or rate-limit wait)
 //	P{wh:NNN}:turns                   ZSET    endpoint → turn number: endpoints due now, served lowest turn first
 //	P{wh:NNN}:lanes                   ZSET    "<endpoint>|<due ms, 15 digits>|<delivery>", all scores 0 (BYLEX)
-//	P{wh:NNN}:leases                  ZSET    delivery → lease expiry ms
-//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight (a 0 stays until DeleteEndpoint)
+//	P{wh:NNN}:leases                  ZSET    "<delivery> <fence>" → lease expiry ms (an older version's: the bare id)
+//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight, plus 2^32 while parked and 2^40 for each of
+//	                                          its rate limit and hold (gate.go); a 0 stays until DeleteEndpoint
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"; "~" endpoint → held until ms
 //	P{wh:NNN}:gcra                    HASH    endpoint → GCRA theoretical arrival time, ms
 //	P{wh:NNN}:d:<delivery>            HASH    the delivery record: tenant msg ep type status att next code err
 //	                                          created updated (times: Unix ns, 20 digits; code and err once set),
-//	                                          and fence while it may be leased (the last claim's)
-//	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first
+//	                                          fence while it may be leased (the last claim's; odd when ok is set),
+//	                                          and x<ns>.<n> → the JSON of each attempt (ns: when it ended)
+//	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first, as versions before 2026-12 kept them
 //	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
 //	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go);
 //	                                          under block, a failed or dead head (record field blk = 1) stays first
@@ -179,8 +181,8 @@ type shardKeys struct {
 	ready  string // ZSET endpoint → ms when it is next eligible (waiting for a time)
 	turns  string // ZSET endpoint → turn number: endpoints due now, served lowest turn first
 	lanes  string // ZSET, scores 0: "<endpoint>|<due ms, 15 digits>|<delivery>"
-	leases string // ZSET delivery → lease expiry ms
-	busy   string // HASH endpoint → in-flight count
+	leases string // ZSET "<delivery> <fence>" → lease expiry ms
+	busy   string // HASH endpoint → in-flight count, with flags (gate.go)
 	parked string // ZSET endpoint → busy count when it was taken out of ready at its in-flight cap
 	dead   string // ZSET delivery → ms when it was dead-lettered
 	done   string // no longer written: older versions listed terminal deliveries here; Prune deletes it
@@ -210,7 +212,8 @@ func (s *shardKeys) oblock() string { return s.tag + "oblock" }
 // blockedKeys is a SET of the ordering keys an endpoint holds behind a blocked delivery (ordering.go).
 func (s *shardKeys) blockedKeys(endpointID string) string { return s.tag + "oblk:" + endpointID }
 
-// attempts is a LIST of attempt JSON, oldest first.
+// attempts is a LIST of attempt JSON, oldest first, where versions before 2026-12 kept a delivery's attempts
+// (they are fields of its record now). ListAttempts reads it first; Prune and tenant deletion delete it.
 func (s *shardKeys) attempts(deliveryID string) string { return s.tag + "a:" + deliveryID }
 
 // endpointDeliveries is a ZSET of the endpoint's delivery ids, scores 0.

@@ -61,7 +61,7 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.rdb.HGetAll(ctx, s.k.shardOf(ep).record(id)).Result()
+	f, err := recordOf(s.rdb.HMGet(ctx, s.k.shardOf(ep).record(id), recordFields...))
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: get delivery %s: %w", id, err)
 	}
@@ -123,7 +123,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			return out, nil
 		}
 		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.MapStringStringCmd, 0, len(members))
+		cmds := make([]*redis.SliceCmd, 0, len(members))
 		cids := make([]string, 0, len(members))
 		for _, mem := range members {
 			id, ep := mem, f.EndpointID
@@ -134,7 +134,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			if f.EndpointID != "" && ep != f.EndpointID {
 				continue
 			}
-			cmds = append(cmds, pipe.HGetAll(ctx, s.k.shardOf(ep).record(id)))
+			cmds = append(cmds, pipe.HMGet(ctx, s.k.shardOf(ep).record(id), recordFields...))
 			cids = append(cids, id)
 		}
 		if len(cmds) > 0 {
@@ -143,10 +143,11 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			}
 		}
 		for j, c := range cmds {
-			if len(c.Val()) == 0 {
+			rec, _ := recordOf(c)
+			if len(rec) == 0 {
 				continue // indexed before its record was written (a publish in flight or interrupted)
 			}
-			d, err := decodeDelivery(cids[j], c.Val())
+			d, err := decodeDelivery(cids[j], rec)
 			if err != nil {
 				return nil, err
 			}
@@ -185,16 +186,17 @@ func (s *Store) ListAttempts(ctx context.Context, tenantID, deliveryID string) (
 	}
 	sk := s.k.shardOf(ep)
 	pipe := s.rdb.Pipeline()
-	owner := pipe.HGet(ctx, sk.record(deliveryID), "tenant")
-	list := pipe.LRange(ctx, sk.attempts(deliveryID), 0, -1)
+	rec := pipe.HGetAll(ctx, sk.record(deliveryID))
+	list := pipe.LRange(ctx, sk.attempts(deliveryID), 0, -1) // where versions before 2026-12 kept them
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redisstore: list attempts of %s: %w", deliveryID, err)
 	}
-	if owner.Val() != tenantID {
+	if rec.Val()["tenant"] != tenantID {
 		return nil, delivery.ErrNotFound
 	}
-	out := make([]delivery.Attempt, 0, len(list.Val()))
-	for _, js := range list.Val() {
+	all := attemptsOf(list.Val(), rec.Val())
+	out := make([]delivery.Attempt, 0, len(all))
+	for _, js := range all {
 		var a delivery.Attempt
 		if err := json.Unmarshal([]byte(js), &a); err != nil {
 			return nil, fmt.Errorf("redisstore: decode attempt of %s: %w", deliveryID, err)

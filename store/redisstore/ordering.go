@@ -18,7 +18,8 @@ import (
 // (nack, release, a reclaim that is not the last attempt) put it back in the lane as the head. When the head ends
 // (finish: succeeded, failed or dead; or a reclaim's last attempt) leave_line takes it out of its line and puts the
 // next one in the lane at its due time. Deliveries without a key never touch a line: their scripts run the same
-// commands as before (take_lease reads one more field of the record it already reads).
+// commands as before. A keyed delivery's fences are odd (luaLib's fence_for), so that the end of its lease knows
+// to read its key (one HGET); an unkeyed one's end reads nothing of its record.
 
 // luaLine is shared by the scripts that end a delivery (status: how it ended, so that a success costs no command
 // more than under skip). leave_line tells whether it put a next delivery in the lane

@@ -18,15 +18,20 @@ func leaseState(t *testing.T, s *Store, d *delivery.Delivery) (leased bool, busy
 	t.Helper()
 	ctx := context.Background()
 	sk := s.k.shardOf(d.EndpointID)
-	_, err := s.rdb.ZScore(ctx, sk.leases, d.ID).Result()
+	fence, _ := s.rdb.HGet(ctx, sk.record(d.ID), "fence").Result()
+	_, err := s.rdb.ZScore(ctx, sk.leases, d.ID+" "+fence).Result()
 	leased = err == nil
-	busy, _ = s.rdb.HGet(ctx, sk.busy, d.EndpointID).Int64()
+	raw, _ := s.rdb.HGet(ctx, sk.busy, d.EndpointID).Int64()
+	busy = busyCount(raw)
 	items, err := s.rdb.ZRangeByLex(ctx, sk.lanes, &redis.ZRangeBy{Min: "[" + d.EndpointID + "|", Max: "(" + d.EndpointID + "}"}).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return leased, busy, len(items) > 0
 }
+
+// busyCount is the in-flight count of a busy value, without its flags (luaLib's count_of).
+func busyCount(v int64) int64 { return int64(int32(v)) }
 
 func publishTo(t *testing.T, s *Store, tenant, ep, okey string) *delivery.Delivery {
 	t.Helper()

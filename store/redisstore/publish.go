@@ -210,7 +210,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 			keys = append(keys, sk.okeys(), sk.line(d.EndpointID, okey))
 		}
 		if plan.leaseUntil > 0 {
-			keys = append(keys, sk.leases, sk.busy, sk.rates)
+			keys = append(keys, sk.leases, sk.busy)
 		}
 		plan.due[i] = da[6].(int64)
 	}

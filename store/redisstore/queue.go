@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,9 +361,9 @@ func (s *Store) finish(ctx context.Context, op string, t delivery.Task, a delive
 		leaseMS = max(cmp.Or(chain.opt.Lease, defaultLease).Milliseconds(), 1)
 		capacity = max(chain.opt.MaxInFlight, 0)
 	}
-	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)},
-		args: [13]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
-			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity}}
+	it := &batchItem{shard: sk.num, keys: [3]string{sk.record(t.DeliveryID)},
+		args: [14]any{t.DeliveryID, t.Fence, string(status), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error,
+			nsString(upd), js, ms(upd), t.TenantID, nowMS, leaseMS, capacity, t.EndpointID}}
 	if chain == nil && !marked && s.ride.likely(now.UnixNano()) {
 		it.done = make(chan struct{})
 		s.ride.add(it)
@@ -493,9 +494,9 @@ func (s *Store) Nack(ctx context.Context, t delivery.Task, a delivery.Attempt, r
 	sk := s.k.shardOf(t.EndpointID)
 	upd := s.updatedAt(a)
 	cmd := nackScript.Run(ctx, s.rdb,
-		sk.queue(sk.record(t.DeliveryID), sk.attempts(t.DeliveryID)),
+		sk.queue(sk.record(t.DeliveryID)),
 		t.DeliveryID, t.Fence, ms(retryAt), cmp.Or(a.N, t.Attempt), a.StatusCode, a.Error, nsString(upd), js,
-		nsString(retryAt), t.TenantID)
+		nsString(retryAt), t.TenantID, t.EndpointID)
 	woke, err := leaseResult("nack", t, cmd)
 	switch {
 	case woke:
@@ -512,7 +513,7 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 	sk := s.k.shardOf(t.EndpointID)
 	cmd := releaseScript.Run(ctx, s.rdb,
 		sk.queue(sk.record(t.DeliveryID)),
-		t.DeliveryID, t.Fence, ms(at), nsString(at), nsString(s.now()), t.TenantID)
+		t.DeliveryID, t.Fence, ms(at), nsString(at), nsString(s.now()), t.TenantID, t.EndpointID)
 	woke, err := leaseResult("release", t, cmd)
 	if err == nil {
 		s.queued.mark(t.EndpointID, s.now())
@@ -531,14 +532,11 @@ func (s *Store) Release(ctx context.Context, t delivery.Task, at time.Time) erro
 // claim script reads the hold beside the endpoint's rate limit, in the same command. The zero time lifts it. An
 // endpoint parked under a hold wakes as any parked endpoint does, when its task ends.
 func (s *Store) HoldSlow(ctx context.Context, endpointID string, until time.Time) error {
-	sk := s.k.shardOf(endpointID)
-	var err error
-	if until.IsZero() {
-		err = s.rdb.HDel(ctx, sk.rates, holdField(endpointID)).Err()
-	} else {
-		err = s.rdb.HSet(ctx, sk.rates, holdField(endpointID), ms(until)).Err()
+	value := ""
+	if !until.IsZero() {
+		value = strconv.FormatInt(ms(until), 10)
 	}
-	if err != nil {
+	if err := s.setGate(ctx, endpointID, holdField(endpointID), value); err != nil {
 		return fmt.Errorf("redisstore: hold endpoint %s: %w", endpointID, err)
 	}
 	return nil
@@ -584,9 +582,10 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		sk := &s.k.shards[i]
 		keys := sk.queue(sk.dead)
 		args := []any{nowMS, maxAttempts, nsString(now), now.UTC().Format(time.RFC3339Nano)}
-		for _, id := range ids {
-			keys = append(keys, sk.record(id), sk.attempts(id))
-			args = append(args, id)
+		for _, member := range ids { // "<delivery> <fence>" (an older version's lease: the bare id)
+			id, _, _ := strings.Cut(member, " ")
+			keys = append(keys, sk.record(id))
+			args = append(args, member)
 		}
 		calls = append(calls, scriptCall{reclaimScript, keys, args})
 		nums = append(nums, i)

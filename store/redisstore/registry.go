@@ -261,16 +261,15 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *endpoints.Endpoint) error
 
 // writeRate keeps the queue shard's copy of the endpoint's rate limit, which claimScript enforces.
 func (s *Store) writeRate(ctx context.Context, e *endpoints.Endpoint) error {
-	sk := s.k.shardOf(e.ID)
 	var err error
 	if r := endpoints.EnforcedRate(e.RateLimit); r > 0 {
 		burst := s.opt.RateBurst
 		if burst == 0 {
 			burst = int(max(1, math.Min(math.Ceil(r), 1e6)))
 		}
-		err = s.rdb.HSet(ctx, sk.rates, e.ID, strconv.FormatFloat(r, 'g', -1, 64)+","+strconv.Itoa(burst)).Err()
+		err = s.setGate(ctx, e.ID, e.ID, strconv.FormatFloat(r, 'g', -1, 64)+","+strconv.Itoa(burst))
 	} else {
-		err = s.rdb.HDel(ctx, sk.rates, e.ID).Err()
+		err = s.setGate(ctx, e.ID, e.ID, "")
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: endpoint %s: rate: %w", e.ID, err)

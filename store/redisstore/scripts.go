@@ -31,6 +31,11 @@ package redisstore
 // the attempt in flight is att + 1: a claim does not touch att, a nack or a finish writes the attempt it recorded,
 // and a release leaves att as it was, so nothing needs undoing. (Before, a separate meta hash per shard held a copy
 // of these; dropping it saved Redis memory on every pending delivery.)
+//
+// Ending a task (ack, fail, nack, release) is three commands at least, each doing two jobs: the ZREM of its lease
+// member "<delivery> <fence>" is the fence check, the HSET of its record also logs the attempt (a field of the
+// record), and the HINCRBY that gives back its in-flight slot tells, by the flags in the busy value, whether the
+// endpoint may be parked. The task's endpoint comes from the caller (the shard of its keys is that endpoint's).
 const luaLib = `
 local ready, turns, lanes, leases, busy, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local function num(x) return string.format('%.17g', x) end
@@ -39,52 +44,100 @@ local function first_item(ep)
 end
 local function due_of(ep, item) return tonumber(string.sub(item, #ep + 2, #ep + 16)) end
 local function lane_member(ep, due, id) return ep .. '|' .. string.format('%015d', due) .. '|' .. id end
+-- A lease is the member "<delivery> <fence>" of leases, scored by its expiry: removing it is the fence check.
+local function lease_member(id, fence) return id .. ' ' .. fence end
+-- An attempt is the field "x<ns>.<attempt>" of its delivery's record, so that ending one writes a single hash.
+local function attempt_field(ns, att) return 'x' .. ns .. '.' .. att end
 -- touch makes ep eligible by due: an endpoint already taking turns keeps its turn; otherwise its ready score is
 -- only ever lowered (ZADD LT), so a new item never delays work that is due earlier.
 local function touch(ep, due)
   if not redis.call('ZSCORE', turns, ep) then redis.call('ZADD', ready, 'LT', num(due), ep) end
 end
--- unpark puts a parked endpoint back to ready at its first item's due time, and tells whether it did.
-local function unpark(ep)
+-- An endpoint's busy value is its in-flight count plus PARKED while it is in parked, plus GATED for each of its
+-- rate limit and its hold (its fields in rates: gate.go): ending a task learns from the one HINCRBY it does whether
+-- its endpoint may need unparking, and a publish learns from the one HINCRBY that takes a slot whether it may lease
+-- (any flag puts the value past every cap). count_of reads the count alone.
+local PARKED, GATED = 4294967296, 1099511627776
+local function count_of(v)
+  v = tonumber(v) or 0
+  local c = v % PARKED
+  if c >= PARKED / 2 then c = c - PARKED end
+  return c
+end
+-- parked_of is the parked flag of a busy value: 1 when set, 0 when not (255 after a flag was taken off a value that
+-- lacked it).
+local function parked_of(v) return ((v - count_of(v)) / PARKED) % 256 end
+-- flagged tells whether a busy value (as HINCRBY returned it) may belong to a parked endpoint: the flag, or a count
+-- gone wrong (the endpoint's count was deleted under it), which leaves the answer to parked itself.
+local function flagged(v) return parked_of(v) ~= 0 or count_of(v) < 0 end
+local function park_ep(ep, b)
+  if redis.call('ZADD', parked, b, ep) == 1 then redis.call('HINCRBY', busy, ep, PARKED) end
+end
+-- unpark puts a parked endpoint back to ready at its first item's due time, and tells whether it did. v, when
+-- given, is the busy value just read: a flag left on an endpoint that is not parked (an older version unparked it)
+-- is cleared.
+local function unpark(ep, v)
   if redis.call('ZREM', parked, ep) == 1 then
+    local after = redis.call('HINCRBY', busy, ep, -PARKED)
+    if after < 0 or parked_of(after) ~= 0 then redis.call('HINCRBY', busy, ep, PARKED) end -- it had no flag
     local it = first_item(ep)
     if it then
       touch(ep, due_of(ep, it))
       return true
     end
+  elseif v and parked_of(v) == 1 then
+    redis.call('HINCRBY', busy, ep, -PARKED)
   end
   return false
 end
--- unbusy ends one in-flight task of ep, which unparks it; it tells whether that made ep eligible again. A count
--- of 0 stays (an endpoint that goes idle and busy again costs no HDEL); only a count gone wrong is deleted.
-local function unbusy(ep)
-  if redis.call('HINCRBY', busy, ep, -1) < 0 then redis.call('HDEL', busy, ep) end
-  return unpark(ep)
+-- drop_busy ends n in-flight tasks of ep, which unparks it when parked; it tells whether that made ep eligible
+-- again. A count of 0 stays (an endpoint that goes idle and busy again costs no HDEL); only a count gone wrong is
+-- deleted.
+local function drop_busy(ep, n)
+  local v = redis.call('HINCRBY', busy, ep, -n)
+  if v < 0 then redis.call('HDEL', busy, ep) end
+  if flagged(v) then return unpark(ep, v) end
+  return false
 end
--- check_lease returns the endpoint, the attempt in flight, the fence, the tenant and the message of a delivery
--- leased under fence to tenant (rec is its record), else nil.
+local function unbusy(ep) return drop_busy(ep, 1) end
+-- The fence of a lease also tells whether its delivery has an ordering key: odd when it has. Ending a lease reads
+-- the record only then.
+local function fence_for(f, ordered)
+  if (f % 2 == 1) ~= ordered then f = f + 1 end
+  return string.format('%d', f)
+end
+-- check_lease returns the member of leases that holds delivery id (record rec) leased under fence to tenant, or
+-- nil. A lease taken by a version before fences were in members is the bare id; its record holds the fence.
 local function check_lease(id, rec, fence, tenant)
-  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'msg')
-  if not r[1] or r[3] ~= fence or r[4] ~= tenant or not redis.call('ZSCORE', leases, id) then return nil end
-  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
+  local m = lease_member(id, fence)
+  if redis.call('ZSCORE', leases, m) then return m end
+  local r = redis.call('HMGET', rec, 'fence', 'tenant')
+  if r[1] == fence and r[2] == tenant and redis.call('ZSCORE', leases, id) then return id end
+  return nil
 end
--- new_lease advances the fence in a delivery's record for a lease starting at now (r: the record's att and fence,
--- as HMGET read them) and returns the attempt the lease is for and the fence, as strings. The fence also follows the
--- clock, so that leases Redis lost in a crash (AOF everysec) are not handed out again with the same fence: a lease
--- after the restart has a later now.
-local function new_lease(rec, r, now)
-  local f = (tonumber(r[2]) or 0) + 1
+-- new_lease advances the fence in a delivery's record for a lease starting at now (att, fence and ok: the
+-- record's fields, as HMGET read them) and returns the attempt the lease is for and the fence, as strings. The fence
+-- also follows the clock, so that leases Redis lost in a crash (AOF everysec) are not handed out again with the same
+-- fence: a lease after the restart has a later now.
+local function new_lease(rec, att, fence, ok, now)
+  local f = (tonumber(fence) or 0) + 1
   if now * 1000 > f then f = now * 1000 end
-  local fence = string.format('%d', f)
+  fence = fence_for(f, ok ~= false)
   redis.call('HSET', rec, 'fence', fence)
-  return string.format('%d', (tonumber(r[1]) or 0) + 1), fence
+  return string.format('%d', (tonumber(att) or 0) + 1), fence
 end
--- take_lease is check_lease that also ends the lease (ZREM is the lease check), for the scripts that end a task. It
--- writes nothing when it returns nil.
-local function take_lease(id, rec, fence, tenant)
-  local r = redis.call('HMGET', rec, 'ep', 'att', 'fence', 'tenant', 'ok')
-  if not r[1] or r[3] ~= fence or r[4] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
-  return r[1], (tonumber(r[2]) or 0) + 1, r[3], r[4], r[5]
+-- take_lease ends the lease of delivery id (record rec) to tenant under fence, for the scripts that end a task, and
+-- returns its endpoint (ep, as the task names it) and ordering key (nil for none), or nil, writing nothing, when
+-- the lease is lost.
+local function take_lease(id, rec, fence, tenant, ep)
+  if redis.call('ZREM', leases, lease_member(id, fence)) == 1 then
+    local okey = nil
+    if tonumber(fence) % 2 == 1 then okey = redis.call('HGET', rec, 'ok') or nil end
+    return ep, okey
+  end
+  local r = redis.call('HMGET', rec, 'ep', 'fence', 'tenant', 'ok')
+  if not r[1] or r[2] ~= fence or r[3] ~= tenant or redis.call('ZREM', leases, id) == 0 then return nil end
+  return r[1], r[4] or nil
 end
 ` + luaLine
 
@@ -196,7 +249,7 @@ end
 local function park(ep, b)
   in_turns = in_turns - 1
   redis.call('ZREM', turns, ep)
-  redis.call('ZADD', parked, b, ep)
+  park_ep(ep, b)
 end
 -- limits_of is ep's rate limit ({rate, burst}, or false for none) and the ms until which it is held to one task in
 -- flight (0: not held; see holdField), read in one command once per call.
@@ -221,7 +274,7 @@ local busy_cache = {}
 local function busy_of(ep)
   local b = busy_cache[ep]
   if b == nil then
-    b = tonumber(redis.call('HGET', busy, ep)) or 0
+    b = count_of(redis.call('HGET', busy, ep))
     busy_cache[ep] = b
   end
   return b
@@ -308,7 +361,7 @@ while got < max and skips < max_skips and in_turns > 0 do
       end
       local id = string.sub(item, #ep + 18)
       local rec = rprefix .. id
-      local r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg')
+      local r = redis.call('HMGET', rec, 'att', 'fence', 'tenant', 'msg', 'ok')
       if not r[3] then
         drop[#drop + 1] = item -- an item without a record cannot be served: drop it
         skips = skips + 1
@@ -322,10 +375,10 @@ while got < max and skips < max_skips and in_turns > 0 do
           redis.call('HSET', rec, 'next', string.format('%014d', wait) .. '000000')
           break
         end
-        local att, fence = new_lease(rec, r, now)
+        local att, fence = new_lease(rec, r[1], r[2], r[5], now)
         drop[#drop + 1] = item
         leased[#leased + 1] = lease_at
-        leased[#leased + 1] = id
+        leased[#leased + 1] = lease_member(id, fence)
         out[#out + 1] = id
         out[#out + 1] = ep
         out[#out + 1] = r[3] -- tenant
@@ -339,7 +392,7 @@ while got < max and skips < max_skips and in_turns > 0 do
     if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
     if taken > 0 then
       redis.call('ZADD', leases, unpack(leased))
-      b = redis.call('HINCRBY', busy, ep, taken)
+      b = count_of(redis.call('HINCRBY', busy, ep, taken))
       busy_cache[ep] = b
     else
       skips = skips + 1
@@ -414,12 +467,11 @@ return {0, ''}
 // now + lease ms), within the cap; the endpoint's in-flight count drops only by the tasks that ended without one, and
 // it leaves parked when its lane is empty.
 //
-//	KEYS[1..6] the queue keys, KEYS[7] dead, KEYS[8] rates; then for delivery i (1-based): KEYS[8+2i-1] its
-//	record, KEYS[8+2i] its attempts
-//	ARGV, 13 per delivery i from a = 13(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
+//	KEYS[1..6] the queue keys, KEYS[7] dead, KEYS[8] rates; then for delivery i (1-based): KEYS[8+i] its record
+//	ARGV, 14 per delivery i from a = 14(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
 //	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
-//	ARGV[a+13] the in-flight cap per endpoint (0: none). A call's chaining decides by the now of its first finish
+//	ARGV[a+13] the in-flight cap per endpoint (0: none); ARGV[a+14] the endpoint, as the task names it. A call's chaining decides by the now of its first finish
 //	that asks to chain; each chained lease runs from its own finish's now. After every delivery's, 3 more: the parts
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
@@ -435,18 +487,17 @@ var finishScript = newScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
 local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
 local out, ended, eps, want, promoted = {}, {}, {}, {}, {}
-for i = 1, (#ARGV - 3) / 13 do
-  local a, rec, atts = 13 * (i - 1), KEYS[8 + 2 * i - 1], KEYS[8 + 2 * i]
+for i = 1, (#ARGV - 3) / 14 do
+  local a, rec = 14 * (i - 1), KEYS[8 + i]
   local id = ARGV[a + 1]
-  local ep, _, _, _, okey = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10])
+  local ep, okey = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10], ARGV[a + 14])
   if not ep then
     out[i] = 0
   else
     -- The fence stays in the record: without a lease it opens nothing.
     redis.call('HSET', rec, 'status', ARGV[a + 3], 'att', ARGV[a + 4], 'next', '', 'code', ARGV[a + 5],
-      'err', ARGV[a + 6], 'updated', ARGV[a + 7])
+      'err', ARGV[a + 6], 'updated', ARGV[a + 7], attempt_field(ARGV[a + 7], ARGV[a + 4]), ARGV[a + 8])
     if okey and leave_line(rec, id, ep, okey, ARGV[a + 3]) then promoted[ep] = true end
-    redis.call('RPUSH', atts, ARGV[a + 8])
     if ARGV[a + 3] == 'dead' then redis.call('ZADD', KEYS[7], ARGV[a + 9], id) end
     if not ended[ep] then
       ended[ep] = 0
@@ -512,7 +563,7 @@ for _, ep in ipairs(eps) do
     local k = #w.items
     local left = nil -- in flight once this call's tasks ended, before any is chained (with a cap)
     if w.cap > 0 then
-      left = (tonumber(redis.call('HGET', busy, ep)) or 0) - ended[ep]
+      left = count_of(redis.call('HGET', busy, ep)) - ended[ep]
       k = math.min(k, w.cap - left)
     end
     if k > 0 then
@@ -524,14 +575,14 @@ for _, ep in ipairs(eps) do
         if due_of(ep, item) > now then break end
         local did = string.sub(item, #ep + 18)
         local drec = w.prefix .. did
-        local r = redis.call('HMGET', drec, 'att', 'fence', 'tenant', 'msg')
+        local r = redis.call('HMGET', drec, 'att', 'fence', 'tenant', 'msg', 'ok')
         drop[#drop + 1] = item -- leased, or without a record (which cannot be served)
         if r[3] then
-          local att, fence = new_lease(drec, r, now)
+          local att, fence = new_lease(drec, r[1], r[2], r[5], now)
           t = t + 1
           -- The lease runs from the now of the finish it is chained to, as that worker's own clock counts it.
-          leased[#leased + 1] = num(tonumber(ARGV[13 * (w.items[t] - 1) + 11]) + w.lease)
-          leased[#leased + 1] = did
+          leased[#leased + 1] = num(tonumber(ARGV[14 * (w.items[t] - 1) + 11]) + w.lease)
+          leased[#leased + 1] = lease_member(did, fence)
           local m = {false, false}
           if mbefore ~= '' then m = redis.call('HMGET', message_key(mbefore, mshards, mafter, r[4]), 'm', 'data') end
           chained[w.items[t]] = {did, r[3], r[4], att, fence, m[1] or '', m[2] or ''}
@@ -544,8 +595,8 @@ for _, ep in ipairs(eps) do
       if j == #items then -- lane empty
         if inturn then
           redis.call('ZREM', turns, ep)
-        elseif t == ended[ep] then
-          redis.call('ZREM', parked, ep) -- count unchanged
+        elseif t == ended[ep] and redis.call('ZREM', parked, ep) == 1 then -- count unchanged
+          redis.call('HINCRBY', busy, ep, -PARKED)
         end
       elseif not inturn and left and left + t < w.cap and
           (tonumber(redis.call('HGET', rates, '~' .. ep)) or 0) <= now and unpark(ep) then
@@ -563,8 +614,9 @@ local woke = {}
 for _, ep in ipairs(eps) do
   local d = ended[ep] - (took[ep] or 0)
   if d > 0 then
-    if redis.call('HINCRBY', busy, ep, -d) < 0 then redis.call('HDEL', busy, ep) end
-    woke[ep] = not unparked[ep] and unpark(ep)
+    local v = redis.call('HINCRBY', busy, ep, -d)
+    if v < 0 then redis.call('HDEL', busy, ep) end
+    woke[ep] = not unparked[ep] and flagged(v) and unpark(ep, v)
   end
 end
 -- An endpoint that asked to chain and got nothing: one look tells whether anything waits in its lane at all.
@@ -598,22 +650,22 @@ return out
 
 // nackScript records a failed attempt and puts the delivery back in its lane at the retry time.
 //
-//	KEYS[1..6] the queue keys, KEYS[7] the delivery's record, KEYS[8] its attempts
+//	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] retry ms, ARGV[4] attempts made, ARGV[5] last status code,
-//	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant
+//	ARGV[6] last error, ARGV[7] updated ns, ARGV[8] attempt JSON, ARGV[9] retry ns, ARGV[10] tenant, ARGV[11]
+//	endpoint
 //	Reply: 1, or 2 when it unparked the endpoint (work of that endpoint is due again), or 0 when the lease is lost.
 var nackScript = newScript(luaLib + `
 local id = ARGV[1]
-local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[10])
+local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[10], ARGV[11])
 if not ep then return 0 end
 local retry = tonumber(ARGV[3])
 redis.call('ZADD', lanes, 0, lane_member(ep, retry, id))
 local woke = unbusy(ep)
 if not redis.call('ZSCORE', parked, ep) then touch(ep, retry) end
 redis.call('HSET', KEYS[7], 'status', 'pending', 'att', ARGV[4], 'next', ARGV[9], 'code', ARGV[5], 'err', ARGV[6],
-  'updated', ARGV[7])
+  'updated', ARGV[7], attempt_field(ARGV[7], ARGV[4]), ARGV[8])
 redis.call('HDEL', KEYS[7], 'held') -- due by its backoff, not held back
-redis.call('RPUSH', KEYS[8], ARGV[8])
 if woke then return 2 end
 return 1
 `)
@@ -622,11 +674,12 @@ return 1
 // the claim advanced, stays advanced, so the releasing worker can no longer ack.
 //
 //	KEYS[1..6] the queue keys, KEYS[7] the delivery's record
-//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant
+//	ARGV[1] delivery, ARGV[2] fence, ARGV[3] due ms, ARGV[4] due ns, ARGV[5] updated ns, ARGV[6] tenant, ARGV[7]
+//	endpoint
 //	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
 var releaseScript = newScript(luaLib + `
 local id = ARGV[1]
-local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6]) -- att stays: the attempt in flight (att + 1) is given back
+local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6], ARGV[7]) -- att stays: the attempt in flight (att + 1) is given back
 if not ep then return 0 end
 local at = tonumber(ARGV[3])
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
@@ -643,8 +696,9 @@ return 1
 //	ARGV[1] delivery, ARGV[2] fence, ARGV[3] until ms, ARGV[4] tenant
 //	Reply: 1, or 0 when the lease is lost.
 var extendScript = newScript(luaLib + `
-if not check_lease(ARGV[1], KEYS[7], ARGV[2], ARGV[4]) then return 0 end
-redis.call('ZADD', leases, 'XX', 'GT', ARGV[3], ARGV[1])
+local m = check_lease(ARGV[1], KEYS[7], ARGV[2], ARGV[4])
+if not m then return 0 end
+redis.call('ZADD', leases, 'XX', 'GT', ARGV[3], m)
 return 1
 `)
 
@@ -653,33 +707,33 @@ return 1
 // expired lease counts as an attempt (the request may have been sent): the delivery goes back to its lane due now,
 // or, when that was attempt maxAttempts, dead. A "lease expired" attempt is logged either way.
 //
-//	KEYS[1..6] the queue keys, KEYS[7] dead; then for candidate i: KEYS[7+2i-1] its record, KEYS[7+2i] its
-//	attempts
+//	KEYS[1..6] the queue keys, KEYS[7] dead; then for candidate i: KEYS[7+i] its record
 //	ARGV[1] now ms, ARGV[2] max attempts (0: no limit), ARGV[3] now ns, ARGV[4] now as RFC 3339,
-//	ARGV[4+i] candidate i
+//	ARGV[4+i] candidate i: its member of leases ("<delivery> <fence>", or the bare id of an older version's lease)
 //	Reply: how many were moved, then 5 strings for each that ended dead: delivery, tenant, message, endpoint and
 //	the attempt.
 var reclaimScript = newScript(luaLib + `
 local now, max_att = tonumber(ARGV[1]), tonumber(ARGV[2])
 local moved, dead = 0, {}
 for i = 5, #ARGV do
-  local id = ARGV[i]
-  local rec, atts = KEYS[7 + 2 * (i - 4) - 1], KEYS[7 + 2 * (i - 4)]
-  local exp = redis.call('ZSCORE', leases, id)
+  local member = ARGV[i]
+  local id = string.match(member, '^[^ ]+')
+  local rec = KEYS[7 + (i - 4)]
+  local exp = redis.call('ZSCORE', leases, member)
   if exp and tonumber(exp) < now then
-    redis.call('ZREM', leases, id)
+    redis.call('ZREM', leases, member)
     local r = redis.call('HMGET', rec, 'ep', 'att', 'ok', 'tenant', 'msg')
     if r[1] then
       local ep, att = r[1], (tonumber(r[2]) or 0) + 1
       local outcome = 'retry'
       if max_att > 0 and att >= max_att then outcome = 'dead' end
-      redis.call('RPUSH', atts, '{"delivery_id":"' .. id .. '","attempt":' .. string.format('%d', att) ..
-        ',"at":"' .. ARGV[4] .. '","latency":0,"error":"lease expired before a result was recorded","outcome":"' ..
-        outcome .. '"}')
+      local js = '{"delivery_id":"' .. id .. '","attempt":' .. string.format('%d', att) .. ',"at":"' .. ARGV[4] ..
+        '","latency":0,"error":"lease expired before a result was recorded","outcome":"' .. outcome .. '"}'
+      local af = attempt_field(ARGV[3], string.format('%d', att))
       if outcome == 'dead' then
         unbusy(ep)
         redis.call('HSET', rec, 'status', 'dead', 'att', string.format('%d', att), 'next', '', 'code', '0',
-          'err', 'lease expired', 'updated', ARGV[3])
+          'err', 'lease expired', 'updated', ARGV[3], af, js)
         redis.call('ZADD', KEYS[7], num(now), id)
         if r[3] then leave_line(rec, id, ep, r[3], 'dead') end
         for _, v in ipairs({id, r[4] or '', r[5] or '', ep, string.format('%d', att)}) do dead[#dead + 1] = v end
@@ -688,7 +742,7 @@ for i = 5, #ARGV do
         unbusy(ep)
         if not redis.call('ZSCORE', parked, ep) then touch(ep, now) end
         redis.call('HSET', rec, 'status', 'pending', 'att', string.format('%d', att), 'next', ARGV[3], 'code', '0',
-          'err', 'lease expired', 'updated', ARGV[3])
+          'err', 'lease expired', 'updated', ARGV[3], af, js)
       end
       moved = moved + 1
     end
@@ -764,8 +818,8 @@ return ''
 // candidates the caller listed from their messages' delivery indexes; a delivery that holds its ordering key (blk,
 // ordering.go) is kept until it is unblocked.
 //
-//	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts, KEYS[1+3i] its
-//	endpoint's delivery index
+//	KEYS[1] dead; then for candidate i: KEYS[1+3i-2] its record, KEYS[1+3i-1] its attempts list (versions before
+//	2026-12), KEYS[1+3i] its endpoint's delivery index
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i's id
 //	Reply: per candidate, 1 when deleted, 2 when its record was already gone (the caller drops its stale index
 //	entries, but it was not deleted here), else 0.
@@ -831,7 +885,7 @@ return {n, removed}
 //	to enqueue (all or none), 6 without an ordering key and 8 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
 //	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
 //	endpoint's delivery index, and with an ordering key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may
-//	lease (ARGV[12]), 3 more last: the shard's leases, busy and rates
+//	lease (ARGV[12]), 2 more last: the shard's leases and busy
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
 //	ARGV[11] the ordering key ("" for none), ARGV[12] the lease expiry ms for deliveries it may lease (0: none),
@@ -875,7 +929,7 @@ if #idx > 0 then index() end
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local per = 6
 if okey ~= '' then per = 8 end
-if lease_at > 0 then per = per + 3 end
+if lease_at > 0 then per = per + 2 end
 local leased = {}
 for i = 1, (#KEYS - 5) / per do
   local k, a = 5 + per * (i - 1), 14 + 10 * (i - 1)
@@ -895,23 +949,25 @@ for i = 1, (#KEYS - 5) / per do
     if head then
       -- Leased here when due and its endpoint has nothing queued (no item in its lane: an endpoint is due, waiting or
       -- parked only for the items there), room under lease_cap, no rate limit and no hold: what a claim would check
-      -- before taking it first. One lane lookup answers for all three of ready, turns and parked.
+      -- before taking it first. One lane lookup answers for all three of ready, turns and parked; the busy value
+      -- for the rest.
       if lease_at > 0 and due <= now and
           not redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1] then
-        local leases, busy, rates = KEYS[k + per - 2], KEYS[k + per - 1], KEYS[k + per]
-        local r = redis.call('HMGET', rates, ep, '~' .. ep)
+        local leases, busy = KEYS[k + per - 1], KEYS[k + per]
         -- The in-flight slot is taken first, and given back when that went past lease_cap: where the endpoint has
-        -- room (a steady load) one command both reads and takes it. The script is atomic, so nobody sees the excess.
-        if not r[1] and not r[2] then
-          if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
-            lease = string.format('%d', now * 1000) -- the fence, as new_lease makes it for a first lease
-            f[#f + 1], f[#f + 2] = 'fence', lease
-            redis.call('ZADD', leases, lease_at, id)
-            leased[#leased + 1] = id
-            leased[#leased + 1] = lease
-          else
-            redis.call('HINCRBY', busy, ep, -1)
-          end
+        -- room (a steady load) one command both reads and takes it. A rate limit, a hold or a park puts the busy
+        -- value past every cap (luaLib's GATED and PARKED). The script is atomic, so nobody sees the excess.
+        if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
+          -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
+          local fence = now * 1000
+          if okey ~= '' then fence = fence + 1 end
+          lease = string.format('%d', fence)
+          f[#f + 1], f[#f + 2] = 'fence', lease
+          redis.call('ZADD', leases, lease_at, id .. ' ' .. lease)
+          leased[#leased + 1] = id
+          leased[#leased + 1] = lease
+        else
+          redis.call('HINCRBY', busy, ep, -1)
         end
       end
     end

@@ -151,7 +151,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
 		inst: instanceName(), hints: newShardHints(opts.Shards),
-		finishes: shardBatcher{script: finishScript, nkeys: 2, nargs: 13,
+		finishes: shardBatcher{script: finishScript, nkeys: 1, nargs: 14,
 			prefix: func(sk *shardKeys) []string { return sk.queue(sk.dead, sk.rates) },
 			settle: settleChained},
 		enqueues: shardBatcher{script: enqueueScript, nkeys: 2, nargs: 10,
@@ -173,6 +173,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.checkDurability(ctx); err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	if err := s.reconcileFlags(ctx); err != nil {
 		rdb.Close()
 		return nil, err
 	}

@@ -78,10 +78,11 @@ local out = {}
 for i = 5, #ARGV, 2 do
   local id, ep = ARGV[i], ARGV[i + 1]
   local rec = ARGV[1] .. id
-  local r = redis.call('HMGET', rec, 'msg', 'ok')
+  local r = redis.call('HMGET', rec, 'msg', 'ok', 'fence')
   if r[2] then redis.call('DEL', ARGV[3] .. ep .. '|' .. r[2]) end
   redis.call('DEL', rec, ARGV[2] .. id)
-  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[1], id) -- a lease of an older version; now "<delivery> <fence>"
+  if r[3] then redis.call('ZREM', KEYS[1], id .. ' ' .. r[3]) end
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZREM', ARGV[4] .. ep, id)
   if r[1] then out[#out + 1] = r[1] end

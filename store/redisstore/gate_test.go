@@ -1,0 +1,205 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/endpoints"
+	"github.com/webhookd/webhookd/internal/testredis"
+)
+
+const (
+	parkedFlag = int64(1) << 32 // luaLib's PARKED
+	gatedFlag  = int64(1) << 40 // luaLib's GATED
+)
+
+func rawBusy(t *testing.T, s *Store, ep string) int64 {
+	t.Helper()
+	v, err := s.rdb.HGet(context.Background(), s.k.shardOf(ep).busy, ep).Int64()
+	if err != nil {
+		t.Fatalf("busy value of %s: %v", ep, err)
+	}
+	return v
+}
+
+func createEndpoint(t *testing.T, s *Store, tenant, id string, rate float64) *endpoints.Endpoint {
+	t.Helper()
+	now := time.Now()
+	e := &endpoints.Endpoint{ID: id, TenantID: tenant, URL: "https://example.com/" + id, Events: []string{"*"},
+		RateLimit: rate, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestLeaseOnPublishGates: a publish decides from the busy value alone whether its endpoint may take a lease, so
+// that value must say when the endpoint has a rate limit or a hold. A rate limit or a hold closes the gate; lifting
+// either opens it again.
+func TestLeaseOnPublishGates(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_gate"
+	if _, err := s.Claim(ctx, time.Now(), delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 4}); err != nil {
+		t.Fatal(err) // a claimer is around: publishes may lease
+	}
+
+	createEndpoint(t, s, ten, "ep_free", 0)
+	createEndpoint(t, s, ten, "ep_rate", 5)
+	was := createEndpoint(t, s, ten, "ep_was", 5)
+	was.RateLimit = 0
+	if err := s.UpdateEndpoint(ctx, was); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []struct {
+		ep    string
+		until time.Time
+	}{{"ep_held", time.Now().Add(time.Hour)}, {"ep_lifted", time.Now().Add(time.Hour)}, {"ep_lifted", time.Time{}}} {
+		if err := s.HoldSlow(ctx, h.ep, h.until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		ep     string
+		leased bool
+	}{{"ep_free", true}, {"ep_rate", false}, {"ep_was", true}, {"ep_held", false}, {"ep_lifted", true}} {
+		d := publishTo(t, s, ten, c.ep, "")
+		if leased, _, laned := leaseState(t, s, d); leased != c.leased || laned == c.leased {
+			t.Errorf("%s: leased %v, in the lane %v; want leased %v", c.ep, leased, laned, c.leased)
+		}
+	}
+	if v := rawBusy(t, s, "ep_rate"); v != gatedFlag {
+		t.Errorf("ep_rate's busy value %d, want one gate (%d)", v, gatedFlag)
+	}
+	// Deleting the endpoint takes its gate with its rate limit.
+	if err := s.DeleteEndpoint(ctx, ten, "ep_rate"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.rdb.HExists(ctx, s.k.shardOf("ep_rate").busy, "ep_rate").Result(); err != nil || n {
+		t.Errorf("deleted endpoint's busy value still there (%v, %v)", n, err)
+	}
+}
+
+// TestReconcileFlags: data of a version before the busy flags (a rate limit without its gate, an endpoint parked
+// without its flag) is put right by the next Open, so that a publish does not lease past the rate limit and the
+// end of the parked endpoint's task unparks it.
+func TestReconcileFlags(t *testing.T) {
+	srv := testredis.Start(t)
+	old := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer old.Close()
+	ctx := context.Background()
+	const ten = "ten_old"
+	createEndpoint(t, old, ten, "ep_r", 5)
+	capped := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 1}
+	d1, d2 := publishTo(t, old, ten, "ep_p", ""), publishTo(t, old, ten, "ep_p", "")
+	ts := mustClaim(t, old, time.Now(), capped, 1) // ep_p parks at its cap with d2 queued
+	if ts[0].DeliveryID != d1.ID {
+		t.Fatalf("claimed %s, want %s", ts[0].DeliveryID, d1.ID)
+	}
+	if v := rawBusy(t, old, "ep_p"); v != 1+parkedFlag {
+		t.Fatalf("parked endpoint's busy value %d, want 1 + the parked flag", v)
+	}
+	// What an older version left: the same state without the flags.
+	for ep, v := range map[string]int64{"ep_p": 1, "ep_r": 0} {
+		if err := old.rdb.HSet(ctx, old.k.shardOf(ep).busy, ep, v).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := Open(ctx, redisURL(srv), Options{Prefix: old.opt.Prefix, LeaseOnPublish: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if p, r := rawBusy(t, s, "ep_p"), rawBusy(t, s, "ep_r"); p != 1+parkedFlag || r != gatedFlag {
+		t.Fatalf("after Open: busy values %d and %d, want %d and %d", p, r, 1+parkedFlag, gatedFlag)
+	}
+	if err := s.Ack(ctx, ts[0], delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if next := mustClaim(t, s, time.Now(), capped, 1); next[0].DeliveryID != d2.ID {
+		t.Fatalf("after the ack: claimed %s, want %s", next[0].DeliveryID, d2.ID)
+	}
+	if leased, _, _ := leaseState(t, s, publishTo(t, s, ten, "ep_r", "")); leased {
+		t.Fatal("a publish leased past ep_r's rate limit")
+	}
+	// Once right, a second Open changes nothing.
+	n, err := reconcileScript.Run(ctx, s.rdb, s.k.shardOf("ep_r").queue(s.k.shardOf("ep_r").rates)).Int()
+	if err != nil || n != 0 {
+		t.Fatalf("reconcile of a shard already right: changed %d (%v)", n, err)
+	}
+}
+
+// TestOlderLeaseAndAttempts: a lease taken by a version before fences were in lease members (the bare delivery id)
+// still ends under its fence and only under it, and attempts an older version appended to the delivery's own list
+// come first, before those now kept in its record.
+func TestOlderLeaseAndAttempts(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_legacy"
+	d := publishTo(t, s, ten, "ep_l", "")
+	opt := delivery.ClaimOptions{Max: 1, Lease: time.Minute}
+	tk := mustClaim(t, s, time.Now(), opt, 1)[0]
+	sk := s.k.shardOf("ep_l")
+	member := fmt.Sprintf("%s %d", tk.DeliveryID, tk.Fence)
+	exp, err := s.rdb.ZScore(ctx, sk.leases, member).Result()
+	if err != nil {
+		t.Fatalf("lease member %q: %v", member, err)
+	}
+	// Rewrite it as an older version held it, with an attempt in the old list.
+	pipe := s.rdb.TxPipeline()
+	pipe.ZRem(ctx, sk.leases, member)
+	pipe.ZAdd(ctx, sk.leases, redisZ(exp, tk.DeliveryID))
+	pipe.RPush(ctx, sk.attempts(d.ID), `{"delivery_id":"`+d.ID+`","attempt":1,"at":"2026-01-01T00:00:00Z","latency":0,"status_code":500,"outcome":"retry"}`)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	zombie := tk
+	zombie.Fence++
+	if err := s.Extend(ctx, zombie, time.Now().Add(time.Hour)); !errors.Is(err, delivery.ErrLeaseLost) {
+		t.Fatalf("extend under another fence: %v, want ErrLeaseLost", err)
+	}
+	if err := s.Extend(ctx, tk, time.Now().Add(2*time.Minute)); err != nil {
+		t.Fatalf("extend of the older lease: %v", err)
+	}
+	if err := s.Nack(ctx, zombie, delivery.Attempt{At: time.Now(), StatusCode: 503}, time.Now()); !errors.Is(err, delivery.ErrLeaseLost) {
+		t.Fatalf("nack under another fence: %v, want ErrLeaseLost", err)
+	}
+	tk.Attempt = 2
+	if err := s.Nack(ctx, tk, delivery.Attempt{N: 2, At: time.Now(), StatusCode: 503}, time.Now()); err != nil {
+		t.Fatalf("nack of the older lease: %v", err)
+	}
+	tk = mustClaim(t, s, time.Now(), opt, 1)[0]
+	tk.Attempt = 3
+	if err := s.Ack(ctx, tk, delivery.Attempt{N: 3, At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.ListAttempts(ctx, ten, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for _, a := range as {
+		codes = append(codes, a.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[500 503 200]" {
+		js, _ := json.Marshal(as)
+		t.Fatalf("attempts %s; want the older list's 500, then 503 and 200", js)
+	}
+	if n, _ := s.rdb.ZCard(ctx, sk.leases).Result(); n != 0 {
+		t.Fatalf("%d leases left after the ack", n)
+	}
+}
+
+func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
