@@ -17,6 +17,7 @@ import (
 
 const (
 	parkedFlag = int64(1) << 32 // luaLib's PARKED
+	queuedFlag = int64(1) << 36 // luaLib's QUEUED
 	gatedFlag  = int64(1) << 40 // luaLib's GATED
 )
 
@@ -77,8 +78,8 @@ func TestLeaseOnPublishGates(t *testing.T) {
 			t.Errorf("%s: leased %v, in the lane %v; want leased %v", c.ep, leased, laned, c.leased)
 		}
 	}
-	if v := rawBusy(t, s, "ep_rate"); v != gatedFlag {
-		t.Errorf("ep_rate's busy value %d, want one gate (%d)", v, gatedFlag)
+	if v := rawBusy(t, s, "ep_rate"); v != gatedFlag+queuedFlag {
+		t.Errorf("ep_rate's busy value %d, want one gate and work queued (%d)", v, gatedFlag+queuedFlag)
 	}
 	// Deleting the endpoint takes its gate with its rate limit.
 	if err := s.DeleteEndpoint(ctx, ten, "ep_rate"); err != nil {
@@ -105,8 +106,8 @@ func TestReconcileFlags(t *testing.T) {
 	if ts[0].DeliveryID != d1.ID {
 		t.Fatalf("claimed %s, want %s", ts[0].DeliveryID, d1.ID)
 	}
-	if v := rawBusy(t, old, "ep_p"); v != 1+parkedFlag {
-		t.Fatalf("parked endpoint's busy value %d, want 1 + the parked flag", v)
+	if v := rawBusy(t, old, "ep_p"); v != 1+parkedFlag+queuedFlag {
+		t.Fatalf("parked endpoint's busy value %d, want 1 + the parked and queued flags", v)
 	}
 	// What an older version left: the same state without the flags.
 	for ep, v := range map[string]int64{"ep_p": 1, "ep_r": 0} {
@@ -120,8 +121,8 @@ func TestReconcileFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if p, r := rawBusy(t, s, "ep_p"), rawBusy(t, s, "ep_r"); p != 1+parkedFlag || r != gatedFlag {
-		t.Fatalf("after Open: busy values %d and %d, want %d and %d", p, r, 1+parkedFlag, gatedFlag)
+	if p, r := rawBusy(t, s, "ep_p"), rawBusy(t, s, "ep_r"); p != 1+parkedFlag+queuedFlag || r != gatedFlag {
+		t.Fatalf("after Open: busy values %d and %d, want %d and %d", p, r, 1+parkedFlag+queuedFlag, gatedFlag)
 	}
 	if err := s.Ack(ctx, ts[0], delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
 		t.Fatal(err)
@@ -203,3 +204,71 @@ func TestOlderLeaseAndAttempts(t *testing.T) {
 }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+// TestQueuedFlagFollowsLane: the queued flag comes with an endpoint's first item in its lane and goes when a claim, a
+// chain or an unpark finds the lane empty, so that a publish leases again once the endpoint's queue has drained.
+func TestQueuedFlagFollowsLane(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_q"
+	// No claimer yet: both are queued, and the flag is set once.
+	d1, d2 := publishTo(t, s, ten, "ep_q", ""), publishTo(t, s, ten, "ep_q", "")
+	if v := rawBusy(t, s, "ep_q"); v != queuedFlag {
+		t.Fatalf("two queued: busy value %d, want the queued flag alone", v)
+	}
+	// The claim takes the first (cap 1) and parks the endpoint with the second queued.
+	capped := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 1}
+	t1 := mustClaim(t, s, time.Now(), capped, 1)[0]
+	if v := rawBusy(t, s, "ep_q"); v != 1+parkedFlag+queuedFlag {
+		t.Fatalf("parked with one queued: busy value %d, want 1 + parked + queued", v)
+	}
+	// The ack chains the second: the lane is empty, the endpoint leaves parked, the count stays.
+	t2, err := s.AckNext(ctx, t1, delivery.Attempt{At: time.Now(), StatusCode: 200}, time.Now(), capped)
+	if err != nil || t2 == nil || t2.DeliveryID != d2.ID {
+		t.Fatalf("ack of %s chained %+v (%v), want %s", d1.ID, t2, err, d2.ID)
+	}
+	if v := rawBusy(t, s, "ep_q"); v != 1 {
+		t.Fatalf("after the chain emptied the lane: busy value %d, want 1", v)
+	}
+	if err := s.Ack(ctx, *t2, delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	// Drained: a publish leases at once again.
+	d3 := publishTo(t, s, ten, "ep_q", "")
+	if leased, busy, laned := leaseState(t, s, d3); !leased || busy != 1 || laned {
+		t.Fatalf("after the drain: leased %v, busy %d, in the lane %v; want leased", leased, busy, laned)
+	}
+	// A claim that empties the lane clears the flag too: queue one behind the lease, then claim it (no cap).
+	d4 := publishTo(t, s, ten, "ep_r", "")
+	if leased, _, _ := leaseState(t, s, d4); !leased {
+		t.Fatal("ep_r's first was not leased")
+	}
+	if err := s.HoldSlow(ctx, "ep_r", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	publishTo(t, s, ten, "ep_r", "") // held: queued
+	if err := s.HoldSlow(ctx, "ep_r", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, s, time.Now(), delivery.ClaimOptions{Max: 8, Lease: time.Minute}, 3) // with d3 and d4, from memory
+	if v := rawBusy(t, s, "ep_r"); v != 2 {
+		t.Fatalf("after a claim emptied the lane: busy value %d, want 2 in flight, no flag", v)
+	}
+	// A nack puts its delivery back in the lane (due later): a publish queues behind it.
+	d5 := publishTo(t, s, ten, "ep_n", "")
+	ts := mustClaim(t, s, time.Now(), delivery.ClaimOptions{Max: 8, Lease: time.Minute}, 1)
+	if ts[0].DeliveryID != d5.ID {
+		t.Fatalf("claimed %s, want %s leased at publish", ts[0].DeliveryID, d5.ID)
+	}
+	if err := s.Nack(ctx, ts[0], delivery.Attempt{At: time.Now(), StatusCode: 503}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if v := rawBusy(t, s, "ep_n"); v != queuedFlag {
+		t.Fatalf("after the nack: busy value %d, want the queued flag alone", v)
+	}
+	if leased, _, laned := leaseState(t, s, publishTo(t, s, ten, "ep_n", "")); leased || !laned {
+		t.Fatalf("behind a retry: leased %v, in the lane %v; want queued", leased, laned)
+	}
+}

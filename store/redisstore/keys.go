@@ -26,8 +26,9 @@ import (
 //	P{wh:NNN}:turns                   ZSET    endpoint → turn number: endpoints due now, served lowest turn first
 //	P{wh:NNN}:lanes                   ZSET    "<endpoint>|<due ms, 15 digits>|<delivery>", all scores 0 (BYLEX)
 //	P{wh:NNN}:leases                  ZSET    "<delivery> <fence>" → lease expiry ms (an older version's: the bare id)
-//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight, plus 2^32 while parked and 2^40 for each of
-//	                                          its rate limit and hold (gate.go); a 0 stays until DeleteEndpoint
+//	P{wh:NNN}:busy                    HASH    endpoint → tasks in flight, plus 2^32 while parked, 2^36 while it has
+//	                                          work queued and 2^40 for each of its rate limit and hold (gate.go); a 0
+//	                                          stays until DeleteEndpoint
 //	P{wh:NNN}:parked                  ZSET    endpoint → in-flight count when it was parked at its cap
 //	P{wh:NNN}:dead                    ZSET    delivery → ms when it was dead-lettered
 //	P{wh:NNN}:rates                   HASH    endpoint → "<deliveries per second>,<burst>"; "~" endpoint → held until ms

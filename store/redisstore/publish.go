@@ -178,7 +178,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		return scriptCall{}, nil, fmt.Errorf("ordering key of %d bytes", len(m.OrderingKey))
 	}
 	mk := s.k.msgShardOf(m.ID)
-	keys := make([]string, 0, 5+11*len(ds))
+	keys := make([]string, 0, 5+10*len(ds))
 	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
@@ -205,12 +205,13 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		da := enqueueArgs(d, now)
 		args = append(args, da[:]...)
 		sk := s.k.shardOf(d.EndpointID)
-		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID))
+		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID),
+			sk.busy)
 		if okey != "" {
 			keys = append(keys, sk.okeys(), sk.line(d.EndpointID, okey))
 		}
 		if plan.leaseUntil > 0 {
-			keys = append(keys, sk.leases, sk.busy)
+			keys = append(keys, sk.leases)
 		}
 		plan.due[i] = da[6].(int64)
 	}

@@ -48,45 +48,61 @@ local function lane_member(ep, due, id) return ep .. '|' .. string.format('%015d
 local function lease_member(id, fence) return id .. ' ' .. fence end
 -- An attempt is the field "x<ns>.<attempt>" of its delivery's record, so that ending one writes a single hash.
 local function attempt_field(ns, att) return 'x' .. ns .. '.' .. att end
--- touch makes ep eligible by due: an endpoint already taking turns keeps its turn; otherwise its ready score is
--- only ever lowered (ZADD LT), so a new item never delays work that is due earlier.
-local function touch(ep, due)
-  if not redis.call('ZSCORE', turns, ep) then redis.call('ZADD', ready, 'LT', num(due), ep) end
-end
--- An endpoint's busy value is its in-flight count plus PARKED while it is in parked, plus GATED for each of its
--- rate limit and its hold (its fields in rates: gate.go): ending a task learns from the one HINCRBY it does whether
--- its endpoint may need unparking, and a publish learns from the one HINCRBY that takes a slot whether it may lease
--- (any flag puts the value past every cap). count_of reads the count alone.
-local PARKED, GATED = 4294967296, 1099511627776
+-- An endpoint's busy value is its in-flight count plus flags, each in four bits of its own, so that a publish learns
+-- from the one HINCRBY that takes an in-flight slot whether it may lease (any flag puts the value past every cap),
+-- and the end of a task from the one that gives it back whether its endpoint may need unparking:
+--   PARKED  while the endpoint is in parked;
+--   QUEUED  while it has items in its lane, that is while it is in ready, turns or parked (it comes in through
+--           touch and goes where a script finds its lane empty);
+--   GATED   once for each of its rate limit and its hold (its fields in rates; gate.go).
+-- count_of reads the count alone, flag_of one flag.
+local PARKED, QUEUED, GATED = 4294967296, 68719476736, 1099511627776
 local function count_of(v)
   v = tonumber(v) or 0
   local c = v % PARKED
   if c >= PARKED / 2 then c = c - PARKED end
   return c
 end
--- parked_of is the parked flag of a busy value: 1 when set, 0 when not (255 after a flag was taken off a value that
--- lacked it).
-local function parked_of(v) return ((v - count_of(v)) / PARKED) % 256 end
+local function flag_of(v, f) return math.floor((v - count_of(v)) / f) % 16 end
 -- flagged tells whether a busy value (as HINCRBY returned it) may belong to a parked endpoint: the flag, or a count
 -- gone wrong (the endpoint's count was deleted under it), which leaves the answer to parked itself.
-local function flagged(v) return parked_of(v) ~= 0 or count_of(v) < 0 end
-local function park_ep(ep, b)
-  if redis.call('ZADD', parked, b, ep) == 1 then redis.call('HINCRBY', busy, ep, PARKED) end
+local function flagged(v) return flag_of(v, PARKED) ~= 0 or count_of(v) < 0 end
+-- add_busy adds delta (a count and flags) to ep's busy value and returns the new value. off lists the flags delta
+-- takes off: one the value lacked (data of an older version, or a count deleted under it) is put back.
+local function add_busy(ep, delta, off)
+  local v = redis.call('HINCRBY', busy, ep, string.format('%d', delta))
+  for _, f in ipairs(off or {}) do
+    if flag_of(v, f) ~= 0 then v = redis.call('HINCRBY', busy, ep, string.format('%d', f)) end
+  end
+  return v
 end
--- unpark puts a parked endpoint back to ready at its first item's due time, and tells whether it did. v, when
--- given, is the busy value just read: a flag left on an endpoint that is not parked (an older version unparked it)
--- is cleared.
+-- touch makes ep eligible by due: an endpoint already taking turns keeps its turn; otherwise its ready score is
+-- only ever lowered (ZADD LT), so a new item never delays work that is due earlier. The caller knows ep is not
+-- parked; an endpoint new to ready has work queued from now on, unless it comes from parked (unparked).
+local function touch(ep, due, unparked)
+  if not redis.call('ZSCORE', turns, ep) and redis.call('ZADD', ready, 'LT', num(due), ep) == 1 and not unparked then
+    redis.call('HINCRBY', busy, ep, string.format('%d', QUEUED))
+  end
+end
+local function park_ep(ep, b)
+  if redis.call('ZADD', parked, b, ep) == 1 then
+    redis.call('HINCRBY', busy, ep, string.format('%d', PARKED))
+  end
+end
+-- unpark puts a parked endpoint back to ready at its first item's due time, and tells whether it did; one whose lane
+-- is empty leaves the queue. v, when given, is the busy value just read: a parked flag left on an endpoint that is
+-- not parked (an older version unparked it) is taken off.
 local function unpark(ep, v)
   if redis.call('ZREM', parked, ep) == 1 then
-    local after = redis.call('HINCRBY', busy, ep, -PARKED)
-    if after < 0 or parked_of(after) ~= 0 then redis.call('HINCRBY', busy, ep, PARKED) end -- it had no flag
     local it = first_item(ep)
     if it then
-      touch(ep, due_of(ep, it))
+      add_busy(ep, -PARKED, {PARKED})
+      touch(ep, due_of(ep, it), true)
       return true
     end
-  elseif v and parked_of(v) == 1 then
-    redis.call('HINCRBY', busy, ep, -PARKED)
+    add_busy(ep, -PARKED - QUEUED, {PARKED, QUEUED})
+  elseif v and flag_of(v, PARKED) == 1 then
+    add_busy(ep, -PARKED, {PARKED})
   end
   return false
 end
@@ -390,13 +406,18 @@ while got < max and skips < max_skips and in_turns > 0 do
       k = k + 1
     end
     if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
-    if taken > 0 then
-      redis.call('ZADD', leases, unpack(leased))
+    -- Its lane is empty when the loop neither stopped nor left an item: the endpoint leaves turns below, and the
+    -- queued flag goes with the slots it took, in one command.
+    local empty = not stop and items[k + 1] == nil
+    if taken > 0 then redis.call('ZADD', leases, unpack(leased)) end
+    if empty then
+      b = count_of(add_busy(ep, taken - QUEUED, {QUEUED}))
+      busy_cache[ep] = b
+    elseif taken > 0 then
       b = count_of(redis.call('HINCRBY', busy, ep, taken))
       busy_cache[ep] = b
-    else
-      skips = skips + 1
     end
+    if taken == 0 then skips = skips + 1 end
     -- What the endpoint does next: wait (its next item is not due, or its rate says so), leave turns (nothing
     -- left), park (at its cap), or take a new turn behind every endpoint already due.
     if stop then
@@ -543,6 +564,7 @@ local function alone_due(ep)
   return not l[1] and (tonumber(l[2]) or 0) <= now
 end
 local unparked = {} -- endpoints seen not parked (nothing below parks one)
+local emptied = {} -- endpoints taking turns whose lane a chain emptied: they left turns
 local roomy = {} -- parked endpoints a chain made due again, for room under their cap
 for _, ep in ipairs(eps) do
   local w = want[ep]
@@ -595,8 +617,9 @@ for _, ep in ipairs(eps) do
       if j == #items then -- lane empty
         if inturn then
           redis.call('ZREM', turns, ep)
+          emptied[ep] = true -- its queued flag goes below, with its count
         elseif t == ended[ep] and redis.call('ZREM', parked, ep) == 1 then -- count unchanged
-          redis.call('HINCRBY', busy, ep, -PARKED)
+          add_busy(ep, -PARKED - QUEUED, {PARKED, QUEUED})
         end
       elseif not inturn and left and left + t < w.cap and
           (tonumber(redis.call('HGET', rates, '~' .. ep)) or 0) <= now and unpark(ep) then
@@ -613,7 +636,9 @@ end
 local woke = {}
 for _, ep in ipairs(eps) do
   local d = ended[ep] - (took[ep] or 0)
-  if d > 0 then
+  if emptied[ep] then
+    add_busy(ep, -d - QUEUED, {QUEUED}) -- not parked: it was taking turns
+  elseif d > 0 then
     local v = redis.call('HINCRBY', busy, ep, -d)
     if v < 0 then redis.call('HDEL', busy, ep) end
     woke[ep] = not unparked[ep] and flagged(v) and unpark(ep, v)
@@ -882,10 +907,10 @@ return {n, removed}
 //
 //	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index, KEYS[4] the
 //	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then per delivery i
-//	to enqueue (all or none), 6 without an ordering key and 8 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
+//	to enqueue (all or none), 7 without an ordering key and 9 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
 //	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
-//	endpoint's delivery index, and with an ordering key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may
-//	lease (ARGV[12]), 2 more last: the shard's leases and busy
+//	endpoint's delivery index, KEYS[k+7] the shard's busy, and with an ordering key KEYS[k+8] the shard's okeys,
+//	KEYS[k+9] its line; when it may lease (ARGV[12]), 1 more last: the shard's leases
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
 //	ARGV[11] the ordering key ("" for none), ARGV[12] the lease expiry ms for deliveries it may lease (0: none),
@@ -927,13 +952,15 @@ for a = 14, #ARGV - 1, stride do
 end
 if #idx > 0 then index() end
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local per = 6
-if okey ~= '' then per = 8 end
-if lease_at > 0 then per = per + 2 end
+local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
+local per = 7
+if okey ~= '' then per = 9 end
+if lease_at > 0 then per = per + 1 end
 local leased = {}
 for i = 1, (#KEYS - 5) / per do
   local k, a = 5 + per * (i - 1), 14 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local busy = KEYS[k + 7]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
   if redis.call('ZADD', KEYS[k + 6], 0, id) == 1 then -- the existence check, as in enqueueScript
     local f = {'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5], 'status', 'pending',
@@ -941,43 +968,40 @@ for i = 1, (#KEYS - 5) / per do
     local head = true
     if okey ~= '' then
       f[#f + 1], f[#f + 2] = 'ok', okey
-      local n = redis.call('RPUSH', KEYS[k + 8], id)
+      local n = redis.call('RPUSH', KEYS[k + 9], id)
       head = n == 1
-      if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
+      if n == 2 then redis.call('HINCRBY', KEYS[k + 8], ep, 1) end
     end
-    local lease = false
-    if head then
-      -- Leased here when due and its endpoint has nothing queued (no item in its lane: an endpoint is due, waiting or
-      -- parked only for the items there), room under lease_cap, no rate limit and no hold: what a claim would check
-      -- before taking it first. One lane lookup answers for all three of ready, turns and parked; the busy value
-      -- for the rest.
-      if lease_at > 0 and due <= now and
-          not redis.call('ZRANGE', lanes, '[' .. ep .. '|', '(' .. ep .. '}', 'BYLEX', 'LIMIT', 0, 1)[1] then
-        local leases, busy = KEYS[k + per - 1], KEYS[k + per]
-        -- The in-flight slot is taken first, and given back when that went past lease_cap: where the endpoint has
-        -- room (a steady load) one command both reads and takes it. A rate limit, a hold or a park puts the busy
-        -- value past every cap (luaLib's GATED and PARKED). The script is atomic, so nobody sees the excess.
-        if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
-          -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
-          local fence = now * 1000
-          if okey ~= '' then fence = fence + 1 end
-          lease = string.format('%d', fence)
-          f[#f + 1], f[#f + 2] = 'fence', lease
-          redis.call('ZADD', leases, lease_at, id .. ' ' .. lease)
-          leased[#leased + 1] = id
-          leased[#leased + 1] = lease
-        else
-          redis.call('HINCRBY', busy, ep, -1)
-        end
+    local lease, delta = false, 0 -- delta: what the busy value still needs
+    if head and lease_at > 0 and due <= now then
+      -- Leased here when due and its endpoint has nothing queued, room under lease_cap, no rate limit and no hold:
+      -- what a claim would check before taking it first. The in-flight slot is taken first, and given back when
+      -- that went past lease_cap: where the endpoint has room (a steady load) one command both reads and takes it,
+      -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaLib's flags).
+      -- The script is atomic, so nobody sees the excess.
+      if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
+        -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
+        local fence = now * 1000
+        if okey ~= '' then fence = fence + 1 end
+        lease = string.format('%d', fence)
+        f[#f + 1], f[#f + 2] = 'fence', lease
+        redis.call('ZADD', KEYS[k + per], lease_at, id .. ' ' .. lease)
+        leased[#leased + 1] = id
+        leased[#leased + 1] = lease
+      else
+        delta = -1
       end
     end
     redis.call('HSET', rec, unpack(f))
     if head and not lease then
       redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) then
-        redis.call('ZADD', ready, 'LT', num(due), ep)
+      -- As luaLib's touch: an endpoint new to ready has work queued from now on.
+      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) and
+          redis.call('ZADD', ready, 'LT', num(due), ep) == 1 then
+        delta = delta + QUEUED
       end
     end
+    if delta ~= 0 then redis.call('HINCRBY', busy, ep, string.format('%d', delta)) end
   end
 end
 if #leased > 0 then return '+' .. table.concat(leased, ' ') end
