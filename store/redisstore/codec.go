@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -302,4 +303,34 @@ func afterID(after string) string {
 		return "-"
 	}
 	return "(" + after
+}
+
+// A message's delivery index is the fields "d:<delivery> <endpoint>" (valued "") of the message's hash, written by
+// the same HSET that writes the message; versions before 2026-12 kept it in a ZSET of its own
+// (msgKeys.messageDeliveries), which messageIndex reads too.
+func messageIndexField(deliveryID, endpointID string) string {
+	return "d:" + pair(deliveryID, endpointID)
+}
+
+// messageIndexCmds are the reads of one message's delivery index, queued on a pipeline.
+type messageIndexCmds struct {
+	fields, legacy *redis.StringSliceCmd
+}
+
+// messageIndex queues the reads of message id's delivery index on pipe; pairs reads them once it ran.
+func (s *Store) messageIndex(ctx context.Context, pipe redis.Pipeliner, id string) messageIndexCmds {
+	mk := s.k.msgShardOf(id)
+	return messageIndexCmds{pipe.HKeys(ctx, mk.message(id)), pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1)}
+}
+
+// pairs returns the index's members "<delivery> <endpoint>", sorted and without repeats.
+func (c messageIndexCmds) pairs() []string {
+	out := slices.Clone(c.legacy.Val())
+	for _, f := range c.fields.Val() {
+		if p, ok := strings.CutPrefix(f, "d:"); ok {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -272,3 +272,39 @@ func TestQueuedFlagFollowsLane(t *testing.T) {
 		t.Fatalf("behind a retry: leased %v, in the lane %v; want queued", leased, laned)
 	}
 }
+
+// TestOlderMessageIndex: a message whose delivery index an older version kept in a ZSET of its own (not in fields of
+// the message) still lists its deliveries, and Prune still deletes them and then the message.
+func TestOlderMessageIndex(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_oldidx"
+	d := publishTo(t, s, ten, "ep_o", "")
+	mk := s.k.msgShardOf(d.MessageID)
+	pipe := s.rdb.TxPipeline()
+	pipe.HDel(ctx, mk.message(d.MessageID), messageIndexField(d.ID, d.EndpointID))
+	pipe.ZAdd(ctx, mk.messageDeliveries(d.MessageID), redis.Z{Member: pair(d.ID, d.EndpointID)})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListDeliveries(ctx, ten, delivery.Filter{MessageID: d.MessageID})
+	if err != nil || len(got) != 1 || got[0].ID != d.ID {
+		t.Fatalf("ListDeliveries of the message: %v, %v; want %s", got, err, d.ID)
+	}
+	tk := mustClaim(t, s, time.Now(), delivery.ClaimOptions{Max: 1, Lease: time.Minute}, 1)[0]
+	if err := s.Ack(ctx, tk, delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(ctx, time.Now().Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune: %d, %v; want 1", n, err)
+	}
+	if _, err := s.GetMessage(ctx, ten, d.MessageID); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("the message after its last delivery was pruned: %v, want ErrNotFound", err)
+	}
+	if n, _ := s.rdb.Exists(ctx, mk.messageDeliveries(d.MessageID)).Result(); n != 0 {
+		t.Fatal("the older index is still there")
+	}
+}

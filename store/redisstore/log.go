@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -89,12 +90,18 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 		key   string
 		pairs = true // members are "<id> <endpoint>", else plain ids of f.EndpointID
 	)
+	var byMessage []string // the message's index, read whole (a message has as many deliveries as endpoints at most)
 	switch {
 	case f.MessageID != "":
 		if !validID(f.MessageID) {
 			return nil, nil
 		}
-		key = s.k.msgShardOf(f.MessageID).messageDeliveries(f.MessageID)
+		pipe := s.rdb.Pipeline()
+		idx := s.messageIndex(ctx, pipe, f.MessageID)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
+		}
+		byMessage = idx.pairs()
 	case f.EndpointID != "":
 		if !validID(f.EndpointID) {
 			return nil, nil
@@ -114,10 +121,20 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 		if pairs {
 			start = afterPair(after)
 		}
-		members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+",
-			Count: batch}).Result()
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
+		var members []string
+		if f.MessageID != "" {
+			i := 0
+			if after != "" {
+				i, _ = slices.BinarySearch(byMessage, after+"!") // the first member of an id after it
+			}
+			members = byMessage[i:min(len(byMessage), i+int(batch))]
+		} else {
+			var err error
+			members, err = s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+",
+				Count: batch}).Result()
+			if err != nil {
+				return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
+			}
 		}
 		if len(members) == 0 {
 			return out, nil
@@ -311,15 +328,14 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	pipe := s.rdb.Pipeline()
 	type msgCmds struct {
 		id      string
-		members *redis.StringSliceCmd
+		members messageIndexCmds
 		tenant  *redis.StringCmd
 	}
 	var cmds []msgCmds
 	for i, ids := range msgs {
 		mk := &s.k.msgs[i]
 		for _, id := range ids {
-			cmds = append(cmds, msgCmds{id, pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1),
-				pipe.HGet(ctx, mk.message(id), "tenant")})
+			cmds = append(cmds, msgCmds{id, s.messageIndex(ctx, pipe, id), pipe.HGet(ctx, mk.message(id), "tenant")})
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
@@ -334,7 +350,7 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	tenantOf := make(map[string]string, len(cmds))
 	for _, c := range cmds {
 		tenantOf[c.id] = c.tenant.Val()
-		for _, m := range c.members.Val() {
+		for _, m := range c.members.pairs() {
 			id, ep := splitPair(m)
 			if !validID(id) || !validID(ep) {
 				continue
@@ -378,7 +394,9 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 			if cd.tenant != "" {
 				pipe.ZRem(ctx, s.k.tenantDeliveries(cd.tenant), pair(cd.id, cd.ep))
 			}
-			pipe.ZRem(ctx, s.k.msgShardOf(cd.msg).messageDeliveries(cd.msg), pair(cd.id, cd.ep))
+			mk := s.k.msgShardOf(cd.msg)
+			pipe.HDel(ctx, mk.message(cd.msg), messageIndexField(cd.id, cd.ep))
+			pipe.ZRem(ctx, mk.messageDeliveries(cd.msg), pair(cd.id, cd.ep)) // as versions before 2026-12 kept it
 			dropped++
 			if d == 1 {
 				n++

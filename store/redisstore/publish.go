@@ -179,7 +179,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 	}
 	mk := s.k.msgShardOf(m.ID)
 	keys := make([]string, 0, 5+10*len(ds))
-	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
+	keys = append(keys, mk.message(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
 		keys = append(keys, key)
@@ -460,7 +460,7 @@ func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*del
 		members[i] = redis.Z{Member: pair(d.ID, d.EndpointID)}
 		args = append(args, members[i].Member)
 	}
-	call := scriptCall{writeMessageScript, []string{mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index}, args}
+	call := scriptCall{writeMessageScript, []string{mk.message(m.ID), mk.index}, args}
 	_, err = s.runScripts(ctx, []scriptCall{call}, func(p redis.Pipeliner) {
 		if len(members) > 0 {
 			p.ZAdd(ctx, s.k.tenantDeliveries(m.TenantID), members...)
@@ -539,7 +539,7 @@ func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, err
 	mk := s.k.msgShardOf(id)
 	pipe := s.rdb.Pipeline()
 	get := pipe.HMGet(ctx, mk.message(id), "m", "data", "plan")
-	idx := pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1)
+	idx := s.messageIndex(ctx, pipe, id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
@@ -549,8 +549,9 @@ func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, err
 		return nil, err
 	}
 	sm := &storedMessage{msg: msg, indexed: map[string]bool{}}
-	endpointOf := make(map[string]string, len(idx.Val()))
-	for _, m := range idx.Val() {
+	members := idx.pairs()
+	endpointOf := make(map[string]string, len(members))
+	for _, m := range members {
 		sm.indexed[m] = true
 		d, ep := splitPair(m)
 		endpointOf[d] = ep

@@ -798,27 +798,26 @@ if best then return num(best) end
 return false
 `)
 
-// writeMessageScript stores a message with its delivery plan, its delivery index and its retention-index entry:
-// all in one message shard, so all or nothing. Rewriting the same message is harmless.
+// writeMessageScript stores a message with its delivery plan, its delivery index (fields "d:<delivery> <endpoint>"
+// of the message, valued "") and its retention-index entry: all in one message shard, so all or nothing. Rewriting
+// the same message is harmless.
 //
-//	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index
+//	KEYS[1] the message, KEYS[2] the message shard's retention index
 //	ARGV[1] message JSON (without data), ARGV[2] plan (encodePlan), ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] the data bytes as published; ARGV[7+i] the index member "<delivery> <endpoint>" of
 //	delivery i
 //	Reply: 1.
 var writeMessageScript = newScript(`
-redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-local zs = {}
+local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
 for i = 8, #ARGV do
-  zs[#zs + 1] = 0
-  zs[#zs + 1] = ARGV[i]
-  if #zs == 2000 then
-    redis.call('ZADD', KEYS[2], unpack(zs))
-    zs = {}
+  f[#f + 1], f[#f + 2] = 'd:' .. ARGV[i], ''
+  if #f >= 7990 then
+    redis.call('HSET', KEYS[1], unpack(f))
+    f = {}
   end
 end
-if #zs > 0 then redis.call('ZADD', KEYS[2], unpack(zs)) end
+if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 return 1
 `)
 
@@ -870,9 +869,16 @@ return out
 // pruneMessagesScript deletes messages created before a cutoff that no delivery refers to any more.
 //
 //	KEYS[1] the message shard's index; then for candidate i: KEYS[1+2i-1] its record, KEYS[1+2i] its delivery index
+//	of versions before 2026-12 (a ZSET; now fields "d:…" of the message)
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i
 //	Reply: {messages deleted, index entries removed (those plus entries whose message was already gone)}.
 var pruneMessagesScript = newScript(`
+local function has_deliveries(rec)
+  for _, k in ipairs(redis.call('HKEYS', rec)) do
+    if string.sub(k, 1, 2) == 'd:' then return true end
+  end
+  return false
+end
 local n, removed = 0, 0
 for i = 2, #ARGV do
   local id = ARGV[i]
@@ -881,7 +887,7 @@ for i = 2, #ARGV do
   if not created then
     redis.call('ZREM', KEYS[1], id) -- index entry without a message
     removed = removed + 1
-  elseif created < ARGV[1] and redis.call('ZCARD', idx) == 0 then
+  elseif created < ARGV[1] and redis.call('ZCARD', idx) == 0 and not has_deliveries(rec) then
     redis.call('DEL', rec, idx)
     redis.call('ZREM', KEYS[1], id)
     n, removed = n + 1, removed + 1
@@ -905,9 +911,9 @@ return {n, removed}
 // A message with an ordering key enqueues its deliveries as enqueueOrderedScript does: each joins the back of its
 // line, and only a line's head goes in its lane.
 //
-//	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index, KEYS[4] the
-//	tenant's delivery index, KEYS[5] the idempotency key (KEYS[1] again when there is none); then per delivery i
-//	to enqueue (all or none), 7 without an ordering key and 9 with one, from k = 5 + per(i-1): KEYS[k+1] ready,
+//	KEYS[1] the message, KEYS[2] the message shard's retention index, KEYS[3] the tenant's delivery index, KEYS[4]
+//	the idempotency key (KEYS[1] again when there is none); then per delivery i to enqueue (all or none), 7
+//	without an ordering key and 9 with one, from k = 4 + per(i-1): KEYS[k+1] ready,
 //	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
 //	endpoint's delivery index, KEYS[k+7] the shard's busy, and with an ordering key KEYS[k+8] the shard's okeys,
 //	KEYS[k+9] its line; when it may lease (ARGV[12]), 1 more last: the shard's leases
@@ -925,40 +931,43 @@ if ARGV[8] ~= '' then
   -- Take the key and read what it held in one command. When it named an earlier message created after since, put
   -- that back (a duplicate publish, the rare case; the general way that settles it then claims the key for that
   -- message again, with a fresh TTL, as before).
-  local cur = redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10], 'GET')
+  local cur = redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[10], 'GET')
   if cur and cur ~= ARGV[8] then
     local created = string.match(cur, ' (%d+)$')
     if created and created > ARGV[9] then
-      redis.call('SET', KEYS[5], cur, 'PX', ARGV[10])
+      redis.call('SET', KEYS[4], cur, 'PX', ARGV[10])
       return cur
     end
   end
 end
-redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 -- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
 local stride = 2
-if #KEYS > 5 then stride = 10 end
+if #KEYS > 4 then stride = 10 end
+-- The message's delivery index is fields of the message ("d:<delivery> <endpoint>"), written with it; the
+-- tenant's index is a ZSET. unpack takes at most 8000 values.
+local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
 local idx = {}
 local function index()
-  redis.call('ZADD', KEYS[2], unpack(idx))
-  redis.call('ZADD', KEYS[4], unpack(idx))
-  idx = {}
+  if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
+  if #idx > 0 then redis.call('ZADD', KEYS[3], unpack(idx)) end
+  f, idx = {}, {}
 end
 for a = 14, #ARGV - 1, stride do
-  idx[#idx + 1] = 0
-  idx[#idx + 1] = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
-  if #idx == 2000 then index() end -- unpack takes at most 8000 values
+  local member = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
+  f[#f + 1], f[#f + 2] = 'd:' .. member, ''
+  idx[#idx + 1], idx[#idx + 2] = 0, member
+  if #idx == 4000 then index() end
 end
-if #idx > 0 then index() end
+index()
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
 local per = 7
 if okey ~= '' then per = 9 end
 if lease_at > 0 then per = per + 1 end
 local leased = {}
-for i = 1, (#KEYS - 5) / per do
-  local k, a = 5 + per * (i - 1), 14 + 10 * (i - 1)
+for i = 1, (#KEYS - 4) / per do
+  local k, a = 4 + per * (i - 1), 14 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local busy = KEYS[k + 7]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
