@@ -334,3 +334,9 @@ func (c messageIndexCmds) pairs() []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// endpointMember is the member of the tenant's delivery index that lists delivery id in its endpoint's log:
+// "|<endpoint> <delivery>". '|' sorts above every id character, so these come after the tenant's own members
+// "<delivery> <endpoint>", and one endpoint's in id order. A publish in one script writes them instead of the
+// endpoint's own index (shardKeys.endpointDeliveries), which the general way and older versions write.
+func endpointMember(endpointID, id string) string { return "|" + endpointID + " " + id }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -306,5 +307,87 @@ func TestOlderMessageIndex(t *testing.T) {
 	}
 	if n, _ := s.rdb.Exists(ctx, mk.messageDeliveries(d.MessageID)).Result(); n != 0 {
 		t.Fatal("the older index is still there")
+	}
+}
+
+// TestEndpointLogMergesIndexes: an endpoint's log lists, in id order and paged, both the deliveries that a publish
+// in one script listed in the tenant's index and those the general way listed in the endpoint's own index.
+func TestEndpointLogMergesIndexes(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := context.Background()
+	const ten = "ten_merge"
+	var want []string
+	for i := range 6 {
+		s.onePublish = i%2 == 0 // alternate the one-script publish and the general way
+		want = append(want, publishTo(t, s, ten, "ep_m", "").ID)
+	}
+	s.onePublish = true
+	publishTo(t, s, ten, "ep_m2", "") // another endpoint's, in the same tenant index
+	if n, _ := s.rdb.ZCard(ctx, s.k.shardOf("ep_m").endpointDeliveries("ep_m")).Result(); n != 3 {
+		t.Fatalf("the endpoint's own index holds %d, want the 3 of the general way", n)
+	}
+	var got []string
+	after := ""
+	for range 10 {
+		page, err := s.ListDeliveries(ctx, ten, delivery.Filter{EndpointID: "ep_m", Limit: 4, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page {
+			got = append(got, d.ID)
+		}
+		if len(page) < 4 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("endpoint log %v, want %v", got, want)
+	}
+	all, err := s.ListDeliveries(ctx, ten, delivery.Filter{})
+	if err != nil || len(all) != 7 {
+		t.Fatalf("tenant log: %d, %v; want 7, each once", len(all), err)
+	}
+}
+
+// TestPublishScriptRunTwice: a client that sends a publish script again after losing its answer changes nothing:
+// the delivery leased once, one slot taken, one lease, one index entry each.
+func TestPublishScriptRunTwice(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	if _, err := s.Claim(ctx, now, delivery.ClaimOptions{Max: 8, Lease: time.Minute}); err != nil {
+		t.Fatal(err) // a claimer is around: the publish may lease
+	}
+	m := newMessage("ten_twice", now)
+	d := newDelivery(m, "ep_t", now)
+	call, plan, err := s.publishCall(m, []*delivery.Delivery{d}, time.Time{})
+	if err != nil || plan.leaseUntil == 0 {
+		t.Fatalf("publish call: %v, lease until %d; want a lease offered", err, plan.leaseUntil)
+	}
+	var replies []string
+	for i := range 2 {
+		cmds, err := s.runScripts(ctx, []scriptCall{call})
+		if err != nil || cmds[0].Err() != nil {
+			t.Fatalf("run %d: %v %v", i+1, err, cmds[0].Err())
+		}
+		replies = append(replies, cmds[0].Val().(string))
+	}
+	if !strings.HasPrefix(replies[0], "+"+d.ID+" ") || replies[1] != "" {
+		t.Fatalf("replies %q; want the lease, then nothing", replies)
+	}
+	sk := s.k.shardOf("ep_t")
+	if v := rawBusy(t, s, "ep_t"); v != 1 {
+		t.Fatalf("busy value %d, want 1 slot taken", v)
+	}
+	if n, _ := s.rdb.ZCard(ctx, sk.leases).Result(); n != 1 {
+		t.Fatalf("%d leases, want 1", n)
+	}
+	if n, _ := s.rdb.ZCard(ctx, s.k.tenantDeliveries("ten_twice")).Result(); n != 2 {
+		t.Fatalf("tenant index: %d members, want 2", n)
 	}
 }

@@ -38,7 +38,8 @@ import (
 //	                                          fence while it may be leased (the last claim's; odd when ok is set),
 //	                                          and x<ns>.<n> → the JSON of each attempt (ns: when it ended)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first, as versions before 2026-12 kept them
-//	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0
+//	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0, as the general way (enqueueScript)
+//	                                          writes them; a publish in one script lists them in the tenant's index
 //	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go);
 //	                                          under block, a failed or dead head (record field blk = 1) stays first
 //	P{wh:NNN}:okeys                   HASH    endpoint → its ordering keys with a delivery waiting behind the head
@@ -59,7 +60,8 @@ import (
 //	P portal:<sha256 hex>             STRING  "<tenant> <session id>", same expiry
 //	P{t:<tenant>}:ep:<endpoint>       STRING  endpoint JSON with its key secrets (sealed when an operator key is set)
 //	P{t:<tenant>}:eps                 ZSET    endpoint ids, scores 0
-//	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index
+//	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index; and
+//	                                          "|<endpoint> <delivery>": its endpoints' logs (endpointMember)
 //	P{t:<tenant>}:idem:<sha256 hex>   STRING  "<message id> <created ns>", TTL ≥ Options.IdempotencyTTL (24h)
 //	P{t:<tenant>}:calls:<endpoint>    ZSET    the endpoint's call ids, scores 0 (the call log, calls.go)
 //	P{t:<tenant>}:call:<call>         STRING  call JSON
@@ -167,7 +169,8 @@ func (k *keys) endpoint(tenantID, endpointID string) string {
 // endpointList is a ZSET of the tenant's endpoint ids, scores 0.
 func (k *keys) endpointList(tenantID string) string { return k.tenantTag(tenantID) + "eps" }
 
-// tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index.
+// tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index; a publish
+// in one script also lists its deliveries there for their endpoints' logs (endpointMember).
 func (k *keys) tenantDeliveries(tenantID string) string { return k.tenantTag(tenantID) + "dlvs" }
 
 // idempotency is a STRING "<message id> <created ns, 20 digits>" with a TTL. The producer's key is hashed so that

@@ -110,6 +110,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 	default:
 		key = s.k.tenantDeliveries(tenantID)
 	}
+	tenantIdx := s.k.tenantDeliveries(tenantID)
 	batch := int64(200)
 	if f.Limit > 0 {
 		batch = min(max(int64(f.Limit)*2, 50), 1000)
@@ -128,10 +129,31 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 				i, _ = slices.BinarySearch(byMessage, after+"!") // the first member of an id after it
 			}
 			members = byMessage[i:min(len(byMessage), i+int(batch))]
+		} else if f.EndpointID != "" {
+			// The endpoint's own index (the general way, replays, older versions) and its part of the tenant's
+			// (publishes in one script), merged in id order.
+			pipe := s.rdb.Pipeline()
+			own := pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+", Count: batch})
+			lo := "[" + endpointMember(f.EndpointID, "")
+			if after != "" {
+				lo = "(" + endpointMember(f.EndpointID, after)
+			}
+			inTenant := pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: tenantIdx, ByLex: true, Start: lo,
+				Stop: "(|" + f.EndpointID + "!", Count: batch}) // "!" sorts right above the space
+			if _, err := pipe.Exec(ctx); err != nil {
+				return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
+			}
+			members = own.Val()
+			for _, m := range inTenant.Val() {
+				members = append(members, m[len(endpointMember(f.EndpointID, "")):])
+			}
+			slices.Sort(members)
+			members = slices.Compact(members)
+			members = members[:min(len(members), int(batch))]
 		} else {
 			var err error
-			members, err = s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+",
-				Count: batch}).Result()
+			members, err = s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start,
+				Stop: "(|", Count: batch}).Result() // the pairs, not the endpoints' part (endpointMember)
 			if err != nil {
 				return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
 			}
@@ -392,7 +414,7 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 			}
 			cd := groups[j][k]
 			if cd.tenant != "" {
-				pipe.ZRem(ctx, s.k.tenantDeliveries(cd.tenant), pair(cd.id, cd.ep))
+				pipe.ZRem(ctx, s.k.tenantDeliveries(cd.tenant), pair(cd.id, cd.ep), endpointMember(cd.ep, cd.id))
 			}
 			mk := s.k.msgShardOf(cd.msg)
 			pipe.HDel(ctx, mk.message(cd.msg), messageIndexField(cd.id, cd.ep))

@@ -205,8 +205,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		da := enqueueArgs(d, now)
 		args = append(args, da[:]...)
 		sk := s.k.shardOf(d.EndpointID)
-		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.endpointDeliveries(d.EndpointID),
-			sk.busy)
+		keys = append(keys, sk.ready, sk.turns, sk.lanes, sk.parked, sk.record(d.ID), sk.busy)
 		if okey != "" {
 			keys = append(keys, sk.okeys(), sk.line(d.EndpointID, okey))
 		}
@@ -570,9 +569,9 @@ func (s *Store) dropMessage(ctx context.Context, m *delivery.Message, ds []*deli
 	mk := s.k.msgShardOf(m.ID)
 	pipe := s.rdb.Pipeline()
 	if len(ds) > 0 {
-		members := make([]any, len(ds))
-		for i, d := range ds {
-			members[i] = pair(d.ID, d.EndpointID)
+		members := make([]any, 0, 2*len(ds))
+		for _, d := range ds {
+			members = append(members, pair(d.ID, d.EndpointID), endpointMember(d.EndpointID, d.ID))
 		}
 		pipe.ZRem(ctx, s.k.tenantDeliveries(m.TenantID), members...)
 	}

@@ -901,7 +901,8 @@ return {n, removed}
 // since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it
 // writes the message, its indexes, the idempotency key and every delivery it has keys for (as enqueueScript does),
 // all or nothing. Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries
-// to enqueueScript (a fan-out too large for one script).
+// to enqueueScript (a fan-out too large for one script). The same call run twice (a client that resent it after
+// losing the answer) changes nothing the second time: none of its message's fields is new.
 //
 // Asked to (ARGV[12]), it leases a due delivery whose endpoint has nothing queued and room in flight at once, as a
 // claim would (the record's fence, the lease, the endpoint's in-flight count), instead of queueing it: the
@@ -912,11 +913,11 @@ return {n, removed}
 // line, and only a line's head goes in its lane.
 //
 //	KEYS[1] the message, KEYS[2] the message shard's retention index, KEYS[3] the tenant's delivery index, KEYS[4]
-//	the idempotency key (KEYS[1] again when there is none); then per delivery i to enqueue (all or none), 7
-//	without an ordering key and 9 with one, from k = 4 + per(i-1): KEYS[k+1] ready,
-//	KEYS[k+2] turns, KEYS[k+3] lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] its
-//	endpoint's delivery index, KEYS[k+7] the shard's busy, and with an ordering key KEYS[k+8] the shard's okeys,
-//	KEYS[k+9] its line; when it may lease (ARGV[12]), 1 more last: the shard's leases
+//	the idempotency key (KEYS[1] again when there is none); then per delivery i to enqueue (all or none), 6
+//	without an ordering key and 8 with one, from k = 4 + per(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3]
+//	lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] the shard's busy, and with an ordering
+//	key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may lease (ARGV[12]), 1 more last: the shard's
+//	leases
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
 //	ARGV[11] the ordering key ("" for none), ARGV[12] the lease expiry ms for deliveries it may lease (0: none),
@@ -943,75 +944,82 @@ end
 -- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
 local stride = 2
 if #KEYS > 4 then stride = 10 end
--- The message's delivery index is fields of the message ("d:<delivery> <endpoint>"), written with it; the
--- tenant's index is a ZSET. unpack takes at most 8000 values.
+-- The message's delivery index is fields of the message ("d:<delivery> <endpoint>"), written with it. The tenant's
+-- index, a ZSET, lists each delivery twice: "<delivery> <endpoint>" for the tenant's log, and
+-- "|<endpoint> <delivery>" for its endpoint's (the endpoint's own index is for the general way). unpack takes at
+-- most 8000 values.
 local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
 local idx = {}
+local first = true
 local function index()
-  if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
+  local added = redis.call('HSET', KEYS[1], unpack(f))
   if #idx > 0 then redis.call('ZADD', KEYS[3], unpack(idx)) end
   f, idx = {}, {}
+  return added
 end
 for a = 14, #ARGV - 1, stride do
-  local member = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
-  f[#f + 1], f[#f + 2] = 'd:' .. member, ''
-  idx[#idx + 1], idx[#idx + 2] = 0, member
-  if #idx == 4000 then index() end
+  local id, ep = ARGV[a + 1], ARGV[a + 2]
+  f[#f + 1], f[#f + 2] = 'd:' .. id .. ' ' .. ep, ''
+  idx[#idx + 1], idx[#idx + 2], idx[#idx + 3], idx[#idx + 4] = 0, id .. ' ' .. ep, 0, '|' .. ep .. ' ' .. id
+  if #idx == 4000 then
+    -- The first HSET writes the message: none of its fields new means this very script ran already (a client
+    -- that sent it again after losing the answer), and it stops here, having changed nothing.
+    if index() == 0 and first then return '' end
+    first = false
+  end
 end
-index()
+if #f > 0 and index() == 0 and first then return '' end
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
-local per = 7
-if okey ~= '' then per = 9 end
+local per = 6
+if okey ~= '' then per = 8 end
 if lease_at > 0 then per = per + 1 end
 local leased = {}
 for i = 1, (#KEYS - 4) / per do
   local k, a = 4 + per * (i - 1), 14 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
-  local busy = KEYS[k + 7]
+  local busy = KEYS[k + 6]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
-  if redis.call('ZADD', KEYS[k + 6], 0, id) == 1 then -- the existence check, as in enqueueScript
-    local f = {'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5], 'status', 'pending',
-      'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10]}
-    local head = true
-    if okey ~= '' then
-      f[#f + 1], f[#f + 2] = 'ok', okey
-      local n = redis.call('RPUSH', KEYS[k + 9], id)
-      head = n == 1
-      if n == 2 then redis.call('HINCRBY', KEYS[k + 8], ep, 1) end
-    end
-    local lease, delta = false, 0 -- delta: what the busy value still needs
-    if head and lease_at > 0 and due <= now then
-      -- Leased here when due and its endpoint has nothing queued, room under lease_cap, no rate limit and no hold:
-      -- what a claim would check before taking it first. The in-flight slot is taken first, and given back when
-      -- that went past lease_cap: where the endpoint has room (a steady load) one command both reads and takes it,
-      -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaLib's flags).
-      -- The script is atomic, so nobody sees the excess.
-      if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
-        -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
-        local fence = now * 1000
-        if okey ~= '' then fence = fence + 1 end
-        lease = string.format('%d', fence)
-        f[#f + 1], f[#f + 2] = 'fence', lease
-        redis.call('ZADD', KEYS[k + per], lease_at, id .. ' ' .. lease)
-        leased[#leased + 1] = id
-        leased[#leased + 1] = lease
-      else
-        delta = -1
-      end
-    end
-    redis.call('HSET', rec, unpack(f))
-    if head and not lease then
-      redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-      -- As luaLib's touch: an endpoint new to ready has work queued from now on.
-      if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) and
-          redis.call('ZADD', ready, 'LT', num(due), ep) == 1 then
-        delta = delta + QUEUED
-      end
-    end
-    if delta ~= 0 then redis.call('HINCRBY', busy, ep, string.format('%d', delta)) end
+  local f = {'tenant', ARGV[a + 3], 'msg', ARGV[a + 4], 'ep', ep, 'type', ARGV[a + 5], 'status', 'pending',
+    'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10]}
+  local head = true
+  if okey ~= '' then
+    f[#f + 1], f[#f + 2] = 'ok', okey
+    local n = redis.call('RPUSH', KEYS[k + 8], id)
+    head = n == 1
+    if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
   end
+  local lease, delta = false, 0 -- delta: what the busy value still needs
+  if head and lease_at > 0 and due <= now then
+    -- Leased here when due and its endpoint has nothing queued, room under lease_cap, no rate limit and no hold:
+    -- what a claim would check before taking it first. The in-flight slot is taken first, and given back when
+    -- that went past lease_cap: where the endpoint has room (a steady load) one command both reads and takes it,
+    -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaLib's flags).
+    -- The script is atomic, so nobody sees the excess.
+    if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
+      -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
+      local fence = now * 1000
+      if okey ~= '' then fence = fence + 1 end
+      lease = string.format('%d', fence)
+      f[#f + 1], f[#f + 2] = 'fence', lease
+      redis.call('ZADD', KEYS[k + per], lease_at, id .. ' ' .. lease)
+      leased[#leased + 1] = id
+      leased[#leased + 1] = lease
+    else
+      delta = -1
+    end
+  end
+  redis.call('HSET', rec, unpack(f))
+  if head and not lease then
+    redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
+    -- As luaLib's touch: an endpoint new to ready has work queued from now on.
+    if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) and
+        redis.call('ZADD', ready, 'LT', num(due), ep) == 1 then
+      delta = delta + QUEUED
+    end
+  end
+  if delta ~= 0 then redis.call('HINCRBY', busy, ep, string.format('%d', delta)) end
 end
 if #leased > 0 then return '+' .. table.concat(leased, ' ') end
 return ''

@@ -370,6 +370,15 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 		var eps []string
 		for _, m := range members {
 			dlv, ep, _ := strings.Cut(m, " ")
+			if e, ok := strings.CutPrefix(m, "|"); ok { // endpointMember: a delivery listed for its endpoint
+				ep, dlv, _ = strings.Cut(e, " ")
+				if seen[pair(dlv, ep)] {
+					continue // its pair came first in this batch
+				}
+			} else {
+				n++
+				seen[m] = true
+			}
 			pairs = append(pairs, [2]string{dlv, ep})
 			if !seen[ep] {
 				seen[ep] = true
@@ -389,7 +398,6 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 		if err := s.rdb.ZRem(ctx, idx, rem...).Err(); err != nil {
 			return n, false, err
 		}
-		n += len(members)
 	}
 }
 
