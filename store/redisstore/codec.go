@@ -89,7 +89,7 @@ func recordOf(c *redis.SliceCmd) (map[string]string, error) {
 	return f, nil
 }
 
-// An attempt is the field "x<updated ns, 20 digits>.<attempt number>" of its delivery's record (the scripts'
+// An attempt is the field "x<updated ns, 20 digits>.<attempt number, 5 digits>" of its delivery's record (the scripts'
 // attempt_field), so that the fields sort in the order the attempts ended; versions before 2026-12 appended them to
 // a list of their own (keys.attempts), which the record's fields follow.
 func attemptsOf(list []string, rec map[string]string) []string {

@@ -39,8 +39,8 @@ return 1
 
 // reconcileFlags makes every busy value's flags match its endpoint's state in each shard: parked or not, work
 // queued or not (in ready, turns or parked), and one gate for each of its fields in rates. It runs at every Open, one script per shard; each reads the shard's busy
-// and rates hashes and its ready, turns and parked sets whole (an entry per endpoint), and once every replica runs this version it finds
-// nothing to change.
+// and rates hashes and its ready, turns and parked sets whole (an entry per endpoint). Once the older versions are
+// gone it changes little: the values of endpoints deleted with work still queued.
 func (s *Store) reconcileFlags(ctx context.Context) error {
 	calls := make([]scriptCall, len(s.k.shards))
 	for i := range s.k.shards {

@@ -391,3 +391,33 @@ func TestPublishScriptRunTwice(t *testing.T) {
 		t.Fatalf("tenant index: %d members, want 2", n)
 	}
 }
+
+// TestRetryAfterAckDoesNotResend: a producer's retry (same idempotency key) of a publish whose deliveries one script
+// enqueued with its message, after they were sent and acked, gets the earlier message back and sends nothing again
+// (the endpoints' own indexes do not list those deliveries, so the completion must not try).
+func TestRetryAfterAckDoesNotResend(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	m1 := newMessage("ten_a", base)
+	m1.IdempotencyKey = "order-10"
+	ds := []*delivery.Delivery{newDelivery(m1, "ep_1", base), newDelivery(m1, "ep_2", base)}
+	if _, _, _, err := s.Publish(ctx, m1, ds, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range mustClaim(t, s, base, delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 2) {
+		if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m2 := newMessageKeyed("ten_a", "order-10")
+	stored, fanout, existing, err := s.Publish(ctx, m2, []*delivery.Delivery{newDelivery(m2, "ep_1", base)}, base.Add(-time.Hour))
+	if err != nil || !existing || stored.ID != m1.ID || fanout != 2 {
+		t.Fatalf("retry: %v fanout %d existing %v err %v", stored, fanout, existing, err)
+	}
+	mustClaim(t, s, base.Add(time.Hour), delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 0)
+	for _, d := range ds {
+		assertStatus(t, s, "ten_a", d.ID, delivery.StatusSucceeded, 1)
+	}
+}

@@ -83,14 +83,15 @@ func (s *Store) GetDelivery(ctx context.Context, tenantID, id string) (*delivery
 }
 
 // ListDeliveries pages through an index in id order, reading records in pipelined batches and filtering them: the
-// message's index when f.MessageID is set, else the endpoint's, else the tenant's. Status and time filters cost a
+// message's index when f.MessageID is set, else the endpoint's (its own index merged with its part of the tenant's,
+// endpointMember), else the tenant's. Status and time filters cost a
 // scan of the chosen index (docs/architecture.md, store/redisstore, Caveats).
 func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.Filter) ([]*delivery.Delivery, error) {
 	var (
 		key   string
 		pairs = true // members are "<id> <endpoint>", else plain ids of f.EndpointID
 	)
-	var byMessage []string // the message's index, read whole (a message has as many deliveries as endpoints at most)
+	var byMessage []string // the message's index, read whole (a delivery per endpoint it went to, and its replays)
 	switch {
 	case f.MessageID != "":
 		if !validID(f.MessageID) {

@@ -472,15 +472,20 @@ func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*del
 }
 
 type storedMessage struct {
-	msg     *delivery.Message
-	plan    []*delivery.Delivery // the deliveries Publish made (a compact plan leaves out those no longer indexed)
-	planned int                  // how many deliveries Publish made
-	indexed map[string]bool      // members of the message's delivery index: deliveries not pruned
+	msg      *delivery.Message
+	plan     []*delivery.Delivery // the deliveries Publish made (a compact plan leaves out those no longer indexed)
+	planned  int                  // how many deliveries Publish made
+	indexed  map[string]bool      // members of the message's delivery index: deliveries not pruned
+	enqueued bool                 // its deliveries were enqueued with it (field enq, publishScript)
 }
 
 // pending is the part of the plan a retry may (re-)enqueue: deliveries still in the message's index. One that Prune
-// removed ended long ago; enqueueing it again would send it twice.
+// removed ended long ago; enqueueing it again would send it twice. A message published with its deliveries in one
+// script has none: they were enqueued with it.
 func (sm *storedMessage) pending() []*delivery.Delivery {
+	if sm.enqueued {
+		return nil
+	}
 	var out []*delivery.Delivery
 	for _, d := range sm.plan {
 		if sm.indexed[pair(d.ID, d.EndpointID)] {
@@ -537,7 +542,7 @@ func (s *Store) idempotencyArgs(m *delivery.Message, idemSince time.Time) (key, 
 func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, error) {
 	mk := s.k.msgShardOf(id)
 	pipe := s.rdb.Pipeline()
-	get := pipe.HMGet(ctx, mk.message(id), "m", "data", "plan")
+	get := pipe.HMGet(ctx, mk.message(id), "m", "data", "plan", "enq")
 	idx := s.messageIndex(ctx, pipe, id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -547,7 +552,7 @@ func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, err
 	if err != nil {
 		return nil, err
 	}
-	sm := &storedMessage{msg: msg, indexed: map[string]bool{}}
+	sm := &storedMessage{msg: msg, indexed: map[string]bool{}, enqueued: vals[3] == "1"}
 	members := idx.pairs()
 	endpointOf := make(map[string]string, len(members))
 	for _, m := range members {

@@ -46,8 +46,9 @@ local function due_of(ep, item) return tonumber(string.sub(item, #ep + 2, #ep + 
 local function lane_member(ep, due, id) return ep .. '|' .. string.format('%015d', due) .. '|' .. id end
 -- A lease is the member "<delivery> <fence>" of leases, scored by its expiry: removing it is the fence check.
 local function lease_member(id, fence) return id .. ' ' .. fence end
--- An attempt is the field "x<ns>.<attempt>" of its delivery's record, so that ending one writes a single hash.
-local function attempt_field(ns, att) return 'x' .. ns .. '.' .. att end
+-- An attempt is the field "x<ns>.<attempt, 5 digits>" of its delivery's record, so that ending one writes a single
+-- hash; the fields sort in the order the attempts ended (ns: the caller's time of the attempt's end).
+local function attempt_field(ns, att) return 'x' .. ns .. '.' .. string.format('%05d', tonumber(att) or 0) end
 -- An endpoint's busy value is its in-flight count plus flags, each in four bits of its own, so that a publish learns
 -- from the one HINCRBY that takes an in-flight slot whether it may lease (any flag puts the value past every cap),
 -- and the end of a task from the one that gives it back whether its endpoint may need unparking:
@@ -107,8 +108,9 @@ local function unpark(ep, v)
   return false
 end
 -- drop_busy ends n in-flight tasks of ep, which unparks it when parked; it tells whether that made ep eligible
--- again. A count of 0 stays (an endpoint that goes idle and busy again costs no HDEL); only a count gone wrong is
--- deleted.
+-- again. A count of 0 stays (an endpoint that goes idle and busy again costs no HDEL); a value gone below 0 (its
+-- endpoint was deleted, and its value with it, while a task was in flight) is deleted. (With a flag set, such a
+-- count stays below the flag until the next Open's reconcile; it belongs to a deleted endpoint.)
 local function drop_busy(ep, n)
   local v = redis.call('HINCRBY', busy, ep, -n)
   if v < 0 then redis.call('HDEL', busy, ep) end
@@ -144,7 +146,10 @@ local function new_lease(rec, att, fence, ok, now)
 end
 -- take_lease ends the lease of delivery id (record rec) to tenant under fence, for the scripts that end a task, and
 -- returns its endpoint (ep, as the task names it) and ordering key (nil for none), or nil, writing nothing, when
--- the lease is lost.
+-- the lease is lost. The member "<delivery> <fence>" is the whole check: the store hands fences only to its own
+-- workers, so the task's tenant and endpoint are taken as they come (the endpoint names the shard of every key the
+-- call touches), and a lease member never outlives its record (Prune deletes only ended deliveries, tenant deletion
+-- their leases with them).
 local function take_lease(id, rec, fence, tenant, ep)
   if redis.call('ZREM', leases, lease_member(id, fence)) == 1 then
     local okey = nil
@@ -223,8 +228,9 @@ return out
 //     goes back to ready at that item's due time; an item without a record is dropped; when its rate (rates, GCRA
 //     state in gcra) says wait, the turn stops and it goes back to ready at the time it may go (the item stays, its
 //     record's next set to that time);
-//     else the item is leased: attempt att + 1, fence = max(fence + 1, now ms × 1000) written to its record,
-//     lease = now + lease ms, busy +1;
+//     else the item is leased: attempt att + 1, fence = max(fence + 1, now ms × 1000) (then made odd for a delivery
+//     with an ordering key, even for another) written to its record, lease member "<delivery> <fence>" = now +
+//     lease ms, busy +1;
 //   - then, unless the turn stopped: no item left → it leaves turns; at the cap → parked; next item not due →
 //     ready at its due time; else a new turn.
 //
@@ -500,7 +506,8 @@ return {0, ''}
 //	key (work of that endpoint is due again), or 3 when a task was chained to it (5 when its endpoint is also due
 //	again: parked, with room under a cap that grew since), or 4 when it asked to chain, got nothing, and its
 //	endpoint has nothing queued (its lane is empty: the Store may stop asking; lanemarks.go), or 0 when the lease is
-//	lost (missing, the fence moved on, or another tenant's); nothing changes for that one then.
+//	lost (no member "<delivery> <fence>" in leases; for a lease of an older version, a bare id: missing, the fence
+//	moved on, or another tenant's); nothing changes for that one then.
 //	After those, 7 strings per chained task, in delivery order: delivery, tenant, message, attempt, fence, and the
 //	message's JSON and data as stored (its m and data fields; "" when not read, or gone), so that the worker has
 //	what it sends without another round trip.
@@ -614,7 +621,9 @@ for _, ep in ipairs(eps) do
       if #drop > 0 then redis.call('ZREM', lanes, unpack(drop)) end
       if t > 0 then redis.call('ZADD', leases, unpack(leased)) end
       took[ep] = t
-      if j == #items then -- lane empty
+      -- The lane is empty when every item read was used and fewer were there than asked for (items without a
+      -- record count in j but not in t, so j can reach #items with more items behind).
+      if j == #items and #items <= k then
         if inturn then
           redis.call('ZREM', turns, ep)
           emptied[ep] = true -- its queued flag goes below, with its count
@@ -946,9 +955,12 @@ local stride = 2
 if #KEYS > 4 then stride = 10 end
 -- The message's delivery index is fields of the message ("d:<delivery> <endpoint>"), written with it. The tenant's
 -- index, a ZSET, lists each delivery twice: "<delivery> <endpoint>" for the tenant's log, and
--- "|<endpoint> <delivery>" for its endpoint's (the endpoint's own index is for the general way). unpack takes at
--- most 8000 values.
+-- "|<endpoint> <delivery>" for its endpoint's (the endpoint's own index is for the general way). A message whose
+-- deliveries this script enqueues is marked so (enq): there is nothing to complete for a retry of its publish, and
+-- enqueueScript, which a completion runs, could not tell its deliveries exist (their endpoints' own indexes do not
+-- list them). unpack takes at most 8000 values.
 local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
+if stride == 10 then f[#f + 1], f[#f + 2] = 'enq', '1' end
 local idx = {}
 local first = true
 local function index()
