@@ -274,8 +274,8 @@ func TestQueuedFlagFollowsLane(t *testing.T) {
 	}
 }
 
-// TestOlderMessageIndex: a message whose delivery index an older version kept in a ZSET of its own (not in fields of
-// the message) still lists its deliveries, and Prune still deletes them and then the message.
+// TestOlderMessageIndex: a one-script publish's message whose delivery index is in its ZSET (as an older version kept
+// it; the general way's still is) lists its deliveries, and Prune deletes them and then the message.
 func TestOlderMessageIndex(t *testing.T) {
 	srv := testredis.Start(t)
 	s := openOn(t, redisURL(srv), srv.Prefix, Options{})

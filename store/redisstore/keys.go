@@ -48,10 +48,11 @@ import (
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
 //	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
 //	                                          deliveries Publish made: a template and their ids, codec.go), cns
-//	                                          (created ns), tenant, and its delivery index: a field
+//	                                          (created ns), tenant; for a message whose deliveries a one-script
+//	                                          publish enqueued, enq → "1" and its delivery index: a field
 //	                                          "d:<delivery> <endpoint>" → "" per delivery
-//	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0: the delivery index of versions
-//	                                          before 2026-12, still read and pruned
+//	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0: the delivery index of any other
+//	                                          message (the general way, a larger fan-out, replays)
 //	P tenants                         ZSET    tenant ids, scores 0
 //	P{t:<tenant>}:tenant              STRING  tenant JSON
 //	P{t:<tenant>}:tokens              HASH    token id → token JSON with its SHA-256 (never the token text)
@@ -247,8 +248,9 @@ func (k *keys) messageKeyParts() (before, after string) {
 	return k.prefix + "{wh:m:", "}:m:"
 }
 
-// messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: a message's delivery index as versions
-// before 2026-12 kept it (now fields of the message: messageIndexField). Readers take both.
+// messageDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: a message's delivery index, but for the
+// deliveries a one-script publish enqueued with it, which are fields of the message (messageIndexField). Readers
+// take both.
 func (m *msgKeys) messageDeliveries(msgID string) string { return m.tag + "md:" + msgID }
 
 // holdField is the field of an endpoint's hold in its shard's rates hash, beside its rate limit, so that a claim reads

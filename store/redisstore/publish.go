@@ -179,7 +179,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 	}
 	mk := s.k.msgShardOf(m.ID)
 	keys := make([]string, 0, 5+10*len(ds))
-	keys = append(keys, mk.message(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
+	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
 		keys = append(keys, key)
@@ -459,7 +459,7 @@ func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*del
 		members[i] = redis.Z{Member: pair(d.ID, d.EndpointID)}
 		args = append(args, members[i].Member)
 	}
-	call := scriptCall{writeMessageScript, []string{mk.message(m.ID), mk.index}, args}
+	call := scriptCall{writeMessageScript, []string{mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index}, args}
 	_, err = s.runScripts(ctx, []scriptCall{call}, func(p redis.Pipeliner) {
 		if len(members) > 0 {
 			p.ZAdd(ctx, s.k.tenantDeliveries(m.TenantID), members...)

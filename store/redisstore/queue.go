@@ -35,7 +35,7 @@ func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	pipe := s.rdb.Pipeline()
 	for _, d := range ds {
 		pipe.ZAdd(ctx, s.k.tenantDeliveries(d.TenantID), redis.Z{Member: pair(d.ID, d.EndpointID)})
-		pipe.HSet(ctx, s.k.msgShardOf(d.MessageID).message(d.MessageID), messageIndexField(d.ID, d.EndpointID), "")
+		pipe.ZAdd(ctx, s.k.msgShardOf(d.MessageID).messageDeliveries(d.MessageID), redis.Z{Member: pair(d.ID, d.EndpointID)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("redisstore: enqueue: index: %w", err)

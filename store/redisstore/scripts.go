@@ -807,26 +807,27 @@ if best then return num(best) end
 return false
 `)
 
-// writeMessageScript stores a message with its delivery plan, its delivery index (fields "d:<delivery> <endpoint>"
-// of the message, valued "") and its retention-index entry: all in one message shard, so all or nothing. Rewriting
-// the same message is harmless.
+// writeMessageScript stores a message with its delivery plan, its delivery index and its retention-index entry:
+// all in one message shard, so all or nothing. Rewriting the same message is harmless.
 //
-//	KEYS[1] the message, KEYS[2] the message shard's retention index
+//	KEYS[1] the message, KEYS[2] its delivery index, KEYS[3] the message shard's retention index
 //	ARGV[1] message JSON (without data), ARGV[2] plan (encodePlan), ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
 //	ARGV[6] message id, ARGV[7] the data bytes as published; ARGV[7+i] the index member "<delivery> <endpoint>" of
 //	delivery i
 //	Reply: 1.
 var writeMessageScript = newScript(`
-local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+local zs = {}
 for i = 8, #ARGV do
-  f[#f + 1], f[#f + 2] = 'd:' .. ARGV[i], ''
-  if #f >= 7990 then
-    redis.call('HSET', KEYS[1], unpack(f))
-    f = {}
+  zs[#zs + 1] = 0
+  zs[#zs + 1] = ARGV[i]
+  if #zs == 2000 then
+    redis.call('ZADD', KEYS[2], unpack(zs))
+    zs = {}
   end
 end
-if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+if #zs > 0 then redis.call('ZADD', KEYS[2], unpack(zs)) end
 return 1
 `)
 
@@ -921,9 +922,10 @@ return {n, removed}
 // A message with an ordering key enqueues its deliveries as enqueueOrderedScript does: each joins the back of its
 // line, and only a line's head goes in its lane.
 //
-//	KEYS[1] the message, KEYS[2] the message shard's retention index, KEYS[3] the tenant's delivery index, KEYS[4]
-//	the idempotency key (KEYS[1] again when there is none); then per delivery i to enqueue (all or none), 6
-//	without an ordering key and 8 with one, from k = 4 + per(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3]
+//	KEYS[1] the message, KEYS[2] its delivery index (a ZSET: for a fan-out left to enqueueScript), KEYS[3] the
+//	message shard's retention index, KEYS[4] the tenant's delivery index, KEYS[5] the idempotency key (KEYS[1]
+//	again when there is none); then per delivery i to enqueue (all or none), 6 without an ordering key and 8 with
+//	one, from k = 5 + per(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3]
 //	lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] the shard's busy, and with an ordering
 //	key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may lease (ARGV[12]), 1 more last: the shard's
 //	leases
@@ -941,55 +943,65 @@ if ARGV[8] ~= '' then
   -- Take the key and read what it held in one command. When it named an earlier message created after since, put
   -- that back (a duplicate publish, the rare case; the general way that settles it then claims the key for that
   -- message again, with a fresh TTL, as before).
-  local cur = redis.call('SET', KEYS[4], ARGV[8], 'PX', ARGV[10], 'GET')
+  local cur = redis.call('SET', KEYS[5], ARGV[8], 'PX', ARGV[10], 'GET')
   if cur and cur ~= ARGV[8] then
     local created = string.match(cur, ' (%d+)$')
     if created and created > ARGV[9] then
-      redis.call('SET', KEYS[4], cur, 'PX', ARGV[10])
+      redis.call('SET', KEYS[5], cur, 'PX', ARGV[10])
       return cur
     end
   end
 end
 -- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
 local stride = 2
-if #KEYS > 4 then stride = 10 end
--- The message's delivery index is fields of the message ("d:<delivery> <endpoint>"), written with it. The tenant's
--- index, a ZSET, lists each delivery twice: "<delivery> <endpoint>" for the tenant's log, and
--- "|<endpoint> <delivery>" for its endpoint's (the endpoint's own index is for the general way). A message whose
--- deliveries this script enqueues is marked so (enq): there is nothing to complete for a retry of its publish, and
--- enqueueScript, which a completion runs, could not tell its deliveries exist (their endpoints' own indexes do not
--- list them). unpack takes at most 8000 values.
+if #KEYS > 5 then stride = 10 end
+-- The tenant's index, a ZSET, lists each delivery as "<delivery> <endpoint>" for the tenant's log. The deliveries
+-- this script enqueues (at most maxOneScript) are listed for their message as fields of it ("d:<delivery>
+-- <endpoint>"), written with it, and for their endpoints' logs in the tenant's index ("|<endpoint> <delivery>"),
+-- and the message is marked (enq): there is nothing to complete for a retry of its publish, and enqueueScript,
+-- which a completion runs, could not tell its deliveries exist (their endpoints' own indexes do not list them).
+-- The deliveries of a larger fan-out, which enqueueScript enqueues after and lists in their endpoints' own indexes,
+-- are listed for their message in its ZSET (md), which holds many in less memory than fields of the message.
+-- unpack takes at most 8000 values.
 local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
 if stride == 10 then f[#f + 1], f[#f + 2] = 'enq', '1' end
-local idx = {}
+local idx, md = {}, {}
 local first = true
+-- index writes what it gathered and returns how many fields of the message were new. The first call writes the
+-- message: none of its fields new means this very script ran already (a client that sent it again after losing
+-- the answer), and the script stops there, having changed nothing.
 local function index()
-  local added = redis.call('HSET', KEYS[1], unpack(f))
-  if #idx > 0 then redis.call('ZADD', KEYS[3], unpack(idx)) end
-  f, idx = {}, {}
-  return added
+  local added = 0
+  if #f > 0 then added = redis.call('HSET', KEYS[1], unpack(f)) end
+  if first and added == 0 then return 0 end
+  first = false
+  if #idx > 0 then redis.call('ZADD', KEYS[4], unpack(idx)) end
+  if #md > 0 then redis.call('ZADD', KEYS[2], unpack(md)) end
+  f, idx, md = {}, {}, {}
+  return 1
 end
 for a = 14, #ARGV - 1, stride do
   local id, ep = ARGV[a + 1], ARGV[a + 2]
-  f[#f + 1], f[#f + 2] = 'd:' .. id .. ' ' .. ep, ''
-  idx[#idx + 1], idx[#idx + 2], idx[#idx + 3], idx[#idx + 4] = 0, id .. ' ' .. ep, 0, '|' .. ep .. ' ' .. id
-  if #idx == 4000 then
-    -- The first HSET writes the message: none of its fields new means this very script ran already (a client
-    -- that sent it again after losing the answer), and it stops here, having changed nothing.
-    if index() == 0 and first then return '' end
-    first = false
+  local member = id .. ' ' .. ep
+  idx[#idx + 1], idx[#idx + 2] = 0, member
+  if stride == 10 then
+    f[#f + 1], f[#f + 2] = 'd:' .. member, ''
+    idx[#idx + 1], idx[#idx + 2] = 0, '|' .. ep .. ' ' .. id
+  else
+    md[#md + 1], md[#md + 2] = 0, member
   end
+  if #idx >= 4000 and index() == 0 then return '' end
 end
-if #f > 0 and index() == 0 and first then return '' end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+if (first or #idx > 0) and index() == 0 then return '' end
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
 local per = 6
 if okey ~= '' then per = 8 end
 if lease_at > 0 then per = per + 1 end
 local leased = {}
-for i = 1, (#KEYS - 4) / per do
-  local k, a = 4 + per * (i - 1), 14 + 10 * (i - 1)
+for i = 1, (#KEYS - 5) / per do
+  local k, a = 5 + per * (i - 1), 14 + 10 * (i - 1)
   local ready, turns, lanes, parked, rec = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   local busy = KEYS[k + 6]
   local id, ep, due = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 7])
