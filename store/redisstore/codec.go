@@ -338,6 +338,6 @@ func (c messageIndexCmds) pairs() []string {
 
 // endpointMember is the member of the tenant's delivery index that lists delivery id in its endpoint's log:
 // "|<endpoint> <delivery>". '|' sorts above every id character, so these come after the tenant's own members
-// "<delivery> <endpoint>", and one endpoint's in id order. A publish in one script writes them instead of the
-// endpoint's own index (shardKeys.endpointDeliveries), which the general way and older versions write.
+// "<delivery> <endpoint>", and one endpoint's in id order. A publish script writes them for the deliveries it
+// enqueues itself, instead of the endpoint's own index (shardKeys.endpointDeliveries), which enqueueScript writes.
 func endpointMember(endpointID, id string) string { return "|" + endpointID + " " + id }

@@ -417,6 +417,11 @@ func TestRetryAfterAckDoesNotResend(t *testing.T) {
 		t.Fatalf("retry: %v fanout %d existing %v err %v", stored, fanout, existing, err)
 	}
 	mustClaim(t, s, base.Add(time.Hour), delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 0)
+	// Nor does an Enqueue of the same deliveries: a delivery whose record exists is left alone.
+	if err := s.Enqueue(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, s, base.Add(time.Hour), delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 0)
 	for _, d := range ds {
 		assertStatus(t, s, "ten_a", d.ID, delivery.StatusSucceeded, 1)
 	}

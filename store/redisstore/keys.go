@@ -38,8 +38,8 @@ import (
 //	                                          fence while it may be leased (the last claim's; odd when ok is set),
 //	                                          and x<ns>.<n> → the JSON of each attempt (ns: when it ended)
 //	P{wh:NNN}:a:<delivery>            LIST    attempt JSON, oldest first, as versions before 2026-12 kept them
-//	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0, as the general way (enqueueScript)
-//	                                          writes them; a publish in one script lists them in the tenant's index
+//	P{wh:NNN}:e:<endpoint>            ZSET    the endpoint's delivery ids, scores 0, as enqueueScript writes them;
+//	                                          those a publish script enqueued itself are in the tenant's index
 //	P{wh:NNN}:o:<endpoint>|<key>      LIST    the pending deliveries of one ordering key, head first (ordering.go);
 //	                                          under block, a failed or dead head (record field blk = 1) stays first
 //	P{wh:NNN}:okeys                   HASH    endpoint → its ordering keys with a delivery waiting behind the head
@@ -51,8 +51,8 @@ import (
 //	                                          (created ns), tenant; for a message whose deliveries a one-script
 //	                                          publish enqueued, enq → "1" and its delivery index: a field
 //	                                          "d:<delivery> <endpoint>" → "" per delivery
-//	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0: the delivery index of any other
-//	                                          message (the general way, a larger fan-out, replays)
+//	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0: the delivery index of every other
+//	                                          delivery (the general way, a larger fan-out, replays)
 //	P tenants                         ZSET    tenant ids, scores 0
 //	P{t:<tenant>}:tenant              STRING  tenant JSON
 //	P{t:<tenant>}:tokens              HASH    token id → token JSON with its SHA-256 (never the token text)
@@ -170,8 +170,8 @@ func (k *keys) endpoint(tenantID, endpointID string) string {
 // endpointList is a ZSET of the tenant's endpoint ids, scores 0.
 func (k *keys) endpointList(tenantID string) string { return k.tenantTag(tenantID) + "eps" }
 
-// tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index; a publish
-// in one script also lists its deliveries there for their endpoints' logs (endpointMember).
+// tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index; the
+// deliveries a publish script enqueues itself are also listed there for their endpoints' logs (endpointMember).
 func (k *keys) tenantDeliveries(tenantID string) string { return k.tenantTag(tenantID) + "dlvs" }
 
 // idempotency is a STRING "<message id> <created ns, 20 digits>" with a TTL. The producer's key is hashed so that

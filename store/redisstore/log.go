@@ -131,8 +131,8 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			}
 			members = byMessage[i:min(len(byMessage), i+int(batch))]
 		} else if f.EndpointID != "" {
-			// The endpoint's own index (the general way, replays, older versions) and its part of the tenant's
-			// (publishes in one script), merged in id order.
+			// The endpoint's own index (enqueueScript's: the general way, a larger fan-out, replays, older versions)
+			// and its part of the tenant's (the deliveries publish scripts enqueued themselves), merged in id order.
 			pipe := s.rdb.Pipeline()
 			own := pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, ByLex: true, Start: start, Stop: "+", Count: batch})
 			lo := "[" + endpointMember(f.EndpointID, "")
@@ -419,7 +419,7 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 			}
 			mk := s.k.msgShardOf(cd.msg)
 			pipe.HDel(ctx, mk.message(cd.msg), messageIndexField(cd.id, cd.ep))
-			pipe.ZRem(ctx, mk.messageDeliveries(cd.msg), pair(cd.id, cd.ep)) // as versions before 2026-12 kept it
+			pipe.ZRem(ctx, mk.messageDeliveries(cd.msg), pair(cd.id, cd.ep)) // the one or the other lists it
 			dropped++
 			if d == 1 {
 				n++

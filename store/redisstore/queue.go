@@ -32,7 +32,27 @@ func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 	if err := s.checkMessages(ctx, ds); err != nil {
 		return err
 	}
+	// enqueueScript tells an existing delivery by its endpoint's own index, which does not list the deliveries a
+	// publish script enqueued itself: those are found by their records here (not a hot path: replays, and the
+	// completion of a retried publish).
 	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(ds))
+	for i, d := range ds {
+		exists[i] = pipe.Exists(ctx, s.k.shardOf(d.EndpointID).record(d.ID))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("redisstore: enqueue: look for records: %w", err)
+	}
+	fresh := ds[:0:0]
+	for i, d := range ds {
+		if exists[i].Val() == 0 {
+			fresh = append(fresh, d)
+		}
+	}
+	if ds = fresh; len(ds) == 0 {
+		return nil
+	}
+	pipe = s.rdb.Pipeline()
 	for _, d := range ds {
 		pipe.ZAdd(ctx, s.k.tenantDeliveries(d.TenantID), redis.Z{Member: pair(d.ID, d.EndpointID)})
 		pipe.ZAdd(ctx, s.k.msgShardOf(d.MessageID).messageDeliveries(d.MessageID), redis.Z{Member: pair(d.ID, d.EndpointID)})

@@ -195,8 +195,10 @@ for i = 1, #ARGV / 10 do
   local id, ep, tenant, msg, typ = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local due = tonumber(ARGV[a + 7])
   local rec, idx = KEYS[6 + 2 * i - 1], KEYS[6 + 2 * i]
-  -- The endpoint's delivery index lists a delivery exactly while its record exists (both are written here and in
-  -- publishScript, and deleted together by pruneDeliveriesScript), so adding the id to it is the existence check.
+  -- The endpoint's delivery index lists a delivery this script enqueued exactly while its record exists (both are
+  -- written here and deleted together by pruneDeliveriesScript), so adding the id to it is the existence check for
+  -- them. The deliveries publishScript enqueues itself are not in it: Enqueue skips records that exist before it
+  -- gets here, and a retried publish has none of them to complete (enq).
   if redis.call('ZADD', idx, 0, id) == 1 then
     redis.call('HSET', rec, 'tenant', tenant, 'msg', msg, 'ep', ep, 'type', typ, 'status', 'pending',
       'att', ARGV[a + 6], 'next', ARGV[a + 8], 'created', ARGV[a + 9], 'updated', ARGV[a + 10])
@@ -498,8 +500,9 @@ return {0, ''}
 //	ARGV, 14 per delivery i from a = 14(i-1): ARGV[a+1] delivery, ARGV[a+2] fence, ARGV[a+3] status, ARGV[a+4]
 //	attempts made, ARGV[a+5] last status code, ARGV[a+6] last error, ARGV[a+7] updated ns, ARGV[a+8] attempt JSON,
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
-//	ARGV[a+13] the in-flight cap per endpoint (0: none); ARGV[a+14] the endpoint, as the task names it. A call's chaining decides by the now of its first finish
-//	that asks to chain; each chained lease runs from its own finish's now. After every delivery's, 3 more: the parts
+//	ARGV[a+13] the in-flight cap per endpoint (0: none); ARGV[a+14] the endpoint, as the task names it. A call's
+//	chaining decides by the now of its first finish that asks to chain; each chained lease runs from its own
+//	finish's now. After every delivery's, 3 more: the parts
 //	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
 //	read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
@@ -713,7 +716,8 @@ return 1
 //	Reply: 1, or 2 when it unparked the endpoint, or 0 when the lease is lost.
 var releaseScript = newScript(luaLib + `
 local id = ARGV[1]
-local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6], ARGV[7]) -- att stays: the attempt in flight (att + 1) is given back
+-- att stays: the attempt in flight (att + 1) is given back
+local ep = take_lease(id, KEYS[7], ARGV[2], ARGV[6], ARGV[7])
 if not ep then return 0 end
 local at = tonumber(ARGV[3])
 redis.call('ZADD', lanes, 0, lane_member(ep, at, id))
@@ -878,8 +882,8 @@ return out
 
 // pruneMessagesScript deletes messages created before a cutoff that no delivery refers to any more.
 //
-//	KEYS[1] the message shard's index; then for candidate i: KEYS[1+2i-1] its record, KEYS[1+2i] its delivery index
-//	of versions before 2026-12 (a ZSET; now fields "d:…" of the message)
+//	KEYS[1] the message shard's index; then for candidate i: KEYS[1+2i-1] its record, KEYS[1+2i] its delivery-index
+//	ZSET (the deliveries a one-script publish enqueued itself are fields "d:…" of the message instead)
 //	ARGV[1] cutoff ns; ARGV[1+i] candidate i
 //	Reply: {messages deleted, index entries removed (those plus entries whose message was already gone)}.
 var pruneMessagesScript = newScript(`
@@ -967,9 +971,10 @@ local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'da
 if stride == 10 then f[#f + 1], f[#f + 2] = 'enq', '1' end
 local idx, md = {}, {}
 local first = true
--- index writes what it gathered and returns how many fields of the message were new. The first call writes the
--- message: none of its fields new means this very script ran already (a client that sent it again after losing
--- the answer), and the script stops there, having changed nothing.
+-- index writes what it gathered and returns 1, or 0 when its first call, which writes the message, found none of
+-- the message's fields new: this very script ran already (a client that sent it again after losing the answer),
+-- and it stops there, having changed nothing but the idempotency key's TTL. That second run's answer names no
+-- lease, so what the first run leased is reclaimed when its lease expires.
 local function index()
   local added = 0
   if #f > 0 then added = redis.call('HSET', KEYS[1], unpack(f)) end
