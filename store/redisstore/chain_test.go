@@ -589,3 +589,31 @@ func TestAckNextUnparksWhenLimitGrew(t *testing.T) {
 	}
 	mustClaim(t, s, base, claimAt(3), 0)
 }
+
+// TestAckNextKeepsLaneBehindRecordless: a chain that drops an item without a record and leases the next one has read
+// all it asked for, not the whole lane: the endpoint stays parked with its queued flag, so the ack of the chained task
+// unparks it and the item behind is claimed (it was stranded when the chain called the lane empty).
+func TestAckNextKeepsLaneBehindRecordless(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ds := publishN(t, s, "ten_a", 4, base, "ep_1")
+	opt := delivery.ClaimOptions{Max: 10, Lease: time.Minute, MaxInFlight: 1}
+	tk := mustClaim(t, s, base, opt, 1)[0] // ds[0]; ep_1 parks with three queued
+	if err := s.rdb.Del(t.Context(), s.k.shardOf("ep_1").record(ds[1].ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	next := ackNext(t, s, tk, base.Add(time.Second), opt)
+	if next == nil || next.DeliveryID != ds[2].ID {
+		t.Fatalf("chained %+v, want %s (past the item without a record)", next, ds[2].ID)
+	}
+	if v := rawBusy(t, s, "ep_1"); v != 1+parkedFlag+queuedFlag {
+		t.Fatalf("busy value %d, want 1 in flight, parked, work queued", v)
+	}
+	if err := s.Ack(t.Context(), *next, delivery.Attempt{At: base.Add(2 * time.Second), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaim(t, s, base.Add(3*time.Second), opt, 1); got[0].DeliveryID != ds[3].ID {
+		t.Fatalf("claimed %s, want %s", got[0].DeliveryID, ds[3].ID)
+	}
+}

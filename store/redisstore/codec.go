@@ -89,9 +89,9 @@ func recordOf(c *redis.SliceCmd) (map[string]string, error) {
 	return f, nil
 }
 
-// An attempt is the field "x<updated ns, 20 digits>.<attempt number, 5 digits>" of its delivery's record (the scripts'
-// attempt_field), so that the fields sort in the order the attempts ended; versions before 2026-12 appended them to
-// a list of their own (keys.attempts), which the record's fields follow.
+// An attempt is the field "x<updated ns, 20 digits>.<attempt number, 5 digits>" of its delivery's record (the
+// scripts' attempt_field), so that the fields sort in the order the attempts ended; versions before 2026-12 appended
+// them to a list of their own (keys.attempts), which the record's fields follow.
 func attemptsOf(list []string, rec map[string]string) []string {
 	fields := make([]string, 0, len(rec))
 	for k := range rec {
@@ -315,7 +315,7 @@ func messageIndexField(deliveryID, endpointID string) string {
 
 // messageIndexCmds are the reads of one message's delivery index, queued on a pipeline.
 type messageIndexCmds struct {
-	fields, legacy *redis.StringSliceCmd
+	fields, zset *redis.StringSliceCmd // the message's field names; its ZSET's members
 }
 
 // messageIndex queues the reads of message id's delivery index on pipe; pairs reads them once it ran.
@@ -326,7 +326,7 @@ func (s *Store) messageIndex(ctx context.Context, pipe redis.Pipeliner, id strin
 
 // pairs returns the index's members "<delivery> <endpoint>", sorted and without repeats.
 func (c messageIndexCmds) pairs() []string {
-	out := slices.Clone(c.legacy.Val())
+	out := slices.Clone(c.zset.Val())
 	for _, f := range c.fields.Val() {
 		if p, ok := strings.CutPrefix(f, "d:"); ok {
 			out = append(out, p)

@@ -16,8 +16,9 @@
 // scripts.go holds every Lua script, each with its KEYS/ARGV/reply contract; queue.go is delivery.Queue; wake.go is
 // the shard hints and the wake-ups between replicas (delivery.WakeSource); publish.go is Publish, and ride.go lets
 // an ack share its round trip; gate.go keeps the flags of an endpoint's busy value (parked, work queued, rate limit,
-// hold) that let a publish and an ack decide from one HINCRBY; combo.go runs a pipeline's script calls as one script; log.go
-// is delivery.Log and Prune; registry.go is tenants, tokens, endpoints and the catalogue; codec.go encodes records.
+// hold) that let a publish and an ack decide from one HINCRBY; combo.go runs a pipeline's script calls as one
+// script; log.go is delivery.Log and Prune; registry.go is tenants, tokens, endpoints and the catalogue; codec.go
+// encodes records.
 //
 // Deliveries are queued in Options.Shards shards by endpoint id, each one Redis Cluster slot, so every queue script
 // touches one slot and replicas share the queue, its in-flight caps and its rate limits. docs/architecture.md,

@@ -26,20 +26,18 @@ func (s *Store) setGate(ctx context.Context, endpointID, field, value string) er
 //	ARGV[1] the field, ARGV[2] its value ("": delete it), ARGV[3] the endpoint
 var gateScript = newScript(`
 local GATED = 1099511627776
-local had = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
-local has = ARGV[2] ~= ''
-if has then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) else redis.call('HDEL', KEYS[1], ARGV[1]) end
-if has and not had then
-  redis.call('HINCRBY', KEYS[2], ARGV[3], GATED)
-elseif had and not has then
+if ARGV[2] ~= '' then
+  if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[3], GATED) end
+elseif redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[2], ARGV[3], -GATED)
 end
 return 1
 `)
 
 // reconcileFlags makes every busy value's flags match its endpoint's state in each shard: parked or not, work
-// queued or not (in ready, turns or parked), and one gate for each of its fields in rates. It runs at every Open, one script per shard; each reads the shard's busy
-// and rates hashes and its ready, turns and parked sets whole (an entry per endpoint). Once the older versions are
+// queued or not (in ready, turns or parked), and one gate for each of its fields in rates. It runs at every Open,
+// one script per shard; each reads the shard's busy and rates hashes and its ready, turns and parked sets whole (an
+// entry per endpoint). Once the older versions are
 // gone it changes little: the values of endpoints deleted with work still queued.
 func (s *Store) reconcileFlags(ctx context.Context) error {
 	calls := make([]scriptCall, len(s.k.shards))
