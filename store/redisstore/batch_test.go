@@ -309,7 +309,7 @@ func TestPublishHugeFanout(t *testing.T) {
 		t.Errorf("tenant index: %d members, %v; want %d", n, err, len(ds))
 	}
 	pipe := s.rdb.Pipeline()
-	idx := s.messageIndex(ctx, pipe, m.ID)
+	idx := s.messageIndex(ctx, pipe, "ten_h", m.ID)
 	if _, err := pipe.Exec(ctx); err != nil || len(idx.pairs()) != len(ds) {
 		t.Errorf("message index: %d members, %v; want %d", len(idx.pairs()), err, len(ds))
 	}

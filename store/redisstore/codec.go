@@ -316,12 +316,18 @@ func messageIndexField(deliveryID, endpointID string) string {
 // messageIndexCmds are the reads of one message's delivery index, queued on a pipeline.
 type messageIndexCmds struct {
 	fields, zset *redis.StringSliceCmd // the message's field names; its ZSET's members
+	inline       *redis.StringSliceCmd // its inline member (inline.go), when read
 }
 
-// messageIndex queues the reads of message id's delivery index on pipe; pairs reads them once it ran.
-func (s *Store) messageIndex(ctx context.Context, pipe redis.Pipeliner, id string) messageIndexCmds {
+// messageIndex queues the reads of message id's delivery index on pipe; pairs reads them once it ran. With a tenant
+// it also reads the message's inline member, which lists the deliveries it was published with.
+func (s *Store) messageIndex(ctx context.Context, pipe redis.Pipeliner, tenantID, id string) messageIndexCmds {
 	mk := s.k.msgShardOf(id)
-	return messageIndexCmds{pipe.HKeys(ctx, mk.message(id)), pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1)}
+	c := messageIndexCmds{fields: pipe.HKeys(ctx, mk.message(id)), zset: pipe.ZRange(ctx, mk.messageDeliveries(id), 0, -1)}
+	if tenantID != "" {
+		c.inline = s.readInline(ctx, pipe, tenantID, id)
+	}
+	return c
 }
 
 // pairs returns the index's members "<delivery> <endpoint>", sorted and without repeats.
@@ -331,6 +337,9 @@ func (c messageIndexCmds) pairs() []string {
 		if p, ok := strings.CutPrefix(f, "d:"); ok {
 			out = append(out, p)
 		}
+	}
+	if im := inlineOf(c.inline); im != nil {
+		out = append(out, im.pairs...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

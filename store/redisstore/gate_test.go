@@ -387,8 +387,9 @@ func TestPublishScriptRunTwice(t *testing.T) {
 	if n, _ := s.rdb.ZCard(ctx, sk.leases).Result(); n != 1 {
 		t.Fatalf("%d leases, want 1", n)
 	}
-	if n, _ := s.rdb.ZCard(ctx, s.k.tenantDeliveries("ten_twice")).Result(); n != 2 {
-		t.Fatalf("tenant index: %d members, want 2", n)
+	// The delivery for the tenant's log and its endpoint's, and the message inline with its retention member.
+	if n, _ := s.rdb.ZCard(ctx, s.k.tenantDeliveries("ten_twice")).Result(); n != 4 {
+		t.Fatalf("tenant index: %d members, want 4", n)
 	}
 }
 

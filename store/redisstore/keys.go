@@ -48,12 +48,13 @@ import (
 //	P{wh:m:NNN}:msgs                  ZSET    message id → created ms (what Prune walks)
 //	P{wh:m:NNN}:m:<message>           HASH    m (message JSON without data), data (bytes as published), plan (the
 //	                                          deliveries Publish made: a template and their ids, codec.go), cns
-//	                                          (created ns), tenant; for a message whose deliveries a one-script
-//	                                          publish enqueued, enq → "1" and its delivery index: a field
-//	                                          "d:<delivery> <endpoint>" → "" per delivery
+//	                                          (created ns), tenant; as versions of early 2026-12 wrote a message
+//	                                          whose deliveries a one-script publish enqueued (now kept inline),
+//	                                          enq → "1" and its delivery index: "d:<delivery> <endpoint>" → ""
 //	P{wh:m:NNN}:md:<message>          ZSET    "<delivery> <endpoint>", scores 0: the delivery index of every other
 //	                                          delivery (the general way, a larger fan-out, replays)
 //	P tenants                         ZSET    tenant ids, scores 0
+//	P publishers                      SET     the tenants with inline messages (inline.go): whose indexes Prune walks
 //	P{t:<tenant>}:tenant              STRING  tenant JSON
 //	P{t:<tenant>}:tokens              HASH    token id → token JSON with its SHA-256 (never the token text)
 //	P token:<sha256 hex>              STRING  "<tenant> <token id>"
@@ -61,8 +62,11 @@ import (
 //	P portal:<sha256 hex>             STRING  "<tenant> <session id>", same expiry
 //	P{t:<tenant>}:ep:<endpoint>       STRING  endpoint JSON with its key secrets (sealed when an operator key is set)
 //	P{t:<tenant>}:eps                 ZSET    endpoint ids, scores 0
-//	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index; and
-//	                                          "|<endpoint> <delivery>": its endpoints' logs (endpointMember)
+//	P{t:<tenant>}:dlvs                ZSET    "<delivery> <endpoint>", scores 0: the tenant's log index;
+//	                                          "|<endpoint> <delivery>": its endpoints' logs (endpointMember); and
+//	                                          the messages a publish script wrote with their deliveries, inline
+//	                                          (inline.go): "}<message> …" (the message) and "~<created ns> <message>"
+//	                                          (what Prune walks for them)
 //	P{t:<tenant>}:idem:<sha256 hex>   STRING  "<message id> <created ns>", TTL ≥ Options.IdempotencyTTL (24h)
 //	P{t:<tenant>}:calls:<endpoint>    ZSET    the endpoint's call ids, scores 0 (the call log, calls.go)
 //	P{t:<tenant>}:call:<call>         STRING  call JSON
@@ -171,8 +175,16 @@ func (k *keys) endpoint(tenantID, endpointID string) string {
 func (k *keys) endpointList(tenantID string) string { return k.tenantTag(tenantID) + "eps" }
 
 // tenantDeliveries is a ZSET of "<delivery id> <endpoint id>", scores 0: the tenant's delivery log index; the
-// deliveries a publish script enqueues itself are also listed there for their endpoints' logs (endpointMember).
+// deliveries a publish script enqueues itself are also listed there for their endpoints' logs (endpointMember), and
+// their messages are kept there inline (inline.go).
 func (k *keys) tenantDeliveries(tenantID string) string { return k.tenantTag(tenantID) + "dlvs" }
+
+// tenantDeliveriesParts returns the two parts around a tenant id in its delivery index's key: a script that reads an
+// inline message of a tenant it found in a delivery record builds the key from them.
+func (k *keys) tenantDeliveriesParts() (before, after string) { return k.prefix + "{t:", "}:dlvs" }
+
+// publishers is a SET of the tenants that published inline messages (inline.go): Prune walks their indexes.
+func (k *keys) publishers() string { return k.prefix + "publishers" }
 
 // idempotency is a STRING "<message id> <created ns, 20 digits>" with a TTL. The producer's key is hashed so that
 // any text is safe in a key name (and cannot form a hash tag).

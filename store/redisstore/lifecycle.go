@@ -28,6 +28,17 @@ func (s *Store) ExpungeMessage(ctx context.Context, tenantID, id string, at time
 	if !validID(id) {
 		return nil, delivery.ErrNotFound
 	}
+	if s.onePublish {
+		m, found, err := s.expungeInline(ctx, tenantID, id, at)
+		if found || err != nil {
+			if err == nil {
+				s.recent.Forget(id)
+				s.claimed.Forget(id)
+				m.Data = json.RawMessage("null")
+			}
+			return m, err
+		}
+	}
 	k := s.k.msgShardOf(id).message(id)
 	for range 10 {
 		head, err := s.rdb.HGet(ctx, k, "m").Result()
@@ -36,20 +47,12 @@ func (s *Store) ExpungeMessage(ctx context.Context, tenantID, id string, at time
 		} else if err != nil {
 			return nil, fmt.Errorf("redisstore: expunge message %s: %w", id, err)
 		}
-		m, err := decodeMessage(id, head, nil)
+		m, nh, err := expunged(id, head, at)
 		if err != nil {
 			return nil, err
 		}
 		if m.TenantID != tenantID {
 			return nil, fmt.Errorf("redisstore: expunge message %s: %w", id, delivery.ErrNotFound)
-		}
-		if m.ExpungedAt.IsZero() {
-			m.ExpungedAt = at.UTC()
-		}
-		m.Data = nil
-		nh, err := json.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: encode message %s: %w", id, err)
 		}
 		n, err := expungeScript.Run(ctx, s.rdb, []string{k}, head, nh).Int()
 		if err != nil {
@@ -63,4 +66,22 @@ func (s *Store) ExpungeMessage(ctx context.Context, tenantID, id string, at time
 		}
 	}
 	return nil, fmt.Errorf("redisstore: expunge message %s: the message kept changing", id)
+}
+
+// expunged decodes a message's JSON (without data) and returns it expunged at at (or when it was before), with its new
+// JSON.
+func expunged(id, head string, at time.Time) (*delivery.Message, []byte, error) {
+	m, err := decodeMessage(id, head, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.ExpungedAt.IsZero() {
+		m.ExpungedAt = at.UTC()
+	}
+	m.Data = nil
+	nh, err := json.Marshal(m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redisstore: encode message %s: %w", id, err)
+	}
+	return m, nh, nil
 }

@@ -66,6 +66,8 @@ func dumpRedis(t *testing.T, st storetest.LifecycleStore) []string {
 				vals, err = s.rdb.ZRange(ctx, k, 0, -1).Result()
 			case "list":
 				vals, err = s.rdb.LRange(ctx, k, 0, -1).Result()
+			case "set":
+				vals, err = s.rdb.SMembers(ctx, k).Result()
 			case "hash":
 				var m map[string]string
 				m, err = s.rdb.HGetAll(ctx, k).Result()

@@ -25,18 +25,7 @@ func (s *Store) GetMessage(ctx context.Context, tenantID, id string) (*delivery.
 	if m := s.claimed.Get(tenantID, id); m != nil {
 		return m, nil
 	}
-	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
-	}
-	m, err := decodeMessage(id, vals[0], vals[1])
-	if err != nil {
-		return nil, err
-	}
-	if m.TenantID != tenantID {
-		return nil, delivery.ErrNotFound
-	}
-	return m, nil
+	return s.getMessage(ctx, tenantID, id)
 }
 
 // locate finds the endpoint of a tenant's delivery (which names the shard holding its record) in the tenant's index.
@@ -98,7 +87,7 @@ func (s *Store) ListDeliveries(ctx context.Context, tenantID string, f delivery.
 			return nil, nil
 		}
 		pipe := s.rdb.Pipeline()
-		idx := s.messageIndex(ctx, pipe, f.MessageID)
+		idx := s.messageIndex(ctx, pipe, tenantID, f.MessageID)
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("redisstore: list deliveries: %w", err)
 		}
@@ -252,9 +241,10 @@ const pruneBatch = 500
 // Prune deletes terminal deliveries created before cutoff (records, attempts, index entries), then messages created
 // before cutoff that no delivery refers to any more. It returns how many deliveries it deleted.
 //
-// It walks the message shards' retention indexes: for each message created before cutoff, its deliveries (listed by
-// its delivery index) are pruned where terminal and old enough, and the message goes once its index is empty. A
-// message with a live delivery stays, and is looked at again at every prune.
+// It walks the message shards' retention indexes, then the retention members of inline messages (inline.go): for
+// each message created before cutoff, its deliveries (listed by its delivery index) are pruned where terminal and
+// old enough, and the message goes once its index is empty. A message with a live delivery stays, and is looked at
+// again at every prune.
 func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	return s.PruneBy(ctx, cutoff, func(string) time.Time { return cutoff })
 }
@@ -310,7 +300,7 @@ func (s *Store) prune(ctx context.Context, latest time.Time, cutoff func(string)
 			}
 		}
 		if !pending {
-			return total, nil
+			break
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return total, fmt.Errorf("redisstore: prune: list messages: %w", err)
@@ -341,6 +331,8 @@ func (s *Store) prune(ctx context.Context, latest time.Time, cutoff func(string)
 			offset[i] += kept[i]
 		}
 	}
+	n, err := s.pruneInline(ctx, latest, cutoff)
+	return total + n, err
 }
 
 // pruneDeliveriesOf prunes the deliveries of messages (by message shard): it lists them from the messages' delivery
@@ -358,33 +350,46 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	for i, ids := range msgs {
 		mk := &s.k.msgs[i]
 		for _, id := range ids {
-			cmds = append(cmds, msgCmds{id, s.messageIndex(ctx, pipe, id), pipe.HGet(ctx, mk.message(id), "tenant")})
+			cmds = append(cmds, msgCmds{id, s.messageIndex(ctx, pipe, "", id), pipe.HGet(ctx, mk.message(id), "tenant")})
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, nil, fmt.Errorf("redisstore: prune: list deliveries: %w", err)
 	}
-	type cand struct{ id, ep, tenant, msg string }
-	type group struct {
-		shard int
-		cut   string
-	}
-	byShard := map[group][]cand{}
 	tenantOf := make(map[string]string, len(cmds))
+	var cands []pruneCand
 	for _, c := range cmds {
 		tenantOf[c.id] = c.tenant.Val()
 		for _, m := range c.members.pairs() {
 			id, ep := splitPair(m)
-			if !validID(id) || !validID(ep) {
-				continue
+			if validID(id) && validID(ep) {
+				cands = append(cands, pruneCand{id, ep, c.tenant.Val(), c.id})
 			}
-			g := group{s.k.shardOf(ep).num, cutNS(c.tenant.Val())}
-			byShard[g] = append(byShard[g], cand{id, ep, c.tenant.Val(), c.id})
 		}
+	}
+	n, err := s.pruneCandidates(ctx, cands, cutNS)
+	return n, tenantOf, err
+}
+
+// pruneCand is a delivery Prune may delete: its id, endpoint, tenant and message.
+type pruneCand struct{ id, ep, tenant, msg string }
+
+// pruneCandidates runs pruneDeliveriesScript on each queue shard's candidates with their tenant's cutoff, and drops
+// the deleted ones (and those whose record was already gone) from their tenant's and message's indexes. It returns
+// how many it deleted.
+func (s *Store) pruneCandidates(ctx context.Context, cands []pruneCand, cutNS func(string) string) (int, error) {
+	type group struct {
+		shard int
+		cut   string
+	}
+	byShard := map[group][]pruneCand{}
+	for _, c := range cands {
+		g := group{s.k.shardOf(c.ep).num, cutNS(c.tenant)}
+		byShard[g] = append(byShard[g], c)
 	}
 	var (
 		calls  []scriptCall
-		groups [][]cand
+		groups [][]pruneCand
 	)
 	for grp, cs := range byShard {
 		sk := &s.k.shards[grp.shard]
@@ -403,9 +408,9 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	}
 	res, err := s.runScripts(ctx, calls)
 	if err != nil {
-		return 0, nil, fmt.Errorf("redisstore: prune: %w", err)
+		return 0, fmt.Errorf("redisstore: prune: %w", err)
 	}
-	pipe = s.rdb.Pipeline()
+	pipe := s.rdb.Pipeline()
 	n, dropped := 0, 0 // deliveries deleted; index entries dropped (theirs and stale ones)
 	for j, c := range res {
 		deleted, _ := c.Int64Slice()
@@ -428,10 +433,10 @@ func (s *Store) pruneDeliveriesOf(ctx context.Context, msgs map[int][]string, cu
 	}
 	if dropped > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
-			return n, tenantOf, fmt.Errorf("redisstore: prune: indexes: %w", err)
+			return n, fmt.Errorf("redisstore: prune: indexes: %w", err)
 		}
 	}
-	return n, tenantOf, nil
+	return n, nil
 }
 
 // pruneMessages runs pruneMessagesScript on messages (by message shard, with their tenant's cutoff) and returns, per

@@ -166,11 +166,18 @@ func (s *Store) publishedOne(ctx context.Context, m *delivery.Message, ds []*del
 // maxOneScript deliveries the call leaves them to enqueue.
 func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSince time.Time) (scriptCall, *publishPlan, error) {
 	enqueue := len(ds) <= maxOneScript
-	perDelivery := 2 // the index members only
-	if enqueue {
-		perDelivery = 10
+	inline := enqueue && len(ds) > 0 // the script keeps the message inline when it enqueues deliveries itself
+	now := s.now()
+	register := inline && s.pubs.due(m.TenantID, now)
+	var (
+		args []any
+		err  error
+	)
+	if inline {
+		args, err = inlineArgs(m, ds, register, 14+10*len(ds))
+	} else {
+		args, err = messageArgs(m, ds, 14+2*len(ds))
 	}
-	args, err := messageArgs(m, ds, 14+perDelivery*len(ds))
 	if err != nil {
 		return scriptCall{}, nil, err
 	}
@@ -179,7 +186,11 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 	}
 	mk := s.k.msgShardOf(m.ID)
 	keys := make([]string, 0, 5+10*len(ds))
-	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), mk.index, s.k.tenantDeliveries(m.TenantID))
+	third := mk.index
+	if inline {
+		third = s.k.publishers()
+	}
+	keys = append(keys, mk.message(m.ID), mk.messageDeliveries(m.ID), third, s.k.tenantDeliveries(m.TenantID))
 	if m.IdempotencyKey != "" {
 		key, value, since, ttl := s.idempotencyArgs(m, idemSince)
 		keys = append(keys, key)
@@ -188,8 +199,7 @@ func (s *Store) publishCall(m *delivery.Message, ds []*delivery.Delivery, idemSi
 		keys = append(keys, keys[0])
 		args = append(args, "", "", 0)
 	}
-	now := s.now()
-	plan := &publishPlan{m: m, tenant: m.TenantID, msg: m.ID}
+	plan := &publishPlan{m: m, tenant: m.TenantID, msg: m.ID, register: register, at: now}
 	if enqueue {
 		plan.ds = ds
 		plan.due = make([]int64, len(ds))
@@ -225,7 +235,9 @@ type publishPlan struct {
 	ds          []*delivery.Delivery
 	due         []int64
 	leaseUntil  int64
-	leaseCap    int // the in-flight count below which an endpoint may take a lease
+	leaseCap    int       // the in-flight count below which an endpoint may take a lease
+	register    bool      // the script adds the tenant to the publishers set
+	at          time.Time // when the call was made
 }
 
 // published reads publishScript's reply (cur, err): true when it stored the message, false when the idempotency key
@@ -240,6 +252,9 @@ func (s *Store) published(cur string, err error, plan *publishPlan) (bool, error
 	}
 	if err == nil {
 		s.recent.Keep(plan.m)
+		if plan.register {
+			s.pubs.done(plan.tenant, plan.at)
+		}
 	}
 	reply := ""
 	if err == nil && cur != "" {
@@ -447,6 +462,29 @@ func messageArgs(m *delivery.Message, ds []*delivery.Delivery, capacity int) ([]
 	return append(args, mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data)), nil
 }
 
+// inlineArgs are the first 7 arguments of publishScript for a message it keeps inline (inline.go): its inline
+// member, its retention member, "1" when the script is to add its tenant to the publishers set (register), the
+// tenant, "", the message id and "".
+func inlineArgs(m *delivery.Message, ds []*delivery.Delivery, register bool, capacity int) ([]any, error) {
+	bare := *m
+	bare.Data = nil
+	mj, err := recjson.AppendMessage(nil, &bare)
+	if err != nil {
+		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	pairs := make([]string, len(ds))
+	for i, d := range ds {
+		pairs[i] = pair(d.ID, d.EndpointID)
+	}
+	reg := ""
+	if register {
+		reg = "1"
+	}
+	args := make([]any, 0, max(capacity, 7))
+	return append(args, inlineMember(m, mj, pairs), retentionMember(nsString(m.CreatedAt), m.ID), reg, m.TenantID,
+		"", m.ID, ""), nil
+}
+
 // writeMessage is step 1 of Publish; every write in it is idempotent.
 func (s *Store) writeMessage(ctx context.Context, m *delivery.Message, ds []*delivery.Delivery) error {
 	args, err := messageArgs(m, ds, 7+len(ds))
@@ -509,7 +547,7 @@ func (s *Store) claimIdempotencyKey(ctx context.Context, m *delivery.Message, id
 			return nil, nil
 		}
 		prevID, _, _ := strings.Cut(cur, " ")
-		prev, err := s.loadMessage(ctx, prevID)
+		prev, err := s.loadMessage(ctx, m.TenantID, prevID)
 		if errors.Is(err, delivery.ErrNotFound) {
 			replace = cur // its message is gone (pruned): the key is free
 			continue
@@ -538,14 +576,22 @@ func (s *Store) idempotencyArgs(m *delivery.Message, idemSince time.Time) (key, 
 	return key, value, since, ttl
 }
 
-// loadMessage reads a message and its delivery plan.
-func (s *Store) loadMessage(ctx context.Context, id string) (*storedMessage, error) {
+// loadMessage reads a tenant's message and its delivery plan.
+func (s *Store) loadMessage(ctx context.Context, tenantID, id string) (*storedMessage, error) {
 	mk := s.k.msgShardOf(id)
 	pipe := s.rdb.Pipeline()
 	get := pipe.HMGet(ctx, mk.message(id), "m", "data", "plan", "enq")
-	idx := s.messageIndex(ctx, pipe, id)
+	idx := s.messageIndex(ctx, pipe, tenantID, id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
+	}
+	if im := inlineOf(idx.inline); im != nil {
+		// Its publish script enqueued its deliveries with it: there is nothing to complete.
+		msg, err := decodeMessage(id, im.mj, im.data)
+		if err != nil {
+			return nil, err
+		}
+		return &storedMessage{msg: msg, planned: len(im.pairs), enqueued: true}, nil
 	}
 	vals := get.Val()
 	msg, err := decodeMessage(id, vals[0], vals[1])

@@ -67,6 +67,7 @@ func (s *Store) Enqueue(ctx context.Context, ds []*delivery.Delivery) error {
 func (s *Store) checkMessages(ctx context.Context, ds []*delivery.Delivery) error {
 	pipe := s.rdb.Pipeline()
 	owners := map[string]*redis.StringCmd{}
+	inline := map[[2]string]*redis.StringSliceCmd{} // tenant and message → its inline member
 	for _, d := range ds {
 		if d == nil {
 			return fmt.Errorf("redisstore: enqueue: nil delivery")
@@ -74,11 +75,17 @@ func (s *Store) checkMessages(ctx context.Context, ds []*delivery.Delivery) erro
 		if _, ok := owners[d.MessageID]; !ok && validID(d.MessageID) {
 			owners[d.MessageID] = pipe.HGet(ctx, s.k.msgShardOf(d.MessageID).message(d.MessageID), "tenant")
 		}
+		if k := [2]string{d.TenantID, d.MessageID}; inline[k] == nil && validID(d.MessageID) {
+			inline[k] = s.readInline(ctx, pipe, d.TenantID, d.MessageID)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: enqueue: check messages: %w", err)
 	}
 	for _, d := range ds {
+		if inlineOf(inline[[2]string{d.TenantID, d.MessageID}]) != nil {
+			continue // kept inline in its tenant's index: the tenant's
+		}
 		if c := owners[d.MessageID]; c == nil || c.Val() != d.TenantID {
 			return fmt.Errorf("redisstore: enqueue %s: message %s of tenant %s: %w", d.ID, d.MessageID, d.TenantID, delivery.ErrNotFound)
 		}
@@ -269,6 +276,10 @@ func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 // cost of a deep backlog's delivery (when every message is older than the publish cache). Best effort: what it
 // cannot load, GetMessage reads itself.
 func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
+	if s.onePublish {
+		// Where publishes keep most messages inline (inline.go): read those first, and the rest from their hashes.
+		tasks = s.prefetchInline(ctx, tasks)
+	}
 	var (
 		pipe redis.Pipeliner
 		cmds map[string]*redis.SliceCmd
@@ -294,6 +305,41 @@ func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
 			}
 		}
 	}
+}
+
+// prefetchInline is prefetch for the messages kept inline: it returns the tasks whose message it did not find so.
+func (s *Store) prefetchInline(ctx context.Context, tasks []delivery.Task) []delivery.Task {
+	var (
+		pipe redis.Pipeliner
+		cmds map[string]*redis.StringSliceCmd
+	)
+	for _, t := range tasks {
+		id := t.MessageID
+		if _, ok := cmds[id]; ok || s.recent.Has(id) || s.claimed.Has(id) {
+			continue
+		}
+		if pipe == nil {
+			pipe, cmds = s.rdb.Pipeline(), map[string]*redis.StringSliceCmd{}
+		}
+		cmds[id] = s.readInline(ctx, pipe, t.TenantID, id)
+	}
+	if pipe == nil {
+		return nil
+	}
+	_, _ = pipe.Exec(ctx)
+	var rest []delivery.Task
+	for _, t := range tasks {
+		if c, ok := cmds[t.MessageID]; ok {
+			if im := inlineOf(c); im != nil {
+				if m, err := decodeMessage(im.id, im.mj, im.data); err == nil {
+					s.claimed.Keep(m)
+					continue
+				}
+			}
+			rest = append(rest, t)
+		}
+	}
+	return rest
 }
 
 // attemptJSON renders a for the attempts list, filling what the task knows.
@@ -450,7 +496,7 @@ func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 		if m, err := decodeMessage(id, it.next[5], it.next[6]); err == nil {
 			s.claimed.Keep(m)
 		} else {
-			tasks = append(tasks, delivery.Task{MessageID: id})
+			tasks = append(tasks, delivery.Task{TenantID: it.next[1], MessageID: id})
 		}
 	}
 	if len(tasks) > 0 {
@@ -458,16 +504,17 @@ func settleChained(ctx context.Context, s *Store, items []*batchItem) {
 	}
 }
 
-// finishTail is the finish script's last 3 arguments for a batch: the message key's parts and the shard count when
-// the script is to read the messages of the tasks it chains, else "", 0, "" (always on a Cluster, where messages
-// live in other slots).
+// finishTail is the finish script's last 5 arguments for a batch: the message key's parts, the shard count and the
+// tenant index key's parts when the script is to read the messages of the tasks it chains, else "", 0, "", "", ""
+// (always on a Cluster, where messages live in other slots).
 func finishTail(s *Store) func(*Store) []any {
-	none := []any{"", 0, ""}
+	none := []any{"", 0, "", "", ""}
 	if !s.onePublish {
 		return func(*Store) []any { return none }
 	}
 	before, after := s.k.messageKeyParts()
-	read := []any{before, s.opt.Shards, after}
+	tbefore, tafter := s.k.tenantDeliveriesParts()
+	read := []any{before, s.opt.Shards, after, tbefore, tafter}
 	return func(s *Store) []any {
 		if s.fetches.want() {
 			return read

@@ -169,6 +169,21 @@ end
 // small product, whose sum stays exact, and reduced mod 2^32 (bit's results are signed 32-bit; % makes them
 // non-negative).
 const luaMessageKey = `
+-- inline_message reads message id kept inline in the tenant's index idx (inline.go): {its JSON, its data}, each
+-- false when absent.
+local function inline_message(idx, id)
+  local got = redis.call('ZRANGE', idx, '[}' .. id .. ' ', '(}' .. id .. '!', 'BYLEX', 'LIMIT', 0, 1)
+  local s = got[1]
+  if not s then return {false, false} end
+  local nl = string.find(s, '\n', 1, true)
+  if not nl then return {false, false} end
+  local mlen, hd = string.match(string.sub(s, 1, nl - 1), ' (%d+) ([01])$')
+  if not mlen then return {false, false} end
+  mlen = tonumber(mlen)
+  local data = false
+  if hd == '1' then data = string.sub(s, nl + mlen + 1) end
+  return {string.sub(s, nl + 1, nl + mlen), data}
+end
 local function message_key(before, n, after, id)
   local h = 2166136261
   for i = 1, #id do
@@ -502,9 +517,10 @@ return {0, ''}
 //	ARGV[a+9] updated ms, ARGV[a+10] tenant; to chain: ARGV[a+11] now ms (0: do not chain), ARGV[a+12] lease ms,
 //	ARGV[a+13] the in-flight cap per endpoint (0: none); ARGV[a+14] the endpoint, as the task names it. A call's
 //	chaining decides by the now of its first finish that asks to chain; each chained lease runs from its own
-//	finish's now. After every delivery's, 3 more: the parts
-//	of a message key before and after its shard number (keys.messageKeyParts) and the shard count, or "", 0, "" to
-//	read no message (a Cluster: messages live in other slots).
+//	finish's now. After every delivery's, 5 more: the parts
+//	of a message key before and after its shard number (keys.messageKeyParts), the shard count, and the parts of a
+//	tenant's delivery index key around its id (keys.tenantDeliveriesParts, for a message kept inline there), or
+//	"", 0, "", "", "" to read no message (a Cluster: messages live in other slots).
 //	Reply: per delivery, 1, or 2 when ending it unparked its endpoint or promoted the next delivery of its ordering
 //	key (work of that endpoint is due again), or 3 when a task was chained to it (5 when its endpoint is also due
 //	again: parked, with room under a cap that grew since), or 4 when it asked to chain, got nothing, and its
@@ -516,9 +532,10 @@ return {0, ''}
 //	what it sends without another round trip.
 var finishScript = newScript(luaLib + luaMessageKey + `
 local rates, now = KEYS[8], nil
-local mbefore, mshards, mafter = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1]), ARGV[#ARGV]
+local mbefore, mshards, mafter = ARGV[#ARGV - 4], tonumber(ARGV[#ARGV - 3]), ARGV[#ARGV - 2]
+local tbefore, tafter = ARGV[#ARGV - 1], ARGV[#ARGV]
 local out, ended, eps, want, promoted = {}, {}, {}, {}, {}
-for i = 1, (#ARGV - 3) / 14 do
+for i = 1, (#ARGV - 5) / 14 do
   local a, rec = 14 * (i - 1), KEYS[8 + i]
   local id = ARGV[a + 1]
   local ep, okey = take_lease(id, rec, ARGV[a + 2], ARGV[a + 10], ARGV[a + 14])
@@ -616,7 +633,10 @@ for _, ep in ipairs(eps) do
           leased[#leased + 1] = num(tonumber(ARGV[14 * (w.items[t] - 1) + 11]) + w.lease)
           leased[#leased + 1] = lease_member(did, fence)
           local m = {false, false}
-          if mbefore ~= '' then m = redis.call('HMGET', message_key(mbefore, mshards, mafter, r[4]), 'm', 'data') end
+          if mbefore ~= '' then
+            m = inline_message(tbefore .. r[3] .. tafter, r[4])
+            if not m[1] then m = redis.call('HMGET', message_key(mbefore, mshards, mafter, r[4]), 'm', 'data') end
+          end
           chained[w.items[t]] = {did, r[3], r[4], att, fence, m[1] or '', m[2] or ''}
         end
         j = j + 1
@@ -914,9 +934,10 @@ return {n, removed}
 // keys of any slot (Publish, publish.go). It stores nothing when the idempotency key names a message created after
 // since, and answers that message; the caller then settles the publish the general way (steps 1 to 3). Otherwise it
 // writes the message, its indexes, the idempotency key and every delivery it has keys for (as enqueueScript does),
-// all or nothing. Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries
-// to enqueueScript (a fan-out too large for one script). The same call run twice (a client that resent it after
-// losing the answer) changes nothing the second time: none of its message's fields is new.
+// all or nothing; the message of deliveries it enqueues itself is kept inline in the tenant's index (inline.go).
+// Given no delivery keys, it does steps 1 and 2 of the general way at once and leaves the deliveries to
+// enqueueScript (a fan-out too large for one script). The same call run twice (a client that resent it after losing
+// the answer) changes nothing the second time: what it writes first is already there.
 //
 // Asked to (ARGV[12]), it leases a due delivery whose endpoint has nothing queued and room in flight at once, as a
 // claim would (the record's fence, the lease, the endpoint's in-flight count), instead of queueing it: the
@@ -926,15 +947,17 @@ return {n, removed}
 // A message with an ordering key enqueues its deliveries as enqueueOrderedScript does: each joins the back of its
 // line, and only a line's head goes in its lane.
 //
-//	KEYS[1] the message, KEYS[2] its delivery index (a ZSET: for a fan-out left to enqueueScript), KEYS[3] the
-//	message shard's retention index, KEYS[4] the tenant's delivery index, KEYS[5] the idempotency key (KEYS[1]
-//	again when there is none); then per delivery i to enqueue (all or none), 6 without an ordering key and 8 with
+//	KEYS[1] the message's hash, KEYS[2] its delivery index (a ZSET), KEYS[3] the message shard's retention index
+//	(the publishers set when there are delivery keys), KEYS[4] the tenant's delivery index, KEYS[5] the idempotency
+//	key (KEYS[1] again when there is none); then per delivery i to enqueue (all or none), 6 without an ordering key and 8 with
 //	one, from k = 5 + per(i-1): KEYS[k+1] ready, KEYS[k+2] turns, KEYS[k+3]
 //	lanes, KEYS[k+4] parked of its shard, KEYS[k+5] its record, KEYS[k+6] the shard's busy, and with an ordering
 //	key KEYS[k+7] the shard's okeys, KEYS[k+8] its line; when it may lease (ARGV[12]), 1 more last: the shard's
 //	leases
 //	ARGV[1] message JSON (without data), ARGV[2] plan, ARGV[3] created ns, ARGV[4] tenant, ARGV[5] created ms,
-//	ARGV[6] message id, ARGV[7] data, ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
+//	ARGV[6] message id, ARGV[7] data; when there are delivery keys instead ARGV[1] its inline member, ARGV[2] its
+//	retention member, ARGV[3] "1" to add the tenant to the publishers set, else "" (inlineArgs); then
+//	ARGV[8] idempotency value ("" for none), ARGV[9] since ns, ARGV[10] TTL ms,
 //	ARGV[11] the ordering key ("" for none), ARGV[12] the lease expiry ms for deliveries it may lease (0: none),
 //	ARGV[13] now ms, ARGV[14] the in-flight count below which an endpoint may take a lease; then per delivery, from
 //	a = 14 + 10(i-1), enqueueScript's 10 when there are delivery keys, else only its id and endpoint from
@@ -956,49 +979,45 @@ if ARGV[8] ~= '' then
     end
   end
 end
--- 10 arguments per delivery to enqueue here, else 2 (its id and endpoint: all the indexes need).
-local stride = 2
-if #KEYS > 5 then stride = 10 end
--- The tenant's index, a ZSET, lists each delivery as "<delivery> <endpoint>" for the tenant's log. The deliveries
--- this script enqueues (at most maxOneScript) are listed for their message as fields of it ("d:<delivery>
--- <endpoint>"), written with it, and for their endpoints' logs in the tenant's index ("|<endpoint> <delivery>"),
--- and the message is marked (enq): there is nothing to complete for a retry of its publish, and enqueueScript,
--- which a completion runs, could not tell its deliveries exist (their endpoints' own indexes do not list them).
--- The deliveries of a larger fan-out, which enqueueScript enqueues after and lists in their endpoints' own indexes,
--- are listed for their message in its ZSET (md), which holds many in less memory than fields of the message.
--- unpack takes at most 8000 values.
-local f = {'m', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4], 'data', ARGV[7]}
-if stride == 10 then f[#f + 1], f[#f + 2] = 'enq', '1' end
-local idx, md = {}, {}
-local first = true
--- index writes what it gathered and returns 1, or 0 when its first call, which writes the message, found none of
--- the message's fields new: this very script ran already (a client that sent it again after losing the answer),
--- and it stops there, having changed nothing but the idempotency key's TTL. That second run's answer names no
--- lease, so what the first run leased is reclaimed when its lease expires.
-local function index()
-  local added = 0
-  if #f > 0 then added = redis.call('HSET', KEYS[1], unpack(f)) end
-  if first and added == 0 then return 0 end
-  first = false
-  if #idx > 0 then redis.call('ZADD', KEYS[4], unpack(idx)) end
-  if #md > 0 then redis.call('ZADD', KEYS[2], unpack(md)) end
-  f, idx, md = {}, {}, {}
-  return 1
-end
-for a = 14, #ARGV - 1, stride do
-  local id, ep = ARGV[a + 1], ARGV[a + 2]
-  local member = id .. ' ' .. ep
-  idx[#idx + 1], idx[#idx + 2] = 0, member
-  if stride == 10 then
-    f[#f + 1], f[#f + 2] = 'd:' .. member, ''
-    idx[#idx + 1], idx[#idx + 2] = 0, '|' .. ep .. ' ' .. id
-  else
-    md[#md + 1], md[#md + 2] = 0, member
+if #KEYS > 5 then
+  -- The deliveries are enqueued here (at most maxOneScript): the message is kept inline in the tenant's index
+  -- (inline.go), in the one ZADD that also lists each delivery for the tenant's log ("<delivery> <endpoint>") and
+  -- its endpoint's ("|<endpoint> <delivery>"). When it adds nothing, this very script ran already (a client that
+  -- sent it again after losing the answer), and it stops there, having changed nothing but the idempotency key's
+  -- TTL. That second run's answer names no lease, so what the first run leased is reclaimed when its lease expires.
+  local z = {0, ARGV[1], 0, ARGV[2]}
+  for a = 14, #ARGV - 1, 10 do
+    local id, ep = ARGV[a + 1], ARGV[a + 2]
+    z[#z + 1], z[#z + 2] = 0, id .. ' ' .. ep
+    z[#z + 1], z[#z + 2] = 0, '|' .. ep .. ' ' .. id
   end
-  if #idx >= 4000 and index() == 0 then return '' end
+  if redis.call('ZADD', KEYS[4], unpack(z)) == 0 then return '' end
+  if ARGV[3] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
+else
+  -- A larger fan-out, which enqueueScript enqueues after: the message's hash, its delivery index (a ZSET, md), the
+  -- tenant's index ("<delivery> <endpoint>") and the retention index. When the hash's fields are not new, this very
+  -- script ran already, as above. unpack takes at most 8000 values.
+  if redis.call('HSET', KEYS[1], 'm', ARGV[1], 'plan', ARGV[2], 'cns', ARGV[3], 'tenant', ARGV[4],
+      'data', ARGV[7]) == 0 then
+    return ''
+  end
+  local idx, md = {}, {}
+  for a = 14, #ARGV - 1, 2 do
+    local member = ARGV[a + 1] .. ' ' .. ARGV[a + 2]
+    idx[#idx + 1], idx[#idx + 2] = 0, member
+    md[#md + 1], md[#md + 2] = 0, member
+    if #idx >= 4000 then
+      redis.call('ZADD', KEYS[4], unpack(idx))
+      redis.call('ZADD', KEYS[2], unpack(md))
+      idx, md = {}, {}
+    end
+  end
+  if #idx > 0 then
+    redis.call('ZADD', KEYS[4], unpack(idx))
+    redis.call('ZADD', KEYS[2], unpack(md))
+  end
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 end
-if (first or #idx > 0) and index() == 0 then return '' end
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
 local per = 6

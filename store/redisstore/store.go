@@ -109,7 +109,8 @@ type Store struct {
 	ride            rides               // acks waiting to go with the next publish (ride.go)
 	// onePublish: Publish runs as one script (publishOne), which only a single server allows (not a Cluster).
 	onePublish bool
-	combos     combos // the combo scripts of pipelines on a single server (combo.go)
+	pubs       publisherSet // the tenants this Store added to the publishers set, and when (inline.go)
+	combos     combos       // the combo scripts of pipelines on a single server (combo.go)
 	close      sync.Once
 }
 

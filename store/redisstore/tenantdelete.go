@@ -257,6 +257,10 @@ func (p *purge) run(ctx context.Context) (bool, error) {
 		if err := s.rdb.ZRem(ctx, s.k.tenantList(), id).Err(); err != nil {
 			return false, err
 		}
+		s.pubs.forget(id)
+		if err := s.rdb.SRem(ctx, s.k.publishers(), id).Err(); err != nil {
+			return false, err
+		}
 		if err := s.rdb.ZRem(ctx, s.k.deletingTenants(), id).Err(); err != nil {
 			return false, err
 		}
@@ -367,8 +371,16 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 		}
 		pairs := make([][2]string, 0, len(members))
 		seen := map[string]bool{}
-		var eps []string
+		var eps, later []string
 		for _, m := range members {
+			if strings.HasPrefix(m, "~") {
+				continue // an inline message's retention member: it goes with the batch
+			}
+			if im, err := parseInline(m); err == nil {
+				// An inline message: it goes with the batch, and its own index of later deliveries with it.
+				later = append(later, s.k.msgShardOf(im.id).messageDeliveries(im.id))
+				continue
+			}
 			dlv, ep, _ := strings.Cut(m, " ")
 			if e, ok := strings.CutPrefix(m, "|"); ok { // endpointMember: a delivery listed for its endpoint
 				ep, dlv, _ = strings.Cut(e, " ")
@@ -390,6 +402,11 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 		}
 		if err := p.purgeDeliveries(ctx, pairs); err != nil {
 			return n, false, err
+		}
+		for _, k := range later {
+			if err := s.rdb.Del(ctx, k).Err(); err != nil {
+				return n, false, err
+			}
 		}
 		rem := make([]any, len(members))
 		for i, m := range members {
