@@ -165,23 +165,18 @@ func inlineOf(c *redis.StringSliceCmd) *inlineMessage {
 	return im
 }
 
-// getMessage reads a tenant's message where it is: inline first on a single server (where publishes keep it so), then
-// in its own hash.
+// getMessage reads a tenant's message where it is, inline (a single server) or in its own hash, in one round trip.
 func (s *Store) getMessage(ctx context.Context, tenantID, id string) (*delivery.Message, error) {
-	if s.onePublish {
-		pipe := s.rdb.Pipeline()
-		c := s.readInline(ctx, pipe, tenantID, id)
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
-		}
-		if im := inlineOf(c); im != nil {
-			return decodeMessage(id, im.mj, im.data)
-		}
-	}
-	vals, err := s.rdb.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data").Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	c := s.readInline(ctx, pipe, tenantID, id)
+	h := pipe.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data")
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("redisstore: get message %s: %w", id, err)
 	}
+	if im := inlineOf(c); im != nil {
+		return decodeMessage(id, im.mj, im.data)
+	}
+	vals := h.Val()
 	m, err := decodeMessage(id, vals[0], vals[1])
 	if err != nil {
 		return nil, err
@@ -253,14 +248,17 @@ return 1
 // to the tenant's cutoff (and latest), prunes the deliveries of each message found, and deletes the message once
 // none is left. It returns how many deliveries it deleted.
 func (s *Store) pruneInline(ctx context.Context, latest time.Time, cutoff func(string) time.Time) (int, error) {
+	if !s.onePublish {
+		return 0, nil // a Cluster's publishes keep no message inline
+	}
 	total := 0
-	var cursor uint64
-	for {
-		tenants, next, err := s.rdb.SScan(ctx, s.k.publishers(), cursor, "", 200).Result()
-		if err != nil {
-			return total, fmt.Errorf("redisstore: prune: list publishers: %w", err)
-		}
+	seen := map[string]bool{}
+	walk := func(tenants []string) error {
 		for _, t := range tenants {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
 			cut := cutoff(t)
 			if latest.Before(cut) {
 				cut = latest
@@ -268,12 +266,40 @@ func (s *Store) pruneInline(ctx context.Context, latest time.Time, cutoff func(s
 			n, err := s.pruneInlineOf(ctx, t, nsString(cut))
 			total += n
 			if err != nil {
-				return total, err
+				return err
 			}
 		}
+		return nil
+	}
+	// The publishers set, and the tenant registry too: another replica may still believe it added a tenant that
+	// was deleted and created again since, and skip adding it for a while.
+	var cursor uint64
+	for {
+		tenants, next, err := s.rdb.SScan(ctx, s.k.publishers(), cursor, "", 200).Result()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: prune: list publishers: %w", err)
+		}
+		if err := walk(tenants); err != nil {
+			return total, err
+		}
 		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	after := "-"
+	for {
+		tenants, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.tenantList(), ByLex: true, Start: after,
+			Stop: "+", Count: 500}).Result()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: prune: list tenants: %w", err)
+		}
+		if err := walk(tenants); err != nil {
+			return total, err
+		}
+		if len(tenants) < 500 {
 			return total, nil
 		}
+		after = "(" + tenants[len(tenants)-1]
 	}
 }
 

@@ -288,6 +288,39 @@ func TestPurgeInlineMessages(t *testing.T) {
 	}
 }
 
+// TestPruneAfterTenantCreatedAgain: a tenant deleted by another replica and created again is pruned even while this
+// Store, which believes it added the tenant to the publishers set, does not add it again: Prune also walks the
+// tenant registry.
+func TestPruneAfterTenantCreatedAgain(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
+	defer s.Close()
+	ctx := t.Context()
+	publishN(t, s, "ten_re", 1, base, "ep_1")
+	// Another replica's purge took it out of the set; then it was created again.
+	if err := s.rdb.SRem(ctx, s.k.publishers(), "ten_re").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTenant(ctx, &tenants.Tenant{ID: "ten_re", Name: "Again", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, s, "ten_re", 1, base, "ep_1")
+	if ok, _ := s.rdb.SIsMember(ctx, s.k.publishers(), "ten_re").Result(); ok {
+		t.Fatal("the Store added the tenant again at once: this test needs it not to")
+	}
+	for _, tk := range mustClaim(t, s, base, delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 2) {
+		if err := s.Ack(ctx, tk, delivery.Attempt{At: base, StatusCode: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.Prune(ctx, base.Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("Prune: %d, %v; want 2", n, err)
+	}
+	if n, _ := s.rdb.Exists(ctx, s.k.tenantDeliveries("ten_re")).Result(); n != 0 {
+		t.Fatal("the tenant's inline messages are left")
+	}
+}
+
 func FuzzParseInline(f *testing.F) {
 	f.Add("}msg_1 00000000000000000001 1 dlv_1 ep_1 2 1\n{}[1]", []byte(`{"a":1}`), true)
 	f.Add("}m 1 0 0 0\n", []byte(nil), false)

@@ -376,9 +376,11 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 			if strings.HasPrefix(m, "~") {
 				continue // an inline message's retention member: it goes with the batch
 			}
-			if im, err := parseInline(m); err == nil {
+			if rest, ok := strings.CutPrefix(m, "}"); ok {
 				// An inline message: it goes with the batch, and its own index of later deliveries with it.
-				later = append(later, s.k.msgShardOf(im.id).messageDeliveries(im.id))
+				if id, _, _ := strings.Cut(rest, " "); validID(id) {
+					later = append(later, s.k.msgShardOf(id).messageDeliveries(id))
+				}
 				continue
 			}
 			dlv, ep, _ := strings.Cut(m, " ")
