@@ -80,8 +80,8 @@ func TestInlineMessageLayout(t *testing.T) {
 	}
 }
 
-// TestInlineMessageWithoutData: a message without data reads back without it (null, as from a hash), and one with a fan-out larger than a
-// script enqueues keeps its hash.
+// TestInlineMessageWithoutData: a message without data reads back without it (null, as from a hash), and one with a
+// fan-out larger than a script enqueues keeps its hash; another replica's claim prefetches both.
 func TestInlineMessageWithoutData(t *testing.T) {
 	srv := testredis.Start(t)
 	s := openOn(t, redisURL(srv), srv.Prefix, Options{})
@@ -104,6 +104,13 @@ func TestInlineMessageWithoutData(t *testing.T) {
 		t.Errorf("a fan-out of %d has no hash", len(ds))
 	}
 	o := twin(t, srv, s)
+	// Another replica's claim prefetches both forms: the inline message and the fan-out's hash.
+	mustClaim(t, o, base, delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 1+len(ds))
+	for _, want := range []*delivery.Message{m, big} {
+		if c := o.claimed.Get("ten_in", want.ID); c == nil || c.Type != want.Type {
+			t.Errorf("the claim did not prefetch message %s: %v", want.ID, c)
+		}
+	}
 	got, err := o.GetMessage(ctx, "ten_in", m.ID)
 	if err != nil || string(got.Data) != "null" {
 		t.Fatalf("GetMessage: %v data %q, want none (null)", err, got.Data)

@@ -276,68 +276,66 @@ func (s *Store) claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 // cost of a deep backlog's delivery (when every message is older than the publish cache). Best effort: what it
 // cannot load, GetMessage reads itself.
 func (s *Store) prefetch(ctx context.Context, tasks []delivery.Task) {
-	if s.onePublish {
+	tasks = s.uncached(tasks)
+	if s.onePublish && len(tasks) > 0 {
 		// Where publishes keep most messages inline (inline.go): read those first, and the rest from their hashes.
 		tasks = s.prefetchInline(ctx, tasks)
 	}
-	var (
-		pipe redis.Pipeliner
-		cmds map[string]*redis.SliceCmd
-	)
-	for _, t := range tasks {
-		id := t.MessageID
-		if _, ok := cmds[id]; ok || s.recent.Has(id) || s.claimed.Has(id) {
-			continue
-		}
-		if pipe == nil {
-			pipe, cmds = s.rdb.Pipeline(), map[string]*redis.SliceCmd{}
-		}
-		cmds[id] = pipe.HMGet(ctx, s.k.msgShardOf(id).message(id), "m", "data")
-	}
-	if pipe == nil {
+	if len(tasks) == 0 {
 		return
 	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(tasks))
+	for i, t := range tasks {
+		cmds[i] = pipe.HMGet(ctx, s.k.msgShardOf(t.MessageID).message(t.MessageID), "m", "data")
+	}
 	_, _ = pipe.Exec(ctx) // errors are per command: a failed one is left to GetMessage
-	for id, c := range cmds {
+	for i, c := range cmds {
 		if vals, err := c.Result(); err == nil && len(vals) == 2 {
-			if m, err := decodeMessage(id, vals[0], vals[1]); err == nil {
+			if m, err := decodeMessage(tasks[i].MessageID, vals[0], vals[1]); err == nil {
 				s.claimed.Keep(m)
 			}
 		}
 	}
 }
 
-// prefetchInline is prefetch for the messages kept inline: it returns the tasks whose message it did not find so.
-func (s *Store) prefetchInline(ctx context.Context, tasks []delivery.Task) []delivery.Task {
+// uncached returns one task per message of tasks that neither message cache holds.
+func (s *Store) uncached(tasks []delivery.Task) []delivery.Task {
 	var (
-		pipe redis.Pipeliner
-		cmds map[string]*redis.StringSliceCmd
+		out  []delivery.Task
+		seen map[string]bool
 	)
 	for _, t := range tasks {
 		id := t.MessageID
-		if _, ok := cmds[id]; ok || s.recent.Has(id) || s.claimed.Has(id) {
+		if seen[id] || s.recent.Has(id) || s.claimed.Has(id) {
 			continue
 		}
-		if pipe == nil {
-			pipe, cmds = s.rdb.Pipeline(), map[string]*redis.StringSliceCmd{}
+		if seen == nil {
+			seen = map[string]bool{}
 		}
-		cmds[id] = s.readInline(ctx, pipe, t.TenantID, id)
+		seen[id] = true
+		out = append(out, t)
 	}
-	if pipe == nil {
-		return nil
+	return out
+}
+
+// prefetchInline is prefetch for the messages kept inline: it returns the tasks whose message it did not find so.
+func (s *Store) prefetchInline(ctx context.Context, tasks []delivery.Task) []delivery.Task {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(tasks))
+	for i, t := range tasks {
+		cmds[i] = s.readInline(ctx, pipe, t.TenantID, t.MessageID)
 	}
 	_, _ = pipe.Exec(ctx)
 	var rest []delivery.Task
-	for _, t := range tasks {
-		if c, ok := cmds[t.MessageID]; ok {
-			if im := inlineOf(c); im != nil {
-				if m, err := decodeMessage(im.id, im.mj, im.data); err == nil {
-					s.claimed.Keep(m)
-					continue
-				}
+	for i, t := range tasks {
+		if im := inlineOf(cmds[i]); im != nil {
+			if m, err := decodeMessage(im.id, im.mj, im.data); err == nil {
+				s.claimed.Keep(m)
+				continue
 			}
-			rest = append(rest, t)
 		}
+		rest = append(rest, t)
 	}
 	return rest
 }
