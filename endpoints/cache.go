@@ -42,11 +42,27 @@ type CachedStore struct {
 
 	lists  map[string]listEntry // fan-out lists by tenant
 	listed int                  // endpoints held in lists
+
+	// Loads under way, so that callers who miss at once share one (when a hot entry expires, every publisher and
+	// worker of it misses together): by endpoint, and fan-out lists by tenant.
+	getting map[cacheKey]*flight[*Endpoint]
+	listing map[string]*flight[[]*Endpoint]
+}
+
+// flight is a load under way: callers that miss while it runs wait for its result instead of loading again. gen is
+// the write count when it began: a caller that comes after a write loads for itself, so it reads that write.
+type flight[V any] struct {
+	gen     uint64
+	waiters int // callers waiting for it, beside the one loading (for tests)
+	done    chan struct{}
+	v       V
+	err     error
 }
 
 // NewCachedStore returns a CachedStore over inner with the given TTL.
 func NewCachedStore(inner Store, ttl time.Duration) *CachedStore {
-	return &CachedStore{inner: inner, ttl: ttl, m: make(map[cacheKey]cacheEntry), lists: make(map[string]listEntry)}
+	return &CachedStore{inner: inner, ttl: ttl, m: make(map[cacheKey]cacheEntry), lists: make(map[string]listEntry),
+		getting: make(map[cacheKey]*flight[*Endpoint]), listing: make(map[string]*flight[[]*Endpoint])}
 }
 
 type cacheKey struct{ tenant, id string }
@@ -91,52 +107,71 @@ func (c *CachedStore) ListEndpoints(ctx context.Context, tenantID, after string,
 	return c.inner.ListEndpoints(ctx, tenantID, after, limit)
 }
 
-// GetEndpoint returns a copy of the endpoint, from the cache when it was read less than the TTL ago.
+// GetEndpoint returns a copy of the endpoint, from the cache when it was read less than the TTL ago. Callers that
+// miss while another loads it wait for that load.
 func (c *CachedStore) GetEndpoint(ctx context.Context, tenantID, id string) (*Endpoint, error) {
+	key := cacheKey{tenantID, id}
 	c.mu.Lock()
-	if e, ok := c.m[cacheKey{tenantID, id}]; ok && time.Since(e.at) < c.ttl {
+	if e, ok := c.m[key]; ok && time.Since(e.at) < c.ttl {
 		c.mu.Unlock()
 		return cloneEndpoint(e.ep), ctx.Err()
 	}
-	gen := c.gen
+	f, leader := joinFlight(c.getting, key, c.gen)
 	c.mu.Unlock()
+	if !leader {
+		if cp, err := f.wait(ctx); err == nil {
+			return cloneEndpoint(cp), nil
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
+		// The load failed: try for ourselves, alone.
+		e, err := c.inner.GetEndpoint(ctx, tenantID, id)
+		return e, err
+	}
 
 	e, err := c.inner.GetEndpoint(ctx, tenantID, id)
-	if err != nil {
-		return nil, err
+	var cp *Endpoint
+	if err == nil {
+		cp = cloneEndpoint(e)
 	}
-	cp := cloneEndpoint(e)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen == gen { // no write came in between
+	if err == nil && c.gen == f.gen { // no write came in between
 		if len(c.m) >= maxCached {
 			clear(c.m)
 		}
 		c.m[cacheKey{e.TenantID, e.ID}] = cacheEntry{ep: cp, at: time.Now()}
 	}
-	return e, nil
+	land(c.getting, key, f, cp, err)
+	c.mu.Unlock()
+	return e, err
 }
 
 // ListFanout returns every endpoint of the tenant in id order for fan-out, without their keys and headers, shared
 // between callers and not to be changed: from the cache when listed less than the TTL ago, else from the inner
-// store's ListFanout when it has one, else page by page.
+// store's ListFanout when it has one, else page by page. Callers that miss while another lists wait for that list.
 func (c *CachedStore) ListFanout(ctx context.Context, tenantID string) ([]*Endpoint, error) {
 	c.mu.Lock()
 	if e, ok := c.lists[tenantID]; ok && time.Since(e.at) < c.ttl {
 		c.mu.Unlock()
 		return e.es, ctx.Err()
 	}
-	gen := c.gen
+	f, leader := joinFlight(c.listing, tenantID, c.gen)
 	c.mu.Unlock()
+	if !leader {
+		if all, err := f.wait(ctx); err == nil {
+			return all, nil
+		} else if ctx.Err() != nil {
+			return nil, err
+		}
+		return ListFanout(ctx, c.inner, tenantID) // the list failed: try for ourselves, alone
+	}
 
 	all, err := ListFanout(ctx, c.inner, tenantID)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen {
-		return all, nil
+	land(c.listing, tenantID, f, all, err)
+	if err != nil || c.gen != f.gen {
+		return all, err
 	}
 	if old, ok := c.lists[tenantID]; ok {
 		c.listed -= len(old.es)
@@ -148,6 +183,38 @@ func (c *CachedStore) ListFanout(ctx context.Context, tenantID string) ([]*Endpo
 	c.lists[tenantID] = listEntry{es: all, at: time.Now()}
 	c.listed += len(all)
 	return all, nil
+}
+
+// joinFlight returns the load of key under way since the gen-th write, to wait for, or starts one (leader: the
+// caller loads). The caller holds c.mu.
+func joinFlight[K comparable, V any](m map[K]*flight[V], key K, gen uint64) (f *flight[V], leader bool) {
+	if f := m[key]; f != nil && f.gen == gen {
+		f.waiters++
+		return f, false
+	}
+	f = &flight[V]{gen: gen, done: make(chan struct{})}
+	m[key] = f // a load begun before a write, still under way, is no longer joined
+	return f, true
+}
+
+// land ends the load f of key with its result and wakes its waiters. The caller holds c.mu.
+func land[K comparable, V any](m map[K]*flight[V], key K, f *flight[V], v V, err error) {
+	if m[key] == f {
+		delete(m, key)
+	}
+	f.v, f.err = v, err
+	close(f.done)
+}
+
+// wait returns the load's result once it ended, or ctx's error first.
+func (f *flight[V]) wait(ctx context.Context) (V, error) {
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
 }
 
 // ListFanout lists the tenant's endpoints for fan-out from s, without keys or headers: through its ListFanout when

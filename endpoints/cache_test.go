@@ -3,6 +3,7 @@ package endpoints_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -219,4 +220,128 @@ func TestCachedStoreFanout(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish("acme", 0)
+}
+
+// gatedStore holds the first endpoint load and the first list that reach the backend until released, and counts
+// every one.
+type gatedStore struct {
+	*boltstore.Store
+	gets, lists            atomic.Int32
+	getIn, listIn, release chan struct{}
+}
+
+func (g *gatedStore) GetEndpoint(ctx context.Context, tenantID, id string) (*endpoints.Endpoint, error) {
+	if g.gets.Add(1) == 1 {
+		close(g.getIn)
+		<-g.release
+	}
+	return g.Store.GetEndpoint(ctx, tenantID, id)
+}
+
+func (g *gatedStore) ListEndpoints(ctx context.Context, tenantID, after string, limit int) ([]*endpoints.Endpoint, error) {
+	if g.lists.Add(1) == 1 {
+		close(g.listIn)
+		<-g.release
+	}
+	return g.Store.ListEndpoints(ctx, tenantID, after, limit)
+}
+
+// TestCachedStoreSharesLoads: callers that miss while a load of the same endpoint or list is under way (a hot entry
+// expiring under many publishers and workers) wait for it: one backend read for all of them, and each gets the
+// endpoint (a copy of its own) or the list.
+func TestCachedStoreSharesLoads(t *testing.T) {
+	ctx := context.Background()
+	raw, kr := cacheStores(t)
+	g := &gatedStore{Store: raw, getIn: make(chan struct{}), listIn: make(chan struct{}), release: make(chan struct{})}
+	st := endpoints.NewCachedStore(secrets.NewEndpoints(g, kr), time.Hour)
+	if err := raw.CreateEndpoint(ctx, seed(t, raw, "acme", "ep_1", newKeySecret(t))); err != nil {
+		t.Fatal(err)
+	}
+	const callers = 16
+	type result struct {
+		got *endpoints.Endpoint
+		n   int
+		err error
+	}
+	results := make(chan result, 2*callers)
+	get := func() {
+		e, err := st.GetEndpoint(ctx, "acme", "ep_1")
+		results <- result{got: e, err: err}
+	}
+	list := func() {
+		es, err := st.ListFanout(ctx, "acme")
+		results <- result{n: len(es), err: err}
+	}
+	go get()
+	go list()
+	<-g.getIn
+	<-g.listIn
+	for range callers - 1 {
+		go get()
+		go list()
+	}
+	// Every other caller waits for the loads under way before they are let go.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Waiting("acme", "ep_1") != callers-1 || st.Waiting("acme", "") != callers-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d and %d callers wait for the loads, want %d each (backend: %d gets, %d lists)",
+				st.Waiting("acme", "ep_1"), st.Waiting("acme", ""), callers-1, g.gets.Load(), g.lists.Load())
+		}
+		runtime.Gosched()
+	}
+	close(g.release)
+	var seen []*endpoints.Endpoint
+	for range 2 * callers {
+		r := <-results
+		switch {
+		case r.err != nil:
+			t.Fatal(r.err)
+		case r.got != nil:
+			if r.got.ID != "ep_1" || len(r.got.Keys) != 1 {
+				t.Fatalf("GetEndpoint: %+v", r.got)
+			}
+			for _, e := range seen {
+				if e == r.got {
+					t.Fatal("two callers got the same copy")
+				}
+			}
+			seen = append(seen, r.got)
+		case r.n != 1:
+			t.Fatalf("ListFanout: %d endpoints, want 1", r.n)
+		}
+	}
+	if g.gets.Load() != 1 || g.lists.Load() != 1 {
+		t.Fatalf("%d endpoint loads and %d lists reached the backend, want 1 each", g.gets.Load(), g.lists.Load())
+	}
+}
+
+// TestCachedStoreLoadAfterWrite: a caller that comes after a write does not wait for a list begun before it: it lists
+// for itself and sees the write.
+func TestCachedStoreLoadAfterWrite(t *testing.T) {
+	ctx := context.Background()
+	raw, kr := cacheStores(t)
+	g := &gatedStore{Store: raw, getIn: make(chan struct{}), listIn: make(chan struct{}), release: make(chan struct{})}
+	st := endpoints.NewCachedStore(secrets.NewEndpoints(g, kr), time.Hour)
+	if err := raw.CreateEndpoint(ctx, seed(t, raw, "acme", "ep_1", newKeySecret(t))); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan int, 1)
+	go func() {
+		es, _ := st.ListFanout(ctx, "acme")
+		first <- len(es)
+	}()
+	<-g.listIn // the first list is under way, held
+	if err := st.CreateEndpoint(ctx, seed(t, raw, "acme", "ep_2", newKeySecret(t))); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(g.release)
+		<-first
+	}()
+	bounded, cancel := context.WithTimeout(ctx, 10*time.Second) // waiting for the held list would run into this
+	defer cancel()
+	es, err := st.ListFanout(bounded, "acme")
+	if err != nil || len(es) != 2 {
+		t.Fatalf("after the write: %d endpoints, %v; want 2", len(es), err)
+	}
 }
