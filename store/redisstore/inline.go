@@ -29,7 +29,8 @@ import (
 // message (a replay) is listed in the message's own index ZSET, as for every other message.
 //
 // Prune walks the indexes of the tenants in the publishers set, to which a publish script adds its tenant when this
-// Store has not done so in the last publisherTTL: a command per tenant and process now and then, not per publish.
+// Store has not done so in the last publisherTTL (a command per tenant and process now and then, not per publish),
+// and of every registered tenant.
 
 // publisherTTL is how long a Store trusts that a tenant it added to the publishers set is still there (a tenant
 // deletion takes it out).
