@@ -246,17 +246,23 @@ func (g *gatedStore) ListEndpoints(ctx context.Context, tenantID, after string, 
 	return g.Store.ListEndpoints(ctx, tenantID, after, limit)
 }
 
+// gatedCache is a CachedStore (TTL an hour) over a gatedStore over a fresh store holding endpoint ep_1 of acme.
+func gatedCache(t *testing.T) (*boltstore.Store, *gatedStore, *endpoints.CachedStore) {
+	t.Helper()
+	raw, kr := cacheStores(t)
+	g := &gatedStore{Store: raw, getIn: make(chan struct{}), listIn: make(chan struct{}), release: make(chan struct{})}
+	if err := raw.CreateEndpoint(context.Background(), seed(t, raw, "acme", "ep_1", newKeySecret(t))); err != nil {
+		t.Fatal(err)
+	}
+	return raw, g, endpoints.NewCachedStore(secrets.NewEndpoints(g, kr), time.Hour)
+}
+
 // TestCachedStoreSharesLoads: callers that miss while a load of the same endpoint or list is under way (a hot entry
 // expiring under many publishers and workers) wait for it: one backend read for all of them, and each gets the
 // endpoint (a copy of its own) or the list.
 func TestCachedStoreSharesLoads(t *testing.T) {
 	ctx := context.Background()
-	raw, kr := cacheStores(t)
-	g := &gatedStore{Store: raw, getIn: make(chan struct{}), listIn: make(chan struct{}), release: make(chan struct{})}
-	st := endpoints.NewCachedStore(secrets.NewEndpoints(g, kr), time.Hour)
-	if err := raw.CreateEndpoint(ctx, seed(t, raw, "acme", "ep_1", newKeySecret(t))); err != nil {
-		t.Fatal(err)
-	}
+	_, g, st := gatedCache(t)
 	const callers = 16
 	type result struct {
 		got *endpoints.Endpoint
@@ -319,12 +325,7 @@ func TestCachedStoreSharesLoads(t *testing.T) {
 // for itself and sees the write.
 func TestCachedStoreLoadAfterWrite(t *testing.T) {
 	ctx := context.Background()
-	raw, kr := cacheStores(t)
-	g := &gatedStore{Store: raw, getIn: make(chan struct{}), listIn: make(chan struct{}), release: make(chan struct{})}
-	st := endpoints.NewCachedStore(secrets.NewEndpoints(g, kr), time.Hour)
-	if err := raw.CreateEndpoint(ctx, seed(t, raw, "acme", "ep_1", newKeySecret(t))); err != nil {
-		t.Fatal(err)
-	}
+	raw, g, st := gatedCache(t)
 	first := make(chan int, 1)
 	go func() {
 		es, _ := st.ListFanout(ctx, "acme")
