@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,10 +214,7 @@ func (s *Store) expungeInline(ctx context.Context, tenantID, id string, at time.
 		if err != nil {
 			return nil, true, err
 		}
-		head, _, _ := strings.Cut(im.member, "\n")
-		head = head[:strings.LastIndexByte(head, ' ')]                     // without has data
-		head = head[:strings.LastIndexByte(head, ' ')]                     // without len m
-		member := head + " " + strconv.Itoa(len(mj)) + " 0\n" + string(mj) // no data
+		member := inlineMember(m, mj, im.pairs) // m has no data now
 		n, err := expungeInlineScript.Run(ctx, s.rdb, []string{s.k.tenantDeliveries(tenantID)}, im.member, member).Int()
 		if err != nil {
 			return nil, true, fmt.Errorf("redisstore: expunge message %s: %w", id, err)
@@ -322,6 +320,7 @@ func (s *Store) pruneInlineOf(ctx context.Context, tenantID, cut string) (int, e
 			member, id string
 			inline     *redis.StringSliceCmd
 			later      *redis.StringSliceCmd
+			pairs      []string // the deliveries it was published with
 		}
 		msgs := make([]msg, 0, len(members))
 		pipe := s.rdb.Pipeline()
@@ -338,12 +337,12 @@ func (s *Store) pruneInlineOf(ctx context.Context, tenantID, cut string) (int, e
 			return total, fmt.Errorf("redisstore: prune: read messages of %s: %w", tenantID, err)
 		}
 		var cands []pruneCand
-		for _, m := range msgs {
-			var ps []string
+		for i := range msgs {
+			m := &msgs[i]
 			if im := inlineOf(m.inline); im != nil {
-				ps = im.pairs
+				m.pairs = im.pairs
 			}
-			for _, p := range append(ps, m.later.Val()...) {
+			for _, p := range slices.Concat(m.pairs, m.later.Val()) {
 				if id, ep := splitPair(p); validID(id) && validID(ep) {
 					cands = append(cands, pruneCand{id: id, ep: ep, tenant: tenantID, msg: m.id})
 				}
@@ -357,11 +356,9 @@ func (s *Store) pruneInlineOf(ctx context.Context, tenantID, cut string) (int, e
 		var calls []scriptCall
 		for _, m := range msgs {
 			keys := []string{idx, s.k.msgShardOf(m.id).messageDeliveries(m.id)}
-			if im := inlineOf(m.inline); im != nil {
-				for _, p := range im.pairs {
-					id, ep := splitPair(p)
-					keys = append(keys, s.k.shardOf(ep).record(id))
-				}
+			for _, p := range m.pairs {
+				id, ep := splitPair(p)
+				keys = append(keys, s.k.shardOf(ep).record(id))
 			}
 			calls = append(calls, scriptCall{pruneInlineScript, keys, []any{m.member, m.id}})
 		}

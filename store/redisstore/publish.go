@@ -448,11 +448,9 @@ func validatePublish(m *delivery.Message, ds []*delivery.Delivery) error {
 // the delivery plan, created ns, tenant, created ms, id, and the data bytes as published (kept apart, byte for byte:
 // json.Marshal would compact and re-escape them). capacity sizes the slice for the arguments the caller adds.
 func messageArgs(m *delivery.Message, ds []*delivery.Delivery, capacity int) ([]any, error) {
-	bare := *m
-	bare.Data = nil
-	mj, err := recjson.AppendMessage(nil, &bare)
+	mj, err := messageJSON(m)
 	if err != nil {
-		return nil, fmt.Errorf("encode message: %w", err)
+		return nil, err
 	}
 	pj, err := encodePlan(ds)
 	if err != nil {
@@ -462,15 +460,24 @@ func messageArgs(m *delivery.Message, ds []*delivery.Delivery, capacity int) ([]
 	return append(args, mj, pj, nsString(m.CreatedAt), m.TenantID, ms(m.CreatedAt), m.ID, []byte(m.Data)), nil
 }
 
-// inlineArgs are the first 7 arguments of publishScript for a message it keeps inline (inline.go): its inline
-// member, its retention member, "1" when the script is to add its tenant to the publishers set (register), the
-// tenant, "", the message id and "".
-func inlineArgs(m *delivery.Message, ds []*delivery.Delivery, register bool, capacity int) ([]any, error) {
+// messageJSON is m's JSON without its data, which is stored apart.
+func messageJSON(m *delivery.Message) ([]byte, error) {
 	bare := *m
 	bare.Data = nil
 	mj, err := recjson.AppendMessage(nil, &bare)
 	if err != nil {
 		return nil, fmt.Errorf("encode message: %w", err)
+	}
+	return mj, nil
+}
+
+// inlineArgs are the first 7 arguments of publishScript for a message it keeps inline (inline.go): its inline
+// member, its retention member, "1" when the script is to add its tenant to the publishers set (register), the
+// tenant, "", the message id and "".
+func inlineArgs(m *delivery.Message, ds []*delivery.Delivery, register bool, capacity int) ([]any, error) {
+	mj, err := messageJSON(m)
+	if err != nil {
+		return nil, err
 	}
 	pairs := make([]string, len(ds))
 	for i, d := range ds {

@@ -405,8 +405,12 @@ func (p *purge) deliveries(ctx context.Context) (int, bool, error) {
 		if err := p.purgeDeliveries(ctx, pairs); err != nil {
 			return n, false, err
 		}
-		for _, k := range later {
-			if err := s.rdb.Del(ctx, k).Err(); err != nil {
+		if len(later) > 0 {
+			pipe := s.rdb.Pipeline() // one DEL each: on a Cluster the keys span slots
+			for _, k := range later {
+				pipe.Del(ctx, k)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
 				return n, false, err
 			}
 		}
