@@ -144,7 +144,7 @@ func TestEarlyAnswersCloseTheConnection(t *testing.T) {
 		{"bad token, sized", "POST /v1/tenants/acme/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nContent-Length: 100000\r\n\r\n", 401, false},
 		{"unknown route", "POST /v1/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 404, false},
 		{"operator, too large", "POST /v1/tenants/acme/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + opToken + "\r\nContent-Length: 300000\r\n\r\n", 413, false},
-		{"operator, dripping", "POST /v1/tenants/acme/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + opToken + "\r\nTransfer-Encoding: chunked\r\n\r\n", 408, false},
+		{"operator, dripping", "POST /v1/tenants/acme/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + opToken + "\r\nTransfer-Encoding: chunked\r\n\r\n", 408, true},
 		{"operator, sized, dripping", "POST /v1/tenants/acme/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + opToken + "\r\nContent-Length: 1000\r\n\r\n", 408, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
