@@ -155,7 +155,9 @@ func (s *Store) Claim(ctx context.Context, now time.Time, opt delivery.ClaimOpti
 	if opt.Max <= 0 {
 		return nil, nil
 	}
-	pre, stale := s.pre.claim(now, opt, cmp.Or(opt.Lease, defaultLease))
+	lease := cmp.Or(opt.Lease, defaultLease)
+	s.horizons.noteLease(max(lease.Milliseconds(), 1))
+	pre, stale := s.pre.claim(now, opt, lease)
 	if len(stale) > 0 {
 		s.releaseAll(ctx, stale, now)
 	}
@@ -616,20 +618,49 @@ func (s *Store) Extend(ctx context.Context, t delivery.Task, until time.Time) er
 }
 
 // Reclaim moves deliveries whose lease expired before now back to their lanes (or dead after maxAttempts), at most
-// max of them: one pipelined round lists candidates in every shard, a second runs reclaimScript where there are any.
-// It returns the tasks it ended dead.
+// max of them. One pipelined round reads the earliest lease of each shard past its lease horizon (horizon.go); where
+// that one has expired, a second lists the candidates and a third runs reclaimScript. It returns the tasks it ended
+// dead.
 func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max int) (int, []delivery.Task, error) {
 	if max <= 0 {
 		return 0, nil, nil
 	}
 	nowMS := ms(now)
+	scan := s.horizons.due(nowMS)
+	if len(scan) == 0 {
+		return 0, nil, nil
+	}
 	pipe := s.rdb.Pipeline()
-	lists := make([]*redis.StringSliceCmd, len(s.k.shards))
-	for i := range s.k.shards {
+	earliest := make([]*redis.ZSliceCmd, len(scan))
+	for j, i := range scan {
+		earliest[j] = pipe.ZRangeWithScores(ctx, s.k.shards[i].leases, 0, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.horizons.reset()
+		return 0, nil, fmt.Errorf("redisstore: reclaim: read: %w", err)
+	}
+	var expired []int
+	for j, i := range scan {
+		switch z := earliest[j].Val(); {
+		case len(z) == 0:
+			s.horizons.scanned(i, nowMS, noWork)
+		case z[0].Score < float64(nowMS):
+			expired = append(expired, i)
+		default:
+			s.horizons.scanned(i, nowMS, int64(z[0].Score))
+		}
+	}
+	if len(expired) == 0 {
+		return 0, nil, nil
+	}
+	pipe = s.rdb.Pipeline()
+	lists := make(map[int]*redis.StringSliceCmd, len(expired))
+	for _, i := range expired {
 		lists[i] = pipe.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.k.shards[i].leases, ByScore: true,
 			Start: "-inf", Stop: "(" + strconv.FormatInt(nowMS, 10), Count: int64(max)})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
+		s.horizons.reset()
 		return 0, nil, fmt.Errorf("redisstore: reclaim: list: %w", err)
 	}
 	left := max
@@ -637,7 +668,8 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		calls []scriptCall
 		nums  []int
 	)
-	for _, i := range rand.Perm(len(s.k.shards)) {
+	rand.Shuffle(len(expired), func(a, b int) { expired[a], expired[b] = expired[b], expired[a] })
+	for _, i := range expired {
 		ids := lists[i].Val()
 		if len(ids) == 0 || left == 0 {
 			continue
@@ -677,6 +709,7 @@ func (s *Store) Reclaim(ctx context.Context, now time.Time, maxAttempts int, max
 		}
 	}
 	if err != nil {
+		s.horizons.reset()
 		return moved, dead, fmt.Errorf("redisstore: reclaim: %w", err)
 	}
 	return moved, dead, nil

@@ -482,8 +482,11 @@ return out
 //	ARGV[1] now ms, ARGV[2] the claimer's in-flight cap per endpoint (0: none)
 //	Reply: {due endpoints (taking turns, ready by now, or parked under the cap), the ms when the shard next has work
 //	(now when any is due, else the lowest ready score) or "" for none}.
+//
+// A shard with none of the three keys (most shards, most of the time) costs one command: the EXISTS.
 var probeScript = newScript(luaLib + `
 local now, cap = tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('EXISTS', turns, ready, parked) == 0 then return {0, ''} end
 local n = redis.call('ZCARD', turns)
 local r = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
 if r[2] and tonumber(r[2]) <= now then n = n + redis.call('ZCOUNT', ready, '-inf', num(now)) end

@@ -93,6 +93,7 @@ type Store struct {
 
 	inst     string         // this Store's name in wake messages
 	hints    *shardHints    // when each shard next has work, as far as this Store knows (wake.go)
+	horizons *leaseHorizons // which shards Reclaim may skip (horizon.go)
 	live     atomic.Int32   // confirmed Wakeups subscriptions
 	ann      announcer      // wake messages waiting to be published
 	recent   msgcache.Cache // messages published here in the last seconds, for GetMessage
@@ -151,7 +152,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{rdb: rdb, k: newKeys(opts.Prefix, opts.Shards), opt: opts, closed: rdb.Close,
-		inst: instanceName(), hints: newShardHints(opts.Shards),
+		inst: instanceName(), hints: newShardHints(opts.Shards), horizons: newLeaseHorizons(opts.Shards),
 		finishes: shardBatcher{script: finishScript, nkeys: 1, nargs: 14,
 			prefix: func(sk *shardKeys) []string { return sk.queue(sk.dead, sk.rates) },
 			settle: settleChained},

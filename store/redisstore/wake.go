@@ -165,8 +165,30 @@ func (s *Store) hintsTrusted() bool {
 }
 
 // probe runs probeScript on every shard (one pipelined round) and records the replies as the hints.
+//
+// On a single server one EXISTS of every shard's turns, ready and parked comes first: when none exists (an idle
+// queue, or one whose publishes lease their deliveries on the spot) it is the whole probe, one command.
 func (s *Store) probe(ctx context.Context, nowMS int64, capPerEndpoint int) error {
 	epoch, gens := s.hints.beginProbe()
+	if _, one := s.rdb.(*redis.Client); one {
+		keys := make([]string, 0, 3*len(s.k.shards))
+		for i := range s.k.shards {
+			sk := &s.k.shards[i]
+			keys = append(keys, sk.turns, sk.ready, sk.parked)
+		}
+		n, err := s.rdb.Exists(ctx, keys...).Result()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			next, due := make([]int64, len(s.k.shards)), make([]int64, len(s.k.shards))
+			for i := range next {
+				next[i] = noWork
+			}
+			s.hints.endProbe(epoch, gens, next, due)
+			return nil
+		}
+	}
 	calls := make([]scriptCall, len(s.k.shards))
 	for i := range s.k.shards {
 		calls[i] = scriptCall{probeScript, s.k.shards[i].queue(), []any{nowMS, max(capPerEndpoint, 0)}}
@@ -341,6 +363,7 @@ func (s *Store) listen(ctx context.Context, c chan<- struct{}) {
 				// Messages may have gone by while there was no subscription: look at every shard before trusting
 				// the hints again.
 				s.hints.invalidate()
+				s.horizons.reset() // and Redis may have restored leases that no scan saw
 				setLive(true)
 				wake()
 			}
