@@ -302,3 +302,69 @@ func TestAckNextAsksOnlyAfterQueued(t *testing.T) {
 		t.Fatalf("the ack chained %+v, want %s", next, d3.ID)
 	}
 }
+
+// TestQueuedPublishReadsFlags: a publish whose lease try failed queues its delivery with the flags that try read
+// standing in for the lookups of parked and turns: none for an endpoint with nothing queued (it goes to ready), one
+// (turns) for an endpoint with work queued, and one (parked, where it is) for a parked endpoint, which stays parked.
+// The queue then serves every delivery in order. Counted with INFO commandstats on a private server.
+func TestQueuedPublishReadsFlags(t *testing.T) {
+	srv := testredis.StartServer(t)
+	s := openOn(t, redisURL(srv), "", Options{LeaseOnPublish: true})
+	defer s.Close()
+	ctx := t.Context()
+	const ten, ep = "ten_f", "ep_f"
+	opt := delivery.ClaimOptions{Max: 8, Lease: time.Minute, MaxInFlight: 1}
+	mustClaim(t, s, time.Now(), opt, 0) // a claimer is around, with a cap of 1
+	sk := s.k.shardOf(ep)
+	in := func(key string) bool {
+		_, err := s.rdb.ZScore(ctx, key, ep).Result()
+		return err == nil
+	}
+	publish := func(wantZScores int64) *delivery.Delivery {
+		t.Helper()
+		before := commandCalls(t, srv, "zscore")
+		d := publishTo(t, s, ten, ep, "")
+		if n := commandCalls(t, srv, "zscore") - before; n != wantZScores {
+			t.Fatalf("publish ran %d ZSCOREs, want %d", n, wantZScores)
+		}
+		return d
+	}
+
+	d1 := publish(0)
+	if leased, busy, _ := leaseState(t, s, d1); !leased || busy != 1 {
+		t.Fatalf("first delivery: leased %v, busy %d; want leased, 1", leased, busy)
+	}
+	d2 := publish(0) // at its cap, nothing queued: no lookup, straight to ready
+	if leased, _, laned := leaseState(t, s, d2); leased || !laned || !in(sk.ready) {
+		t.Fatalf("at the cap: leased %v, in the lane %v, in ready %v; want queued and ready", leased, laned, in(sk.ready))
+	}
+	d3 := publish(1) // work queued, not parked: turns looked up
+	if in(sk.turns) || in(sk.parked) || !in(sk.ready) {
+		t.Fatal("after the second queued publish the endpoint is not in ready alone")
+	}
+	// The claim hands out the leased task and parks the endpoint at its cap: the next publish looks at parked, finds
+	// it there, and leaves it parked.
+	tk1 := mustClaim(t, s, time.Now(), opt, 1)[0]
+	if tk1.DeliveryID != d1.ID || !in(sk.parked) {
+		t.Fatalf("claim: %s, parked %v; want %s and parked", tk1.DeliveryID, in(sk.parked), d1.ID)
+	}
+	d4 := publish(1)
+	if !in(sk.parked) || in(sk.ready) || in(sk.turns) {
+		t.Fatal("a publish to a parked endpoint took it out of parked")
+	}
+	// Served in order, one at a time.
+	tk := tk1
+	for _, want := range []*delivery.Delivery{d2, d3, d4} {
+		if err := s.Ack(ctx, tk, delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+			t.Fatal(err)
+		}
+		tk = mustClaim(t, s, time.Now(), opt, 1)[0]
+		if tk.DeliveryID != want.ID {
+			t.Fatalf("claimed %s, want %s", tk.DeliveryID, want.ID)
+		}
+	}
+	if err := s.Ack(ctx, tk, delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	assertQueueEmpty(t, s)
+}

@@ -1022,7 +1022,13 @@ else
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 end
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local QUEUED = 68719476736 -- luaLib's: the busy value's flag of an endpoint with work queued
+local PARKED, QUEUED = 4294967296, 68719476736 -- luaLib's flags of the busy value: parked, work queued
+-- has tells whether busy value v (as HINCRBY returned it) carries flag f, as luaLib's flag_of reads it.
+local function has(v, f)
+  local c = v % PARKED
+  if c >= PARKED / 2 then c = c - PARKED end
+  return math.floor((v - c) / f) % 16 ~= 0
+end
 local per = 6
 if okey ~= '' then per = 8 end
 if lease_at > 0 then per = per + 1 end
@@ -1042,13 +1048,15 @@ for i = 1, (#KEYS - 5) / per do
     if n == 2 then redis.call('HINCRBY', KEYS[k + 7], ep, 1) end
   end
   local lease, delta = false, 0 -- delta: what the busy value still needs
+  local v = nil -- the busy value, when the lease try read it
   if head and lease_at > 0 and due <= now then
     -- Leased here when due and its endpoint has nothing queued, room under lease_cap, no rate limit and no hold:
     -- what a claim would check before taking it first. The in-flight slot is taken first, and given back when
     -- that went past lease_cap: where the endpoint has room (a steady load) one command both reads and takes it,
     -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaLib's flags).
     -- The script is atomic, so nobody sees the excess.
-    if redis.call('HINCRBY', busy, ep, 1) <= lease_cap then
+    v = redis.call('HINCRBY', busy, ep, 1)
+    if v <= lease_cap then
       -- The fence, as new_lease makes it for a first lease: odd for a delivery with an ordering key.
       local fence = now * 1000
       if okey ~= '' then fence = fence + 1 end
@@ -1064,9 +1072,20 @@ for i = 1, (#KEYS - 5) / per do
   redis.call('HSET', rec, unpack(f))
   if head and not lease then
     redis.call('ZADD', lanes, 0, ep .. '|' .. string.format('%015d', due) .. '|' .. id)
-    -- As luaLib's touch: an endpoint new to ready has work queued from now on.
-    if not redis.call('ZSCORE', parked, ep) and not redis.call('ZSCORE', turns, ep) and
-        redis.call('ZADD', ready, 'LT', num(due), ep) == 1 then
+    -- As luaLib's touch: an endpoint new to ready has work queued from now on. When the lease try read the busy
+    -- value, its flags spare the lookups they answer: without the queued flag the endpoint is in none of parked,
+    -- turns and ready (it is in one of them exactly while it has work queued); with it and without the parked flag
+    -- it is not parked. A parked flag is checked against parked itself, as a stale one must not strand the item.
+    local in_parked, in_turns = false, false
+    if v and not has(v, QUEUED) then
+      -- nothing to look up
+    elseif v and not has(v, PARKED) then
+      in_turns = redis.call('ZSCORE', turns, ep)
+    else
+      in_parked = redis.call('ZSCORE', parked, ep)
+      in_turns = not in_parked and redis.call('ZSCORE', turns, ep)
+    end
+    if not in_parked and not in_turns and redis.call('ZADD', ready, 'LT', num(due), ep) == 1 then
       delta = delta + QUEUED
     end
   end
