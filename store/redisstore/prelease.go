@@ -19,11 +19,17 @@ import (
 // expires and is reclaimed like any other if this process dies, and the engine acks, nacks or releases it as usual.
 //
 // Publishes lease only while a claimer is around: Claim was called in the last preLeaseFresh, with the lease it
-// asked for. At most preLeaseRoom tasks wait here, and one whose lease is half gone when a claim comes is released
-// (due again at once) rather than handed out.
+// asked for. At most preLeaseRoom tasks wait here or are offered to publishes under way, and one whose lease is
+// half gone when a claim comes is released (due again at once) rather than handed out.
+//
+// The room is one endpoint's default in-flight cap: a single busy endpoint is then bounded by its cap, not by the
+// room, and every delivery of a saturating producer is leased at publish. (With 32, as many as the benchmark's
+// publishers, a fifth of the publishes at saturation found the room taken or their endpoint at its cap and queued,
+// to be claimed later at about three Redis commands more each.) It also bounds what a replica whose workers are
+// all busy holds back from the others: tasks leased here wait for this replica's claims.
 const (
 	preLeaseFresh = 2 * time.Second
-	preLeaseRoom  = 32
+	preLeaseRoom  = delivery.DefaultMaxInFlight
 )
 
 // preLeases holds the tasks publishes leased until this Store's next Claim.

@@ -368,3 +368,35 @@ func TestQueuedPublishReadsFlags(t *testing.T) {
 	}
 	assertQueueEmpty(t, s)
 }
+
+// TestLeaseOnPublishRoom: publishes lease until preLeaseRoom tasks wait for a claim (one endpoint's default
+// in-flight cap, so that an endpoint at the defaults is bounded by its cap and not by the room); the next one is
+// queued, and a claim hands out the waiting tasks first, in publish order, then the queued one.
+func TestLeaseOnPublishRoom(t *testing.T) {
+	srv := testredis.Start(t)
+	s := openOn(t, redisURL(srv), srv.Prefix, Options{LeaseOnPublish: true})
+	defer s.Close()
+	opt := delivery.ClaimOptions{Max: 2 * preLeaseRoom, Lease: time.Minute, MaxInFlight: delivery.DefaultMaxInFlight}
+	mustClaim(t, s, time.Now(), opt, 0)
+	var ds []*delivery.Delivery
+	for i := range preLeaseRoom + 1 {
+		d := publishTo(t, s, "ten_r", "ep_r", "")
+		leased, _, _ := leaseState(t, s, d)
+		if want := i < preLeaseRoom; leased != want {
+			t.Fatalf("publish %d of %d: leased %v, want %v", i+1, preLeaseRoom+1, leased, want)
+		}
+		ds = append(ds, d)
+	}
+	ts := mustClaim(t, s, time.Now(), opt, preLeaseRoom) // the endpoint is at its cap: the queued one waits
+	for i, tk := range ts {
+		if tk.DeliveryID != ds[i].ID {
+			t.Fatalf("claimed task %d is %s, want %s", i, tk.DeliveryID, ds[i].ID)
+		}
+	}
+	if err := s.Ack(t.Context(), ts[0], delivery.Attempt{At: time.Now(), StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustClaim(t, s, time.Now(), opt, 1)[0]; got.DeliveryID != ds[preLeaseRoom].ID {
+		t.Fatalf("after an ack claimed %s, want the queued %s", got.DeliveryID, ds[preLeaseRoom].ID)
+	}
+}
