@@ -20,6 +20,26 @@ package redisstore
 // An endpoint with queued work is in exactly one of ready (waiting for a time: its first item's due time, or when
 // its rate limit lets it go), turns (due now: served round robin in turn order) or parked (at its in-flight cap).
 
+// luaBusy reads an endpoint's busy value, for luaLib and the publish script (which runs without luaLib).
+const luaBusy = `
+-- An endpoint's busy value is its in-flight count plus flags, each in four bits of its own, so that a publish learns
+-- from the one HINCRBY that takes an in-flight slot whether it may lease (any flag puts the value past every cap),
+-- and the end of a task from the one that gives it back whether its endpoint may need unparking:
+--   PARKED  while the endpoint is in parked;
+--   QUEUED  while it has items in its lane, that is while it is in ready, turns or parked (it comes in through
+--           touch and goes where a script finds its lane empty);
+--   GATED   once for each of its rate limit and its hold (its fields in rates; gate.go).
+-- count_of reads the count alone, flag_of one flag.
+local PARKED, QUEUED, GATED = 4294967296, 68719476736, 1099511627776
+local function count_of(v)
+  v = tonumber(v) or 0
+  local c = v % PARKED
+  if c >= PARKED / 2 then c = c - PARKED end
+  return c
+end
+local function flag_of(v, f) return math.floor((v - count_of(v)) / f) % 16 end
+`
+
 // luaLib is shared by the queue scripts.
 //
 // A lane member is "<endpoint>|<due ms, 15 digits>|<delivery>" with score 0, so ZRANGE BYLEX over
@@ -49,23 +69,7 @@ local function lease_member(id, fence) return id .. ' ' .. fence end
 -- An attempt is the field "x<ns>.<attempt, 5 digits>" of its delivery's record, so that ending one writes a single
 -- hash; the fields sort in the order the attempts ended (ns: the caller's time of the attempt's end).
 local function attempt_field(ns, att) return 'x' .. ns .. '.' .. string.format('%05d', tonumber(att) or 0) end
--- An endpoint's busy value is its in-flight count plus flags, each in four bits of its own, so that a publish learns
--- from the one HINCRBY that takes an in-flight slot whether it may lease (any flag puts the value past every cap),
--- and the end of a task from the one that gives it back whether its endpoint may need unparking:
---   PARKED  while the endpoint is in parked;
---   QUEUED  while it has items in its lane, that is while it is in ready, turns or parked (it comes in through
---           touch and goes where a script finds its lane empty);
---   GATED   once for each of its rate limit and its hold (its fields in rates; gate.go).
--- count_of reads the count alone, flag_of one flag.
-local PARKED, QUEUED, GATED = 4294967296, 68719476736, 1099511627776
-local function count_of(v)
-  v = tonumber(v) or 0
-  local c = v % PARKED
-  if c >= PARKED / 2 then c = c - PARKED end
-  return c
-end
-local function flag_of(v, f) return math.floor((v - count_of(v)) / f) % 16 end
--- flagged tells whether a busy value (as HINCRBY returned it) may belong to a parked endpoint: the flag, or a count
+` + luaBusy + `-- flagged tells whether a busy value (as HINCRBY returned it) may belong to a parked endpoint: the flag, or a count
 -- gone wrong (the endpoint's count was deleted under it), which leaves the answer to parked itself.
 local function flagged(v) return flag_of(v, PARKED) ~= 0 or count_of(v) < 0 end
 -- add_busy adds delta (a count and flags) to ep's busy value and returns the new value. off lists the flags delta
@@ -967,7 +971,7 @@ return {n, removed}
 //	a = 14 + 2(i-1)
 //	Reply: "" when stored, "+" and the leased deliveries' ids and fences, space-separated, when stored and some were
 //	leased, else the idempotency key's value (an earlier message's).
-var publishScript = newScript(`
+var publishScript = newScript(luaBusy + `
 local function num(x) return string.format('%.17g', x) end
 if ARGV[8] ~= '' then
   -- Take the key and read what it held in one command. When it named an earlier message created after since, put
@@ -1022,13 +1026,6 @@ else
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 end
 local okey, lease_at, now, lease_cap = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local PARKED, QUEUED = 4294967296, 68719476736 -- luaLib's flags of the busy value: parked, work queued
--- has tells whether busy value v (as HINCRBY returned it) carries flag f, as luaLib's flag_of reads it.
-local function has(v, f)
-  local c = v % PARKED
-  if c >= PARKED / 2 then c = c - PARKED end
-  return math.floor((v - c) / f) % 16 ~= 0
-end
 local per = 6
 if okey ~= '' then per = 8 end
 if lease_at > 0 then per = per + 1 end
@@ -1077,9 +1074,9 @@ for i = 1, (#KEYS - 5) / per do
     -- turns and ready (it is in one of them exactly while it has work queued); with it and without the parked flag
     -- it is not parked. A parked flag is checked against parked itself, as a stale one must not strand the item.
     local in_parked, in_turns = false, false
-    if v and not has(v, QUEUED) then
+    if v and flag_of(v, QUEUED) == 0 then
       -- nothing to look up
-    elseif v and not has(v, PARKED) then
+    elseif v and flag_of(v, PARKED) == 0 then
       in_turns = redis.call('ZSCORE', turns, ep)
     else
       in_parked = redis.call('ZSCORE', parked, ep)
