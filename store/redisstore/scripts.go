@@ -1050,7 +1050,7 @@ for i = 1, (#KEYS - 5) / per do
     -- Leased here when due and its endpoint has nothing queued, room under lease_cap, no rate limit and no hold:
     -- what a claim would check before taking it first. The in-flight slot is taken first, and given back when
     -- that went past lease_cap: where the endpoint has room (a steady load) one command both reads and takes it,
-    -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaLib's flags).
+    -- since work queued, a rate limit, a hold or a park each put the busy value past every cap (luaBusy's flags).
     -- The script is atomic, so nobody sees the excess.
     v = redis.call('HINCRBY', busy, ep, 1)
     if v <= lease_cap then
