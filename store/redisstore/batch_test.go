@@ -275,7 +275,7 @@ func TestPublishManyEnqueueFails(t *testing.T) {
 	}
 	large := newMessage("ten_f", base)
 	lp := events.Publication{Message: large, Deliveries: []*delivery.Delivery{newDelivery(large, bad, base)}}
-	for i := range 5 {
+	for i := range maxOneScript {
 		lp.Deliveries = append(lp.Deliveries, newDelivery(large, fmt.Sprintf("%s_%d", good, i), base))
 	}
 	small := newMessage("ten_f", base)

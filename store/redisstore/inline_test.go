@@ -105,7 +105,7 @@ func TestInlineMessageWithoutData(t *testing.T) {
 	}
 	o := twin(t, srv, s)
 	// Another replica's claim prefetches both forms: the inline message and the fan-out's hash.
-	mustClaim(t, o, base, delivery.ClaimOptions{Max: 10, Lease: time.Minute}, 1+len(ds))
+	mustClaim(t, o, base, delivery.ClaimOptions{Max: 100, Lease: time.Minute}, 1+len(ds))
 	for _, want := range []*delivery.Message{m, big} {
 		if c := o.claimed.Get("ten_in", want.ID); c == nil || c.Type != want.Type {
 			t.Errorf("the claim did not prefetch message %s: %v", want.ID, c)

@@ -74,10 +74,10 @@ func (s *Store) Publish(ctx context.Context, m *delivery.Message, ds []*delivery
 
 // maxOneScript bounds the deliveries publishOne enqueues. A larger fan-out has publishOne store the message and its
 // idempotency key only, and enqueues the deliveries after, sharing script calls by shard with other publishes in
-// flight (batch.go): under load that costs Redis less per delivery than a script of its own per publish, while a
-// publish to a few endpoints gains most from one round trip instead of three (the figures are in the commits that
-// chose 4).
-const maxOneScript = 4
+// flight (batch.go). A fan-out of 10 gains from the one script (one round trip instead of two, and the message
+// inline); a fan-out of 100 in one script took in more events but delivered no faster, and holds Redis longer per
+// call, so larger ones keep sharing (docs/benchmarks.md has the figures).
+const maxOneScript = 16
 
 // publishOne is Publish in one atomic script (publishScript), used on a single Redis server, where a script may touch
 // every key: one round trip, and nothing half-written even if the process dies mid-publish. It reports false, having

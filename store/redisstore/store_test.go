@@ -419,7 +419,10 @@ func TestLargeFanoutOneServer(t *testing.T) {
 	if !s.onePublish {
 		t.Fatal("a single server should publish in one script")
 	}
-	eps := []string{"ep_1", "ep_2", "ep_3", "ep_4", "ep_5", "ep_6"}
+	var eps []string
+	for i := range maxOneScript + 2 {
+		eps = append(eps, fmt.Sprintf("ep_%d", i+1))
+	}
 	fanout := func(m *delivery.Message) []*delivery.Delivery {
 		var ds []*delivery.Delivery
 		for _, ep := range eps {
