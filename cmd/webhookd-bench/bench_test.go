@@ -400,3 +400,27 @@ func TestReceiverWire(t *testing.T) {
 		t.Fatalf("the hanging endpoint's request was counted: %d", rcv.count.Load())
 	}
 }
+
+// TestProbeHost: the probe times real sleeps and durable writes in the directory it is given and leaves no file
+// there; the page's machine section carries its line only when something was measured.
+func TestProbeHost(t *testing.T) {
+	dir := t.TempDir()
+	c, err := probeHost(dir, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Write <= 0 || c.Sleep < 0 || c.WriteIdle < 0 {
+		t.Fatalf("probe: %+v, want a positive write cost and no negative one", c)
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Fatalf("the probe left %v (%v)", left, err)
+	}
+	r := &results{machine: machine{Host: c}}
+	if got := r.machineText(); !strings.Contains(got, "- Host wake-up cost") || !strings.Contains(got, "1,400-byte pwrite") {
+		t.Errorf("machine text without the probe's line:\n%s", got)
+	}
+	r.machine.Host = hostCost{}
+	if got := r.machineText(); strings.Contains(got, "Host wake-up") {
+		t.Errorf("machine text with a probe line for nothing measured:\n%s", got)
+	}
+}

@@ -11,7 +11,8 @@
 //	go run ./cmd/webhookd-bench --write-docs          # also docs/benchmarks.md and docs/benchmarks.png
 //
 // Run it on an otherwise idle machine: the gateway, Redis, the publishers and the receiver share its cores, and the
-// cost table says how much each took.
+// cost table says how much each took. Before its runs it measures what the host charges for a wake-up (hostprobe.go),
+// which bounds the CPU per delivery at a light load, and prints it under the machine.
 package main
 
 import (
@@ -342,6 +343,15 @@ func run(args []string) int {
 			return 0
 		}
 	}
+	// The host's wake-up cost, before any run, while nothing else in the process runs (hostprobe.go).
+	probes := 200
+	if opt.quick {
+		probes = 20
+	}
+	host, err := probeHost("", probes)
+	if err != nil {
+		b.progress("host probe: %v", err)
+	}
 	var ordered []orderedPair
 	ranOrdered := b.has("ordered")
 	if ranOrdered { // first, as its pairs of runs alternate by themselves (see ordered.go); section 7 of the page
@@ -357,6 +367,7 @@ func run(args []string) int {
 		rep.scenario["ordered"], rep.ordered = true, ordered
 	}
 	rep.machine = machineInfo(b)
+	rep.machine.Host = host
 	rep.command = commandLine(args)
 	md := rep.markdown()
 	fmt.Print(md)

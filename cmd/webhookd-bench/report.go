@@ -26,6 +26,7 @@ type machine struct {
 	Redis  string
 	Date   string
 	Commit string
+	Host   hostCost // what the host charges for waking up (hostprobe.go)
 }
 
 func machineInfo(b *bench) machine {
@@ -260,9 +261,9 @@ func (r *results) markdown() string {
 
 func (r *results) machineText() string {
 	m := r.machine
-	return fmt.Sprintf("- Machine: %s, %d cores, %s, %s\n- Go %s; redis-server %s\n- Date: %s; webhookd at %s\n- Command: `%s`\n",
-		orDash(m.CPU), m.Cores, orDash(m.Memory), orDash(m.Kernel), strings.TrimPrefix(m.Go, "go"), orDash(m.Redis),
-		m.Date, orDash(m.Commit), r.command)
+	return fmt.Sprintf("- Machine: %s, %d cores, %s, %s\n%s- Go %s; redis-server %s\n- Date: %s; webhookd at %s\n- Command: `%s`\n",
+		orDash(m.CPU), m.Cores, orDash(m.Memory), orDash(m.Kernel), m.Host.text(), strings.TrimPrefix(m.Go, "go"),
+		orDash(m.Redis), m.Date, orDash(m.Commit), r.command)
 }
 
 func orDash(s string) string {
