@@ -36,12 +36,9 @@ func TestBrowserEndpointNewerFields(t *testing.T) {
 	}
 	url, _ := g.session("acme", nil)
 	ctx := tab(t, newBrowser(t))
-	do(t, ctx, "open the tuned endpoint",
-		chromedp.Navigate(url),
-		chromedp.WaitVisible(xp("h1", "Endpoints")),
-		chromedp.Click(xp("a", "Tuned")),
-		chromedp.WaitVisible(xp("h1", "Tuned")),
-		chromedp.WaitVisible(xp("dt", "URL re-check")))
+	do(t, ctx, "open the list", chromedp.Navigate(url), chromedp.WaitVisible(xp("h1", "Endpoints")))
+	follow(t, ctx, "open the tuned endpoint", xp("a", "Tuned"), xp("h1", "Tuned"))
+	do(t, ctx, "the tuned endpoint's re-checks", chromedp.WaitVisible(xp("dt", "URL re-check")))
 	details := pageText(ctx)
 	for _, want := range []string{"3 retries · first wait 10s · waits at most 1h0m0s", "on (traceparent sent)",
 		"failed in a row", "405", "Last re-checked"} {
@@ -49,10 +46,9 @@ func TestBrowserEndpointNewerFields(t *testing.T) {
 			t.Errorf("the tuned endpoint's page lacks %q:\n%s", want, details)
 		}
 	}
-	do(t, ctx, "open the plain endpoint",
-		chromedp.Navigate(strings.SplitN(url, "#", 2)[0]+"#/endpoints"),
-		chromedp.Click(xp("a", "Plain")),
-		chromedp.WaitVisible(xp("h1", "Plain")))
+	do(t, ctx, "back to the list", chromedp.Navigate(strings.SplitN(url, "#", 2)[0]+"#/endpoints"),
+		chromedp.WaitVisible(xp("h1", "Endpoints")))
+	follow(t, ctx, "open the plain endpoint", xp("a", "Plain"), xp("h1", "Plain"))
 	details = pageText(ctx)
 	if !strings.Contains(details, "the gateway's") || strings.Contains(details, "Trace propagation") {
 		t.Errorf("the plain endpoint's page:\n%s", details)

@@ -275,6 +275,27 @@ func do(tb testing.TB, ctx context.Context, what string, steps ...chromedp.Actio
 	}
 }
 
+// follow clicks link until the page it leads to shows want, as a person clicks again when a click went nowhere: on a
+// loaded machine a click can land before the page under the pointer is in place. A click that did change the location
+// is waited for without another.
+func follow(tb testing.TB, ctx context.Context, what string, link, want chromedp.Search) {
+	tb.Helper()
+	for try := 1; ; try++ {
+		before, _ := peek(ctx, "location.href")
+		do(tb, ctx, what, chromedp.Click(link))
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := chromedp.Do(wctx, chromedp.WaitVisible(want))
+		cancel()
+		if err == nil {
+			return
+		}
+		if now, _ := peek(ctx, "location.href"); now != before || try == 3 {
+			do(tb, ctx, what, chromedp.WaitVisible(want))
+			return
+		}
+	}
+}
+
 // pageText is the main element's text.
 func pageText(ctx context.Context) string {
 	s, _ := peek(ctx, `document.querySelector("main") ? document.querySelector("main").innerText : ""`)
