@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/webhookd/webhookd/internal/procs"
 )
 
 // What the host charges for waking up. At a steady, light load the gateway sleeps and wakes several times per
@@ -53,36 +55,33 @@ func probeHost(dir string, n int) (hostCost, error) {
 		return syscall.Fdatasync(int(f.Fd()))
 	}
 	var c hostCost
-	c0 := cpuTime()
-	for range n {
-		time.Sleep(probeGap)
-	}
-	c.Sleep = (cpuTime() - c0) / time.Duration(n)
-	c0 = cpuTime()
-	for range n {
-		if err := write(); err != nil {
-			return hostCost{}, fmt.Errorf("probe write: %w", err)
+	// per runs op n times and returns its CPU per run.
+	per := func(op func() error) (time.Duration, error) {
+		c0, err := procs.CPUTime()
+		if err != nil {
+			return 0, err
 		}
-	}
-	c.Write = (cpuTime() - c0) / time.Duration(n)
-	c0 = cpuTime()
-	for range n {
-		time.Sleep(probeGap)
-		if err := write(); err != nil {
-			return hostCost{}, fmt.Errorf("probe write: %w", err)
+		for range n {
+			if err := op(); err != nil {
+				return 0, fmt.Errorf("probe write: %w", err)
+			}
 		}
+		c1, err := procs.CPUTime()
+		return (c1 - c0) / time.Duration(n), err
 	}
-	c.WriteIdle = max((cpuTime()-c0)/time.Duration(n)-c.Sleep, 0)
+	sleep := func() error { time.Sleep(probeGap); return nil }
+	if c.Sleep, err = per(sleep); err != nil {
+		return hostCost{}, err
+	}
+	if c.Write, err = per(write); err != nil {
+		return hostCost{}, err
+	}
+	idle, err := per(func() error { _ = sleep(); return write() })
+	if err != nil {
+		return hostCost{}, err
+	}
+	c.WriteIdle = max(idle-c.Sleep, 0)
 	return c, nil
-}
-
-// cpuTime is the CPU this process has used so far.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
 // text is the page's line for c ("" when nothing was measured).
