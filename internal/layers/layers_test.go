@@ -22,6 +22,7 @@ var ranks = map[string]int{
 	"internal/jsonschemas": 0,
 	"internal/procs":       0, // GOMAXPROCS by load, started by cmd/webhookd
 	"internal/jsonscan":    0, // one-pass JSON checks for event data on the publish path; plain-field readers
+	"internal/logbuf":      0, // log lines written in batches, set up by cmd/webhookd
 
 	"signing": 1,
 	"egress":  1,

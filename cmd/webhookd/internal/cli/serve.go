@@ -18,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd/endpoints"
 	"github.com/webhookd/webhookd/events"
 	"github.com/webhookd/webhookd/gateway"
+	"github.com/webhookd/webhookd/internal/logbuf"
 	"github.com/webhookd/webhookd/internal/procs"
 	"github.com/webhookd/webhookd/metrics"
 	"github.com/webhookd/webhookd/tenants"
@@ -56,6 +57,7 @@ type serveConfig struct {
 	ReclaimEvery      time.Duration
 	LogFormat         string
 	LogLevel          string
+	LogBuffer         time.Duration
 	ConfigFile        string
 	SecretKeysFile    string
 	Metrics           bool
@@ -128,6 +130,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ReclaimEvery, "reclaim-every", delivery.DefaultReclaimEvery, "how often expired leases (of crashed replicas) are put back; backs off to 6x while idle")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.LogBuffer, "log-buffer", logbuf.DefaultDelay, "write log lines in batches, at most this long after a batch's first line; warnings and errors go out at once with the lines before them, and a kill -9 loses the last batch (0: each line at once)")
 	fs.StringVar(&c.ConfigFile, "config", "", "JSON file declaring tenants and endpoints, applied at start (see docs/operations.md)")
 	fs.StringVar(&c.SecretKeysFile, "secret-keys-file", "", "file holding the operator keys that seal endpoint secrets at rest, as "+envSecretKeys)
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the API listener (no token)")
@@ -184,11 +187,12 @@ func runServe(ctx context.Context, args []string, stdio IO) int {
 		return 2
 	}
 	cfg.set = setFlags(fs)
-	logger, err := newLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel)
+	logger, flush, err := newBufferedLogger(stdio.Err, cfg.LogFormat, cfg.LogLevel, cfg.LogBuffer)
 	if err != nil {
 		fmt.Fprintln(stdio.Err, "webhookd serve:", err)
 		return 2
 	}
+	defer flush()
 	if err := serve(ctx, cfg, logger, nil); err != nil {
 		logger.Error("webhookd stopped", "err", err)
 		return 1
@@ -196,7 +200,22 @@ func runServe(ctx context.Context, args []string, stdio IO) int {
 	return 0
 }
 
-func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+// newBufferedLogger is newLogger writing through a logbuf.Writer when delay is positive (warnings and errors flush
+// it); flush writes out what is buffered, and stops its timer.
+func newBufferedLogger(w io.Writer, format, level string, delay time.Duration) (logger *slog.Logger, flush func(), err error) {
+	if delay <= 0 {
+		logger, err = newLogger(w, format, level)
+		return logger, func() {}, err
+	}
+	buf := logbuf.New(w, delay, 0)
+	logger, err = newLogger(buf, format, level)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slog.New(logbuf.Handler(logger.Handler(), buf, slog.LevelWarn)), func() { buf.Close() }, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
