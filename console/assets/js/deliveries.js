@@ -35,7 +35,7 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
   const body = h('tbody', { role: 'rowgroup' });
   const note = h('p', { class: 'muted', role: 'status' });
   const cols = ['Created', 'Event type', withEndpoint ? 'Endpoint' : null, 'Status', 'Attempts', 'Last result'].filter(Boolean);
-  let seen = '';
+  let seen = null; // the rows last shown (null: none yet, or the filters changed)
   const load = async () => {
     const q = new URLSearchParams({ limit: '200' });
     if (status.value) q.set('status', status.value);
@@ -47,7 +47,7 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
     const rows = list.filter((d) => match(d.event_type)).reverse();
     const sig = rows.map((d) => d.id + d.status + d.attempts + (d.blocked ? 'b' : '')).join();
     if (sig === seen) return;
-    const fresh = seen !== '';
+    const fresh = seen !== null;
     seen = sig;
     const frag = document.createDocumentFragment();
     for (const d of rows) {
@@ -65,14 +65,15 @@ export function deliveryTable(path, withEndpoint, names = new Map()) {
     if (fresh) say('Deliveries updated');
   };
   const refresh = () => document.hidden ? null : load().catch((err) => { note.textContent = err.message; });
-  for (const c of [status, type, since, until]) c.addEventListener('change', () => { seen = ''; refresh(); });
-  refresh();
-  every(2000, refresh);
-  return h('div', { class: 'log' },
+  for (const c of [status, type, since, until]) c.addEventListener('change', () => { seen = null; refresh(); });
+  const log = h('div', { class: 'log' },
     h('div', { class: 'filters' }, field('Status', status), field('Event type', type), field('Since', since), field('Until', until)),
     note,
     h('table', { class: 'list', role: 'table' }, h('caption', { class: 'sr-only' }, 'Deliveries'),
       h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, cols.map((c) => h('th', { scope: 'col', role: 'columnheader' }, c)))), body));
+  refresh();
+  every(2000, refresh, log);
+  return log;
 }
 
 export async function deliveriesView(view) {
@@ -141,5 +142,5 @@ export async function deliveryView(view, id) {
   if (d.status === 'pending') every(2000, async () => {
     const n = await api.get('/deliveries/' + encodeURIComponent(id)).catch(() => null);
     if (n && (n.status !== d.status || n.attempts !== d.attempts)) dispatchEvent(new HashChangeEvent('hashchange'));
-  });
+  }, view);
 }
