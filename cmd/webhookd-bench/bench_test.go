@@ -260,6 +260,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// CPU is read in clock ticks, so one short run may show none; every store's runs together must.
 	gwCPU, redisCPU := map[string]time.Duration{}, time.Duration(0)
+	switches := map[string]int64{}
 	for _, r := range runs {
 		if !r.complete() {
 			t.Errorf("%s %s: incomplete: %v", r.spec.store, r.spec.label, r.problems())
@@ -275,6 +276,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("%s %s: no Redis commands counted", r.spec.store, r.spec.label)
 		}
 		gwCPU[r.spec.store] += r.gwCPU
+		switches[r.spec.store] += r.gwSwitches
 		if r.spec.store == "redis" {
 			redisCPU += r.redisCPU
 		}
@@ -282,6 +284,9 @@ func TestEndToEnd(t *testing.T) {
 	for _, s := range rep.stores {
 		if gwCPU[s] <= 0 {
 			t.Errorf("%s: no gateway CPU measured", s)
+		}
+		if switches[s] <= 0 { // the gateway waits on the network in every run
+			t.Errorf("%s: no gateway context switches counted", s)
 		}
 	}
 	if strings.Contains(stores, "redis") && redisCPU <= 0 {
@@ -422,5 +427,27 @@ func TestProbeHost(t *testing.T) {
 	r.machine.Host = hostCost{}
 	if got := r.machineText(); strings.Contains(got, "Host wake-up") {
 		t.Errorf("machine text with a probe line for nothing measured:\n%s", got)
+	}
+}
+
+// TestProcSwitches: a process's context switches grow when its threads sleep, and a process that does not exist is
+// an error.
+func TestProcSwitches(t *testing.T) {
+	before, err := procSwitches(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		time.Sleep(time.Millisecond) // each sleep parks the thread: a voluntary switch
+	}
+	after, err := procSwitches(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after < before+10 {
+		t.Errorf("switches %d -> %d across 20 sleeps, want at least 10 more", before, after)
+	}
+	if _, err := procSwitches(-1); err == nil {
+		t.Error("procSwitches(-1): no error")
 	}
 }

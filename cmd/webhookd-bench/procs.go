@@ -313,6 +313,38 @@ func procCPUSplit(pid int) (user, system time.Duration, err error) {
 	return time.Duration(ut) * tick, time.Duration(st) * tick, nil
 }
 
+// procSwitches returns how many times the threads of a process have given up their CPU, to sleep or when preempted:
+// the sum of voluntary_ctxt_switches and nonvoluntary_ctxt_switches over /proc/PID/task/*/status. A thread that has
+// exited no longer counts; the Go runtime seldom ends one.
+func procSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:")
+			if !ok {
+				v, ok = strings.CutPrefix(line, "nonvoluntary_ctxt_switches:")
+			}
+			if !ok {
+				continue
+			}
+			c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/task/%s/status: %w", pid, t.Name(), err)
+			}
+			n += c
+		}
+	}
+	return n, nil
+}
+
 // procHWM returns a process's peak resident set (VmHWM) in bytes.
 func procHWM(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -533,7 +533,8 @@ func containsStr(ss []string, s string) bool {
 }
 
 func (r *results) costTable() string {
-	t := newTable("store", "run", "deliveries", "webhookd CPU s / 1k deliveries", "of which system", "redis-server CPU s / 1k",
+	t := newTable("store", "run", "deliveries", "webhookd CPU s / 1k deliveries", "of which system",
+		"webhookd context switches / delivery", "redis-server CPU s / 1k",
 		"Redis commands / script runs per delivery", "load tool CPU s / 1k", "webhookd peak RSS", "redis-server peak RSS")
 	for _, s := range r.stores {
 		runs := slices.Clone(r.sat[s])
@@ -568,10 +569,16 @@ func (r *results) costTable() string {
 			if x.gwCPU > 0 {
 				sys = fmt.Sprintf("%.0f%%", 100*x.gwSys.Seconds()/x.gwCPU.Seconds())
 			}
-			t.row(s, x.spec.label, fmtInt(int64(x.delivered)), per(x.gwCPU), sys, redisCPU, redisCmds, per(x.selfCPU), fmtBytes(x.gwHWM), redisRSS)
+			switches := "—"
+			if x.delivered > 0 && x.gwSwitches > 0 {
+				switches = fmt.Sprintf("%.1f", float64(x.gwSwitches)/float64(x.delivered))
+			}
+			t.row(s, x.spec.label, fmtInt(int64(x.delivered)), per(x.gwCPU), sys, switches, redisCPU, redisCmds, per(x.selfCPU),
+				fmtBytes(x.gwHWM), redisRSS)
 		}
 	}
 	t.note("CPU is utime+stime from /proc/PID/stat over the measured window (after set-up and warm-up, until the last delivery); peak RSS is VmHWM over the process's life. The load tool (publishers and the verifying receiver) shares the machine.")
+	t.note("Context switches are the times webhookd's threads gave up their CPU over the window, to sleep (on the network, a disk write, a timer) or when preempted: voluntary and nonvoluntary, summed over /proc/PID/task/*/status. Each is a sleep and a wake-up, whose CPU cost is the host probe's (Machine, above); at a light load they, more than the work, set the CPU per delivery.")
 	t.note("Redis commands are those INFO commandstats counts over the same window (after CONFIG RESETSTAT), the ones scripts run included, script runs (EVALSHA) apart: unlike CPU time, they do not depend on how fast the shared VM happens to be.")
 	return t.String()
 }

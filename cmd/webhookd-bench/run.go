@@ -82,6 +82,7 @@ type runResult struct {
 	lag      latSummary // open loop: how late senders started events
 
 	gwCPU, gwSys, redisCPU, selfCPU time.Duration // over the measured window (gwSys: webhookd's system part)
+	gwSwitches                      int64         // webhookd's context switches over the window (procSwitches)
 	gwHWM, redisHWM                 int64
 	redisMem                        int64
 	redisCmds, redisScripts         int64 // commands Redis ran (inside scripts too) and script runs, over the window
@@ -304,6 +305,7 @@ func (b *bench) executeInto(ctx context.Context, spec runSpec, res *runResult) {
 		res.forks = <-forks
 	}
 	res.gwCPU, res.gwSys = cpu1.gw-cpu0.gw, cpu1.gwSys-cpu0.gwSys
+	res.gwSwitches = cpu1.gwSwitches - cpu0.gwSwitches
 	res.redisCPU, res.selfCPU = cpu1.redis-cpu0.redis, cpu1.self-cpu0.self
 	res.gwHWM, _ = procHWM(gw.pid())
 	if rds != nil {
@@ -401,12 +403,16 @@ func analyze(res *runResult, pr pubResult, rs []receipt, lags []int64) {
 	}
 }
 
-type cpuSample struct{ gw, gwSys, redis, self time.Duration }
+type cpuSample struct {
+	gw, gwSys, redis, self time.Duration
+	gwSwitches             int64
+}
 
 func (b *bench) sampleCPU(gw *gateway, rds *redisProc) cpuSample {
 	var s cpuSample
 	u, sys, _ := procCPUSplit(gw.pid())
 	s.gw, s.gwSys = u+sys, sys
+	s.gwSwitches, _ = procSwitches(gw.pid())
 	if rds != nil {
 		s.redis, _ = procCPU(rds.pid())
 	}
