@@ -173,12 +173,7 @@ func ended(t *testing.T, ctx context.Context) {
 // TestBrowserReadOnly: a read-only session sees endpoints, keys and deliveries, offers no change, and the API
 // refuses a change even when the page is bypassed.
 func TestBrowserReadOnly(t *testing.T) {
-	g := startGateway(t)
-	g.tenant("acme")
-	rc := newReceiver(t)
-	ep := g.do("POST", "/v1/tenants/acme/endpoints", g.token, map[string]any{"url": rc.URL, "description": "Audit feed"}, 201)["id"].(string)
-	url, _ := g.session("acme", map[string]any{"read_only": true})
-	ctx := tab(t, newBrowser(t))
+	g, ep, url, ctx := oneEndpoint(t, "Audit feed", map[string]any{"read_only": true})
 	do(t, ctx, "open read-only",
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(xp("p", "1 of 1 endpoints")),

@@ -34,12 +34,7 @@ const holdEndpoint = `(() => {
 // delivery list polling behind. The page is held at its first fetch, the reader moves to the event types, then the
 // fetch is let go: the abandoned view builds its list (one fetch), but its 2-second refresh never runs.
 func TestBrowserLeftViewStopsPolling(t *testing.T) {
-	g := startGateway(t)
-	g.tenant("acme")
-	rc := newReceiver(t)
-	ep := g.do("POST", "/v1/tenants/acme/endpoints", g.token, map[string]any{"url": rc.URL, "description": "Slow to load"}, 201)["id"].(string)
-	url, _ := g.session("acme", nil)
-	ctx := tab(t, newBrowser(t))
+	_, ep, url, ctx := oneEndpoint(t, "Slow to load", nil)
 	if err := open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +64,7 @@ func TestBrowserLeftViewStopsPolling(t *testing.T) {
 // published after it loaded (the timers of TestBrowserLeftViewStopsPolling stop only for views that are gone), and
 // empties when a filter matches nothing.
 func TestBrowserShownListPolls(t *testing.T) {
-	g := startGateway(t)
-	g.tenant("acme")
-	rc := newReceiver(t)
-	ep := g.do("POST", "/v1/tenants/acme/endpoints", g.token, map[string]any{"url": rc.URL, "description": "Shown"}, 201)["id"].(string)
-	url, _ := g.session("acme", nil)
-	ctx := tab(t, newBrowser(t))
+	g, ep, url, ctx := oneEndpoint(t, "Shown", nil)
 	do(t, ctx, "open the list", chromedp.Navigate(url), chromedp.WaitVisible(xp("h1", "Endpoints")))
 	eval[string](t, ctx, `location.hash = '#/endpoints/`+ep+`'`)
 	do(t, ctx, "open the endpoint", chromedp.WaitVisible(xp("h1", "Shown")), chromedp.WaitVisible(xp("p", "No deliveries match.")))

@@ -180,6 +180,19 @@ func (g *gw) session(tenant string, body map[string]any) (url, id string) {
 	return s["url"].(string), s["id"].(string)
 }
 
+// oneEndpoint starts a gateway whose tenant acme has one endpoint, described as description, to a fresh receiver,
+// and opens a tab. It returns them with the endpoint's id and the URL of a console session made with session (nil:
+// a full session).
+func oneEndpoint(t *testing.T, description string, session map[string]any) (g *gw, ep, url string, ctx context.Context) {
+	t.Helper()
+	g = startGateway(t)
+	g.tenant("acme")
+	rc := newReceiver(t)
+	ep = g.do("POST", "/v1/tenants/acme/endpoints", g.token, map[string]any{"url": rc.URL, "description": description}, 201)["id"].(string)
+	url, _ = g.session("acme", session)
+	return g, ep, url, tab(t, newBrowser(t))
+}
+
 // receiver is an httptest receiver whose answers the test changes as it goes.
 type receiver struct {
 	*httptest.Server
