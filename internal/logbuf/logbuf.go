@@ -33,11 +33,15 @@ type Writer struct {
 	buf   []byte
 	timer *time.Timer // armed while buf holds lines
 	armed bool
-	err   error // the first error of a batch written by the timer, returned by the next Flush
+	since time.Time // when the batch's first line came
+	err   error     // the first error of a batch written by the timer, returned by the next Flush
 }
 
 // New returns a Writer over w that writes a batch at most delay after its first line (DefaultDelay when delay <= 0)
 // and as soon as it holds size bytes (DefaultSize when size <= 0). Close flushes it and stops its timer.
+//
+// A line that comes when its batch is three quarters of delay old writes the batch itself, so that under a steady
+// flow of lines the timer, a wake-up of the process of its own, seldom fires: it writes the last batch of a burst.
 func New(w io.Writer, delay time.Duration, size int) *Writer {
 	if delay <= 0 {
 		delay = DefaultDelay
@@ -70,7 +74,12 @@ func (b *Writer) Write(p []byte) (int, error) {
 	b.buf = append(b.buf, p...)
 	if !b.armed {
 		b.armed = true
+		b.since = time.Now()
 		b.timer.Reset(b.delay)
+	} else if time.Since(b.since) >= b.delay*3/4 {
+		if ferr := b.flushLocked(); err == nil {
+			err = ferr
+		}
 	}
 	return len(p), err
 }

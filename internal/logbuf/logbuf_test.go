@@ -200,3 +200,30 @@ func TestCloseFlushes(t *testing.T) {
 		t.Fatalf("after Close: %q", out.String())
 	}
 }
+
+// TestLateLineWritesBatch: a line that finds its batch three quarters of the delay old writes the batch at once, and
+// stops the timer, which would otherwise wake the process for it.
+func TestLateLineWritesBatch(t *testing.T) {
+	s := newSink()
+	const delay = 200 * time.Millisecond
+	w := New(s, delay, 0)
+	defer w.Close()
+	start := time.Now()
+	w.Write([]byte("early\n"))
+	w.Write([]byte("soon after\n"))
+	if calls, _ := s.written(); len(calls) != 0 && time.Since(start) < delay*3/4 {
+		t.Fatalf("a young batch was written: %q", calls)
+	}
+	time.Sleep(time.Until(start.Add(delay * 3 / 4))) // the batch ages: the behaviour under test is its age
+	w.Write([]byte("late\n"))
+	calls, _ := s.written()
+	if len(calls) != 1 || calls[0] != "early\nsoon after\nlate\n" {
+		t.Fatalf("after a late line: %q, want the batch with it in one write", calls)
+	}
+	w.mu.Lock()
+	armed := w.armed
+	w.mu.Unlock()
+	if armed {
+		t.Error("the timer is still armed for a batch already written")
+	}
+}
