@@ -23,7 +23,8 @@ const (
 )
 
 // Writer buffers what is written to it and writes it to the underlying writer in batches. It is safe for concurrent
-// use. Writes never block on the underlying writer except when a batch is full: the writer that fills it writes it.
+// use. A Write waits on the underlying writer only when it writes the batch itself: one it would overflow, or one
+// three quarters of the delay old.
 type Writer struct {
 	w     io.Writer
 	delay time.Duration
