@@ -39,6 +39,18 @@ func (s *sink) written() (calls []string, all string) {
 	return append([]string(nil), s.calls...), strings.Join(s.calls, "")
 }
 
+// twoLines writes two lines to a new Writer over a sink, with delay, closed when the test ends; start is when the
+// first line was written.
+func twoLines(t *testing.T, delay time.Duration, first, second string) (s *sink, w *Writer, start time.Time) {
+	s = newSink()
+	w = New(s, delay, 0)
+	t.Cleanup(func() { w.Close() })
+	start = time.Now()
+	w.Write([]byte(first))
+	w.Write([]byte(second))
+	return s, w, start
+}
+
 func TestLinesWaitForFlush(t *testing.T) {
 	s := newSink()
 	w := New(s, time.Hour, 0)
@@ -68,13 +80,8 @@ func TestLinesWaitForFlush(t *testing.T) {
 }
 
 func TestTimerWritesBatch(t *testing.T) {
-	s := newSink()
 	const delay = 30 * time.Millisecond
-	w := New(s, delay, 0)
-	defer w.Close()
-	start := time.Now()
-	w.Write([]byte("one\n"))
-	w.Write([]byte("two\n"))
+	s, w, start := twoLines(t, delay, "one\n", "two\n")
 	select {
 	case <-s.wrote:
 	case <-time.After(10 * time.Second):
@@ -204,13 +211,8 @@ func TestCloseFlushes(t *testing.T) {
 // TestLateLineWritesBatch: a line that finds its batch three quarters of the delay old writes the batch at once, and
 // stops the timer, which would otherwise wake the process for it.
 func TestLateLineWritesBatch(t *testing.T) {
-	s := newSink()
 	const delay = 200 * time.Millisecond
-	w := New(s, delay, 0)
-	defer w.Close()
-	start := time.Now()
-	w.Write([]byte("early\n"))
-	w.Write([]byte("soon after\n"))
+	s, w, start := twoLines(t, delay, "early\n", "soon after\n")
 	if calls, _ := s.written(); len(calls) != 0 && time.Since(start) < delay*3/4 {
 		t.Fatalf("a young batch was written: %q", calls)
 	}
