@@ -201,9 +201,12 @@ func runServe(ctx context.Context, args []string, stdio IO) int {
 }
 
 // newBufferedLogger is newLogger writing through a logbuf.Writer when delay is positive (warnings and errors flush
-// it); flush writes out what is buffered, and stops its timer.
+// it), and refuses a negative delay; flush writes out what is buffered, and stops its timer.
 func newBufferedLogger(w io.Writer, format, level string, delay time.Duration) (logger *slog.Logger, flush func(), err error) {
-	if delay <= 0 {
+	if delay < 0 {
+		return nil, nil, fmt.Errorf("--log-buffer %v: want 0 (each line at once) or a positive duration", delay)
+	}
+	if delay == 0 {
 		logger, err = newLogger(w, format, level)
 		return logger, func() {}, err
 	}

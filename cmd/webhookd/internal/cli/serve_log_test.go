@@ -144,3 +144,16 @@ func TestServeLogUnbuffered(t *testing.T) {
 		}
 	}
 }
+
+// TestServeLogBufferNegative: a negative --log-buffer is refused at start with a message that names the flag.
+func TestServeLogBufferNegative(t *testing.T) {
+	rec := &stderrRecorder{wrote: make(chan struct{}, 1)}
+	code := Main(context.Background(), []string{"serve", "--data", t.TempDir(), "--log-buffer", "-1s"},
+		IO{In: strings.NewReader(""), Out: rec, Err: rec})
+	if code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	if out := strings.Join(rec.snapshot(), ""); !strings.Contains(out, "--log-buffer -1s") {
+		t.Errorf("stderr %q does not name the flag", out)
+	}
+}
